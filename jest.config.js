@@ -1,0 +1,17 @@
+/** @type {import('jest').Config} */
+export default {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: {
+    '^nestjs-tasks$': '<rootDir>/lib/index.ts',
+    '^nestjs-tasks/testing$': '<rootDir>/lib/testing/index.ts',
+    '^nestjs-tasks/bullmq$': '<rootDir>/lib/backends/bullmq/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
+  },
+  roots: ['<rootDir>/lib', '<rootDir>/test', '<rootDir>/sample'],
+  testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+  testTimeout: 30000,
+};

@@ -1,0 +1,15 @@
+import type { TaskDefinition } from '../task/task-definition.js';
+import type { TaskResult } from '../task/task-result.js';
+import type { TaskResultData } from '../task/task-result-data.js';
+import type { TaskEventName } from '../events/task-event-name.js';
+import type { TaskExecutor } from '../execution/task-executor.js';
+
+/** What the module hands every backend once the application is assembled. */
+export interface TaskBackendHost {
+  /** The definition a stored result was enqueued with (registered or not). */
+  resolveTask(data: TaskResultData): TaskDefinition<any, any>;
+  /** Runs attempts of tasks in this process. */
+  executor: TaskExecutor;
+  /** Delivers `@OnTaskEvent()` listeners. */
+  emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
+}

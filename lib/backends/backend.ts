@@ -1,0 +1,151 @@
+import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
+import { InvalidTaskError } from '../errors/invalid-task.error.js';
+import type { TaskDefinition } from '../task/task-definition.js';
+import { TaskResult } from '../task/task-result.js';
+import type { TaskResultData } from '../task/task-result-data.js';
+import { DEFAULT_PRIORITY, DEFAULT_QUEUE_NAME, MAX_PRIORITY, MIN_PRIORITY } from '../tasks.constants.js';
+import { TaskMessages } from '../tasks.messages.js';
+import { findJsonProblem } from '../task/json-value.js';
+import type { TaskBackendHost } from './backend-host.js';
+
+/** The configuration a backend is constructed with. */
+export interface TaskBackendSettings {
+  queues?: string[];
+  options?: Record<string, unknown>;
+  enqueueOnCommit?: boolean;
+}
+
+/** A backend class, as named in `TasksModule.forRoot({ backends })`. */
+export type TaskBackendClass = new (alias: string, settings: TaskBackendSettings) => TaskBackend;
+
+/** A problem found by `check()`. */
+export interface TaskCheckMessage {
+  level: 'error' | 'warning';
+  message: string;
+}
+
+/**
+ * The base of every backend. Constructors only store configuration;
+ * connections open lazily, on first use.
+ */
+export abstract class TaskBackend {
+  /** Can run a task later than enqueued (`runAfter`). */
+  readonly supportsDefer: boolean = false;
+  /** Honours `priority` when choosing what runs next. */
+  readonly supportsPriority: boolean = false;
+  /** Can look results up by id, from any process. */
+  readonly supportsGetResult: boolean = false;
+  /** Queue names accepted; empty means any. */
+  readonly queues: readonly string[];
+  /** Hold enqueues made inside a transaction until it commits. */
+  readonly enqueueOnCommit: boolean;
+  protected readonly options: Readonly<Record<string, unknown>>;
+  private attachedHost?: TaskBackendHost;
+
+  constructor(
+    readonly alias: string,
+    settings: TaskBackendSettings = {},
+  ) {
+    const queues = settings.queues ?? [DEFAULT_QUEUE_NAME];
+    if (!Array.isArray(queues) || queues.some((queue) => typeof queue !== 'string' || queue === '')) {
+      throw new InvalidTaskBackendError(TaskMessages.badQueueList(alias, settings.queues));
+    }
+    this.queues = Object.freeze([...queues]);
+    this.enqueueOnCommit = settings.enqueueOnCommit ?? true;
+    this.options = Object.freeze({ ...(settings.options ?? {}) });
+  }
+
+  /** @internal Called by the module once the application is assembled. */
+  attach(host: TaskBackendHost): void {
+    this.attachedHost = host;
+  }
+
+  protected get host(): TaskBackendHost {
+    if (!this.attachedHost) {
+      throw new InvalidTaskBackendError(
+        `Backend '${this.alias}' is not attached to a TasksModule; create backends through TasksModule.forRoot().`,
+      );
+    }
+    return this.attachedHost;
+  }
+
+  /** Throws `InvalidTaskError` when this backend cannot run the task as defined. */
+  validateTask(task: TaskDefinition<any, any>): void {
+    const fail = (message: string): never => {
+      throw new InvalidTaskError(message);
+    };
+    const backendClass = this.constructor.name;
+    if (typeof task.priority !== 'number' || !Number.isInteger(task.priority)) {
+      fail(TaskMessages.badPriority(task.name, task.priority));
+    }
+    if (task.priority < MIN_PRIORITY || task.priority > MAX_PRIORITY) {
+      fail(TaskMessages.badPriority(task.name, task.priority));
+    }
+    if (!this.supportsPriority && task.priority !== DEFAULT_PRIORITY) {
+      fail(TaskMessages.priorityNotSupported(task.name, this.alias, backendClass));
+    }
+    if (typeof task.queueName !== 'string' || task.queueName === '') {
+      fail(TaskMessages.badQueueName(task.name, task.queueName));
+    }
+    if (this.queues.length > 0 && !this.queues.includes(task.queueName)) {
+      fail(TaskMessages.queueNotAllowed(task.name, task.queueName, this.alias, this.queues));
+    }
+    if (task.runAfter !== null) {
+      if (!(task.runAfter instanceof Date) || Number.isNaN(task.runAfter.getTime())) {
+        fail(TaskMessages.badRunAfter(task.name, task.runAfter));
+      }
+      if (!this.supportsDefer) fail(TaskMessages.deferNotSupported(task.name, this.alias, backendClass));
+    }
+    if (!Number.isInteger(task.maxAttempts) || task.maxAttempts < 1) {
+      fail(TaskMessages.badMaxAttempts(task.name, task.maxAttempts));
+    }
+    if (task.timeout !== null && !(typeof task.timeout === 'number' && task.timeout > 0)) {
+      fail(TaskMessages.badTimeout(task.name, task.timeout));
+    }
+    const delay = task.retryDelay;
+    if (delay !== null && typeof delay !== 'function' && !(typeof delay === 'number' && delay >= 0)) {
+      fail(TaskMessages.badRetryDelay(task.name, delay));
+    }
+    if (task.uniqueKey !== null && (typeof task.uniqueKey !== 'string' || task.uniqueKey === '')) {
+      fail(TaskMessages.badUniqueKey(task.name, task.uniqueKey));
+    }
+    const problem = findJsonProblem(task.metadata, 'metadata');
+    if (problem) fail(TaskMessages.badMetadata(task.name, problem));
+  }
+
+  /** DEP 14's system check: problems with this backend's configuration or storage. */
+  async check(): Promise<TaskCheckMessage[]> {
+    return [];
+  }
+
+  /**
+   * Stores one result per argument list (already validated). Called through
+   * `TaskDefinition.enqueue`/`enqueueMany`, never directly.
+   */
+  abstract enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]>;
+
+  /** The stored state of one result; `TaskResultDoesNotExistError` when unknown. */
+  protected loadResult(id: string): Promise<TaskResultData> {
+    void id;
+    throw new InvalidTaskBackendError(TaskMessages.getResultNotSupported(this.alias, this.constructor.name));
+  }
+
+  /** The result with this id; `TaskResultDoesNotExistError` when unknown. */
+  async getResult<R = unknown>(id: string): Promise<TaskResult<R>> {
+    return this.toResult<R>(await this.loadResult(id));
+  }
+
+  /** Cancels a READY result so that it never runs. */
+  async cancel(id: string): Promise<TaskResult<unknown>> {
+    void id;
+    throw new InvalidTaskBackendError(TaskMessages.cancelNotSupported(this.alias, this.constructor.name));
+  }
+
+  /** Releases connections; called on application shutdown. */
+  async close(): Promise<void> {}
+
+  /** Wraps stored state in a `TaskResult` bound to this backend. */
+  protected toResult<R>(data: TaskResultData): TaskResult<R> {
+    return new TaskResult<R>(this.host.resolveTask(data), data, (id) => this.loadResult(id));
+  }
+}

@@ -1,0 +1,75 @@
+import { Injectable } from '@nestjs/common';
+import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
+import { TaskBackends } from '../backends/task-backends.js';
+import { TaskRegistry } from '../discovery/task-registry.js';
+import { TaskEventBus } from '../events/task-event-bus.js';
+import { TaskExecutor } from '../execution/task-executor.js';
+import { findJsonProblem } from '../task/json-value.js';
+import { TaskContext } from '../task/task-context.js';
+import { TaskDefinition, defaultTaskState } from '../task/task-definition.js';
+import type { TaskPort } from '../task/task-port.js';
+import { TaskResult } from '../task/task-result.js';
+import { newResultData, type TaskResultData } from '../task/task-result-data.js';
+import { TaskResultStatus } from '../task/task-result-status.js';
+import { TaskMessages } from '../tasks.messages.js';
+
+/** Connects definitions to backends and the registry: validation, enqueue, lookup and direct calls. */
+@Injectable()
+export class TaskDispatcher implements TaskPort {
+  constructor(
+    private readonly backends: TaskBackends,
+    private readonly registry: TaskRegistry,
+    private readonly executor: TaskExecutor,
+    events: TaskEventBus,
+  ) {
+    backends.attach({
+      resolveTask: (data) => this.resolveTask(data),
+      executor,
+      emit: (event, result) => events.emit(event, result),
+    });
+  }
+
+  validate(task: TaskDefinition<any, any>): void {
+    this.backends.get(task.backend, task.name).validateTask(task);
+  }
+
+  async enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]> {
+    this.registry.get(task.name);
+    const backend = this.backends.get(task.backend, task.name);
+    backend.validateTask(task);
+    const stored = argsList.map((args, index) => {
+      if (!Array.isArray(args)) {
+        throw new InvalidTaskArgumentsError(TaskMessages.argumentsNotArray(task.name, index, args));
+      }
+      const problem = findJsonProblem(args, 'args');
+      if (problem) throw new InvalidTaskArgumentsError(TaskMessages.invalidArguments(task.name, problem));
+      return JSON.parse(JSON.stringify(args)) as unknown[];
+    });
+    return backend.enqueue(task, stored);
+  }
+
+  getResult(backend: string, id: string): Promise<TaskResult<any>> {
+    return this.backends.get(backend).getResult(id);
+  }
+
+  async call(task: TaskDefinition<any, any>, args: unknown[]): Promise<unknown> {
+    const registered = this.registry.get(task.name);
+    return this.executor.call(registered, args, () => {
+      const data = { ...newResultData(task, args), status: TaskResultStatus.RUNNING, attempts: 1 };
+      const detached: TaskResult<unknown> = new TaskResult(task, data, async () => detached.snapshot);
+      return new TaskContext(detached, 1, async () => {});
+    });
+  }
+
+  /** The definition a stored result was enqueued with; a bare one when its task is not registered here. */
+  private resolveTask(data: TaskResultData): TaskDefinition<any, any> {
+    const registered = this.registry.find(data.taskName)?.definition;
+    const base = registered ?? new TaskDefinition(this, defaultTaskState(data.taskName));
+    return base.with({
+      priority: data.priority,
+      queueName: data.queueName,
+      backend: data.backend,
+      runAfter: data.runAfter,
+    });
+  }
+}

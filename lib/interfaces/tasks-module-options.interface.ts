@@ -1,0 +1,35 @@
+import type { ModuleMetadata, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
+import type { TaskBackendClass } from '../backends/backend.js';
+
+/** One entry of `TasksModuleOptions.backends`. */
+export interface TaskBackendConfig {
+  /** The backend class, e.g. `DatabaseBackend`. */
+  backend: TaskBackendClass;
+  /** Queue names this backend accepts; omitted means `['default']`, an empty list means any name. */
+  queues?: string[];
+  /** Backend-specific options. */
+  options?: Record<string, unknown>;
+  /** Hold enqueues made inside a transaction until it commits (default true). */
+  enqueueOnCommit?: boolean;
+}
+
+/** Runs a worker inside this process. */
+export interface TasksWorkerOptions {
+  backend?: string;
+  queues?: string[];
+  concurrency?: number;
+}
+
+export interface TasksModuleOptions {
+  /** Alias → backend configuration. Omitted: `{ default: { backend: ImmediateBackend } }`. */
+  backends?: Record<string, TaskBackendConfig>;
+  /** Run a worker in this process, started on bootstrap and drained on shutdown. */
+  worker?: TasksWorkerOptions;
+  /** `'after-response'` holds enqueues made while handling an HTTP request until the handler succeeds. */
+  requestLifecycle?: 'immediate' | 'after-response';
+}
+
+export interface TasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  inject?: (InjectionToken | OptionalFactoryDependency)[];
+  useFactory: (...args: any[]) => TasksModuleOptions | Promise<TasksModuleOptions>;
+}

@@ -1,0 +1,11 @@
+export const TASK_METADATA = 'nestjs-tasks:task';
+export const TASK_EVENT_METADATA = 'nestjs-tasks:task-event';
+export const TASKS_MODULE_OPTIONS = Symbol('TASKS_MODULE_OPTIONS');
+export const TASKS_BACKEND_OVERRIDE = Symbol('TASKS_BACKEND_OVERRIDE');
+
+export const DEFAULT_BACKEND_ALIAS = 'default';
+export const DEFAULT_QUEUE_NAME = 'default';
+export const DEFAULT_PRIORITY = 0;
+export const MIN_PRIORITY = -100;
+export const MAX_PRIORITY = 100;
+export const LOGGER_CONTEXT = 'Tasks';

@@ -1,0 +1,48 @@
+import { Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TaskBackends } from './backends/task-backends.js';
+import { TaskDispatcher } from './dispatch/task-dispatcher.js';
+import { TaskExplorer } from './discovery/task-explorer.js';
+import { TaskRegistry } from './discovery/task-registry.js';
+import { TaskEventBus } from './events/task-event-bus.js';
+import { TaskExecutor } from './execution/task-executor.js';
+import type { TasksModuleAsyncOptions, TasksModuleOptions } from './interfaces/tasks-module-options.interface.js';
+import { TaskQueue } from './task-queue.service.js';
+import { TASKS_MODULE_OPTIONS } from './tasks.constants.js';
+
+const CORE_PROVIDERS: Provider[] = [
+  TaskRegistry,
+  TaskEventBus,
+  TaskExecutor,
+  TaskBackends,
+  TaskDispatcher,
+  TaskExplorer,
+  TaskQueue,
+];
+const EXPORTS = [TaskQueue, TaskRegistry, TaskBackends, TaskExecutor, TaskEventBus, TASKS_MODULE_OPTIONS];
+
+/** Registers tasks and backends for the whole application (global). */
+@Module({})
+export class TasksModule {
+  static forRoot(options: TasksModuleOptions = {}): DynamicModule {
+    return TasksModule.create([], { provide: TASKS_MODULE_OPTIONS, useValue: options });
+  }
+
+  static forRootAsync(options: TasksModuleAsyncOptions): DynamicModule {
+    return TasksModule.create(options.imports ?? [], {
+      provide: TASKS_MODULE_OPTIONS,
+      useFactory: options.useFactory,
+      inject: options.inject ?? [],
+    });
+  }
+
+  private static create(imports: DynamicModule['imports'] & unknown[], optionsProvider: Provider): DynamicModule {
+    return {
+      module: TasksModule,
+      global: true,
+      imports: [DiscoveryModule, ...imports],
+      providers: [optionsProvider, ...CORE_PROVIDERS],
+      exports: EXPORTS,
+    };
+  }
+}

@@ -1,0 +1,21 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { DummyBackend } from '../backends/dummy/dummy.backend.js';
+import { TASKS_BACKEND_OVERRIDE } from '../tasks.constants.js';
+import { TaskQueueTester } from './task-queue-tester.js';
+
+/**
+ * Import next to an application that uses `TasksModule.forRoot()`: every
+ * configured backend becomes a `DummyBackend` (same aliases and queues), and
+ * `TaskQueueTester` is injectable.
+ */
+@Module({})
+export class TasksTestingModule {
+  static forRoot(): DynamicModule {
+    return {
+      module: TasksTestingModule,
+      global: true,
+      providers: [{ provide: TASKS_BACKEND_OVERRIDE, useValue: DummyBackend }, TaskQueueTester],
+      exports: [TASKS_BACKEND_OVERRIDE, TaskQueueTester],
+    };
+  }
+}
