@@ -5,16 +5,37 @@ export { TaskQueue } from './task-queue.service.js';
 export { Task } from './decorators/task.decorator.js';
 export { OnTaskEvent } from './decorators/on-task-event.decorator.js';
 export type { TaskEvent, TaskEventName } from './events/task-event-name.js';
-export type { TaskOptions, TaskBackendConfig, TasksModuleOptions, TasksModuleAsyncOptions, TasksWorkerOptions } from './interfaces/index.js';
-export { TaskDefinition, type TaskUsingOptions, type RetryDelay } from './task/task-definition.js';
+export type {
+  TaskOptions,
+  TaskBackendConfig,
+  TasksModuleOptions,
+  TasksModuleAsyncOptions,
+  TasksWorkerOptions,
+} from './interfaces/index.js';
+export {
+  TaskDefinition,
+  type TaskUsingOptions,
+  type RetryDelay,
+} from './task/task-definition.js';
 export { TaskResult } from './task/task-result.js';
 export type { TaskErrorRecord } from './task/task-error-record.js';
 export type { TaskResultData } from './task/task-result-data.js';
 export { TaskResultStatus } from './task/task-result-status.js';
 export { TaskContext } from './task/task-context.js';
-export type { TaskArgs, TaskReturn, TaskMethodName, TaskClass } from './task/task-method.types.js';
-export { TaskBackend, type TaskBackendClass, type TaskBackendSettings, type TaskCheckMessage } from './backends/backend.js';
+export type {
+  TaskArgs,
+  TaskReturn,
+  TaskMethodName,
+  TaskClass,
+} from './task/task-method.types.js';
+export {
+  TaskBackend,
+  type TaskBackendClass,
+  type TaskBackendSettings,
+  type TaskCheckMessage,
+} from './backends/backend.js';
 export type { TaskBackendHost } from './backends/backend-host.js';
 export { ImmediateBackend } from './backends/immediate/immediate.backend.js';
 export { DummyBackend } from './backends/dummy/dummy.backend.js';
 export * from './errors/index.js';
+export * from './backends/database/index.js';

@@ -4,7 +4,12 @@ import { TaskBackends } from './backends/task-backends.js';
 import type { TaskBackend } from './backends/backend.js';
 import { TaskRegistry } from './discovery/task-registry.js';
 import type { TaskDefinition } from './task/task-definition.js';
-import type { TaskArgs, TaskClass, TaskMethodName, TaskReturn } from './task/task-method.types.js';
+import type {
+  TaskArgs,
+  TaskClass,
+  TaskMethodName,
+  TaskReturn,
+} from './task/task-method.types.js';
 import type { TaskResult } from './task/task-result.js';
 import { DEFAULT_BACKEND_ALIAS, TASK_METADATA } from './tasks.constants.js';
 import { TaskMessages } from './tasks.messages.js';
@@ -19,17 +24,36 @@ export class TaskQueue {
   ) {}
 
   /** The definition of a `@Task()` method, typed from the method. */
-  task<C, K extends TaskMethodName<C>>(taskClass: TaskClass<C>, method: K): TaskDefinition<TaskArgs<C, K>, TaskReturn<C, K>>;
+  task<C, K extends TaskMethodName<C>>(
+    taskClass: TaskClass<C>,
+    method: K,
+  ): TaskDefinition<TaskArgs<C, K>, TaskReturn<C, K>>;
   /** The definition registered under this name. */
-  task<A extends unknown[] = unknown[], R = unknown>(name: string): TaskDefinition<A, R>;
-  task(classOrName: TaskClass<unknown> | string, method?: string): TaskDefinition<any, any> {
-    if (typeof classOrName === 'string') return this.registry.get(classOrName).definition;
+  task<A extends unknown[] = unknown[], R = unknown>(
+    name: string,
+  ): TaskDefinition<A, R>;
+  task(
+    classOrName: TaskClass<unknown> | string,
+    method?: string,
+  ): TaskDefinition<any, any> {
+    if (typeof classOrName === 'string')
+      return this.registry.get(classOrName).definition;
     const site = `${classOrName?.name ?? String(classOrName)}.${String(method)}`;
-    const fn: unknown = method === undefined ? undefined : (classOrName?.prototype as Record<string, unknown>)?.[method];
-    const metadata: TaskMetadata | undefined = typeof fn === 'function' ? Reflect.getMetadata(TASK_METADATA, fn) : undefined;
-    if (!metadata) throw new InvalidTaskError(TaskMessages.notATaskMethod(site));
+    const fn: unknown =
+      method === undefined
+        ? undefined
+        : (classOrName?.prototype as Record<string, unknown>)?.[method];
+    const metadata: TaskMetadata | undefined =
+      typeof fn === 'function'
+        ? Reflect.getMetadata(TASK_METADATA, fn)
+        : undefined;
+    if (!metadata)
+      throw new InvalidTaskError(TaskMessages.notATaskMethod(site));
     const registered = this.registry.findByMethod(fn as object);
-    if (!registered) throw new InvalidTaskError(TaskMessages.taskProviderMissing(metadata.name, site));
+    if (!registered)
+      throw new InvalidTaskError(
+        TaskMessages.taskProviderMissing(metadata.name, site),
+      );
     return registered.definition;
   }
 
@@ -43,7 +67,10 @@ export class TaskQueue {
   }
 
   /** The result with this id on a backend; `TaskResultDoesNotExistError` when unknown. */
-  getResult<R = unknown>(id: string, backendAlias: string = DEFAULT_BACKEND_ALIAS): Promise<TaskResult<R>> {
+  getResult<R = unknown>(
+    id: string,
+    backendAlias: string = DEFAULT_BACKEND_ALIAS,
+  ): Promise<TaskResult<R>> {
     return this.backends.get(backendAlias).getResult<R>(id);
   }
 
@@ -53,7 +80,10 @@ export class TaskQueue {
   }
 
   /** Cancels a READY result so that it never runs. */
-  cancel(id: string, backendAlias: string = DEFAULT_BACKEND_ALIAS): Promise<TaskResult<unknown>> {
+  cancel(
+    id: string,
+    backendAlias: string = DEFAULT_BACKEND_ALIAS,
+  ): Promise<TaskResult<unknown>> {
     return this.backends.get(backendAlias).cancel(id);
   }
 }

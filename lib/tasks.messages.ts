@@ -14,7 +14,11 @@ export const TaskMessages = {
     `Backend '${alias}': 'backend' must be a class extending TaskBackend (ImmediateBackend, DummyBackend, DatabaseBackend, BullMQBackend or your own), got ${describe(value)}.`,
   badQueueList: (alias: string, value: unknown) =>
     `Backend '${alias}': 'queues' must be an array of non-empty strings (or [] for any queue), got ${describe(value)}.`,
-  unknownBackend: (alias: string, known: readonly string[], taskName?: string) =>
+  unknownBackend: (
+    alias: string,
+    known: readonly string[],
+    taskName?: string,
+  ) =>
     `${taskName ? `Task '${taskName}' uses backend` : 'Backend'} '${alias}', which is not configured (configured: ${list(known)}). Add '${alias}' to TasksModule.forRoot({ backends }) or use one of the configured aliases.`,
   unsupportedRequestLifecycle: (value: unknown) =>
     `TasksModule 'requestLifecycle' must be 'immediate' or 'after-response', got ${describe(value)}.`,
@@ -38,7 +42,12 @@ export const TaskMessages = {
     `Task '${name}': backend '${alias}' (${backendClass}) does not support priorities; remove the priority or use a backend that supports them.`,
   badQueueName: (name: string, value: unknown) =>
     `Task '${name}': queueName must be a non-empty string, got ${describe(value)}.`,
-  queueNotAllowed: (name: string, queue: string, alias: string, queues: readonly string[]) =>
+  queueNotAllowed: (
+    name: string,
+    queue: string,
+    alias: string,
+    queues: readonly string[],
+  ) =>
     `Task '${name}' uses queue '${queue}', which backend '${alias}' does not accept (its queues: ${list(queues)}). Add '${queue}' to backends.${alias}.queues, or use one of those queues.`,
   deferNotSupported: (name: string, alias: string, backendClass: string) =>
     `Task '${name}': backend '${alias}' (${backendClass}) cannot defer tasks, so runAfter must be null. Use a backend that supports defer (DatabaseBackend, DummyBackend, BullMQBackend).`,
@@ -58,10 +67,12 @@ export const TaskMessages = {
     `Task '${name}': ${problem.path} ${problem.reason}. Task arguments must survive a JSON round trip unchanged; nothing was enqueued.`,
   argumentsNotArray: (name: string, index: number, value: unknown) =>
     `Task '${name}': enqueueMany expects an array of argument lists; entry ${index} is ${describe(value)}.`,
-  enqueueManyNeedsArray: (name: string) => `Task '${name}': enqueueMany expects an array of argument lists.`,
+  enqueueManyNeedsArray: (name: string) =>
+    `Task '${name}': enqueueMany expects an array of argument lists.`,
 
   // results
-  resultDoesNotExist: (id: string, alias: string) => `No task result with id '${id}' exists on backend '${alias}'.`,
+  resultDoesNotExist: (id: string, alias: string) =>
+    `No task result with id '${id}' exists on backend '${alias}'.`,
   resultMismatch: (id: string, actual: string, expected: string) =>
     `Task result '${id}' belongs to task '${actual}', not '${expected}'.`,
   resultNotReady: (id: string, name: string, status: string) =>
@@ -78,10 +89,12 @@ export const TaskMessages = {
     `Task '${name}' is not registered in this process: no @Task() method has this name. Deploy the code that defines it, or prune results of removed tasks.`,
   returnValueNotJson: (name: string, problem: JsonProblem) =>
     `Task '${name}' returned a value that cannot be stored: ${problem.path} ${problem.reason}. Return only JSON-safe values.`,
-  timedOut: (name: string, ms: number) => `Task '${name}' did not finish within its timeout of ${ms} ms.`,
+  timedOut: (name: string, ms: number) =>
+    `Task '${name}' did not finish within its timeout of ${ms} ms.`,
   badProgress: (name: string, value: unknown) =>
     `Task '${name}': setProgress expects a fraction from 0 to 1, got ${describe(value)}.`,
-  listenerFailed: (event: string, site: string) => `@OnTaskEvent('${event}') listener ${site} threw; the task is unaffected.`,
+  listenerFailed: (event: string, site: string) =>
+    `@OnTaskEvent('${event}') listener ${site} threw; the task is unaffected.`,
   badEventName: (value: unknown) =>
     `@OnTaskEvent() takes 'enqueued', 'started' or 'finished', got ${describe(value)}.`,
 };
@@ -91,11 +104,17 @@ export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value === 'number') return Number.isNaN(value) ? 'NaN' : String(value);
+  if (typeof value === 'number')
+    return Number.isNaN(value) ? 'NaN' : String(value);
   if (typeof value === 'bigint') return `${value}n (a BigInt)`;
-  if (typeof value === 'function') return `function ${value.name || '(anonymous)'}`;
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid Date' : `Date ${value.toISOString()}`;
+  if (typeof value === 'function')
+    return `function ${value.name || '(anonymous)'}`;
+  if (value instanceof Date)
+    return Number.isNaN(value.getTime())
+      ? 'an invalid Date'
+      : `Date ${value.toISOString()}`;
   if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return `an instance of ${value.constructor?.name ?? 'Object'}`;
+  if (typeof value === 'object')
+    return `an instance of ${value.constructor?.name ?? 'Object'}`;
   return String(value);
 }

@@ -6,9 +6,13 @@ import { TaskExplorer } from './discovery/task-explorer.js';
 import { TaskRegistry } from './discovery/task-registry.js';
 import { TaskEventBus } from './events/task-event-bus.js';
 import { TaskExecutor } from './execution/task-executor.js';
-import type { TasksModuleAsyncOptions, TasksModuleOptions } from './interfaces/tasks-module-options.interface.js';
+import type {
+  TasksModuleAsyncOptions,
+  TasksModuleOptions,
+} from './interfaces/tasks-module-options.interface.js';
 import { TaskQueue } from './task-queue.service.js';
 import { TASKS_MODULE_OPTIONS } from './tasks.constants.js';
+import { WorkerFactory } from './worker/worker-factory.service.js';
 
 const CORE_PROVIDERS: Provider[] = [
   TaskRegistry,
@@ -18,14 +22,26 @@ const CORE_PROVIDERS: Provider[] = [
   TaskDispatcher,
   TaskExplorer,
   TaskQueue,
+  WorkerFactory,
 ];
-const EXPORTS = [TaskQueue, TaskRegistry, TaskBackends, TaskExecutor, TaskEventBus, TASKS_MODULE_OPTIONS];
+const EXPORTS = [
+  TaskQueue,
+  TaskRegistry,
+  TaskBackends,
+  TaskExecutor,
+  TaskEventBus,
+  WorkerFactory,
+  TASKS_MODULE_OPTIONS,
+];
 
 /** Registers tasks and backends for the whole application (global). */
 @Module({})
 export class TasksModule {
   static forRoot(options: TasksModuleOptions = {}): DynamicModule {
-    return TasksModule.create([], { provide: TASKS_MODULE_OPTIONS, useValue: options });
+    return TasksModule.create([], {
+      provide: TASKS_MODULE_OPTIONS,
+      useValue: options,
+    });
   }
 
   static forRootAsync(options: TasksModuleAsyncOptions): DynamicModule {
@@ -36,7 +52,10 @@ export class TasksModule {
     });
   }
 
-  private static create(imports: DynamicModule['imports'] & unknown[], optionsProvider: Provider): DynamicModule {
+  private static create(
+    imports: DynamicModule['imports'] & unknown[],
+    optionsProvider: Provider,
+  ): DynamicModule {
     return {
       module: TasksModule,
       global: true,

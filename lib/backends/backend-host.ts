@@ -10,6 +10,8 @@ export interface TaskBackendHost {
   resolveTask(data: TaskResultData): TaskDefinition<any, any>;
   /** Runs attempts of tasks in this process. */
   executor: TaskExecutor;
+  /** A provider of the application (any module), or undefined when there is none. */
+  resolveProvider<T = unknown>(token: unknown): T | undefined;
   /** Delivers `@OnTaskEvent()` listeners. */
   emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
 }

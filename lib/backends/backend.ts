@@ -3,7 +3,12 @@ import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import type { TaskDefinition } from '../task/task-definition.js';
 import { TaskResult } from '../task/task-result.js';
 import type { TaskResultData } from '../task/task-result-data.js';
-import { DEFAULT_PRIORITY, DEFAULT_QUEUE_NAME, MAX_PRIORITY, MIN_PRIORITY } from '../tasks.constants.js';
+import {
+  DEFAULT_PRIORITY,
+  DEFAULT_QUEUE_NAME,
+  MAX_PRIORITY,
+  MIN_PRIORITY,
+} from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { findJsonProblem } from '../task/json-value.js';
 import type { TaskBackendHost } from './backend-host.js';
@@ -16,7 +21,10 @@ export interface TaskBackendSettings {
 }
 
 /** A backend class, as named in `TasksModule.forRoot({ backends })`. */
-export type TaskBackendClass = new (alias: string, settings: TaskBackendSettings) => TaskBackend;
+export type TaskBackendClass = new (
+  alias: string,
+  settings: TaskBackendSettings,
+) => TaskBackend;
 
 /** A problem found by `check()`. */
 export interface TaskCheckMessage {
@@ -47,8 +55,13 @@ export abstract class TaskBackend {
     settings: TaskBackendSettings = {},
   ) {
     const queues = settings.queues ?? [DEFAULT_QUEUE_NAME];
-    if (!Array.isArray(queues) || queues.some((queue) => typeof queue !== 'string' || queue === '')) {
-      throw new InvalidTaskBackendError(TaskMessages.badQueueList(alias, settings.queues));
+    if (
+      !Array.isArray(queues) ||
+      queues.some((queue) => typeof queue !== 'string' || queue === '')
+    ) {
+      throw new InvalidTaskBackendError(
+        TaskMessages.badQueueList(alias, settings.queues),
+      );
     }
     this.queues = Object.freeze([...queues]);
     this.enqueueOnCommit = settings.enqueueOnCommit ?? true;
@@ -82,31 +95,56 @@ export abstract class TaskBackend {
       fail(TaskMessages.badPriority(task.name, task.priority));
     }
     if (!this.supportsPriority && task.priority !== DEFAULT_PRIORITY) {
-      fail(TaskMessages.priorityNotSupported(task.name, this.alias, backendClass));
+      fail(
+        TaskMessages.priorityNotSupported(task.name, this.alias, backendClass),
+      );
     }
     if (typeof task.queueName !== 'string' || task.queueName === '') {
       fail(TaskMessages.badQueueName(task.name, task.queueName));
     }
     if (this.queues.length > 0 && !this.queues.includes(task.queueName)) {
-      fail(TaskMessages.queueNotAllowed(task.name, task.queueName, this.alias, this.queues));
+      fail(
+        TaskMessages.queueNotAllowed(
+          task.name,
+          task.queueName,
+          this.alias,
+          this.queues,
+        ),
+      );
     }
     if (task.runAfter !== null) {
-      if (!(task.runAfter instanceof Date) || Number.isNaN(task.runAfter.getTime())) {
+      if (
+        !(task.runAfter instanceof Date) ||
+        Number.isNaN(task.runAfter.getTime())
+      ) {
         fail(TaskMessages.badRunAfter(task.name, task.runAfter));
       }
-      if (!this.supportsDefer) fail(TaskMessages.deferNotSupported(task.name, this.alias, backendClass));
+      if (!this.supportsDefer)
+        fail(
+          TaskMessages.deferNotSupported(task.name, this.alias, backendClass),
+        );
     }
     if (!Number.isInteger(task.maxAttempts) || task.maxAttempts < 1) {
       fail(TaskMessages.badMaxAttempts(task.name, task.maxAttempts));
     }
-    if (task.timeout !== null && !(typeof task.timeout === 'number' && task.timeout > 0)) {
+    if (
+      task.timeout !== null &&
+      !(typeof task.timeout === 'number' && task.timeout > 0)
+    ) {
       fail(TaskMessages.badTimeout(task.name, task.timeout));
     }
     const delay = task.retryDelay;
-    if (delay !== null && typeof delay !== 'function' && !(typeof delay === 'number' && delay >= 0)) {
+    if (
+      delay !== null &&
+      typeof delay !== 'function' &&
+      !(typeof delay === 'number' && delay >= 0)
+    ) {
       fail(TaskMessages.badRetryDelay(task.name, delay));
     }
-    if (task.uniqueKey !== null && (typeof task.uniqueKey !== 'string' || task.uniqueKey === '')) {
+    if (
+      task.uniqueKey !== null &&
+      (typeof task.uniqueKey !== 'string' || task.uniqueKey === '')
+    ) {
       fail(TaskMessages.badUniqueKey(task.name, task.uniqueKey));
     }
     const problem = findJsonProblem(task.metadata, 'metadata');
@@ -122,12 +160,17 @@ export abstract class TaskBackend {
    * Stores one result per argument list (already validated). Called through
    * `TaskDefinition.enqueue`/`enqueueMany`, never directly.
    */
-  abstract enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]>;
+  abstract enqueue(
+    task: TaskDefinition<any, any>,
+    argsList: unknown[][],
+  ): Promise<TaskResult<any>[]>;
 
   /** The stored state of one result; `TaskResultDoesNotExistError` when unknown. */
   protected loadResult(id: string): Promise<TaskResultData> {
     void id;
-    throw new InvalidTaskBackendError(TaskMessages.getResultNotSupported(this.alias, this.constructor.name));
+    throw new InvalidTaskBackendError(
+      TaskMessages.getResultNotSupported(this.alias, this.constructor.name),
+    );
   }
 
   /** The result with this id; `TaskResultDoesNotExistError` when unknown. */
@@ -138,7 +181,9 @@ export abstract class TaskBackend {
   /** Cancels a READY result so that it never runs. */
   async cancel(id: string): Promise<TaskResult<unknown>> {
     void id;
-    throw new InvalidTaskBackendError(TaskMessages.cancelNotSupported(this.alias, this.constructor.name));
+    throw new InvalidTaskBackendError(
+      TaskMessages.cancelNotSupported(this.alias, this.constructor.name),
+    );
   }
 
   /** Releases connections; called on application shutdown. */
@@ -146,6 +191,8 @@ export abstract class TaskBackend {
 
   /** Wraps stored state in a `TaskResult` bound to this backend. */
   protected toResult<R>(data: TaskResultData): TaskResult<R> {
-    return new TaskResult<R>(this.host.resolveTask(data), data, (id) => this.loadResult(id));
+    return new TaskResult<R>(this.host.resolveTask(data), data, (id) =>
+      this.loadResult(id),
+    );
   }
 }

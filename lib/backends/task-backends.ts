@@ -1,13 +1,27 @@
-import { Inject, Injectable, Optional, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Optional,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
-import type { TaskBackendConfig, TasksModuleOptions } from '../interfaces/tasks-module-options.interface.js';
-import { DEFAULT_BACKEND_ALIAS, TASKS_BACKEND_OVERRIDE, TASKS_MODULE_OPTIONS } from '../tasks.constants.js';
+import type {
+  TaskBackendConfig,
+  TasksModuleOptions,
+} from '../interfaces/tasks-module-options.interface.js';
+import {
+  DEFAULT_BACKEND_ALIAS,
+  TASKS_BACKEND_OVERRIDE,
+  TASKS_MODULE_OPTIONS,
+} from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { TaskBackend, type TaskBackendClass } from './backend.js';
 import type { TaskBackendHost } from './backend-host.js';
 import { ImmediateBackend } from './immediate/immediate.backend.js';
 
-const DEFAULT_BACKENDS: Record<string, TaskBackendConfig> = { [DEFAULT_BACKEND_ALIAS]: { backend: ImmediateBackend } };
+const DEFAULT_BACKENDS: Record<string, TaskBackendConfig> = {
+  [DEFAULT_BACKEND_ALIAS]: { backend: ImmediateBackend },
+};
 
 /** The configured backends, by alias. */
 @Injectable()
@@ -20,24 +34,42 @@ export class TaskBackends implements OnApplicationShutdown {
   ) {
     const configs = options.backends ?? DEFAULT_BACKENDS;
     const aliases = Object.keys(configs);
-    if (aliases.length === 0) throw new InvalidTaskBackendError(TaskMessages.noBackends());
+    if (aliases.length === 0)
+      throw new InvalidTaskBackendError(TaskMessages.noBackends());
     if (!aliases.includes(DEFAULT_BACKEND_ALIAS)) {
-      throw new InvalidTaskBackendError(TaskMessages.defaultBackendMissing(aliases));
+      throw new InvalidTaskBackendError(
+        TaskMessages.defaultBackendMissing(aliases),
+      );
     }
     for (const [alias, config] of Object.entries(configs)) {
       const backendClass = config?.backend;
-      if (typeof backendClass !== 'function' || !(backendClass.prototype instanceof TaskBackend)) {
-        throw new InvalidTaskBackendError(TaskMessages.notABackendClass(alias, backendClass));
+      if (
+        typeof backendClass !== 'function' ||
+        !(backendClass.prototype instanceof TaskBackend)
+      ) {
+        throw new InvalidTaskBackendError(
+          TaskMessages.notABackendClass(alias, backendClass),
+        );
       }
       const { queues, options: backendOptions, enqueueOnCommit } = config;
-      this.byAlias.set(alias, new (override ?? backendClass)(alias, { queues, options: backendOptions, enqueueOnCommit }));
+      this.byAlias.set(
+        alias,
+        new (override ?? backendClass)(alias, {
+          queues,
+          options: backendOptions,
+          enqueueOnCommit,
+        }),
+      );
     }
   }
 
   /** The backend with this alias; `InvalidTaskBackendError` naming the task when unknown. */
   get(alias: string, taskName?: string): TaskBackend {
     const backend = this.byAlias.get(alias);
-    if (!backend) throw new InvalidTaskBackendError(TaskMessages.unknownBackend(alias, this.aliases(), taskName));
+    if (!backend)
+      throw new InvalidTaskBackendError(
+        TaskMessages.unknownBackend(alias, this.aliases(), taskName),
+      );
     return backend;
   }
 

@@ -15,7 +15,11 @@ export interface TaskMetadata extends TaskOptions {
 export function Task(options: TaskOptions = {}): MethodDecorator {
   return (target, propertyKey, descriptor) => {
     const site = `${target.constructor.name}.${String(propertyKey)}`;
-    const metadata: TaskMetadata = { ...options, name: options.name ?? site, site };
+    const metadata: TaskMetadata = {
+      ...options,
+      name: options.name ?? site,
+      site,
+    };
     Reflect.defineMetadata(TASK_METADATA, metadata, descriptor.value as object);
     return descriptor;
   };

@@ -24,7 +24,8 @@ export class TaskExplorer implements OnModuleInit {
 
   onModuleInit(): void {
     for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
-    for (const task of this.registry.all()) this.dispatcher.validate(task.definition);
+    for (const task of this.registry.all())
+      this.dispatcher.validate(task.definition);
   }
 
   private explore(wrapper: InstanceWrapper): void {
@@ -39,20 +40,38 @@ export class TaskExplorer implements OnModuleInit {
     if (!prototype) return;
     for (const methodName of this.scanner.getAllMethodNames(prototype)) {
       const method = prototype[methodName];
-      const task: TaskMetadata | undefined = Reflect.getMetadata(TASK_METADATA, method);
-      const events: TaskEventName[] | undefined = Reflect.getMetadata(TASK_EVENT_METADATA, method);
+      const task: TaskMetadata | undefined = Reflect.getMetadata(
+        TASK_METADATA,
+        method,
+      );
+      const events: TaskEventName[] | undefined = Reflect.getMetadata(
+        TASK_EVENT_METADATA,
+        method,
+      );
       if (!task && !events) continue;
       const site = `${prototype.constructor.name}.${methodName}`;
-      if (!singleton) throw new InvalidTaskError(TaskMessages.requestScopedTask(site));
-      const target = instance as Record<string, (...args: unknown[]) => unknown>;
+      if (!singleton)
+        throw new InvalidTaskError(TaskMessages.requestScopedTask(site));
+      const target = instance as Record<
+        string,
+        (...args: unknown[]) => unknown
+      >;
       if (task) this.register(task, site, target, methodName);
       for (const event of events ?? []) {
-        this.events.subscribe(event, { site, handler: (payload) => target[methodName](payload) });
+        this.events.subscribe(event, {
+          site,
+          handler: (payload) => target[methodName](payload),
+        });
       }
     }
   }
 
-  private register(task: TaskMetadata, site: string, instance: object, methodName: string): void {
+  private register(
+    task: TaskMetadata,
+    site: string,
+    instance: object,
+    methodName: string,
+  ): void {
     const defaults = defaultTaskState(task.name);
     const definition = new TaskDefinition(this.dispatcher, {
       ...defaults,
@@ -65,6 +84,12 @@ export class TaskExplorer implements OnModuleInit {
       timeout: task.timeout ?? defaults.timeout,
       uniqueKeyOf: task.unique?.key ?? defaults.uniqueKeyOf,
     });
-    this.registry.add({ name: task.name, site, instance, methodName, definition });
+    this.registry.add({
+      name: task.name,
+      site,
+      instance,
+      methodName,
+      definition,
+    });
   }
 }

@@ -22,10 +22,15 @@ export class TaskRegistry {
   add(task: RegisteredTask): void {
     const existing = this.byName.get(task.name);
     if (existing) {
-      throw new InvalidTaskError(TaskMessages.duplicateTaskName(task.name, existing.site, task.site));
+      throw new InvalidTaskError(
+        TaskMessages.duplicateTaskName(task.name, existing.site, task.site),
+      );
     }
     this.byName.set(task.name, task);
-    this.byMethod.set((task.instance as Record<string, object>)[task.methodName], task);
+    this.byMethod.set(
+      (task.instance as Record<string, object>)[task.methodName],
+      task,
+    );
   }
 
   find(name: string): RegisteredTask | undefined {
@@ -34,7 +39,10 @@ export class TaskRegistry {
 
   get(name: string): RegisteredTask {
     const task = this.byName.get(name);
-    if (!task) throw new InvalidTaskError(TaskMessages.unknownTaskName(name, this.names()));
+    if (!task)
+      throw new InvalidTaskError(
+        TaskMessages.unknownTaskName(name, this.names()),
+      );
     return task;
   }
 

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
 import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
 import { TaskBackends } from '../backends/task-backends.js';
 import { TaskRegistry } from '../discovery/task-registry.js';
@@ -9,7 +10,10 @@ import { TaskContext } from '../task/task-context.js';
 import { TaskDefinition, defaultTaskState } from '../task/task-definition.js';
 import type { TaskPort } from '../task/task-port.js';
 import { TaskResult } from '../task/task-result.js';
-import { newResultData, type TaskResultData } from '../task/task-result-data.js';
+import {
+  newResultData,
+  type TaskResultData,
+} from '../task/task-result-data.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { TaskMessages } from '../tasks.messages.js';
 
@@ -21,9 +25,17 @@ export class TaskDispatcher implements TaskPort {
     private readonly registry: TaskRegistry,
     private readonly executor: TaskExecutor,
     events: TaskEventBus,
+    moduleRef: ModuleRef,
   ) {
     backends.attach({
       resolveTask: (data) => this.resolveTask(data),
+      resolveProvider: (token) => {
+        try {
+          return moduleRef.get(token as string, { strict: false });
+        } catch {
+          return undefined;
+        }
+      },
       executor,
       emit: (event, result) => events.emit(event, result),
     });
@@ -33,16 +45,24 @@ export class TaskDispatcher implements TaskPort {
     this.backends.get(task.backend, task.name).validateTask(task);
   }
 
-  async enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]> {
+  async enqueue(
+    task: TaskDefinition<any, any>,
+    argsList: unknown[][],
+  ): Promise<TaskResult<any>[]> {
     this.registry.get(task.name);
     const backend = this.backends.get(task.backend, task.name);
     backend.validateTask(task);
     const stored = argsList.map((args, index) => {
       if (!Array.isArray(args)) {
-        throw new InvalidTaskArgumentsError(TaskMessages.argumentsNotArray(task.name, index, args));
+        throw new InvalidTaskArgumentsError(
+          TaskMessages.argumentsNotArray(task.name, index, args),
+        );
       }
       const problem = findJsonProblem(args, 'args');
-      if (problem) throw new InvalidTaskArgumentsError(TaskMessages.invalidArguments(task.name, problem));
+      if (problem)
+        throw new InvalidTaskArgumentsError(
+          TaskMessages.invalidArguments(task.name, problem),
+        );
       return JSON.parse(JSON.stringify(args)) as unknown[];
     });
     return backend.enqueue(task, stored);
@@ -52,11 +72,22 @@ export class TaskDispatcher implements TaskPort {
     return this.backends.get(backend).getResult(id);
   }
 
-  async call(task: TaskDefinition<any, any>, args: unknown[]): Promise<unknown> {
+  async call(
+    task: TaskDefinition<any, any>,
+    args: unknown[],
+  ): Promise<unknown> {
     const registered = this.registry.get(task.name);
     return this.executor.call(registered, args, () => {
-      const data = { ...newResultData(task, args), status: TaskResultStatus.RUNNING, attempts: 1 };
-      const detached: TaskResult<unknown> = new TaskResult(task, data, async () => detached.snapshot);
+      const data = {
+        ...newResultData(task, args),
+        status: TaskResultStatus.RUNNING,
+        attempts: 1,
+      };
+      const detached: TaskResult<unknown> = new TaskResult(
+        task,
+        data,
+        async () => detached.snapshot,
+      );
       return new TaskContext(detached, 1, async () => {});
     });
   }
@@ -64,7 +95,8 @@ export class TaskDispatcher implements TaskPort {
   /** The definition a stored result was enqueued with; a bare one when its task is not registered here. */
   private resolveTask(data: TaskResultData): TaskDefinition<any, any> {
     const registered = this.registry.find(data.taskName)?.definition;
-    const base = registered ?? new TaskDefinition(this, defaultTaskState(data.taskName));
+    const base =
+      registered ?? new TaskDefinition(this, defaultTaskState(data.taskName));
     return base.with({
       priority: data.priority,
       queueName: data.queueName,

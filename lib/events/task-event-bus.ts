@@ -24,7 +24,10 @@ export class TaskEventBus {
       try {
         await listener.handler({ result });
       } catch (error) {
-        this.logger.error(TaskMessages.listenerFailed(event, listener.site), (error as Error)?.stack ?? String(error));
+        this.logger.error(
+          TaskMessages.listenerFailed(event, listener.site),
+          (error as Error)?.stack ?? String(error),
+        );
       }
     }
   }

@@ -14,7 +14,11 @@ export interface InMemoryRunner {
  * updating it in place (ImmediateBackend, and the testing helpers).
  * Retries follow at once: in-process runs do not sleep.
  */
-export async function runInMemory(result: TaskResult<any>, runner: InMemoryRunner, workerId: string): Promise<void> {
+export async function runInMemory(
+  result: TaskResult<any>,
+  runner: InMemoryRunner,
+  workerId: string,
+): Promise<void> {
   for (;;) {
     const before = result.snapshot;
     const now = new Date();
@@ -28,10 +32,19 @@ export async function runInMemory(result: TaskResult<any>, runner: InMemoryRunne
       workerIds: [...before.workerIds, workerId],
     });
     await runner.emit('started', result);
-    const outcome = await runner.executor.runAttempt(result, attempt, async () => {});
+    const outcome = await runner.executor.runAttempt(
+      result,
+      attempt,
+      async () => {},
+    );
     const after = result.snapshot;
     if (outcome.ok) {
-      result.update({ ...after, status: TaskResultStatus.SUCCESSFUL, finishedAt: new Date(), returnValue: outcome.returnValue });
+      result.update({
+        ...after,
+        status: TaskResultStatus.SUCCESSFUL,
+        finishedAt: new Date(),
+        returnValue: outcome.returnValue,
+      });
       break;
     }
     const errors = [...after.errors, outcome.error];
@@ -39,7 +52,12 @@ export async function runInMemory(result: TaskResult<any>, runner: InMemoryRunne
       result.update({ ...after, status: TaskResultStatus.READY, errors });
       continue;
     }
-    result.update({ ...after, status: TaskResultStatus.FAILED, finishedAt: new Date(), errors });
+    result.update({
+      ...after,
+      status: TaskResultStatus.FAILED,
+      finishedAt: new Date(),
+      errors,
+    });
     break;
   }
   await runner.emit('finished', result);

@@ -1,32 +1,56 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import { TaskTimeoutError } from '../errors/task-timeout.error.js';
-import { TaskRegistry, type RegisteredTask } from '../discovery/task-registry.js';
+import {
+  TaskRegistry,
+  type RegisteredTask,
+} from '../discovery/task-registry.js';
 import { findJsonProblem } from '../task/json-value.js';
 import { TaskContext, type ProgressSink } from '../task/task-context.js';
-import { toErrorRecord, type TaskErrorRecord } from '../task/task-error-record.js';
+import {
+  toErrorRecord,
+  type TaskErrorRecord,
+} from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskMessages } from '../tasks.messages.js';
 
 /** How one attempt ended. */
-export type AttemptOutcome = { ok: true; returnValue: unknown } | { ok: false; error: TaskErrorRecord };
+export type AttemptOutcome =
+  { ok: true; returnValue: unknown } | { ok: false; error: TaskErrorRecord };
 
 /** Runs one attempt of a task: finds its method in the registry, builds the context, enforces the timeout. */
 @Injectable()
 export class TaskExecutor {
   constructor(private readonly registry: TaskRegistry) {}
 
-  async runAttempt(result: TaskResult<unknown>, attempt: number, saveProgress: ProgressSink): Promise<AttemptOutcome> {
+  async runAttempt(
+    result: TaskResult<unknown>,
+    attempt: number,
+    saveProgress: ProgressSink,
+  ): Promise<AttemptOutcome> {
     const registered = this.registry.find(result.task.name);
     if (!registered) {
-      return { ok: false, error: toErrorRecord(new InvalidTaskError(TaskMessages.taskNotRegistered(result.task.name))) };
+      return {
+        ok: false,
+        error: toErrorRecord(
+          new InvalidTaskError(
+            TaskMessages.taskNotRegistered(result.task.name),
+          ),
+        ),
+      };
     }
     try {
       const context = new TaskContext(result, attempt, saveProgress);
-      const value = await this.withTimeout(registered, this.invoke(registered, result.args, context));
+      const value = await this.withTimeout(
+        registered,
+        this.invoke(registered, result.args, context),
+      );
       const returnValue = value === undefined ? null : value;
       const problem = findJsonProblem(returnValue, 'returnValue');
-      if (problem) throw new TypeError(TaskMessages.returnValueNotJson(registered.name, problem));
+      if (problem)
+        throw new TypeError(
+          TaskMessages.returnValueNotJson(registered.name, problem),
+        );
       return { ok: true, returnValue };
     } catch (error) {
       return { ok: false, error: toErrorRecord(error) };
@@ -34,22 +58,47 @@ export class TaskExecutor {
   }
 
   /** Runs the method now, outside any backend (`TaskDefinition.call`). */
-  async call(registered: RegisteredTask, args: unknown[], context: () => TaskContext): Promise<unknown> {
-    return this.invoke(registered, args, registered.definition.takesContext ? context() : undefined);
+  async call(
+    registered: RegisteredTask,
+    args: unknown[],
+    context: () => TaskContext,
+  ): Promise<unknown> {
+    return this.invoke(
+      registered,
+      args,
+      registered.definition.takesContext ? context() : undefined,
+    );
   }
 
-  private async invoke(registered: RegisteredTask, args: unknown[], context: TaskContext | undefined): Promise<unknown> {
-    const method = (registered.instance as Record<string, (...params: unknown[]) => unknown>)[registered.methodName];
-    const params = registered.definition.takesContext ? [context, ...args] : args;
+  private async invoke(
+    registered: RegisteredTask,
+    args: unknown[],
+    context: TaskContext | undefined,
+  ): Promise<unknown> {
+    const method = (
+      registered.instance as Record<string, (...params: unknown[]) => unknown>
+    )[registered.methodName];
+    const params = registered.definition.takesContext
+      ? [context, ...args]
+      : args;
     return method.apply(registered.instance, params);
   }
 
-  private async withTimeout<T>(registered: RegisteredTask, work: Promise<T>): Promise<T> {
+  private async withTimeout<T>(
+    registered: RegisteredTask,
+    work: Promise<T>,
+  ): Promise<T> {
     const ms = registered.definition.timeout;
     if (ms === null) return work;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new TaskTimeoutError(TaskMessages.timedOut(registered.name, ms))), ms);
+      timer = setTimeout(
+        () =>
+          reject(
+            new TaskTimeoutError(TaskMessages.timedOut(registered.name, ms)),
+          ),
+        ms,
+      );
     });
     try {
       return await Promise.race([work, expired]);

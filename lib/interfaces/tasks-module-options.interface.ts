@@ -1,4 +1,8 @@
-import type { ModuleMetadata, InjectionToken, OptionalFactoryDependency } from '@nestjs/common';
+import type {
+  ModuleMetadata,
+  InjectionToken,
+  OptionalFactoryDependency,
+} from '@nestjs/common';
 import type { TaskBackendClass } from '../backends/backend.js';
 
 /** One entry of `TasksModuleOptions.backends`. */
@@ -29,7 +33,12 @@ export interface TasksModuleOptions {
   requestLifecycle?: 'immediate' | 'after-response';
 }
 
-export interface TasksModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+export interface TasksModuleAsyncOptions extends Pick<
+  ModuleMetadata,
+  'imports'
+> {
   inject?: (InjectionToken | OptionalFactoryDependency)[];
-  useFactory: (...args: any[]) => TasksModuleOptions | Promise<TasksModuleOptions>;
+  useFactory: (
+    ...args: any[]
+  ) => TasksModuleOptions | Promise<TasksModuleOptions>;
 }

@@ -39,25 +39,33 @@ function describeNonJson(value: unknown): string | null {
  * Set, BigInt, undefined, NaN/Infinity, function, symbol, class instance, array
  * hole or cycle. Returns null when the value round-trips.
  */
-export function findJsonProblem(value: unknown, path: string): JsonProblem | null {
+export function findJsonProblem(
+  value: unknown,
+  path: string,
+): JsonProblem | null {
   const ancestors = new Set<object>();
   const visit = (current: unknown, at: string): JsonProblem | null => {
     const reason = describeNonJson(current);
     if (reason) return { path: at, reason };
     if (current === null || typeof current !== 'object') return null;
-    if (ancestors.has(current)) return { path: at, reason: 'is a circular reference' };
+    if (ancestors.has(current))
+      return { path: at, reason: 'is a circular reference' };
     ancestors.add(current);
     try {
       if (Array.isArray(current)) {
         for (let i = 0; i < current.length; i++) {
-          if (!(i in current)) return { path: `${at}[${i}]`, reason: 'is an array hole' };
+          if (!(i in current))
+            return { path: `${at}[${i}]`, reason: 'is an array hole' };
           const found = visit(current[i], `${at}[${i}]`);
           if (found) return found;
         }
         return null;
       }
       for (const key of Object.keys(current)) {
-        const found = visit((current as Record<string, unknown>)[key], appendKey(at, key));
+        const found = visit(
+          (current as Record<string, unknown>)[key],
+          appendKey(at, key),
+        );
         if (found) return found;
       }
       if (Object.getOwnPropertySymbols(current).length > 0) {
@@ -72,5 +80,7 @@ export function findJsonProblem(value: unknown, path: string): JsonProblem | nul
 }
 
 function appendKey(path: string, key: string): string {
-  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+  return /^[A-Za-z_$][\w$]*$/.test(key)
+    ? `${path}.${key}`
+    : `${path}[${JSON.stringify(key)}]`;
 }

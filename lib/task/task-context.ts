@@ -3,7 +3,10 @@ import { findJsonProblem } from './json-value.js';
 import type { TaskResult } from './task-result.js';
 
 /** Saves progress of a running attempt where other processes can read it. */
-export type ProgressSink = (progress: number, metadata: Record<string, unknown>) => Promise<void>;
+export type ProgressSink = (
+  progress: number,
+  metadata: Record<string, unknown>,
+) => Promise<void>;
 
 /** What a `takesContext` task receives as its first argument. */
 export class TaskContext {
@@ -24,15 +27,23 @@ export class TaskContext {
    * Records progress (a fraction in [0, 1]) and merges `metadata` into the
    * result's metadata, so that `getResult`/`refresh` elsewhere see them.
    */
-  async setProgress(fraction: number, metadata?: Record<string, unknown>): Promise<void> {
+  async setProgress(
+    fraction: number,
+    metadata?: Record<string, unknown>,
+  ): Promise<void> {
     const name = this.taskResult.task.name;
     if (typeof fraction !== 'number' || !(fraction >= 0 && fraction <= 1)) {
       throw new RangeError(TaskMessages.badProgress(name, fraction));
     }
-    const problem = metadata === undefined ? null : findJsonProblem(metadata, 'metadata');
+    const problem =
+      metadata === undefined ? null : findJsonProblem(metadata, 'metadata');
     if (problem) throw new TypeError(TaskMessages.badMetadata(name, problem));
     const merged = { ...this.taskResult.metadata, ...(metadata ?? {}) };
     await this.saveProgress(fraction, merged);
-    this.taskResult.update({ ...this.taskResult.snapshot, progress: fraction, metadata: merged });
+    this.taskResult.update({
+      ...this.taskResult.snapshot,
+      progress: fraction,
+      metadata: merged,
+    });
   }
 }

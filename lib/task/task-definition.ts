@@ -1,6 +1,10 @@
 import type { EntityManager } from 'typeorm';
 import { TaskResultMismatchError } from '../errors/task-result-mismatch.error.js';
-import { DEFAULT_BACKEND_ALIAS, DEFAULT_PRIORITY, DEFAULT_QUEUE_NAME } from '../tasks.constants.js';
+import {
+  DEFAULT_BACKEND_ALIAS,
+  DEFAULT_PRIORITY,
+  DEFAULT_QUEUE_NAME,
+} from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import type { TaskResult } from './task-result.js';
 import type { TaskPort } from './task-port.js';
@@ -67,7 +71,6 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
   readonly priority: number;
   readonly queueName: string;
   readonly backend: string;
-  readonly runAfter: Date | null;
   readonly takesContext: boolean;
   readonly maxAttempts: number;
   readonly retryDelay: RetryDelay | null;
@@ -76,6 +79,8 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly transaction: EntityManager | null;
   private readonly uniqueKeyOf: ((...args: any[]) => string) | null;
+  /** Epoch ms of a Date; anything else as given, for validation to report. */
+  private readonly runAfterValue: unknown;
 
   /** @internal Definitions come from `TaskQueue.task()`. */
   constructor(
@@ -86,7 +91,10 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
     this.priority = state.priority;
     this.queueName = state.queueName;
     this.backend = state.backend;
-    this.runAfter = state.runAfter ? new Date(state.runAfter.getTime()) : null;
+    this.runAfterValue =
+      state.runAfter instanceof Date
+        ? state.runAfter.getTime()
+        : (state.runAfter ?? null);
     this.takesContext = state.takesContext;
     this.maxAttempts = state.maxAttempts;
     this.retryDelay = state.retryDelay;
@@ -96,6 +104,12 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
     this.metadata = Object.freeze({ ...state.metadata });
     this.transaction = state.transaction;
     Object.freeze(this);
+  }
+
+  /** When the task may run at the earliest; null for as soon as possible. A copy: changing it changes nothing. */
+  get runAfter(): Date | null {
+    const value = this.runAfterValue;
+    return typeof value === 'number' ? new Date(value) : (value as Date | null);
   }
 
   /** @internal The full state, for deriving copies. */
@@ -127,7 +141,9 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
   /** @internal A copy with options changed, without validation (used for stored results). */
   with(options: TaskUsingOptions): TaskDefinition<A, R> {
     const state = this.state;
-    const defined = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    const defined = Object.fromEntries(
+      Object.entries(options).filter(([, value]) => value !== undefined),
+    );
     return new TaskDefinition<A, R>(this.port, { ...state, ...defined });
   }
 
@@ -156,7 +172,9 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
   async getResult(id: string): Promise<TaskResult<R>> {
     const result = await this.port.getResult(this.backend, id);
     if (result.task.name !== this.name) {
-      throw new TaskResultMismatchError(TaskMessages.resultMismatch(id, result.task.name, this.name));
+      throw new TaskResultMismatchError(
+        TaskMessages.resultMismatch(id, result.task.name, this.name),
+      );
     }
     return result as TaskResult<R>;
   }

@@ -6,16 +6,30 @@ type AnyMethod = (...args: any[]) => any;
 export type TaskClass<C> = abstract new (...args: any[]) => C;
 
 /** The names of `C`'s methods. */
-export type TaskMethodName<C> = { [K in keyof C]-?: C[K] extends AnyMethod ? K : never }[keyof C] & string;
+export type TaskMethodName<C> = {
+  [K in keyof C]-?: C[K] extends AnyMethod ? K : never;
+}[keyof C] &
+  string;
 
-type WithoutContext<P extends unknown[]> = P extends [infer First, ...infer Rest]
+type WithoutContext<P extends unknown[]> = P extends [
+  infer First,
+  ...infer Rest,
+]
   ? [First] extends [TaskContext]
     ? Rest
     : P
   : P;
 
 /** The arguments an enqueue of `C[K]` takes: its parameters without a leading `TaskContext`. */
-export type TaskArgs<C, K extends keyof C> = C[K] extends (...args: infer P) => any ? WithoutContext<P> : never;
+export type TaskArgs<C, K extends keyof C> = C[K] extends (
+  ...args: infer P
+) => any
+  ? WithoutContext<P>
+  : never;
 
 /** What a run of `C[K]` resolves to. */
-export type TaskReturn<C, K extends keyof C> = C[K] extends (...args: any[]) => infer R ? Awaited<R> : never;
+export type TaskReturn<C, K extends keyof C> = C[K] extends (
+  ...args: any[]
+) => infer R
+  ? Awaited<R>
+  : never;

@@ -8,7 +8,10 @@ import type { TaskResult } from './task-result.js';
 export interface TaskPort {
   /** Throws when the definition cannot be used as it stands (unknown backend, invalid options). */
   validate(task: TaskDefinition<any, any>): void;
-  enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]>;
+  enqueue(
+    task: TaskDefinition<any, any>,
+    argsList: unknown[][],
+  ): Promise<TaskResult<any>[]>;
   getResult(backend: string, id: string): Promise<TaskResult<any>>;
   call(task: TaskDefinition<any, any>, args: unknown[]): Promise<unknown>;
 }

@@ -28,7 +28,11 @@ export interface TaskResultData {
 }
 
 /** A new READY result of `task` with these arguments. */
-export function newResultData(task: TaskDefinition<any, any>, args: unknown[], now = new Date()): TaskResultData {
+export function newResultData(
+  task: TaskDefinition<any, any>,
+  args: unknown[],
+  now = new Date(),
+): TaskResultData {
   return {
     id: randomUUID(),
     taskName: task.name,

@@ -65,7 +65,13 @@ export class TaskResult<R = unknown> {
   /** The task's return value; throws `TaskResultNotReadyError` unless the result is SUCCESSFUL. */
   get returnValue(): R {
     if (this.data.status !== TaskResultStatus.SUCCESSFUL) {
-      throw new TaskResultNotReadyError(TaskMessages.resultNotReady(this.data.id, this.task.name, this.data.status));
+      throw new TaskResultNotReadyError(
+        TaskMessages.resultNotReady(
+          this.data.id,
+          this.task.name,
+          this.data.status,
+        ),
+      );
     }
     return this.data.returnValue as R;
   }

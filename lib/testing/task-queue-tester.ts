@@ -22,7 +22,10 @@ export class TaskQueueTester {
   ) {}
 
   /** Results enqueued so far, on every backend, optionally only those of one task. */
-  enqueued<C>(taskClass?: TaskClass<C>, method?: TaskMethodName<C>): TaskResult<any>[] {
+  enqueued<C>(
+    taskClass?: TaskClass<C>,
+    method?: TaskMethodName<C>,
+  ): TaskResult<any>[] {
     const all = this.dummies().flatMap((backend) => backend.results);
     if (!taskClass) return all;
     const names = method
@@ -38,7 +41,14 @@ export class TaskQueueTester {
   async runAll(): Promise<TaskResult<any>[]> {
     const ran: TaskResult<any>[] = [];
     for (let next = this.nextReady(); next; next = this.nextReady()) {
-      await runInMemory(next, { executor: this.executor, emit: (event, result) => this.events.emit(event, result) }, TESTER_WORKER_ID);
+      await runInMemory(
+        next,
+        {
+          executor: this.executor,
+          emit: (event, result) => this.events.emit(event, result),
+        },
+        TESTER_WORKER_ID,
+      );
       ran.push(next);
     }
     return ran;
@@ -50,21 +60,32 @@ export class TaskQueueTester {
   }
 
   private nextReady(): TaskResult<any> | undefined {
-    const ready = this.enqueued().filter((result) => result.status === TaskResultStatus.READY);
+    const ready = this.enqueued().filter(
+      (result) => result.status === TaskResultStatus.READY,
+    );
     return ready.reduce<TaskResult<any> | undefined>(
-      (best, result) => (best === undefined || result.task.priority > best.task.priority ? result : best),
+      (best, result) =>
+        best === undefined || result.task.priority > best.task.priority
+          ? result
+          : best,
       undefined,
     );
   }
 
   private dummies(): DummyBackend[] {
-    return this.backends.all().filter((backend): backend is DummyBackend => backend instanceof DummyBackend);
+    return this.backends
+      .all()
+      .filter(
+        (backend): backend is DummyBackend => backend instanceof DummyBackend,
+      );
   }
 
   private taskNamesOf(taskClass: TaskClass<unknown>): string[] {
     const prototype = taskClass.prototype as Record<string, unknown>;
     return Object.getOwnPropertyNames(prototype)
-      .filter((key) => key !== 'constructor' && typeof prototype[key] === 'function')
+      .filter(
+        (key) => key !== 'constructor' && typeof prototype[key] === 'function',
+      )
       .flatMap((key) => {
         try {
           return [this.queue.task(taskClass, key as never).name];

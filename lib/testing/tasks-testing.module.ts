@@ -14,7 +14,10 @@ export class TasksTestingModule {
     return {
       module: TasksTestingModule,
       global: true,
-      providers: [{ provide: TASKS_BACKEND_OVERRIDE, useValue: DummyBackend }, TaskQueueTester],
+      providers: [
+        { provide: TASKS_BACKEND_OVERRIDE, useValue: DummyBackend },
+        TaskQueueTester,
+      ],
       exports: [TASKS_BACKEND_OVERRIDE, TaskQueueTester],
     };
   }

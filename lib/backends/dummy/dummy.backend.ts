@@ -2,7 +2,10 @@ import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
 import type { TaskDefinition } from '../../task/task-definition.js';
 import type { TaskResult } from '../../task/task-result.js';
-import { newResultData, type TaskResultData } from '../../task/task-result-data.js';
+import {
+  newResultData,
+  type TaskResultData,
+} from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { TaskBackend } from '../backend.js';
@@ -15,11 +18,17 @@ export class DummyBackend extends TaskBackend {
   /** Every result enqueued since the last `clear()`, in enqueue order. */
   readonly results: TaskResult<any>[] = [];
 
-  async enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]> {
+  async enqueue(
+    task: TaskDefinition<any, any>,
+    argsList: unknown[][],
+  ): Promise<TaskResult<any>[]> {
     const results: TaskResult<any>[] = [];
     for (const args of argsList) {
       const data = newResultData(task, args);
-      const pending = data.uniqueKey === null ? undefined : this.findPending(task.name, data.uniqueKey);
+      const pending =
+        data.uniqueKey === null
+          ? undefined
+          : this.findPending(task.name, data.uniqueKey);
       if (pending) {
         results.push(pending);
         continue;
@@ -41,7 +50,11 @@ export class DummyBackend extends TaskBackend {
     if (result.status !== TaskResultStatus.READY) {
       throw new InvalidTaskError(TaskMessages.cannotCancel(id, result.status));
     }
-    result.update({ ...result.snapshot, status: TaskResultStatus.CANCELLED, finishedAt: new Date() });
+    result.update({
+      ...result.snapshot,
+      status: TaskResultStatus.CANCELLED,
+      finishedAt: new Date(),
+    });
     return this.toResult(result.snapshot);
   }
 
@@ -51,16 +64,23 @@ export class DummyBackend extends TaskBackend {
 
   private find(id: string): TaskResult<any> {
     const result = this.results.find((candidate) => candidate.id === id);
-    if (!result) throw new TaskResultDoesNotExistError(TaskMessages.resultDoesNotExist(id, this.alias));
+    if (!result)
+      throw new TaskResultDoesNotExistError(
+        TaskMessages.resultDoesNotExist(id, this.alias),
+      );
     return result;
   }
 
-  private findPending(taskName: string, uniqueKey: string): TaskResult<any> | undefined {
+  private findPending(
+    taskName: string,
+    uniqueKey: string,
+  ): TaskResult<any> | undefined {
     return this.results.find(
       (result) =>
         result.task.name === taskName &&
         result.snapshot.uniqueKey === uniqueKey &&
-        (result.status === TaskResultStatus.READY || result.status === TaskResultStatus.RUNNING),
+        (result.status === TaskResultStatus.READY ||
+          result.status === TaskResultStatus.RUNNING),
     );
   }
 }

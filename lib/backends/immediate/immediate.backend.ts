@@ -10,7 +10,10 @@ export class ImmediateBackend extends TaskBackend {
   override readonly supportsPriority = true;
   private readonly workerId = newWorkerId();
 
-  async enqueue(task: TaskDefinition<any, any>, argsList: unknown[][]): Promise<TaskResult<any>[]> {
+  async enqueue(
+    task: TaskDefinition<any, any>,
+    argsList: unknown[][],
+  ): Promise<TaskResult<any>[]> {
     const results: TaskResult<any>[] = [];
     for (const args of argsList) {
       const result = this.toResult(newResultData(task, args));

@@ -1,0 +1,78 @@
+import type { DataSource } from 'typeorm';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { describe } from '../../tasks.messages.js';
+
+/** `options` of a DatabaseBackend entry. */
+export interface DatabaseBackendOptions {
+  /** A TypeORM DataSource, or the name it was registered under with `@nestjs/typeorm`. Default `'default'`. */
+  dataSource?: string | DataSource;
+  /** The tasks table; the workers table is named after it. Default `nestjs_tasks`. */
+  tableName?: string;
+  /** How long a running task may go without its worker's heartbeat before another worker rescues it. Default 30000. */
+  leaseMs?: number;
+}
+
+export interface ResolvedDatabaseOptions {
+  dataSource: string | DataSource;
+  tableName: string | undefined;
+  leaseMs: number;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,54}$/;
+export const DEFAULT_LEASE_MS = 30_000;
+const MIN_LEASE_MS = 500;
+
+/** Checks a DatabaseBackend's options, naming the alias and the fix on any mistake. */
+export function resolveDatabaseOptions(
+  alias: string,
+  options: Record<string, unknown>,
+): ResolvedDatabaseOptions {
+  const fail = (message: string): never => {
+    throw new InvalidTaskBackendError(
+      `Backend '${alias}' (DatabaseBackend): ${message}`,
+    );
+  };
+  const known = ['dataSource', 'tableName', 'leaseMs'];
+  const unknown = Object.keys(options).filter((key) => !known.includes(key));
+  if (unknown.length)
+    fail(
+      `unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}.`,
+    );
+  const {
+    dataSource = 'default',
+    tableName,
+    leaseMs = DEFAULT_LEASE_MS,
+  } = options;
+  if (
+    typeof dataSource !== 'string' &&
+    (typeof dataSource !== 'object' ||
+      dataSource === null ||
+      !('driver' in dataSource))
+  ) {
+    fail(
+      `'dataSource' must be a TypeORM DataSource or the name of one, got ${describe(dataSource)}.`,
+    );
+  }
+  if (
+    tableName !== undefined &&
+    (typeof tableName !== 'string' || !IDENTIFIER.test(tableName))
+  ) {
+    fail(
+      `'tableName' must be a plain SQL identifier (letters, digits, underscores; at most 55 characters), got ${describe(tableName)}.`,
+    );
+  }
+  if (
+    typeof leaseMs !== 'number' ||
+    !Number.isInteger(leaseMs) ||
+    leaseMs < MIN_LEASE_MS
+  ) {
+    fail(
+      `'leaseMs' must be an integer number of milliseconds of at least ${MIN_LEASE_MS}, got ${describe(leaseMs)}.`,
+    );
+  }
+  return {
+    dataSource: dataSource as string | DataSource,
+    tableName: tableName as string | undefined,
+    leaseMs: leaseMs as number,
+  };
+}

@@ -1,0 +1,281 @@
+import type { DataSource } from 'typeorm';
+import { InvalidTaskError } from '../../errors/invalid-task.error.js';
+import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
+import { TaskInterruptedError } from '../../errors/task-interrupted.error.js';
+import { toErrorRecord } from '../../task/task-error-record.js';
+import type { TaskDefinition } from '../../task/task-definition.js';
+import type { TaskResult } from '../../task/task-result.js';
+import {
+  newResultData,
+  type TaskResultData,
+} from '../../task/task-result-data.js';
+import { TaskResultStatus } from '../../task/task-result-status.js';
+import { TaskMessages } from '../../tasks.messages.js';
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  WorkerInfo,
+  WorkerSource,
+} from '../../worker/worker-source.js';
+import { hostname } from 'node:os';
+import {
+  TaskBackend,
+  type TaskBackendSettings,
+  type TaskCheckMessage,
+} from '../backend.js';
+import { resolveDataSource } from './data-source-resolver.js';
+import {
+  resolveDatabaseOptions,
+  type ResolvedDatabaseOptions,
+} from './database-backend.options.js';
+import { dialectFor } from './dialects/index.js';
+import { TaskStore, type Completion } from './task-store.js';
+import { decodeRow, encodeNewRow } from './task-row.js';
+import { tablesFor } from './task-tables.js';
+
+/** Rows rescued per heartbeat at most. */
+const RESCUE_BATCH = 100;
+
+/**
+ * Stores tasks in the application's own database through TypeORM
+ * (PostgreSQL, MySQL/MariaDB, SQLite); `tasks:work` workers run them.
+ * An enqueue inside a transaction on the same DataSource is written in it.
+ */
+export class DatabaseBackend extends TaskBackend implements WorkerSource {
+  override readonly supportsDefer = true;
+  override readonly supportsPriority = true;
+  override readonly supportsGetResult = true;
+  private readonly settings: ResolvedDatabaseOptions;
+  private storeReady?: Promise<TaskStore>;
+
+  constructor(alias: string, settings: TaskBackendSettings = {}) {
+    super(alias, settings);
+    this.settings = resolveDatabaseOptions(alias, this.options);
+  }
+
+  get leaseMs(): number {
+    return this.settings.leaseMs;
+  }
+
+  /** The DataSource and SQL layer, opened on first use. */
+  private store(): Promise<TaskStore> {
+    this.storeReady ??= (async () => {
+      const dataSource = await resolveDataSource(
+        this.alias,
+        this.settings.dataSource,
+        this.host,
+      );
+      const dialect = dialectFor(dataSource);
+      await dialect.prepare(dataSource);
+      const tables = tablesFor(this.settings.tableName);
+      return new TaskStore(dataSource, dialect, tables, tables.tasks);
+    })().catch((error) => {
+      this.storeReady = undefined;
+      throw error;
+    });
+    return this.storeReady;
+  }
+
+  /** The DataSource this backend writes to. */
+  async dataSource(): Promise<DataSource> {
+    return (await this.store()).dataSource;
+  }
+
+  override validateTask(task: TaskDefinition<any, any>): void {
+    super.validateTask(task);
+    if (task.uniqueKey !== null || task.state.uniqueKeyOf !== null) {
+      throw new InvalidTaskError(
+        `Task '${task.name}': DatabaseBackend '${this.alias}' does not support 'unique' tasks in this version; remove the option or use DummyBackend.`,
+      );
+    }
+  }
+
+  async enqueue(
+    task: TaskDefinition<any, any>,
+    argsList: unknown[][],
+  ): Promise<TaskResult<any>[]> {
+    const store = await this.store();
+    const now = new Date();
+    const rows = argsList.map((args) => newResultData(task, args, now));
+    const transaction =
+      task.transaction?.connection === store.dataSource
+        ? task.transaction
+        : null;
+    await store.insert(rows.map(encodeNewRow), transaction);
+    const results = rows.map((data) => this.toResult(data));
+    for (const result of results) await this.host.emit('enqueued', result);
+    return results;
+  }
+
+  protected override async loadResult(id: string): Promise<TaskResultData> {
+    const row = await (await this.store()).find(id);
+    if (!row)
+      throw new TaskResultDoesNotExistError(
+        TaskMessages.resultDoesNotExist(id, this.alias),
+      );
+    return decodeRow(row).data;
+  }
+
+  override async cancel(id: string): Promise<TaskResult<unknown>> {
+    const cancelled = await (await this.store()).cancel(id);
+    const result = await this.getResult(id);
+    if (!cancelled)
+      throw new InvalidTaskError(TaskMessages.cannotCancel(id, result.status));
+    return result;
+  }
+
+  override async check(): Promise<TaskCheckMessage[]> {
+    let store: TaskStore;
+    try {
+      store = await this.store();
+    } catch (error) {
+      return [{ level: 'error', message: (error as Error).message }];
+    }
+    const problem = await store.tableProblem();
+    if (!problem) return [];
+    return [
+      {
+        level: 'error',
+        message:
+          `Backend '${this.alias}' (DatabaseBackend): the tables '${store.tables.tasks}' and '${store.tables.workers}' are missing or outdated (${problem}). ` +
+          `Add taskMigrations to your DataSource's migrations and run them, or register TaskRecord and TaskWorkerRecord with synchronize: true in development.`,
+      },
+    ];
+  }
+
+  override async close(): Promise<void> {
+    this.storeReady = undefined;
+  }
+
+  // ---- WorkerSource ----
+
+  async registerWorker(info: WorkerInfo): Promise<void> {
+    const now = Date.now();
+    await (
+      await this.store()
+    ).registerWorker({
+      id: info.workerId,
+      hostname: hostname(),
+      pid: process.pid,
+      queues: JSON.stringify(info.queues ?? ['*']),
+      concurrency: info.concurrency,
+      startedAt: now,
+      heartbeatAt: now,
+    });
+  }
+
+  async unregisterWorker(workerId: string): Promise<void> {
+    await (
+      await this.store()
+    ).removeWorkers(workerId, Date.now() - 10 * this.leaseMs);
+  }
+
+  async claim(
+    workerId: string,
+    queues: readonly string[] | null,
+    limit: number,
+  ): Promise<ClaimedTask[]> {
+    const accepted = queues ?? (this.queues.length ? this.queues : null);
+    const rows = await (
+      await this.store()
+    ).claim(workerId, accepted, limit, this.leaseMs);
+    return rows
+      .map(decodeRow)
+      .sort(
+        (a, b) =>
+          b.data.priority - a.data.priority ||
+          (a.data.enqueuedAt?.getTime() ?? 0) -
+            (b.data.enqueuedAt?.getTime() ?? 0),
+      )
+      .map(({ data, problem }) => ({ result: this.toResult(data), problem }));
+  }
+
+  async complete(records: readonly AttemptRecord[]): Promise<void> {
+    await this.write(records);
+  }
+
+  /** Writes attempt outcomes in one statement; returns how many rows were still held and so written. */
+  private async write(records: readonly AttemptRecord[]): Promise<number> {
+    const completions: Completion[] = records.map(
+      ({ data, workerId, attempt, retryAt }) => ({
+        id: data.id,
+        workerId,
+        attempt,
+        status: data.status,
+        finishedAt: data.finishedAt?.getTime() ?? null,
+        returnValue:
+          data.status === TaskResultStatus.SUCCESSFUL
+            ? JSON.stringify(data.returnValue ?? null)
+            : null,
+        errors: JSON.stringify(data.errors),
+        availableAt: retryAt?.getTime() ?? null,
+      }),
+    );
+    return (await this.store()).complete(completions);
+  }
+
+  async heartbeat(workerId: string, heldIds: readonly string[]): Promise<void> {
+    const store = await this.store();
+    const now = Date.now();
+    await store.extendLeases(workerId, heldIds, now + this.leaseMs);
+    await store.heartbeatWorker(workerId, now);
+  }
+
+  async rescueExpired(): Promise<number> {
+    const store = await this.store();
+    const now = Date.now();
+    const rows = await store.expired(now, RESCUE_BATCH);
+    if (rows.length === 0) return 0;
+    const records = rows.map((row): AttemptRecord => {
+      const { data } = decodeRow(row);
+      const workerId = String(row.worker_id);
+      const error = toErrorRecord(
+        new TaskInterruptedError(
+          `Worker ${workerId} stopped heartbeating while running task '${data.taskName}' (attempt ${data.attempts}); its lease expired.`,
+        ),
+      );
+      const retry = data.attempts < data.maxAttempts;
+      const errors = [...data.errors, error];
+      return retry
+        ? {
+            data: { ...data, status: TaskResultStatus.READY, errors },
+            workerId,
+            attempt: data.attempts,
+            retryAt: new Date(now),
+          }
+        : {
+            data: {
+              ...data,
+              status: TaskResultStatus.FAILED,
+              errors,
+              finishedAt: new Date(now),
+            },
+            workerId,
+            attempt: data.attempts,
+            retryAt: null,
+          };
+    });
+    const written = await this.write(records);
+    for (const record of records) {
+      if (record.data.status === TaskResultStatus.FAILED)
+        await this.host.emit('finished', this.toResult(record.data));
+    }
+    return written;
+  }
+
+  async saveProgress(
+    id: string,
+    workerId: string,
+    progress: number,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
+    await (
+      await this.store()
+    ).saveProgress(id, workerId, progress, JSON.stringify(metadata));
+  }
+
+  async listen(onWake: () => void): Promise<() => Promise<void>> {
+    const store = await this.store();
+    return store.dialect.listen(store.dataSource, store.tables.tasks, onWake);
+  }
+}

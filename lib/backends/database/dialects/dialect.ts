@@ -1,0 +1,94 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { SqlBuilder, SqlType } from '../sql-builder.js';
+import type { TaskTables } from '../task-tables.js';
+
+/** What a claim asks for. */
+export interface ClaimRequest {
+  workerId: string;
+  /** Queue names to take from; null for every queue. */
+  queues: readonly string[] | null;
+  limit: number;
+  now: number;
+  leaseUntil: number;
+}
+
+/** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
+export interface ClaimParts {
+  /** `SELECT seq FROM … WHERE <ready> ORDER BY … LIMIT n` (no locking clause). */
+  selectReady(sql: SqlBuilder): string;
+  /** The `SET` list that marks a row RUNNING for this worker. */
+  setRunning(sql: SqlBuilder): string;
+}
+
+/**
+ * Everything that differs between databases. The backend and the worker only
+ * talk to this interface; each database has one file.
+ */
+export abstract class Dialect {
+  /** Whether enqueues can wake workers at once (LISTEN/NOTIFY). */
+  readonly canListen: boolean = false;
+
+  placeholder(index: number): string {
+    void index;
+    return '?';
+  }
+
+  cast(placeholder: string, type: SqlType): string {
+    void type;
+    return placeholder;
+  }
+
+  quote(identifier: string): string {
+    return `"${identifier}"`;
+  }
+
+  /** Per-connection settings applied before first use. */
+  async prepare(dataSource: DataSource): Promise<void> {
+    void dataSource;
+  }
+
+  /** An expression that appends the text value `placeholder` to the JSON array in `column`. */
+  abstract appendToJsonArray(column: string, placeholder: string): string;
+
+  /** Claims up to `limit` ready rows for a worker in one atomic step; returns the claimed rows. */
+  abstract claim(
+    runner: QueryRunner,
+    tables: TaskTables,
+    parts: ClaimParts,
+  ): Promise<Record<string, unknown>[]>;
+
+  /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */
+  wakeOnInsert(insertSql: string, sql: SqlBuilder, channel: string): string {
+    void sql;
+    void channel;
+    return insertSql;
+  }
+
+  /** Calls `onWake` whenever an enqueue commits; returns a function that stops listening. */
+  async listen(
+    dataSource: DataSource,
+    channel: string,
+    onWake: () => void,
+  ): Promise<() => Promise<void>> {
+    void dataSource;
+    void channel;
+    void onWake;
+    return async () => {};
+  }
+
+  /** Whether a failed statement is worth retrying at once (deadlock, busy). */
+  isTransient(error: unknown): boolean {
+    void error;
+    return false;
+  }
+
+  /** DDL creating the tables and the indexes that serve the claim query exactly. */
+  abstract createTablesSql(tables: TaskTables): string[];
+
+  dropTablesSql(tables: TaskTables): string[] {
+    return [
+      `DROP TABLE IF EXISTS ${this.quote(tables.workers)}`,
+      `DROP TABLE IF EXISTS ${this.quote(tables.tasks)}`,
+    ];
+  }
+}

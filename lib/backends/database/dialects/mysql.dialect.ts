@@ -1,0 +1,86 @@
+import type { QueryRunner } from 'typeorm';
+import { SqlBuilder } from '../sql-builder.js';
+import type { TaskTables } from '../task-tables.js';
+import { createTablesSql, type DdlStyle } from './ddl.js';
+import { Dialect, type ClaimParts } from './dialect.js';
+
+const STYLE: DdlStyle = {
+  types: {
+    seq: 'BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY',
+    id: 'VARCHAR(36)',
+    name: 'VARCHAR(255)',
+    short: 'VARCHAR(100)',
+    text: 'LONGTEXT',
+    bigint: 'BIGINT',
+    integer: 'INT',
+    double: 'DOUBLE',
+  },
+  quote: (identifier) => `\`${identifier}\``,
+  partialIndexes: false,
+  tableSuffix: ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
+};
+
+/** MySQL 8 / MariaDB 10.6+: SELECT … FOR UPDATE SKIP LOCKED, then UPDATE by seq, in one short transaction. */
+export class MysqlDialect extends Dialect {
+  override quote(identifier: string): string {
+    return STYLE.quote(identifier);
+  }
+
+  appendToJsonArray(column: string, placeholder: string): string {
+    return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
+  }
+
+  async claim(
+    runner: QueryRunner,
+    tables: TaskTables,
+    parts: ClaimParts,
+  ): Promise<Record<string, unknown>[]> {
+    const table = this.quote(tables.tasks);
+    await runner.startTransaction();
+    try {
+      const select = new SqlBuilder(this);
+      const locked = (
+        await runner.query(
+          `${parts.selectReady(select)} FOR UPDATE SKIP LOCKED`,
+          select.params,
+          true,
+        )
+      ).records;
+      if (locked.length === 0) {
+        await runner.commitTransaction();
+        return [];
+      }
+      const seqs = locked.map((row: { seq: unknown }) => row.seq);
+      const update = new SqlBuilder(this);
+      await runner.query(
+        `UPDATE ${table} SET ${parts.setRunning(update)} WHERE seq IN (${update.list(seqs)})`,
+        update.params,
+        true,
+      );
+      const read = new SqlBuilder(this);
+      const rows = (
+        await runner.query(
+          `SELECT * FROM ${table} WHERE seq IN (${read.list(seqs)})`,
+          read.params,
+          true,
+        )
+      ).records;
+      await runner.commitTransaction();
+      return rows;
+    } catch (error) {
+      await runner.rollbackTransaction();
+      throw error;
+    }
+  }
+
+  override isTransient(error: unknown): boolean {
+    const errno =
+      (error as { errno?: number; driverError?: { errno?: number } })
+        ?.driverError?.errno ?? (error as { errno?: number })?.errno;
+    return errno === 1213 || errno === 1205;
+  }
+
+  createTablesSql(tables: TaskTables): string[] {
+    return createTablesSql(STYLE, tables);
+  }
+}

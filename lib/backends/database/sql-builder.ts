@@ -1,0 +1,23 @@
+import type { Dialect } from './dialects/dialect.js';
+
+/** Collects parameters while SQL text is written in order, emitting the dialect's placeholders. */
+export class SqlBuilder {
+  readonly params: unknown[] = [];
+
+  constructor(private readonly dialect: Dialect) {}
+
+  /** A placeholder for `value`, cast where the dialect needs the type spelled out. */
+  p(value: unknown, type?: SqlType): string {
+    this.params.push(value);
+    const placeholder = this.dialect.placeholder(this.params.length);
+    return type ? this.dialect.cast(placeholder, type) : placeholder;
+  }
+
+  /** A comma-separated list of placeholders. */
+  list(values: readonly unknown[], type?: SqlType): string {
+    return values.map((value) => this.p(value, type)).join(', ');
+  }
+}
+
+/** The column types a parameter may need to be cast to. */
+export type SqlType = 'bigint' | 'integer' | 'text' | 'double';

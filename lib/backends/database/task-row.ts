@@ -1,0 +1,120 @@
+import {
+  toErrorRecord,
+  type TaskErrorRecord,
+} from '../../task/task-error-record.js';
+import type { TaskResultData } from '../../task/task-result-data.js';
+import { TaskResultStatus } from '../../task/task-result-status.js';
+import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
+
+/** A row as the driver returns it: numbers may arrive as strings, JSON as text. */
+export type TaskRow = Record<string, unknown>;
+
+/** Stored state read from a row, and what was wrong with the row if it could not be read whole. */
+export interface DecodedRow {
+  data: TaskResultData;
+  /** Why the row cannot be run (corrupt JSON, unknown status), or null. */
+  problem: TaskErrorRecord | null;
+}
+
+const STATUSES = new Set<string>(Object.values(TaskResultStatus));
+
+const toNumber = (value: unknown): number =>
+  typeof value === 'number' ? value : Number(value);
+const toDate = (value: unknown): Date | null =>
+  value === null || value === undefined ? null : new Date(toNumber(value));
+
+/** Turns a stored row into result state; never throws, so one bad row cannot stop a worker. */
+export function decodeRow(row: TaskRow): DecodedRow {
+  const problems: string[] = [];
+  const json = <T>(
+    column: string,
+    fallback: T,
+    valid: (value: unknown) => boolean,
+  ): T => {
+    const text = row[column];
+    if (text === null || text === undefined) return fallback;
+    try {
+      const value: unknown = JSON.parse(String(text));
+      if (valid(value)) return value as T;
+      problems.push(`column ${column} holds JSON of the wrong shape`);
+    } catch (error) {
+      problems.push(
+        `column ${column} is not valid JSON (${(error as Error).message})`,
+      );
+    }
+    return fallback;
+  };
+  const isObject = (value: unknown) =>
+    typeof value === 'object' && value !== null && !Array.isArray(value);
+  const status = String(row.status);
+  if (!STATUSES.has(status)) problems.push(`status '${status}' is unknown`);
+  const data: TaskResultData = {
+    id: String(row.id),
+    taskName: String(row.task_name),
+    backend: String(row.backend),
+    queueName: String(row.queue_name),
+    priority: toNumber(row.priority),
+    args: json<unknown[]>('args', [], Array.isArray),
+    status: (STATUSES.has(status)
+      ? status
+      : TaskResultStatus.FAILED) as TaskResultStatus,
+    runAfter: toDate(row.run_after),
+    enqueuedAt: toDate(row.enqueued_at),
+    startedAt: toDate(row.started_at),
+    finishedAt: toDate(row.finished_at),
+    lastAttemptedAt: toDate(row.last_attempted_at),
+    attempts: toNumber(row.attempts),
+    maxAttempts: toNumber(row.max_attempts),
+    workerIds: json<string[]>('worker_ids', [], Array.isArray),
+    errors: json<TaskErrorRecord[]>('errors', [], Array.isArray),
+    returnValue: json<unknown>('return_value', null, () => true),
+    progress:
+      row.progress === null || row.progress === undefined
+        ? null
+        : toNumber(row.progress),
+    metadata: json<Record<string, unknown>>('metadata', {}, isObject),
+    uniqueKey:
+      row.unique_key === null || row.unique_key === undefined
+        ? null
+        : String(row.unique_key),
+  };
+  const problem = problems.length
+    ? toErrorRecord(
+        new InvalidTaskArgumentsError(
+          `Stored row of task '${data.taskName}' cannot be run: ${problems.join('; ')}.`,
+        ),
+      )
+    : null;
+  return { data, problem };
+}
+
+/** The values of a new row, in `INSERT_COLUMNS` order. */
+export function encodeNewRow(data: TaskResultData): unknown[] {
+  const ms = (date: Date | null) => (date ? date.getTime() : null);
+  const enqueuedAt = ms(data.enqueuedAt) ?? Date.now();
+  return [
+    data.id,
+    data.taskName,
+    data.backend,
+    data.queueName,
+    data.priority,
+    JSON.stringify(data.args),
+    data.status,
+    ms(data.runAfter),
+    ms(data.runAfter) ?? enqueuedAt,
+    enqueuedAt,
+    ms(data.startedAt),
+    ms(data.finishedAt),
+    ms(data.lastAttemptedAt),
+    data.attempts,
+    data.maxAttempts,
+    JSON.stringify(data.workerIds),
+    JSON.stringify(data.errors),
+    null,
+    data.progress,
+    JSON.stringify(data.metadata),
+    data.uniqueKey,
+    null,
+    null,
+  ];
+}

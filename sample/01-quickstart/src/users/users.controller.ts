@@ -1,0 +1,17 @@
+import { Controller, Post } from '@nestjs/common';
+import { TaskQueue } from 'nestjs-tasks';
+import { MailService } from '../mail/mail.service.js';
+
+@Controller('users')
+export class UsersController {
+  private nextId = 1;
+
+  constructor(private readonly tasks: TaskQueue) {}
+
+  @Post()
+  async create() {
+    const id = this.nextId++;
+    const result = await this.tasks.enqueue(MailService, 'sendWelcome', id);
+    return { id, taskId: result.id, status: result.status };
+  }
+}
