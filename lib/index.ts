@@ -39,3 +39,4 @@ export { ImmediateBackend } from './backends/immediate/immediate.backend.js';
 export { DummyBackend } from './backends/dummy/dummy.backend.js';
 export * from './errors/index.js';
 export * from './backends/database/index.js';
+export { runTasksCli } from './cli/run-tasks-cli.js';

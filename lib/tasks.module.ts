@@ -13,6 +13,7 @@ import type {
 import { TaskQueue } from './task-queue.service.js';
 import { TASKS_MODULE_OPTIONS } from './tasks.constants.js';
 import { WorkerFactory } from './worker/worker-factory.service.js';
+import { InProcessWorker } from './worker/in-process-worker.service.js';
 
 const CORE_PROVIDERS: Provider[] = [
   TaskRegistry,
@@ -23,6 +24,7 @@ const CORE_PROVIDERS: Provider[] = [
   TaskExplorer,
   TaskQueue,
   WorkerFactory,
+  InProcessWorker,
 ];
 const EXPORTS = [
   TaskQueue,

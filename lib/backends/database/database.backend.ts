@@ -18,6 +18,11 @@ import type {
   WorkerSource,
 } from '../../worker/worker-source.js';
 import { hostname } from 'node:os';
+import type {
+  AdministrableBackend,
+  BackendStatus,
+  PruneRequest,
+} from '../backend-admin.js';
 import {
   TaskBackend,
   type TaskBackendSettings,
@@ -41,7 +46,10 @@ const RESCUE_BATCH = 100;
  * (PostgreSQL, MySQL/MariaDB, SQLite); `tasks:work` workers run them.
  * An enqueue inside a transaction on the same DataSource is written in it.
  */
-export class DatabaseBackend extends TaskBackend implements WorkerSource {
+export class DatabaseBackend
+  extends TaskBackend
+  implements WorkerSource, AdministrableBackend
+{
   override readonly supportsDefer = true;
   override readonly supportsPriority = true;
   override readonly supportsGetResult = true;
@@ -145,6 +153,29 @@ export class DatabaseBackend extends TaskBackend implements WorkerSource {
 
   override async close(): Promise<void> {
     this.storeReady = undefined;
+  }
+
+  async prune(request: PruneRequest): Promise<number> {
+    return (await this.store()).prune(
+      request.statuses,
+      request.finishedBefore.getTime(),
+      request.batchSize,
+      request.dryRun,
+    );
+  }
+
+  async status(): Promise<BackendStatus> {
+    const store = await this.store();
+    const workers = await store.liveWorkers(Date.now() - this.leaseMs);
+    return {
+      counts: await store.counts(),
+      workers: workers.map((worker) => ({
+        ...worker,
+        queues: JSON.parse(worker.queues) as string[],
+        startedAt: new Date(worker.startedAt),
+        heartbeatAt: new Date(worker.heartbeatAt),
+      })),
+    };
   }
 
   // ---- WorkerSource ----

@@ -4,6 +4,7 @@ import {
 } from '../../task/task-error-record.js';
 import type { TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
+import { INSERT_COLUMNS } from './task-columns.js';
 import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
 
 /** A row as the driver returns it: numbers may arrive as strings, JSON as text. */
@@ -92,29 +93,30 @@ export function decodeRow(row: TaskRow): DecodedRow {
 export function encodeNewRow(data: TaskResultData): unknown[] {
   const ms = (date: Date | null) => (date ? date.getTime() : null);
   const enqueuedAt = ms(data.enqueuedAt) ?? Date.now();
-  return [
-    data.id,
-    data.taskName,
-    data.backend,
-    data.queueName,
-    data.priority,
-    JSON.stringify(data.args),
-    data.status,
-    ms(data.runAfter),
-    ms(data.runAfter) ?? enqueuedAt,
-    enqueuedAt,
-    ms(data.startedAt),
-    ms(data.finishedAt),
-    ms(data.lastAttemptedAt),
-    data.attempts,
-    data.maxAttempts,
-    JSON.stringify(data.workerIds),
-    JSON.stringify(data.errors),
-    null,
-    data.progress,
-    JSON.stringify(data.metadata),
-    data.uniqueKey,
-    null,
-    null,
-  ];
+  const values: Record<string, unknown> = {
+    id: data.id,
+    task_name: data.taskName,
+    backend: data.backend,
+    queue_name: data.queueName,
+    priority: data.priority,
+    status: data.status,
+    args: JSON.stringify(data.args),
+    run_after: ms(data.runAfter),
+    available_at: ms(data.runAfter) ?? enqueuedAt,
+    enqueued_at: enqueuedAt,
+    started_at: ms(data.startedAt),
+    finished_at: ms(data.finishedAt),
+    last_attempted_at: ms(data.lastAttemptedAt),
+    attempts: data.attempts,
+    max_attempts: data.maxAttempts,
+    worker_ids: JSON.stringify(data.workerIds),
+    errors: JSON.stringify(data.errors),
+    return_value: null,
+    progress: data.progress,
+    metadata: JSON.stringify(data.metadata),
+    unique_key: data.uniqueKey,
+    worker_id: null,
+    lease_expires_at: null,
+  };
+  return INSERT_COLUMNS.map((column) => values[column]);
 }

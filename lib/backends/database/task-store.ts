@@ -110,19 +110,14 @@ export class TaskStore {
   async complete(completions: readonly Completion[]): Promise<number> {
     if (completions.length === 0) return 0;
     const sql = new SqlBuilder(this.dialect);
-    const cases = (
-      pick: (c: Completion) => unknown,
-      type: SqlType,
-      otherwise?: string,
-    ) =>
-      `CASE id ${completions.map((c) => `WHEN ${sql.p(c.id, 'text')} THEN ${sql.p(pick(c), type)}`).join(' ')}` +
-      `${otherwise ? ` ELSE ${otherwise}` : ''} END`;
+    const cases = (pick: (c: Completion) => unknown, type: SqlType) =>
+      `CASE id ${completions.map((c) => `WHEN ${sql.p(c.id, 'text')} THEN ${sql.p(pick(c), type)}`).join(' ')} END`;
     const text =
       `UPDATE ${this.tasks} SET status = ${cases((c) => c.status, 'text')}, ` +
       `finished_at = ${cases((c) => c.finishedAt, 'bigint')}, ` +
       `return_value = ${cases((c) => c.returnValue, 'text')}, ` +
       `errors = ${cases((c) => c.errors, 'text')}, ` +
-      `available_at = ${cases((c) => c.availableAt, 'bigint', 'available_at')}, ` +
+      `available_at = COALESCE(${cases((c) => c.availableAt, 'bigint')}, available_at), ` +
       `worker_id = NULL, lease_expires_at = NULL ` +
       `WHERE id IN (${sql.list(
         completions.map((c) => c.id),

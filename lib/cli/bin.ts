@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+import { loadAppModule } from './app-module-loader.js';
+import { createTasksProgram, runProgram } from './run-tasks-cli.js';
+
+const program = createTasksProgram(() =>
+  loadAppModule(program.opts<{ app?: string }>().app),
+);
+program.option(
+  '--app <module>',
+  'the root module, as path/to/app.module.js#AppModule (default: package.json nestTasks.app)',
+);
+
+void runProgram(program, process.argv);

@@ -1,0 +1,87 @@
+import type { Command } from 'commander';
+import { InvalidArgumentError } from 'commander';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { isAdministrable } from '../../backends/backend-admin.js';
+import { TaskBackends } from '../../backends/task-backends.js';
+import { TaskResultStatus } from '../../task/task-result-status.js';
+import { withAppContext } from '../app-context.js';
+import { collect, integerOption, parseDuration } from '../cli-options.js';
+import type { AppModuleLoader } from '../app-module-loader.js';
+
+const FINISHED = [
+  TaskResultStatus.SUCCESSFUL,
+  TaskResultStatus.FAILED,
+  TaskResultStatus.CANCELLED,
+];
+
+interface PruneOptions {
+  backend: string;
+  olderThan: number;
+  status: string[];
+  dryRun?: boolean;
+  batchSize: number;
+}
+
+function finishedStatus(value: string, previous: string[] = []): string[] {
+  const status = value.toUpperCase();
+  if (!FINISHED.includes(status as TaskResultStatus)) {
+    throw new InvalidArgumentError(
+      `'${value}' is not a finished status; use ${FINISHED.join(', ')}.`,
+    );
+  }
+  return collect(status, previous);
+}
+
+/** `tasks:prune`: deletes finished results, in bounded batches. */
+export function registerPruneCommand(
+  program: Command,
+  loadAppModule: AppModuleLoader,
+): void {
+  program
+    .command('tasks:prune')
+    .description('Delete finished results older than a given age')
+    .option('--backend <alias>', 'backend alias', 'default')
+    .option(
+      '--older-than <duration>',
+      'age of the results to delete (e.g. 7d, 12h, 30m)',
+      parseDuration,
+      parseDuration('7d'),
+    )
+    .option(
+      '--status <status>',
+      `status to delete (repeatable; default ${FINISHED.join(', ')})`,
+      finishedStatus,
+      [],
+    )
+    .option('--dry-run', 'count what would be deleted, delete nothing')
+    .option(
+      '--batch-size <n>',
+      'rows deleted per statement',
+      integerOption(1),
+      1000,
+    )
+    .action(async (options: PruneOptions) => {
+      await withAppContext(await loadAppModule(), async (app) => {
+        const backend = app
+          .get(TaskBackends, { strict: false })
+          .get(options.backend);
+        if (!isAdministrable(backend)) {
+          throw new InvalidTaskBackendError(
+            `Backend '${options.backend}' (${backend.constructor.name}) keeps no results to prune.`,
+          );
+        }
+        const statuses = (
+          options.status.length ? options.status : FINISHED
+        ) as TaskResultStatus[];
+        const count = await backend.prune({
+          finishedBefore: new Date(Date.now() - options.olderThan),
+          statuses,
+          dryRun: options.dryRun ?? false,
+          batchSize: options.batchSize,
+        });
+        process.stdout.write(
+          `${options.dryRun ? 'Would delete' : 'Deleted'} ${count} result(s) (${statuses.join(', ')}).\n`,
+        );
+      });
+    });
+}

@@ -1,0 +1,100 @@
+import type { Command } from 'commander';
+import { Logger } from '@nestjs/common';
+import { TaskBackends } from '../../backends/task-backends.js';
+import { LOGGER_CONTEXT } from '../../tasks.constants.js';
+import { WorkerFactory } from '../../worker/worker-factory.service.js';
+import { withAppContext } from '../app-context.js';
+import { collect, integerOption } from '../cli-options.js';
+import type { AppModuleLoader } from '../app-module-loader.js';
+import { reportCheck } from './check.command.js';
+
+interface WorkOptions {
+  backend: string;
+  queue: string[];
+  concurrency: number;
+  interval: number;
+  batch?: boolean;
+  maxTasks?: number;
+  workerId?: string;
+  shutdownTimeout: number;
+}
+
+/** `tasks:work`: claims and runs tasks until stopped. */
+export function registerWorkCommand(
+  program: Command,
+  loadAppModule: AppModuleLoader,
+): void {
+  program
+    .command('tasks:work')
+    .description(
+      'Run a worker: claim and run tasks until stopped (SIGTERM/SIGINT: finish running tasks, then exit 0)',
+    )
+    .option('--backend <alias>', 'backend alias', 'default')
+    .option(
+      '--queue <name>',
+      "queue to take from (repeatable; '*' for every queue)",
+      collect,
+      [],
+    )
+    .option('--concurrency <n>', 'tasks run at once', integerOption(1), 10)
+    .option(
+      '--interval <ms>',
+      'polling interval in milliseconds',
+      integerOption(1),
+      1000,
+    )
+    .option('--batch', 'exit when the queues are empty')
+    .option(
+      '--max-tasks <n>',
+      'exit after running this many tasks',
+      integerOption(1),
+    )
+    .option('--worker-id <id>', 'worker id (default: host:pid:random)')
+    .option(
+      '--shutdown-timeout <ms>',
+      'how long a stop waits for running tasks',
+      integerOption(0),
+      30000,
+    )
+    .action(async (options: WorkOptions) => {
+      const exit = await withAppContext(await loadAppModule(), async (app) => {
+        const backend = app
+          .get(TaskBackends, { strict: false })
+          .get(options.backend);
+        if (!(await reportCheck([backend]))) return 'failed';
+        const worker = app.get(WorkerFactory, { strict: false }).create({
+          backend: options.backend,
+          queues: options.queue.length ? options.queue : null,
+          concurrency: options.concurrency,
+          intervalMs: options.interval,
+          batch: options.batch ?? false,
+          maxTasks: options.maxTasks ?? null,
+          workerId: options.workerId,
+          shutdownTimeoutMs: options.shutdownTimeout,
+        });
+        const logger = new Logger(LOGGER_CONTEXT);
+        let signals = 0;
+        const onSignal = (signal: NodeJS.Signals) => {
+          signals += 1;
+          if (signals === 1) {
+            logger.log(
+              `${signal} received: no new tasks are claimed; running tasks may finish (send it again to abort them)`,
+            );
+            worker.stop();
+          } else {
+            logger.warn(`${signal} received again: aborting running tasks`);
+            worker.abort();
+          }
+        };
+        process.on('SIGTERM', onSignal);
+        process.on('SIGINT', onSignal);
+        try {
+          return await worker.run();
+        } finally {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+        }
+      });
+      if (exit !== 'drained') process.exitCode = 1;
+    });
+}

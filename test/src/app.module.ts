@@ -1,0 +1,37 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatabaseBackend, TasksModule } from '../../lib/index.js';
+import { ProcessTasks } from './process-tasks.js';
+import { dataSourceOptions, type TestDatabaseName } from './test-database.js';
+
+const env = process.env;
+
+/**
+ * The application the worker processes of the end-to-end suites boot,
+ * configured from the environment: TASKS_TEST_DB, TASKS_TEST_TABLE,
+ * TASKS_TEST_LEASE_MS and (for SQLite) TASKS_TEST_SQLITE_FILE.
+ */
+@Module({
+  imports: [
+    TypeOrmModule.forRoot(
+      dataSourceOptions(
+        env.TASKS_TEST_DB as TestDatabaseName,
+        env.TASKS_TEST_SQLITE_FILE,
+      ),
+    ),
+    TasksModule.forRoot({
+      backends: {
+        default: {
+          backend: DatabaseBackend,
+          queues: [],
+          options: {
+            tableName: env.TASKS_TEST_TABLE,
+            leaseMs: Number(env.TASKS_TEST_LEASE_MS ?? 30000),
+          },
+        },
+      },
+    }),
+  ],
+  providers: [ProcessTasks],
+})
+export class AppModule {}

@@ -1,0 +1,34 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { Task, type TaskContext } from '../../lib/index.js';
+
+/** Tasks the process-level suites drive; every run is recorded in the `<table>_runs` table. */
+@Injectable()
+export class ProcessTasks {
+  constructor(@InjectDataSource() private readonly dataSource: DataSource) {}
+
+  private async recordRun(ctx: TaskContext): Promise<void> {
+    const table = `${process.env.TASKS_TEST_TABLE}_runs`;
+    const params = [ctx.taskResult.id, process.pid, ctx.attempt];
+    const placeholders =
+      this.dataSource.options.type === 'postgres' ? '$1, $2, $3' : '?, ?, ?';
+    await this.dataSource.query(
+      `INSERT INTO ${table} (result_id, pid, attempt) VALUES (${placeholders})`,
+      params,
+    );
+  }
+
+  @Task({ takesContext: true, queueName: 'default' })
+  async record(ctx: TaskContext, index: number): Promise<number> {
+    await this.recordRun(ctx);
+    return index;
+  }
+
+  @Task({ takesContext: true, queueName: 'default' })
+  async sleep(ctx: TaskContext, ms: number): Promise<string> {
+    await this.recordRun(ctx);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return `slept ${ms}`;
+  }
+}
