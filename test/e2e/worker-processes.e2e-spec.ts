@@ -1,0 +1,214 @@
+import { Test, type TestingModule } from '@nestjs/testing';
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DataSource } from 'typeorm';
+import {
+  DatabaseBackend,
+  TaskQueue,
+  TaskResultStatus,
+  TasksModule,
+  createTaskMigrations,
+} from '../../lib/index.js';
+import { ProcessTasks } from '../src/process-tasks.js';
+import {
+  dataSourceOptions,
+  type TestDatabaseName,
+} from '../src/test-database.js';
+import { availableDatabases } from '../support/databases.js';
+import {
+  buildTestApp,
+  startWorker,
+  waitFor,
+  type WorkerProcess,
+} from '../support/worker-process.js';
+
+const LEASE_MS = 1500;
+
+beforeAll(buildTestApp, 60_000);
+
+describe.each(availableDatabases().map((db) => db.name))(
+  'worker processes on %s',
+  (db: TestDatabaseName) => {
+    const table = `t_proc_${randomBytes(4).toString('hex')}`;
+    const sqliteFile = join(tmpdir(), `${table}.sqlite`);
+    const env = {
+      TASKS_TEST_DB: db,
+      TASKS_TEST_TABLE: table,
+      TASKS_TEST_LEASE_MS: String(LEASE_MS),
+      TASKS_TEST_SQLITE_FILE: sqliteFile,
+    };
+    let ds: DataSource;
+    let moduleRef: TestingModule;
+    let queue: TaskQueue;
+    const workers: WorkerProcess[] = [];
+
+    const start = (...args: string[]) => {
+      const worker = startWorker(env, ['--interval', '100', ...args]);
+      workers.push(worker);
+      return worker;
+    };
+    const runs = async (): Promise<{ result_id: string; pid: number }[]> =>
+      ds.query(`SELECT result_id, pid FROM ${table}_runs`);
+    const statusCounts = async (): Promise<Record<string, number>> => {
+      const rows: { status: string; n: string | number }[] = await ds.query(
+        `SELECT status, COUNT(*) AS n FROM ${table} GROUP BY status`,
+      );
+      return Object.fromEntries(rows.map((row) => [row.status, Number(row.n)]));
+    };
+    const expectExit = async (worker: WorkerProcess, code: number | string) => {
+      const exit = await worker.exited;
+      if (exit !== code)
+        throw new Error(
+          `worker exited with ${exit}, expected ${code}; its output:\n${worker.output()}`,
+        );
+    };
+
+    beforeAll(async () => {
+      ds = new DataSource({
+        ...dataSourceOptions(db, sqliteFile),
+        migrations: createTaskMigrations(table),
+        migrationsTableName: `${table}_migrations`,
+      });
+      await ds.initialize();
+      await ds.runMigrations();
+      await ds.query(
+        `CREATE TABLE ${table}_runs (result_id VARCHAR(36) NOT NULL, pid INTEGER NOT NULL, attempt INTEGER NOT NULL)`,
+      );
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          TasksModule.forRoot({
+            backends: {
+              default: {
+                backend: DatabaseBackend,
+                queues: [],
+                options: { tableName: table, leaseMs: LEASE_MS },
+              },
+            },
+          }),
+        ],
+        providers: [ProcessTasks, { provide: DataSource, useValue: ds }],
+      }).compile();
+      await moduleRef.init();
+      queue = moduleRef.get(TaskQueue);
+    }, 60_000);
+
+    afterEach(async () => {
+      for (const worker of workers.splice(0)) {
+        if (worker.child.exitCode === null && worker.child.signalCode === null)
+          worker.child.kill('SIGKILL');
+        await worker.exited;
+      }
+      await ds.query(`DELETE FROM ${table}_runs`);
+      await ds.query(`DELETE FROM ${table}`);
+    });
+
+    afterAll(async () => {
+      await moduleRef?.close();
+      if (ds?.isInitialized) {
+        await ds.undoLastMigration();
+        await ds.query(`DROP TABLE IF EXISTS ${table}_runs`);
+        await ds.query(`DROP TABLE IF EXISTS ${table}_migrations`);
+        await ds.destroy();
+      }
+      rmSync(sqliteFile, { force: true });
+      rmSync(`${sqliteFile}-wal`, { force: true });
+      rmSync(`${sqliteFile}-shm`, { force: true });
+    });
+
+    it('runs every task exactly once across 4 worker processes × concurrency 8', async () => {
+      const total = 4000;
+      const results = await queue
+        .task(ProcessTasks, 'record')
+        .enqueueMany(Array.from({ length: total }, (_, i) => [i]));
+      expect(new Set(results.map((result) => result.id)).size).toBe(total);
+      const started = [1, 2, 3, 4].map(() =>
+        start('--batch', '--concurrency', '8'),
+      );
+      for (const worker of started) await expectExit(worker, 0);
+      // Batch workers exit when they see no work; the last ones may leave stragglers only if a bug lost them.
+      expect(await statusCounts()).toEqual({ SUCCESSFUL: total });
+      const duplicates: unknown[] = await ds.query(
+        `SELECT result_id, COUNT(*) AS n FROM ${table}_runs GROUP BY result_id HAVING COUNT(*) > 1`,
+      );
+      expect(duplicates).toEqual([]);
+      const all = await runs();
+      expect(all).toHaveLength(total);
+      expect(new Set(all.map((run) => run.result_id)).size).toBe(total);
+      expect(new Set(all.map((run) => Number(run.pid))).size).toBeGreaterThan(
+        1,
+      );
+    }, 180_000);
+
+    it('rescues the tasks of a SIGKILLed worker: nothing stays RUNNING, nothing is lost', async () => {
+      const results = await queue
+        .task(ProcessTasks, 'sleep')
+        .enqueueMany(Array.from({ length: 6 }, () => [60_000]));
+      const doomed = start('--concurrency', '8');
+      await waitFor(
+        'all six tasks to start',
+        async () => (await runs()).length === 6,
+      );
+      doomed.child.kill('SIGKILL');
+      expect(await doomed.exited).toBe('SIGKILL');
+      expect(await statusCounts()).toEqual({ RUNNING: 6 });
+      const rescuer = start('--concurrency', '2');
+      await waitFor(
+        'the rescue of all six',
+        async () => (await statusCounts()).FAILED === 6,
+        30_000,
+      );
+      rescuer.child.kill('SIGTERM');
+      await expectExit(rescuer, 0);
+      for (const result of results) {
+        await result.refresh();
+        expect(result.status).toBe(TaskResultStatus.FAILED);
+        expect(result.errors.map((error) => error.errorClass)).toEqual([
+          'TaskInterruptedError',
+        ]);
+        expect(result.errors[0].message).toContain('stopped heartbeating');
+      }
+      // The rescuer never ran them again (maxAttempts is 1).
+      expect(await runs()).toHaveLength(6);
+    }, 60_000);
+
+    it('lets a running task finish on SIGTERM and exits 0; getResult elsewhere sees RUNNING then SUCCESSFUL', async () => {
+      const result = await queue.enqueue(ProcessTasks, 'sleep', 1500);
+      const worker = start('--concurrency', '2');
+      await waitFor(
+        'the task to run',
+        async () =>
+          (await queue.getResult(result.id)).status ===
+          TaskResultStatus.RUNNING,
+      );
+      const running = await queue.getResult(result.id);
+      expect(running.workerIds).toHaveLength(1);
+      expect(running.startedAt).toBeInstanceOf(Date);
+      worker.child.kill('SIGTERM');
+      await expectExit(worker, 0);
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+      expect(result.returnValue).toBe('slept 1500');
+      expect(result.workerIds).toEqual(running.workerIds);
+    }, 30_000);
+
+    it('aborts running tasks on a second signal and exits non-zero, recording them interrupted', async () => {
+      const result = await queue.enqueue(ProcessTasks, 'sleep', 30_000);
+      const worker = start('--concurrency', '2');
+      await waitFor(
+        'the task to start',
+        async () => (await runs()).length === 1,
+      );
+      worker.child.kill('SIGTERM');
+      await waitFor('the first signal to be handled', async () =>
+        worker.output().includes('SIGTERM received'),
+      );
+      worker.child.kill('SIGTERM');
+      await expectExit(worker, 1);
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.FAILED);
+      expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+    }, 30_000);
+  },
+);

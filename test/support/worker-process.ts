@@ -1,0 +1,63 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const WORKER_ENTRY = resolve(ROOT, '.test-build/test/src/worker.js');
+
+/** Compiles the library and test/src to .test-build, for worker processes to run. */
+export async function buildTestApp(): Promise<void> {
+  await promisify(execFile)(
+    process.execPath,
+    [
+      resolve(ROOT, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      resolve(ROOT, 'test/tsconfig.e2e.json'),
+    ],
+    {
+      cwd: ROOT,
+    },
+  );
+}
+
+/** A `tasks:work` process of the test application. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  /** Resolves with the exit code (or the signal's name) when the process ends. */
+  exited: Promise<number | string>;
+  output(): string;
+}
+
+export function startWorker(
+  env: Record<string, string>,
+  args: string[],
+): WorkerProcess {
+  const child = spawn(process.execPath, [WORKER_ENTRY, 'tasks:work', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, NODE_OPTIONS: '', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk) => (output += chunk));
+  child.stderr?.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | string>((done) =>
+    child.on('exit', (code, signal) => done(code ?? signal ?? -1)),
+  );
+  return { child, exited, output: () => output };
+}
+
+/** Polls `probe` until it returns true, failing with `what` after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  probe: () => Promise<boolean>,
+  timeoutMs = 20_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline)
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
