@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['dist/', 'node_modules/', 'coverage/', '**/dist/'],
+    ignores: ['.test-build/', 'dist/', 'node_modules/', 'coverage/', '**/dist/'],
   },
   js.configs.recommended,
   tseslint.configs.recommended,

@@ -40,7 +40,10 @@ const EXPORTS = [
 @Module({})
 export class TasksModule {
   static forRoot(options: TasksModuleOptions = {}): DynamicModule {
-    return TasksModule.create([], {
+    const backendImports = Object.values(options.backends ?? {}).flatMap(
+      (config) => config?.backend?.moduleImports?.(config) ?? [],
+    );
+    return TasksModule.create(backendImports, {
       provide: TASKS_MODULE_OPTIONS,
       useValue: options,
     });

@@ -1,3 +1,4 @@
+import type { DynamicModule } from '@nestjs/common';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import type { TaskDefinition } from '../task/task-definition.js';
@@ -21,10 +22,15 @@ export interface TaskBackendSettings {
 }
 
 /** A backend class, as named in `TasksModule.forRoot({ backends })`. */
-export type TaskBackendClass = new (
+export type TaskBackendClass = (new (
   alias: string,
   settings: TaskBackendSettings,
-) => TaskBackend;
+) => TaskBackend) & {
+  /** Modules the backend needs in the application (e.g. entity registration), given its configuration. */
+  moduleImports?(
+    settings: TaskBackendSettings,
+  ): (DynamicModule | Promise<DynamicModule>)[];
+};
 
 /** A problem found by `check()`. */
 export interface TaskCheckMessage {

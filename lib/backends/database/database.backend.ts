@@ -1,4 +1,7 @@
+import type { DynamicModule } from '@nestjs/common';
 import type { DataSource } from 'typeorm';
+import { registerTaskEntities } from './task-entities.module.js';
+import { TASK_TABLE } from './task-record.entity.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
 import { TaskInterruptedError } from '../../errors/task-interrupted.error.js';
@@ -35,8 +38,14 @@ import {
 } from './database-backend.options.js';
 import { dialectFor } from './dialects/index.js';
 import { TaskStore, type Completion } from './task-store.js';
-import { decodeRow, encodeNewRow } from './task-row.js';
+import { decodeRow, encodeNewRow, type TaskRow } from './task-row.js';
 import { tablesFor } from './task-tables.js';
+
+/** Orders number tuples element by element. */
+function compareTuples(a: number[], b: number[]): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i] - b[i];
+  return 0;
+}
 
 /** Rows rescued per heartbeat at most. */
 const RESCUE_BATCH = 100;
@@ -55,6 +64,19 @@ export class DatabaseBackend
   override readonly supportsGetResult = true;
   private readonly settings: ResolvedDatabaseOptions;
   private storeReady?: Promise<TaskStore>;
+  /** Workers of this process, woken at once by enqueues made here. */
+  private readonly localWakers = new Set<() => void>();
+
+  /** With `@nestjs/typeorm`'s `autoLoadEntities`, registers the task entities for the configured DataSource. */
+  static moduleImports(
+    settings: TaskBackendSettings,
+  ): Promise<DynamicModule>[] {
+    const { dataSource = 'default', tableName } = settings.options ?? {};
+    const defaultTables = tableName === undefined || tableName === TASK_TABLE;
+    return typeof dataSource === 'string' && defaultTables
+      ? [registerTaskEntities(dataSource)]
+      : [];
+  }
 
   constructor(alias: string, settings: TaskBackendSettings = {}) {
     super(alias, settings);
@@ -111,6 +133,7 @@ export class DatabaseBackend
         : null;
     await store.insert(rows.map(encodeNewRow), transaction);
     const results = rows.map((data) => this.toResult(data));
+    for (const wake of this.localWakers) wake();
     for (const result of results) await this.host.emit('enqueued', result);
     return results;
   }
@@ -210,14 +233,14 @@ export class DatabaseBackend
     const rows = await (
       await this.store()
     ).claim(workerId, accepted, limit, this.leaseMs);
+    const order = (row: TaskRow) => [
+      -Number(row.priority),
+      Number(row.available_at),
+      Number(row.seq),
+    ];
     return rows
+      .sort((a, b) => compareTuples(order(a), order(b)))
       .map(decodeRow)
-      .sort(
-        (a, b) =>
-          b.data.priority - a.data.priority ||
-          (a.data.enqueuedAt?.getTime() ?? 0) -
-            (b.data.enqueuedAt?.getTime() ?? 0),
-      )
       .map(({ data, problem }) => ({ result: this.toResult(data), problem }));
   }
 
@@ -307,6 +330,15 @@ export class DatabaseBackend
 
   async listen(onWake: () => void): Promise<() => Promise<void>> {
     const store = await this.store();
-    return store.dialect.listen(store.dataSource, store.tables.tasks, onWake);
+    this.localWakers.add(onWake);
+    const unlisten = await store.dialect.listen(
+      store.dataSource,
+      store.tables.tasks,
+      onWake,
+    );
+    return async () => {
+      this.localWakers.delete(onWake);
+      await unlisten();
+    };
   }
 }

@@ -15,8 +15,9 @@ export const TASK_TABLE = 'nestjs_tasks';
 @Index('nestjs_tasks_unique', ['taskName', 'uniqueKey'])
 @Index('nestjs_tasks_finished', ['status', 'finishedAt'])
 export class TaskRecord {
-  @PrimaryGeneratedColumn('increment', { type: 'bigint' })
-  seq!: string;
+  /** Enqueue order. An integer here so SQLite can autoincrement it; taskMigrations make it BIGINT where that differs. */
+  @PrimaryGeneratedColumn('increment')
+  seq!: number;
 
   @Column({ type: 'varchar', length: 36, unique: true })
   id!: string;

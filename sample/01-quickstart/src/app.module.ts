@@ -1,13 +1,27 @@
 import { Module } from '@nestjs/common';
-import { TasksModule } from 'nestjs-tasks';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatabaseBackend, TasksModule } from 'nestjs-tasks';
 import { MailService } from './mail/mail.service.js';
 import { UsersController } from './users/users.controller.js';
 
 @Module({
   imports: [
-    // No options: a single `default` backend, the ImmediateBackend, which runs
-    // each task in-process during `enqueue` and returns a finished result.
-    TasksModule.forRoot(),
+    // The app's own database: SQLite in a file. `autoLoadEntities` picks up the
+    // task tables; `synchronize` creates them (production runs taskMigrations).
+    TypeOrmModule.forRoot({
+      type: 'better-sqlite3',
+      database: process.env.DATABASE_FILE ?? 'quickstart.sqlite',
+      autoLoadEntities: true,
+      synchronize: true,
+    }),
+    // Tasks are stored in that database and run by a worker inside this
+    // process. A larger app drops `worker` and runs `nest-tasks tasks:work`.
+    TasksModule.forRoot({
+      backends: {
+        default: { backend: DatabaseBackend, queues: ['default', 'emails'] },
+      },
+      worker: { concurrency: 4 },
+    }),
   ],
   controllers: [UsersController],
   providers: [MailService],

@@ -27,7 +27,10 @@ interface PgClient {
     listener: (message: { channel: string }) => void,
   ): void;
   on(event: 'error', listener: (error: Error) => void): void;
-  removeAllListeners(event?: string): void;
+  off(
+    event: 'notification' | 'error',
+    listener: (...args: any[]) => void,
+  ): void;
   release(error?: Error | boolean): void;
 }
 
@@ -85,18 +88,22 @@ export class PostgresDialect extends Dialect {
       }
     ).master;
     const client = await pool.connect();
-    client.on('notification', (message) => {
+    const onNotification = (message: { channel: string }) => {
       if (message.channel === channel) onWake();
-    });
-    client.on('error', () => onWake());
+    };
+    const onError = () => onWake();
+    client.on('notification', onNotification);
+    client.on('error', onError);
     await client.query(`LISTEN ${STYLE.quote(channel)}`);
     return async () => {
-      client.removeAllListeners('notification');
       try {
         await client.query(`UNLISTEN ${STYLE.quote(channel)}`);
         client.release();
       } catch (error) {
         client.release(error as Error);
+      } finally {
+        client.off('notification', onNotification);
+        client.off('error', onError);
       }
     };
   }

@@ -5,7 +5,7 @@ import { Task } from 'nestjs-tasks';
 export class MailService {
   private readonly logger = new Logger(MailService.name);
 
-  @Task({ queueName: 'default' })
+  @Task({ queueName: 'emails', priority: 10 })
   async sendWelcome(
     userId: number,
   ): Promise<{ sent: boolean; userId: number }> {
