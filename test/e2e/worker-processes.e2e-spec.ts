@@ -7,6 +7,7 @@ import { DataSource } from 'typeorm';
 import {
   DatabaseBackend,
   TaskQueue,
+  TaskResultDoesNotExistError,
   TaskResultStatus,
   TasksModule,
   createTaskMigrations,
@@ -18,7 +19,9 @@ import {
 } from '../src/test-database.js';
 import { availableDatabases } from '../support/databases.js';
 import {
+  BIN_ENTRY,
   buildTestApp,
+  startCli,
   startWorker,
   waitFor,
   type WorkerProcess,
@@ -209,6 +212,119 @@ describe.each(availableDatabases().map((db) => db.name))(
       await result.refresh();
       expect(result.status).toBe(TaskResultStatus.FAILED);
       expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+    }, 30_000);
+
+    // Only PostgreSQL can wake a worker in another process; elsewhere workers poll.
+    (db === 'postgres' ? it : it.skip)(
+      'wakes an idle worker at once through LISTEN/NOTIFY',
+      async () => {
+        const worker = start('--interval', '600000');
+        await waitFor('the worker to listen', async () =>
+          worker.output().includes('started on backend'),
+        );
+        const result = await queue.enqueue(ProcessTasks, 'record', 7);
+        // With a ten-minute polling interval only the notification can have started it.
+        await waitFor(
+          'the notified worker to run it',
+          async () => (await queue.getResult(result.id)).isFinished,
+        );
+        await result.refresh();
+        expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+        worker.child.kill('SIGTERM');
+        await expectExit(worker, 0);
+      },
+      30_000,
+    );
+
+    it('tasks:status shows counts per queue and status and the live workers', async () => {
+      await queue.task(ProcessTasks, 'record').enqueueMany([[1], [2], [3]]);
+      const worker = start(
+        '--concurrency',
+        '1',
+        '--worker-id',
+        'status-probe-worker',
+      );
+      await waitFor(
+        'the queue to drain',
+        async () => (await statusCounts()).SUCCESSFUL === 3,
+      );
+      const status = startCli(env, ['tasks:status']);
+      await expectExit(status, 0);
+      expect(status.output()).toMatch(/default\s+SUCCESSFUL\s+3/);
+      expect(status.output()).toContain('status-probe-worker');
+      worker.child.kill('SIGTERM');
+      await expectExit(worker, 0);
+    }, 30_000);
+
+    it('tasks:prune deletes finished results older than asked, and --dry-run only counts', async () => {
+      const [old, recent] = await queue
+        .task(ProcessTasks, 'record')
+        .enqueueMany([[1], [2]]);
+      await expectExit(start('--batch'), 0);
+      const eightDaysAgo = Date.now() - 8 * 86_400_000;
+      const [p1, p2] = db === 'postgres' ? ['$1', '$2'] : ['?', '?'];
+      await ds.query(
+        `UPDATE ${table} SET finished_at = ${p1} WHERE id = ${p2}`,
+        [eightDaysAgo, old.id],
+      );
+      const dryRun = startCli(env, [
+        'tasks:prune',
+        '--older-than',
+        '7d',
+        '--dry-run',
+      ]);
+      await expectExit(dryRun, 0);
+      expect(dryRun.output()).toContain('Would delete 1 result(s)');
+      expect(await statusCounts()).toEqual({ SUCCESSFUL: 2 });
+      const prune = startCli(env, [
+        'tasks:prune',
+        '--older-than',
+        '7d',
+        '--status',
+        'SUCCESSFUL',
+        '--batch-size',
+        '1',
+      ]);
+      await expectExit(prune, 0);
+      expect(prune.output()).toContain('Deleted 1 result(s)');
+      await expect(queue.getResult(old.id)).rejects.toThrow(
+        TaskResultDoesNotExistError,
+      );
+      expect((await queue.getResult(recent.id)).status).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
+    }, 30_000);
+
+    it('tasks:check passes on migrated tables, fails naming the fix on missing ones; bad flags exit non-zero', async () => {
+      const ok = startCli(env, ['tasks:check']);
+      await expectExit(ok, 0);
+      expect(ok.output()).toContain("Backend 'default' (DatabaseBackend): OK");
+      const absent = { ...env, TASKS_TEST_TABLE: `${table}_absent` };
+      const missing = startCli(absent, ['tasks:check']);
+      await expectExit(missing, 1);
+      expect(missing.output()).toContain('taskMigrations');
+      await expectExit(startCli(absent, ['tasks:work', '--batch']), 1);
+      const badFlag = startCli(env, ['tasks:work', '--concurrency', 'lots']);
+      await expectExit(badFlag, 1);
+      expect(badFlag.output()).toContain("'lots' must be a whole number");
+    }, 30_000);
+
+    it('the nest-tasks bin finds the app module from --app', async () => {
+      const app = '.test-build/test/src/app.module.js';
+      const check = startCli(
+        env,
+        ['--app', `${app}#AppModule`, 'tasks:check'],
+        BIN_ENTRY,
+      );
+      await expectExit(check, 0);
+      expect(check.output()).toContain('OK');
+      const wrongExport = startCli(
+        env,
+        ['--app', `${app}#Nope`, 'tasks:check'],
+        BIN_ENTRY,
+      );
+      await expectExit(wrongExport, 1);
+      expect(wrongExport.output()).toContain("has no export 'Nope'");
     }, 30_000);
   },
 );

@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { createTaskMigrations } from '../../lib/index.js';
-import { dataSourceOptions, type TestDatabaseName } from '../src/test-database.js';
+import {
+  dataSourceOptions,
+  type TestDatabaseName,
+} from '../src/test-database.js';
 
 export type { TestDatabaseName };
 

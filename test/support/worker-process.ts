@@ -22,19 +22,21 @@ export async function buildTestApp(): Promise<void> {
   );
 }
 
-/** A `tasks:work` process of the test application. */
-export interface WorkerProcess {
+/** A `nest-tasks` process of the test application. */
+export interface CliProcess {
   child: ChildProcess;
   /** Resolves with the exit code (or the signal's name) when the process ends. */
   exited: Promise<number | string>;
   output(): string;
 }
 
-export function startWorker(
+/** Runs `runTasksCli(AppModule)` of the test application with these arguments. */
+export function startCli(
   env: Record<string, string>,
   args: string[],
-): WorkerProcess {
-  const child = spawn(process.execPath, [WORKER_ENTRY, 'tasks:work', ...args], {
+  entry = WORKER_ENTRY,
+): CliProcess {
+  const child = spawn(process.execPath, [entry, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env, NODE_OPTIONS: '', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -46,6 +48,19 @@ export function startWorker(
     child.on('exit', (code, signal) => done(code ?? signal ?? -1)),
   );
   return { child, exited, output: () => output };
+}
+
+/** The package's own `nest-tasks` bin, compiled with the test application. */
+export const BIN_ENTRY = resolve(ROOT, '.test-build/lib/cli/bin.js');
+
+/** A `tasks:work` process of the test application. */
+export type WorkerProcess = CliProcess;
+
+export function startWorker(
+  env: Record<string, string>,
+  args: string[],
+): WorkerProcess {
+  return startCli(env, ['tasks:work', ...args]);
 }
 
 /** Polls `probe` until it returns true, failing with `what` after `timeoutMs`. */
