@@ -40,3 +40,4 @@ export { DummyBackend } from './backends/dummy/dummy.backend.js';
 export * from './errors/index.js';
 export * from './backends/database/index.js';
 export { runTasksCli } from './cli/run-tasks-cli.js';
+export type { TaskTransactionOptions } from './transactions/task-transactions.service.js';

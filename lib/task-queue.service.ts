@@ -1,4 +1,9 @@
 import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import {
+  TaskTransactions,
+  type TaskTransactionOptions,
+} from './transactions/task-transactions.service.js';
 import { InvalidTaskError } from './errors/invalid-task.error.js';
 import { TaskBackends } from './backends/task-backends.js';
 import type { TaskBackend } from './backends/backend.js';
@@ -21,6 +26,7 @@ export class TaskQueue {
   constructor(
     private readonly registry: TaskRegistry,
     private readonly backends: TaskBackends,
+    private readonly transactions: TaskTransactions,
   ) {}
 
   /** The definition of a `@Task()` method, typed from the method. */
@@ -77,6 +83,19 @@ export class TaskQueue {
   /** The backend configured under this alias. */
   backend(alias: string = DEFAULT_BACKEND_ALIAS): TaskBackend {
     return this.backends.get(alias);
+  }
+
+  /**
+   * Runs `work` in a TypeORM transaction. Enqueues made inside it, at any
+   * depth of calls, join it: written in it by a DatabaseBackend on the same
+   * DataSource, otherwise held until it commits and dropped if it rolls back.
+   * Nested calls on the same DataSource open savepoints.
+   */
+  transaction<T>(
+    work: (manager: EntityManager) => Promise<T>,
+    options?: TaskTransactionOptions,
+  ): Promise<T> {
+    return this.transactions.run(work, options);
   }
 
   /** Cancels a READY result so that it never runs. */

@@ -84,6 +84,9 @@ export const TaskMessages = {
   cannotCancel: (id: string, status: string) =>
     `Task result '${id}' is ${status}; only a READY result can be cancelled.`,
 
+  dispatchFailed: (name: string, count: number) =>
+    `Task '${name}': ${count} enqueue(s) held until a commit could not be stored after it; the committed work stands, the task(s) were not enqueued.`,
+
   // execution
   taskNotRegistered: (name: string) =>
     `Task '${name}' is not registered in this process: no @Task() method has this name. Deploy the code that defines it, or prune results of removed tasks.`,

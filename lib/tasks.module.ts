@@ -1,5 +1,7 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import { DiscoveryModule } from '@nestjs/core';
+import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { TaskTransactions } from './transactions/task-transactions.service.js';
+import { RequestLifecycleInterceptor } from './transactions/request-lifecycle.interceptor.js';
 import { TaskBackends } from './backends/task-backends.js';
 import { TaskDispatcher } from './dispatch/task-dispatcher.js';
 import { TaskExplorer } from './discovery/task-explorer.js';
@@ -25,6 +27,8 @@ const CORE_PROVIDERS: Provider[] = [
   TaskQueue,
   WorkerFactory,
   InProcessWorker,
+  TaskTransactions,
+  { provide: APP_INTERCEPTOR, useClass: RequestLifecycleInterceptor },
 ];
 const EXPORTS = [
   TaskQueue,

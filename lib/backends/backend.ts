@@ -1,4 +1,5 @@
 import type { DynamicModule } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import type { TaskDefinition } from '../task/task-definition.js';
@@ -163,13 +164,24 @@ export abstract class TaskBackend {
   }
 
   /**
-   * Stores one result per argument list (already validated). Called through
-   * `TaskDefinition.enqueue`/`enqueueMany`, never directly.
+   * Stores new READY results (validated, ids assigned) and returns them.
+   * Called through `TaskDefinition.enqueue`/`enqueueMany`, never directly;
+   * `task.transaction` is set when the rows may be written in that transaction.
    */
   abstract enqueue(
     task: TaskDefinition<any, any>,
-    argsList: unknown[][],
+    rows: TaskResultData[],
   ): Promise<TaskResult<any>[]>;
+
+  /**
+   * Whether enqueues may be written inside this TypeORM transaction (a
+   * database backend on the same DataSource). Otherwise they are held until
+   * it commits.
+   */
+  async writesIn(manager: EntityManager): Promise<boolean> {
+    void manager;
+    return false;
+  }
 
   /** The stored state of one result; `TaskResultDoesNotExistError` when unknown. */
   protected loadResult(id: string): Promise<TaskResultData> {
@@ -195,8 +207,8 @@ export abstract class TaskBackend {
   /** Releases connections; called on application shutdown. */
   async close(): Promise<void> {}
 
-  /** Wraps stored state in a `TaskResult` bound to this backend. */
-  protected toResult<R>(data: TaskResultData): TaskResult<R> {
+  /** @internal Wraps stored state in a `TaskResult` bound to this backend. */
+  toResult<R>(data: TaskResultData): TaskResult<R> {
     return new TaskResult<R>(this.host.resolveTask(data), data, (id) =>
       this.loadResult(id),
     );

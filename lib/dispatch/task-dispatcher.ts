@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
 import { TaskBackends } from '../backends/task-backends.js';
@@ -15,16 +15,22 @@ import {
   type TaskResultData,
 } from '../task/task-result-data.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
+import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
+import { TaskTransactions } from '../transactions/task-transactions.service.js';
+import type { TransactionScope } from '../transactions/transaction-scope.js';
 
 /** Connects definitions to backends and the registry: validation, enqueue, lookup and direct calls. */
 @Injectable()
 export class TaskDispatcher implements TaskPort {
+  private readonly logger = new Logger(LOGGER_CONTEXT);
+
   constructor(
     private readonly backends: TaskBackends,
     private readonly registry: TaskRegistry,
     private readonly executor: TaskExecutor,
-    events: TaskEventBus,
+    private readonly events: TaskEventBus,
+    private readonly transactions: TaskTransactions,
     moduleRef: ModuleRef,
   ) {
     backends.attach({
@@ -52,7 +58,7 @@ export class TaskDispatcher implements TaskPort {
     this.registry.get(task.name);
     const backend = this.backends.get(task.backend, task.name);
     backend.validateTask(task);
-    const stored = argsList.map((args, index) => {
+    const rows = argsList.map((args, index) => {
       if (!Array.isArray(args)) {
         throw new InvalidTaskArgumentsError(
           TaskMessages.argumentsNotArray(task.name, index, args),
@@ -63,9 +69,41 @@ export class TaskDispatcher implements TaskPort {
         throw new InvalidTaskArgumentsError(
           TaskMessages.invalidArguments(task.name, problem),
         );
-      return JSON.parse(JSON.stringify(args)) as unknown[];
+      return newResultData(task, JSON.parse(JSON.stringify(args)) as unknown[]);
     });
-    return backend.enqueue(task, stored);
+    const scopes = this.transactions.scopesFor(task);
+    const joined = scopes[0]?.manager;
+    if (joined && (await backend.writesIn(joined))) {
+      return backend.enqueue(task.with({ transaction: joined }), rows);
+    }
+    const detached = task.with({ transaction: null });
+    if (scopes.length === 0 || !backend.enqueueOnCommit)
+      return backend.enqueue(detached, rows);
+    const held = rows.map((row) => backend.toResult(row));
+    await this.hold(scopes, async () => {
+      try {
+        const stored = await backend.enqueue(detached, rows);
+        stored.forEach((result, index) => held[index].update(result.snapshot));
+      } catch (error) {
+        this.logger.error(
+          TaskMessages.dispatchFailed(task.name, rows.length),
+          (error as Error)?.stack,
+        );
+        for (const result of held)
+          await this.events.emit('dispatchFailed', result, error);
+      }
+    });
+    return held;
+  }
+
+  /** Holds `dispatch` until every scope (innermost first) has committed; drops it when one rolls back. */
+  private async hold(
+    scopes: TransactionScope[],
+    dispatch: () => Promise<void>,
+  ): Promise<void> {
+    const [inner, ...outer] = scopes.filter((scope) => scope.isActive());
+    if (!inner) return dispatch();
+    inner.onCommit(() => this.hold(outer, dispatch));
   }
 
   getResult(backend: string, id: string): Promise<TaskResult<any>> {

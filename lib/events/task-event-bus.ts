@@ -6,7 +6,7 @@ import type { TaskEventName } from './task-event-name.js';
 
 interface Listener {
   site: string;
-  handler: (event: { result: TaskResult<unknown> }) => unknown;
+  handler: (event: { result: TaskResult<unknown>; error?: unknown }) => unknown;
 }
 
 /** Delivers task events to `@OnTaskEvent()` listeners; a throwing listener is logged and isolated. */
@@ -19,14 +19,20 @@ export class TaskEventBus {
     this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
   }
 
-  async emit(event: TaskEventName, result: TaskResult<unknown>): Promise<void> {
+  async emit(
+    event: TaskEventName,
+    result: TaskResult<unknown>,
+    error?: unknown,
+  ): Promise<void> {
     for (const listener of this.listeners.get(event) ?? []) {
       try {
-        await listener.handler({ result });
-      } catch (error) {
+        await listener.handler(
+          error === undefined ? { result } : { result, error },
+        );
+      } catch (thrown) {
         this.logger.error(
           TaskMessages.listenerFailed(event, listener.site),
-          (error as Error)?.stack ?? String(error),
+          (thrown as Error)?.stack ?? String(thrown),
         );
       }
     }

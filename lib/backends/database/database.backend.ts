@@ -1,5 +1,5 @@
 import type { DynamicModule } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { registerTaskEntities } from './task-entities.module.js';
 import { TASK_TABLE } from './task-record.entity.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
@@ -8,10 +8,7 @@ import { TaskInterruptedError } from '../../errors/task-interrupted.error.js';
 import { toErrorRecord } from '../../task/task-error-record.js';
 import type { TaskDefinition } from '../../task/task-definition.js';
 import type { TaskResult } from '../../task/task-result.js';
-import {
-  newResultData,
-  type TaskResultData,
-} from '../../task/task-result-data.js';
+import { type TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import type {
@@ -31,7 +28,7 @@ import {
   type TaskBackendSettings,
   type TaskCheckMessage,
 } from '../backend.js';
-import { resolveDataSource } from './data-source-resolver.js';
+import { resolveDataSource } from '../../typeorm/resolve-data-source.js';
 import {
   resolveDatabaseOptions,
   type ResolvedDatabaseOptions,
@@ -91,9 +88,9 @@ export class DatabaseBackend
   private store(): Promise<TaskStore> {
     this.storeReady ??= (async () => {
       const dataSource = await resolveDataSource(
-        this.alias,
         this.settings.dataSource,
-        this.host,
+        (token) => this.host.resolveProvider(token),
+        `Backend '${this.alias}' (DatabaseBackend)`,
       );
       const dialect = dialectFor(dataSource);
       await dialect.prepare(dataSource);
@@ -120,13 +117,15 @@ export class DatabaseBackend
     }
   }
 
+  override async writesIn(manager: EntityManager): Promise<boolean> {
+    return manager.connection === (await this.store()).dataSource;
+  }
+
   async enqueue(
     task: TaskDefinition<any, any>,
-    argsList: unknown[][],
+    rows: TaskResultData[],
   ): Promise<TaskResult<any>[]> {
     const store = await this.store();
-    const now = new Date();
-    const rows = argsList.map((args) => newResultData(task, args, now));
     const transaction =
       task.transaction?.connection === store.dataSource
         ? task.transaction

@@ -2,10 +2,7 @@ import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
 import type { TaskDefinition } from '../../task/task-definition.js';
 import type { TaskResult } from '../../task/task-result.js';
-import {
-  newResultData,
-  type TaskResultData,
-} from '../../task/task-result-data.js';
+import { type TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { TaskBackend } from '../backend.js';
@@ -20,11 +17,10 @@ export class DummyBackend extends TaskBackend {
 
   async enqueue(
     task: TaskDefinition<any, any>,
-    argsList: unknown[][],
+    rows: TaskResultData[],
   ): Promise<TaskResult<any>[]> {
     const results: TaskResult<any>[] = [];
-    for (const args of argsList) {
-      const data = newResultData(task, args);
+    for (const data of rows) {
       const pending =
         data.uniqueKey === null
           ? undefined

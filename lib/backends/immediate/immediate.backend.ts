@@ -2,7 +2,7 @@ import { runInMemory } from '../../execution/run-in-memory.js';
 import { newWorkerId } from '../../execution/worker-id.js';
 import type { TaskDefinition } from '../../task/task-definition.js';
 import type { TaskResult } from '../../task/task-result.js';
-import { newResultData } from '../../task/task-result-data.js';
+import type { TaskResultData } from '../../task/task-result-data.js';
 import { TaskBackend } from '../backend.js';
 
 /** Runs each task in this process during `enqueue` and returns the finished result. Keeps nothing. */
@@ -12,11 +12,12 @@ export class ImmediateBackend extends TaskBackend {
 
   async enqueue(
     task: TaskDefinition<any, any>,
-    argsList: unknown[][],
+    rows: TaskResultData[],
   ): Promise<TaskResult<any>[]> {
+    void task;
     const results: TaskResult<any>[] = [];
-    for (const args of argsList) {
-      const result = this.toResult(newResultData(task, args));
+    for (const data of rows) {
+      const result = this.toResult(data);
       await this.host.emit('enqueued', result);
       await runInMemory(result, this.host, this.workerId);
       results.push(result);

@@ -1,4 +1,6 @@
+import { Logger } from '@nestjs/common';
 import type { DataSource, QueryRunner } from 'typeorm';
+import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { createTablesSql, type DdlStyle } from './ddl.js';
@@ -28,12 +30,28 @@ export class SqliteDialect extends Dialect {
     return `json_insert(${column}, '$[#]', ${placeholder})`;
   }
 
+  /**
+   * WAL lets workers in other processes read while one writes; busy_timeout
+   * makes writers wait for each other instead of failing. SQLite refuses to
+   * switch to WAL inside a transaction: when the backend is first used in one,
+   * it says how to turn WAL on at connection time instead.
+   */
   override async prepare(dataSource: DataSource): Promise<void> {
-    const memory =
-      String((dataSource.options as { database?: unknown }).database) ===
-      ':memory:';
-    if (!memory) await dataSource.query('PRAGMA journal_mode = WAL');
-    await dataSource.query(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const runner = dataSource.createQueryRunner();
+    try {
+      await runner.query(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      const [{ journal_mode: mode }] = await runner.query(
+        'PRAGMA journal_mode',
+      );
+      if (mode === 'wal' || mode === 'memory') return;
+      await runner.query('PRAGMA journal_mode = WAL').catch((error: Error) => {
+        new Logger(LOGGER_CONTEXT).warn(
+          `SQLite stays in '${mode}' journal mode (${error.message}); set enableWAL: true in the DataSource options so that workers in other processes can read while one writes.`,
+        );
+      });
+    } finally {
+      await runner.release();
+    }
   }
 
   async claim(

@@ -1,6 +1,5 @@
 import { DataSource } from 'typeorm';
-import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
-import type { TaskBackendHost } from '../backend-host.js';
+import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 
 /** The injection token `@nestjs/typeorm` registers a named DataSource under. */
 async function dataSourceToken(name: string): Promise<unknown> {
@@ -12,20 +11,24 @@ async function dataSourceToken(name: string): Promise<unknown> {
   }
 }
 
-/** Finds the DataSource a DatabaseBackend was configured with, initializing it if needed. */
+/**
+ * Finds a DataSource given by instance or by its `@nestjs/typeorm` name,
+ * initializing it if needed. `who` names the asker in the error message.
+ */
 export async function resolveDataSource(
-  alias: string,
   configured: string | DataSource,
-  host: TaskBackendHost,
+  resolveProvider: (token: unknown) => unknown,
+  who: string,
 ): Promise<DataSource> {
   const dataSource =
     typeof configured === 'string'
-      ? host.resolveProvider<DataSource>(await dataSourceToken(configured))
+      ? (resolveProvider(await dataSourceToken(configured)) as
+          DataSource | undefined)
       : configured;
   if (!dataSource) {
     throw new InvalidTaskBackendError(
-      `Backend '${alias}' (DatabaseBackend): no TypeORM DataSource named '${configured}' is provided in this application. ` +
-        `Register it with TypeOrmModule.forRoot(${configured === 'default' ? '' : `{ name: '${configured}', … }`}) or pass a DataSource instance as options.dataSource.`,
+      `${who}: no TypeORM DataSource named '${configured}' is provided in this application. ` +
+        `Register it with TypeOrmModule.forRoot(${configured === 'default' ? '' : `{ name: '${configured}', … }`}) or pass a DataSource instance.`,
     );
   }
   if (!dataSource.isInitialized) await dataSource.initialize();
