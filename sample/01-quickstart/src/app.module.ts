@@ -8,11 +8,14 @@ import { UsersController } from './users/users.controller.js';
   imports: [
     // The app's own database: SQLite in a file. `autoLoadEntities` picks up the
     // task tables; `synchronize` creates them (production runs taskMigrations).
-    TypeOrmModule.forRoot({
-      type: 'better-sqlite3',
-      database: process.env.DATABASE_FILE ?? 'quickstart.sqlite',
-      autoLoadEntities: true,
-      synchronize: true,
+    TypeOrmModule.forRootAsync({
+      useFactory: () => ({
+        type: 'better-sqlite3',
+        database: process.env.DATABASE_FILE ?? 'quickstart.sqlite',
+        enableWAL: true,
+        autoLoadEntities: true,
+        synchronize: true,
+      }),
     }),
     // Tasks are stored in that database and run by a worker inside this
     // process. A larger app drops `worker` and runs `nest-tasks tasks:work`.

@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { AppModule } from '../src/app.module.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DATABASE_FILE = join(tmpdir(), `quickstart-${process.pid}.sqlite`);
@@ -13,7 +14,6 @@ describe('sample/01-quickstart', () => {
 
   beforeAll(async () => {
     process.env.DATABASE_FILE = DATABASE_FILE;
-    const { AppModule } = await import('../src/app.module.js');
     const moduleRef = await Test.createTestingModule({
       imports: [AppModule],
     }).compile();

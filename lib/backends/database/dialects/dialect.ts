@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { SqlBuilder, SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
+import { createTablesSql, type DdlStyle } from './ddl.js';
 
 /** What a claim asks for. */
 export interface ClaimRequest {
@@ -38,8 +39,14 @@ export abstract class Dialect {
     return placeholder;
   }
 
+  /** How this database spells its tables. */
+  protected abstract readonly ddl: DdlStyle;
+
+  /** Driver error codes worth retrying at once (deadlock, lock wait, busy). */
+  protected readonly transientErrors: readonly (string | number)[] = [];
+
   quote(identifier: string): string {
-    return `"${identifier}"`;
+    return this.ddl.quote(identifier);
   }
 
   /** Per-connection settings applied before first use. */
@@ -78,12 +85,19 @@ export abstract class Dialect {
 
   /** Whether a failed statement is worth retrying at once (deadlock, busy). */
   isTransient(error: unknown): boolean {
-    void error;
-    return false;
+    type DriverError = { code?: string; errno?: number };
+    const failure = error as
+      (DriverError & { driverError?: DriverError }) | null;
+    const cause = failure?.driverError ?? failure;
+    return [cause?.code, cause?.errno].some(
+      (code) => code !== undefined && this.transientErrors.includes(code),
+    );
   }
 
   /** DDL creating the tables and the indexes that serve the claim query exactly. */
-  abstract createTablesSql(tables: TaskTables): string[];
+  createTablesSql(tables: TaskTables): string[] {
+    return createTablesSql(this.ddl, tables);
+  }
 
   dropTablesSql(tables: TaskTables): string[] {
     return [

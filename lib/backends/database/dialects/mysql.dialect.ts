@@ -1,7 +1,7 @@
 import type { QueryRunner } from 'typeorm';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
-import { createTablesSql, type DdlStyle } from './ddl.js';
+import type { DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
@@ -22,9 +22,8 @@ const STYLE: DdlStyle = {
 
 /** MySQL 8 / MariaDB 10.6+: SELECT … FOR UPDATE SKIP LOCKED, then UPDATE by seq, in one short transaction. */
 export class MysqlDialect extends Dialect {
-  override quote(identifier: string): string {
-    return STYLE.quote(identifier);
-  }
+  protected readonly ddl = STYLE;
+  protected override readonly transientErrors = [1213, 1205];
 
   appendToJsonArray(column: string, placeholder: string): string {
     return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
@@ -71,16 +70,5 @@ export class MysqlDialect extends Dialect {
       await runner.rollbackTransaction();
       throw error;
     }
-  }
-
-  override isTransient(error: unknown): boolean {
-    const errno =
-      (error as { errno?: number; driverError?: { errno?: number } })
-        ?.driverError?.errno ?? (error as { errno?: number })?.errno;
-    return errno === 1213 || errno === 1205;
-  }
-
-  createTablesSql(tables: TaskTables): string[] {
-    return createTablesSql(STYLE, tables);
   }
 }

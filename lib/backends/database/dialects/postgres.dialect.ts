@@ -1,7 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { SqlBuilder, type SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
-import { createTablesSql, type DdlStyle } from './ddl.js';
+import type { DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
@@ -36,6 +36,8 @@ interface PgClient {
 
 /** PostgreSQL: CTE + FOR UPDATE SKIP LOCKED + UPDATE … RETURNING; LISTEN/NOTIFY wake-ups. */
 export class PostgresDialect extends Dialect {
+  protected readonly ddl = STYLE;
+  protected override readonly transientErrors = ['40P01', '40001'];
   override readonly canListen = true;
 
   override placeholder(index: number): string {
@@ -106,16 +108,5 @@ export class PostgresDialect extends Dialect {
         client.off('error', onError);
       }
     };
-  }
-
-  override isTransient(error: unknown): boolean {
-    const code =
-      (error as { code?: string; driverError?: { code?: string } })?.driverError
-        ?.code ?? (error as { code?: string })?.code;
-    return code === '40P01' || code === '40001';
-  }
-
-  createTablesSql(tables: TaskTables): string[] {
-    return createTablesSql(STYLE, tables);
   }
 }

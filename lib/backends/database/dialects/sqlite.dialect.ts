@@ -3,7 +3,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
-import { createTablesSql, type DdlStyle } from './ddl.js';
+import type { DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
@@ -26,6 +26,11 @@ const BUSY_TIMEOUT_MS = 10_000;
 
 /** SQLite: one `UPDATE … WHERE seq IN (SELECT … LIMIT n) RETURNING *` statement; WAL and busy_timeout on. */
 export class SqliteDialect extends Dialect {
+  protected readonly ddl = STYLE;
+  protected override readonly transientErrors = [
+    'SQLITE_BUSY',
+    'SQLITE_LOCKED',
+  ];
   appendToJsonArray(column: string, placeholder: string): string {
     return `json_insert(${column}, '$[#]', ${placeholder})`;
   }
@@ -63,16 +68,5 @@ export class SqliteDialect extends Dialect {
     const table = this.quote(tables.tasks);
     const text = `UPDATE ${table} SET ${parts.setRunning(sql)} WHERE seq IN (${parts.selectReady(sql)}) RETURNING *`;
     return (await runner.query(text, sql.params, true)).records;
-  }
-
-  override isTransient(error: unknown): boolean {
-    const code =
-      (error as { code?: string; driverError?: { code?: string } })?.driverError
-        ?.code ?? (error as { code?: string })?.code;
-    return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-  }
-
-  createTablesSql(tables: TaskTables): string[] {
-    return createTablesSql(STYLE, tables);
   }
 }
