@@ -1,5 +1,6 @@
 import type { DynamicModule } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
+import { transactionScopeOf } from '../../transactions/query-runner-scope.js';
 import { registerTaskEntities } from './task-entities.module.js';
 import { TASK_TABLE } from './task-record.entity.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
@@ -132,8 +133,14 @@ export class DatabaseBackend
         : null;
     await store.insert(rows.map(encodeNewRow), transaction);
     const results = rows.map((data) => this.toResult(data));
-    for (const wake of this.localWakers) wake();
-    for (const result of results) await this.host.emit('enqueued', result);
+    // Workers here are woken, and listeners told, once the rows are visible.
+    const announce = async () => {
+      for (const wake of this.localWakers) wake();
+      for (const result of results) await this.host.emit('enqueued', result);
+    };
+    const scope = transaction ? transactionScopeOf(transaction) : null;
+    if (scope) scope.onCommit(announce);
+    else await announce();
     return results;
   }
 
