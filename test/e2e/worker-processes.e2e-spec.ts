@@ -326,5 +326,27 @@ describe.each(availableDatabases().map((db) => db.name))(
       await expectExit(wrongExport, 1);
       expect(wrongExport.output()).toContain("has no export 'Nope'");
     }, 30_000);
+
+    it('--max-tasks exits after that many tasks, leaving the rest READY', async () => {
+      await queue
+        .task(ProcessTasks, 'record')
+        .enqueueMany([[1], [2], [3], [4], [5]]);
+      await expectExit(start('--max-tasks', '2', '--concurrency', '1'), 0);
+      expect(await statusCounts()).toEqual({ SUCCESSFUL: 2, READY: 3 });
+    }, 30_000);
+
+    it('--shutdown-timeout bounds a graceful stop: tasks still running then are interrupted and the exit is non-zero', async () => {
+      const result = await queue.enqueue(ProcessTasks, 'sleep', 30_000);
+      const worker = start('--shutdown-timeout', '300');
+      await waitFor(
+        'the task to start',
+        async () => (await runs()).length === 1,
+      );
+      worker.child.kill('SIGTERM');
+      await expectExit(worker, 1);
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.FAILED);
+      expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+    }, 30_000);
   },
 );
