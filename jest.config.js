@@ -5,7 +5,6 @@ export default {
   moduleNameMapper: {
     '^nestjs-tasks$': '<rootDir>/lib/index.ts',
     '^nestjs-tasks/testing$': '<rootDir>/lib/testing/index.ts',
-    '^nestjs-tasks/bullmq$': '<rootDir>/lib/backends/bullmq/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
