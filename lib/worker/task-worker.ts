@@ -46,7 +46,7 @@ export class TaskWorker {
     private readonly runner: InMemoryRunner,
     readonly options: WorkerOptions,
   ) {
-    this.batcher = new CompletionBatcher((records) => source.complete(records));
+    this.batcher = new CompletionBatcher((records) => this.record(records));
   }
 
   get workerId(): string {
@@ -251,6 +251,27 @@ export class TaskWorker {
       attempt,
       retryAt: null,
     };
+  }
+
+  /**
+   * Writes outcomes, retrying while the database is unreachable: the tasks
+   * stay in `running`, so their leases keep being extended meanwhile. Gives
+   * up only when the worker is aborted (their leases then expire and another
+   * worker rescues them).
+   */
+  private async record(records: readonly AttemptRecord[]): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await this.source.complete(records);
+      } catch (error) {
+        if (this.aborted) throw error;
+        const delay = Math.min(100 * 2 ** failures, 5000);
+        this.logger.warn(
+          `Recording ${records.length} outcome(s) failed (${(error as Error)?.message ?? error}); retrying in ${delay} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 
   private async beat(): Promise<void> {

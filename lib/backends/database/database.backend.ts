@@ -315,10 +315,15 @@ export class DatabaseBackend
             retryAt: null,
           };
     });
-    const written = await this.write(records);
+    // One guarded statement per row (rescues are rare): only the worker that
+    // actually rescued a row reports it, however many rescue at once.
+    let written = 0;
     for (const record of records) {
-      if (record.data.status === TaskResultStatus.FAILED)
+      if ((await this.write([record])) === 0) continue;
+      written += 1;
+      if (record.data.status === TaskResultStatus.FAILED) {
         await this.host.emit('finished', this.toResult(record.data));
+      }
     }
     return written;
   }
