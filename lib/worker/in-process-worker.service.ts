@@ -1,12 +1,17 @@
 import {
   Inject,
+  Optional,
   Injectable,
   Logger,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import type { TasksModuleOptions } from '../interfaces/tasks-module-options.interface.js';
-import { LOGGER_CONTEXT, TASKS_MODULE_OPTIONS } from '../tasks.constants.js';
+import {
+  LOGGER_CONTEXT,
+  TASKS_BACKEND_OVERRIDE,
+  TASKS_MODULE_OPTIONS,
+} from '../tasks.constants.js';
 import type { TaskWorker, WorkerExit } from './task-worker.js';
 import { WorkerFactory } from './worker-factory.service.js';
 
@@ -29,11 +34,15 @@ export class InProcessWorker
   constructor(
     @Inject(TASKS_MODULE_OPTIONS) private readonly options: TasksModuleOptions,
     private readonly factory: WorkerFactory,
+    /** Set by TasksTestingModule: its DummyBackends are run by TaskQueueTester instead. */
+    @Optional()
+    @Inject(TASKS_BACKEND_OVERRIDE)
+    private readonly testing?: unknown,
   ) {}
 
   onApplicationBootstrap(): void {
     const config = this.options.worker;
-    if (!config || suppressed) return;
+    if (!config || suppressed || this.testing) return;
     const worker = this.factory.create({
       backend: config.backend,
       queues: config.queues ?? null,
