@@ -89,16 +89,27 @@ export class TaskStore {
     const now = Date.now();
     return this.withRunner((runner) =>
       this.dialect.claim(runner, this.tables, {
-        selectReady: (sql) =>
-          `SELECT seq FROM ${this.tasks} WHERE status = '${READY}' AND available_at <= ${sql.p(now, 'bigint')}` +
-          (queues ? ` AND queue_name IN (${sql.list(queues, 'text')})` : '') +
-          ` ORDER BY priority DESC, available_at, seq LIMIT ${sql.p(limit, 'integer')}`,
+        selectReady: (sql) => this.selectReady(sql, queues, limit, now),
         setRunning: (sql) =>
           `status = '${RUNNING}', worker_id = ${sql.p(workerId, 'text')}, attempts = attempts + 1, ` +
           `started_at = COALESCE(started_at, ${sql.p(now, 'bigint')}), last_attempted_at = ${sql.p(now, 'bigint')}, ` +
           `lease_expires_at = ${sql.p(now + leaseMs, 'bigint')}, ` +
           `worker_ids = ${this.dialect.appendToJsonArray('worker_ids', sql.p(workerId, 'text'))}`,
       }),
+    );
+  }
+
+  /** The claim query's row selection: what the claim index serves. */
+  selectReady(
+    sql: SqlBuilder,
+    queues: readonly string[] | null,
+    limit: number,
+    now: number,
+  ): string {
+    return (
+      `SELECT seq FROM ${this.tasks} WHERE status = '${READY}' AND available_at <= ${sql.p(now, 'bigint')}` +
+      (queues ? ` AND queue_name IN (${sql.list(queues, 'text')})` : '') +
+      ` ORDER BY priority DESC, available_at, seq LIMIT ${sql.p(limit, 'integer')}`
     );
   }
 

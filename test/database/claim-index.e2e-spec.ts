@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { dialectFor } from '../../lib/backends/database/dialects/index.js';
+import { SqlBuilder } from '../../lib/backends/database/sql-builder.js';
+import { encodeNewRow } from '../../lib/backends/database/task-row.js';
+import { TaskStore } from '../../lib/backends/database/task-store.js';
+import { tablesFor } from '../../lib/backends/database/task-tables.js';
+import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
+import {
+  availableDatabases,
+  closeTestDataSource,
+  openTestDataSource,
+  uniqueTableName,
+  type TestDatabase,
+} from '../support/databases.js';
+
+const ROWS = 3000;
+
+function row(index: number, now: number): TaskResultData {
+  return {
+    id: randomUUID(),
+    taskName: 'Index.probe',
+    backend: 'default',
+    queueName: index % 3 === 0 ? 'emails' : 'default',
+    priority: index % 5,
+    args: [index],
+    status:
+      index % 4 === 0 ? TaskResultStatus.SUCCESSFUL : TaskResultStatus.READY,
+    runAfter: index % 7 === 0 ? new Date(now + 60_000) : null,
+    enqueuedAt: new Date(now - index),
+    startedAt: null,
+    finishedAt: null,
+    lastAttemptedAt: null,
+    attempts: 0,
+    maxAttempts: 1,
+    workerIds: [],
+    errors: [],
+    returnValue: null,
+    progress: null,
+    metadata: {},
+    uniqueKey: null,
+  };
+}
+
+/** Reads the plan each database would use for the claim's row selection, with scans of the whole table discouraged. */
+async function claimPlan(
+  db: TestDatabase,
+  ds: DataSource,
+  store: TaskStore,
+  queues: string[] | null,
+): Promise<string> {
+  const sql = new SqlBuilder(store.dialect);
+  const select = store.selectReady(sql, queues, 16, Date.now());
+  const runner = ds.createQueryRunner();
+  try {
+    if (db.name === 'postgres') {
+      await runner.query('SET enable_seqscan = off');
+      const rows: { 'QUERY PLAN': string }[] = await runner.query(
+        `EXPLAIN ${select}`,
+        sql.params,
+      );
+      await runner.query('RESET enable_seqscan');
+      return rows.map((r) => r['QUERY PLAN']).join('\n');
+    }
+    if (db.name === 'mariadb') {
+      const rows: { key: string | null; Extra: string | null }[] =
+        await runner.query(`EXPLAIN ${select}`, sql.params);
+      return rows.map((r) => `key=${r.key} extra=${r.Extra}`).join('\n');
+    }
+    const rows: { detail: string }[] = await runner.query(
+      `EXPLAIN QUERY PLAN ${select}`,
+      sql.params,
+    );
+    return rows.map((r) => r.detail).join('\n');
+  } finally {
+    await runner.release();
+  }
+}
+
+describe.each(availableDatabases())(
+  'the claim index on $name',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_index');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = new TaskStore(ds, dialectFor(ds), tablesFor(table), table);
+      const now = Date.now();
+      await store.insert(
+        Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
+      );
+      await ds.query(
+        db.name === 'mariadb' ? `ANALYZE TABLE ${table}` : `ANALYZE ${table}`,
+      );
+    });
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it.each([
+      ['every queue', null],
+      ['named queues', ['default', 'emails']],
+    ])(
+      'serves the selection and its order for %s, without sorting',
+      async (_label, queues) => {
+        const plan = await claimPlan(db, ds, store, queues);
+        expect(plan).toContain(`${table}_claim`);
+        expect(plan).not.toMatch(/Sort|filesort|TEMP B-TREE/i);
+      },
+    );
+  },
+);
