@@ -86,7 +86,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(ds, dialectFor(ds), tablesFor(table), table);
+      store = new TaskStore(ds, ds, dialectFor(ds), tablesFor(table), table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),

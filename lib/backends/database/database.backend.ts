@@ -94,9 +94,16 @@ export class DatabaseBackend
         `Backend '${this.alias}' (DatabaseBackend)`,
       );
       const dialect = dialectFor(dataSource);
-      await dialect.prepare(dataSource);
+      const connection = await dialect.ownConnection(dataSource);
+      await dialect.prepare(connection);
       const tables = tablesFor(this.settings.tableName);
-      return new TaskStore(dataSource, dialect, tables, tables.tasks);
+      return new TaskStore(
+        dataSource,
+        connection,
+        dialect,
+        tables,
+        tables.tasks,
+      );
     })().catch((error) => {
       this.storeReady = undefined;
       throw error;
@@ -181,7 +188,10 @@ export class DatabaseBackend
   }
 
   override async close(): Promise<void> {
+    const ready = this.storeReady;
     this.storeReady = undefined;
+    const store = await ready?.catch(() => undefined);
+    await store?.close();
   }
 
   async prune(request: PruneRequest): Promise<number> {

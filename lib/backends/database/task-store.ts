@@ -34,7 +34,8 @@ export interface WorkerRow {
 
 /** Rows per INSERT statement: keeps every database under its parameter limit. */
 const INSERT_CHUNK = 500;
-const TRANSIENT_RETRIES = 5;
+/** How long deadlocks and busy errors are retried (asynchronously) before they are thrown. */
+const TRANSIENT_RETRY_MS = 10_000;
 const { READY, RUNNING } = TaskResultStatus;
 
 /** Every statement the DatabaseBackend runs, written once for all dialects. */
@@ -43,7 +44,10 @@ export class TaskStore {
   private readonly workers: string;
 
   constructor(
+    /** The application's DataSource: transactions on it are joined. */
     readonly dataSource: DataSource,
+    /** Where the backend's own statements run (see `Dialect.ownConnection`). */
+    private readonly connection: DataSource,
     readonly dialect: Dialect,
     readonly tables: TaskTables,
     private readonly channel: string,
@@ -315,6 +319,12 @@ export class TaskStore {
     }
   }
 
+  /** Closes the backend's own connection, if it has one apart from the application's. */
+  async close(): Promise<void> {
+    if (this.connection !== this.dataSource && this.connection.isInitialized)
+      await this.connection.destroy();
+  }
+
   private async read(text: string, params: unknown[]): Promise<TaskRow[]> {
     return this.withRunner(
       async (runner) =>
@@ -329,18 +339,21 @@ export class TaskStore {
   }
 
   /** Runs `work` on a pooled connection, retrying deadlocks and busy errors. */
+  /** Runs `work` on a connection of the backend, retrying deadlocks and busy errors with backoff. */
   private async withRunner<T>(
     work: (runner: QueryRunner) => Promise<T>,
   ): Promise<T> {
+    const giveUpAt = Date.now() + TRANSIENT_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
-      const runner = this.dataSource.createQueryRunner();
+      const runner = this.connection.createQueryRunner();
       try {
         return await work(runner);
       } catch (error) {
-        if (attempt >= TRANSIENT_RETRIES || !this.dialect.isTransient(error))
+        if (!this.dialect.isTransient(error) || Date.now() > giveUpAt)
           throw error;
+        const backoff = Math.min(5 * 2 ** attempt, 250);
         await new Promise((resolve) =>
-          setTimeout(resolve, 5 * attempt + Math.random() * 20),
+          setTimeout(resolve, backoff / 2 + Math.random() * backoff),
         );
       } finally {
         await runner.release();

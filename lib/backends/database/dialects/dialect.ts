@@ -49,6 +49,16 @@ export abstract class Dialect {
     return this.ddl.quote(identifier);
   }
 
+  /**
+   * The DataSource the backend runs its own statements on. Usually the
+   * application's (its pool hands out separate connections); a database with
+   * a single shared connection gets one of its own, so that the backend's
+   * statements never land in a transaction the application has open.
+   */
+  async ownConnection(app: DataSource): Promise<DataSource> {
+    return app;
+  }
+
   /** Per-connection settings applied before first use. */
   async prepare(dataSource: DataSource): Promise<void> {
     void dataSource;

@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource, QueryRunner } from 'typeorm';
+import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
@@ -21,8 +21,15 @@ const STYLE: DdlStyle = {
   partialIndexes: true,
 };
 
-/** How long a connection waits for another process's write lock before SQLITE_BUSY. */
-const BUSY_TIMEOUT_MS = 10_000;
+/**
+ * How long a statement blocks waiting for another connection's write lock
+ * before SQLITE_BUSY. Short on purpose: better-sqlite3 waits synchronously,
+ * so longer waits are retried asynchronously by the store instead, which
+ * lets a transaction of this same process finish meanwhile.
+ */
+const BUSY_TIMEOUT_MS = 100;
+/** Tries at switching the database to WAL before going on without it. */
+const WAL_ATTEMPTS = 5;
 
 /** SQLite: one `UPDATE … WHERE seq IN (SELECT … LIMIT n) RETURNING *` statement; WAL and busy_timeout on. */
 export class SqliteDialect extends Dialect {
@@ -36,26 +43,54 @@ export class SqliteDialect extends Dialect {
   }
 
   /**
-   * WAL lets workers in other processes read while one writes; busy_timeout
-   * makes writers wait for each other instead of failing. SQLite refuses to
-   * switch to WAL inside a transaction: when the backend is first used in one,
-   * it says how to turn WAL on at connection time instead.
+   * TypeORM's SQLite driver has a single connection: statements of the
+   * backend would join whatever transaction the application has open on it.
+   * The backend opens a connection of its own to the same file (a `:memory:`
+   * database cannot be shared and keeps the application's).
+   */
+  override async ownConnection(app: DataSource): Promise<DataSource> {
+    const database = String(
+      (app.options as { database?: unknown }).database ?? '',
+    );
+    if (database === '' || database === ':memory:') return app;
+    const own = new DataSource({
+      ...app.options,
+      entities: [],
+      migrations: [],
+      subscribers: [],
+      synchronize: false,
+      migrationsRun: false,
+      dropSchema: false,
+      enableWAL: false,
+    } as unknown as DataSourceOptions);
+    return own.initialize();
+  }
+
+  /**
+   * Writers wait for each other instead of failing at once with SQLITE_BUSY,
+   * and WAL lets workers read while another connection writes. Switching to
+   * WAL needs a moment without other transactions: it is retried briefly,
+   * and the database keeps working without it if that never comes.
    */
   override async prepare(dataSource: DataSource): Promise<void> {
-    const runner = dataSource.createQueryRunner();
-    try {
-      await runner.query(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-      const [{ journal_mode: mode }] = await runner.query(
+    await dataSource.query(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    for (let attempt = 1; ; attempt++) {
+      const [{ journal_mode: mode }] = await dataSource.query(
         'PRAGMA journal_mode',
       );
       if (mode === 'wal' || mode === 'memory') return;
-      await runner.query('PRAGMA journal_mode = WAL').catch((error: Error) => {
-        new Logger(LOGGER_CONTEXT).warn(
-          `SQLite stays in '${mode}' journal mode (${error.message}); set enableWAL: true in the DataSource options so that workers in other processes can read while one writes.`,
-        );
-      });
-    } finally {
-      await runner.release();
+      try {
+        await dataSource.query('PRAGMA journal_mode = WAL');
+        return;
+      } catch (error) {
+        if (attempt >= WAL_ATTEMPTS) {
+          new Logger(LOGGER_CONTEXT).warn(
+            `SQLite stays in '${mode}' journal mode (${(error as Error).message}); set enableWAL: true in the DataSource options so that workers can read while another connection writes.`,
+          );
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+      }
     }
   }
 

@@ -1,0 +1,119 @@
+import { Test, type TestingModule } from '@nestjs/testing';
+import type { DataSource } from 'typeorm';
+import {
+  DatabaseBackend,
+  TaskQueue,
+  TaskResultStatus,
+  TasksModule,
+} from '../../lib/index.js';
+import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
+import { ConformanceTasks } from '../support/database-fixtures.js';
+import {
+  availableDatabases,
+  closeTestDataSource,
+  openTestDataSource,
+  uniqueTableName,
+  type TestDatabase,
+} from '../support/databases.js';
+
+class Rollback extends Error {}
+
+/**
+ * The backend's own statements (enqueues outside any transaction, claims,
+ * completions) never join a transaction the application happens to have open
+ * on the same DataSource at the time — SQLite included, whose TypeORM driver
+ * shares one connection.
+ */
+describe.each(availableDatabases())(
+  'statements outside unrelated transactions on $name',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_unrelated');
+    const orders = `${table}_orders`;
+    let ds: DataSource;
+    let moduleRef: TestingModule;
+    let queue: TaskQueue;
+
+    /** Opens a transaction that writes, waits until `release` resolves, then rolls back. */
+    const unrelatedTransaction = (release: Promise<void>) =>
+      ds
+        .transaction(async (manager) => {
+          await manager.query(`INSERT INTO ${orders} (id) VALUES (1)`);
+          await release;
+          throw new Rollback();
+        })
+        .catch((error) => {
+          if (!(error instanceof Rollback)) throw error;
+        });
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      await ds.query(`CREATE TABLE ${orders} (id INTEGER NOT NULL)`);
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          TasksModule.forRoot({
+            backends: {
+              default: {
+                backend: DatabaseBackend,
+                queues: [],
+                options: { dataSource: ds, tableName: table },
+              },
+            },
+          }),
+        ],
+        providers: [ConformanceTasks],
+      }).compile();
+      moduleRef.useLogger(false);
+      await moduleRef.init();
+      queue = moduleRef.get(TaskQueue);
+    });
+
+    afterAll(async () => {
+      await moduleRef?.close();
+      await ds?.query(`DROP TABLE IF EXISTS ${orders}`);
+      await closeTestDataSource(db, ds, table);
+    });
+
+    it('keeps an enqueue made elsewhere while another transaction is open and then rolls back', async () => {
+      let release!: () => void;
+      const transaction = unrelatedTransaction(
+        new Promise<void>((resolve) => (release = resolve)),
+      );
+      const enqueued = queue.enqueue(ConformanceTasks, 'add', 1, 2);
+      setTimeout(release, 200);
+      const result = await enqueued;
+      await transaction;
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.READY,
+      );
+    });
+
+    it('keeps what a worker claimed and completed while another transaction was open and then rolled back', async () => {
+      const tasks = moduleRef.get(ConformanceTasks);
+      tasks.reset();
+      const result = await queue.enqueue(ConformanceTasks, 'record', 'once');
+      let release!: () => void;
+      const transaction = unrelatedTransaction(
+        new Promise<void>((resolve) => (release = resolve)),
+      );
+      const worker = moduleRef
+        .get(WorkerFactory)
+        .create({ batch: true, intervalMs: 20 });
+      const ran = worker.run();
+      setTimeout(release, 200);
+      expect(await ran).toBe('drained');
+      await transaction;
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+      // A second batch worker finds nothing: the claim was not undone with the rollback.
+      expect(
+        await moduleRef
+          .get(WorkerFactory)
+          .create({ batch: true, intervalMs: 20 })
+          .run(),
+      ).toBe('drained');
+      expect(tasks.executed.filter((label) => label === 'once')).toEqual([
+        'once',
+      ]);
+    });
+  },
+);
