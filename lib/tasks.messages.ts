@@ -28,6 +28,8 @@ export const TaskMessages = {
     `Two tasks are named '${name}': ${first} and ${second}. Give one of them a distinct @Task({ name }).`,
   requestScopedTask: (site: string) =>
     `${site} is a @Task() on a request-scoped provider. Tasks run outside any request: make the provider singleton-scoped (the default) and pass request data as arguments.`,
+  scheduleNotSupported: (site: string) =>
+    `${site} sets @Task({ schedule }), which this version of nestjs-tasks does not run yet. Remove it and enqueue the task from your own scheduler (e.g. @nestjs/schedule) for now.`,
   notATaskMethod: (site: string) =>
     `${site} is not a @Task() method. Decorate it with @Task() or pass the name of a decorated method.`,
   taskProviderMissing: (name: string, site: string) =>

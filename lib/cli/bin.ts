@@ -10,4 +10,6 @@ program.option(
   'the root module, as path/to/app.module.js#AppModule (default: package.json nestTasks.app)',
 );
 
-void runProgram(program, process.argv);
+await runProgram(program, process.argv);
+// Tasks interrupted by a shutdown timeout may still hold handles: the command is over.
+process.exit(process.exitCode ?? 0);

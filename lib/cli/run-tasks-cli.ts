@@ -24,16 +24,19 @@ export function createTasksProgram(
 
 /**
  * Runs a `tasks:*` command for this application, e.g. from an entry file
- * `runTasksCli(AppModule)` started as `node dist/tasks.js tasks:work`.
+ * `await runTasksCli(AppModule)` started as `node dist/tasks.js tasks:work`,
+ * then exits the process with the command's exit code (tasks interrupted by
+ * a shutdown timeout may still hold handles open).
  */
 export async function runTasksCli(
   appModule: Type<unknown>,
   argv: readonly string[] = process.argv,
-): Promise<void> {
+): Promise<never> {
   await runProgram(
     createTasksProgram(async () => appModule),
     argv,
   );
+  process.exit(process.exitCode ?? 0);
 }
 
 /** Parses and runs; a failure is logged and sets a non-zero exit code. */

@@ -72,6 +72,9 @@ export class TaskExplorer implements OnModuleInit {
     instance: object,
     methodName: string,
   ): void {
+    if (task.schedule !== undefined) {
+      throw new InvalidTaskError(TaskMessages.scheduleNotSupported(site));
+    }
     const defaults = defaultTaskState(task.name);
     const definition = new TaskDefinition(this.dispatcher, {
       ...defaults,

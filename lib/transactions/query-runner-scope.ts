@@ -1,4 +1,6 @@
+import { Logger } from '@nestjs/common';
 import type { EntityManager, QueryRunner } from 'typeorm';
+import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import type { TransactionScope } from './transaction-scope.js';
 
 interface Hook {
@@ -57,19 +59,33 @@ class QueryRunnerScope implements TransactionScope {
       return;
     }
     const hooks = this.take(() => true);
-    for (const hook of hooks) await hook.commit?.();
+    for (const hook of hooks) await runIsolated(hook.commit);
   }
 
   private async afterRollback(): Promise<void> {
     const depth = this.runner.isTransactionActive ? depthOf(this.runner) : 0;
     const dropped = this.take((hook) => hook.depth > depth);
-    for (const hook of dropped) await hook.rollback?.();
+    for (const hook of dropped) await runIsolated(hook.rollback);
   }
 
   private take(matches: (hook: Hook) => boolean): Hook[] {
     const taken = this.hooks.filter(matches);
     this.hooks = this.hooks.filter((hook) => !matches(hook));
     return taken;
+  }
+}
+
+/** Runs a hook after COMMIT/ROLLBACK: its failure is logged, never thrown into the code that committed. */
+async function runIsolated(
+  hook: (() => Promise<void>) | undefined,
+): Promise<void> {
+  try {
+    await hook?.();
+  } catch (error) {
+    new Logger(LOGGER_CONTEXT).error(
+      'A transaction hook failed',
+      (error as Error)?.stack ?? String(error),
+    );
   }
 }
 

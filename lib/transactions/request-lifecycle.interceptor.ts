@@ -62,12 +62,22 @@ export class RequestLifecycleInterceptor implements NestInterceptor {
             subscriber.error(error);
           },
           complete: () => {
-            subscriber.complete();
+            // Settled first: completing tears the subscription down.
             void settle(request.commit());
+            subscriber.complete();
           },
         }),
       );
-      return () => subscription.unsubscribe();
+      return () => {
+        subscription.unsubscribe();
+        if (request.isActive()) {
+          // Unsubscribed before the handler finished (client gone, stream closed): not a success.
+          this.logger.warn(
+            'A request ended before its handler finished; the enqueues it held were dropped',
+          );
+          void settle(request.rollback());
+        }
+      };
     });
   }
 }

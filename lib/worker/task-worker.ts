@@ -1,15 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
 import type { InMemoryRunner } from '../execution/run-in-memory.js';
-import {
-  toErrorRecord,
-  type TaskErrorRecord,
-} from '../task/task-error-record.js';
+import { toErrorRecord } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
-import { CompletionBatcher } from './completion-batcher.js';
-import { defaultRetryDelay, type WorkerOptions } from './worker-options.js';
+import { OutcomeRecorder } from './outcome-recorder.js';
+import { failed, succeeded } from './attempt-outcomes.js';
+import type { WorkerOptions } from './worker-options.js';
 import type {
   AttemptRecord,
   ClaimedTask,
@@ -30,12 +28,13 @@ export class TaskWorker {
     string,
     { result: TaskResult<any>; done: Promise<void> }
   >();
-  private readonly batcher: CompletionBatcher;
+  private readonly recorder: OutcomeRecorder;
   private stopping = false;
   private aborted = false;
   private started = 0;
   private moreMayBeReady = true;
-  private wakeUp: () => void = () => {};
+  private wakePending = false;
+  private wakeUp: () => void = () => (this.wakePending = true);
   private abortRequested: () => void = () => {};
   private readonly abortSignal = new Promise<void>(
     (resolve) => (this.abortRequested = resolve),
@@ -46,7 +45,11 @@ export class TaskWorker {
     private readonly runner: InMemoryRunner,
     readonly options: WorkerOptions,
   ) {
-    this.batcher = new CompletionBatcher((records) => this.record(records));
+    this.recorder = new OutcomeRecorder(
+      source,
+      this.logger,
+      () => this.aborted,
+    );
   }
 
   get workerId(): string {
@@ -101,16 +104,18 @@ export class TaskWorker {
       const free = this.freeSlots();
       if (free > 0 && this.moreMayBeReady) {
         const claimed = await this.claim(free);
-        this.moreMayBeReady = claimed.length === free;
-        for (const task of claimed) this.start(task);
-        if (this.limitReached()) break;
-        if (this.moreMayBeReady && this.freeSlots() > 0) continue;
-        if (
-          this.options.batch &&
-          claimed.length === 0 &&
-          this.running.size === 0
-        )
-          break;
+        if (claimed) {
+          this.moreMayBeReady = claimed.length === free;
+          for (const task of claimed) this.start(task);
+          if (this.limitReached()) break;
+          if (this.moreMayBeReady && this.freeSlots() > 0) continue;
+          if (
+            this.options.batch &&
+            claimed.length === 0 &&
+            this.running.size === 0
+          )
+            break;
+        }
       }
       await this.sleep();
       this.moreMayBeReady = true;
@@ -132,7 +137,8 @@ export class TaskWorker {
     );
   }
 
-  private async claim(limit: number): Promise<ClaimedTask[]> {
+  /** Claims up to `limit` tasks; null when claiming failed (which is not an empty queue). */
+  private async claim(limit: number): Promise<ClaimedTask[] | null> {
     try {
       return await this.source.claim(this.workerId, this.options.queues, limit);
     } catch (error) {
@@ -140,18 +146,23 @@ export class TaskWorker {
         `Claiming tasks failed; retrying after ${this.options.intervalMs} ms`,
         (error as Error)?.stack,
       );
-      return [];
+      return null;
     }
   }
 
-  /** Waits for a wake-up (new task, free slot, stop) or the polling interval. */
+  /** Waits for a wake-up (new task, free slot, stop) or the polling interval; a wake-up that came meanwhile counts. */
   private sleep(): Promise<void> {
+    if (this.wakePending) {
+      this.wakePending = false;
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, this.options.intervalMs);
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        this.wakeUp = () => (this.wakePending = true);
         resolve();
-      }
+      };
+      const timer = setTimeout(done, this.options.intervalMs);
       this.wakeUp = done;
     });
   }
@@ -162,24 +173,30 @@ export class TaskWorker {
 
   private start(task: ClaimedTask): void {
     this.started += 1;
-    const done = this.execute(task).finally(() => {
-      this.running.delete(task.result.id);
-      this.moreMayBeReady = true;
-      this.wake();
-    });
+    const done = this.execute(task)
+      .catch((error: unknown) =>
+        this.logger.error(
+          `Running task ${task.result.id} failed unexpectedly`,
+          (error as Error)?.stack,
+        ),
+      )
+      .finally(() => {
+        this.running.delete(task.result.id);
+        this.moreMayBeReady = true;
+        this.wake();
+      });
     this.running.set(task.result.id, { result: task.result, done });
   }
 
   private async execute({ result, problem }: ClaimedTask): Promise<void> {
-    const attempt = result.attempts;
     let outcome: AttemptRecord;
     if (problem) {
-      outcome = this.outcome(result, problem, new Date(), true);
+      outcome = failed(result, problem, this.workerId, true);
     } else {
       await this.runner.emit('started', result);
       const ran = await this.runner.executor.runAttempt(
         result,
-        attempt,
+        result.attempts,
         (progress, metadata) =>
           this.source.saveProgress(
             result.id,
@@ -190,21 +207,11 @@ export class TaskWorker {
       );
       if (this.aborted || !this.running.has(result.id)) return;
       outcome = ran.ok
-        ? {
-            data: {
-              ...result.snapshot,
-              status: TaskResultStatus.SUCCESSFUL,
-              finishedAt: new Date(),
-              returnValue: ran.returnValue,
-            },
-            workerId: this.workerId,
-            attempt,
-            retryAt: null,
-          }
-        : this.outcome(result, ran.error, new Date());
+        ? succeeded(result, ran.returnValue, this.workerId)
+        : failed(result, ran.error, this.workerId);
     }
     try {
-      await this.batcher.add(outcome);
+      await this.recorder.record(outcome);
     } catch (error) {
       this.logger.error(
         `Recording the outcome of task ${result.id} failed; its lease will expire and another worker will rescue it`,
@@ -215,63 +222,6 @@ export class TaskWorker {
     result.update(outcome.data);
     if (outcome.data.status !== TaskResultStatus.READY)
       await this.runner.emit('finished', result);
-  }
-
-  /** A failed attempt: re-queued after the retry delay while attempts remain, else FAILED. */
-  private outcome(
-    result: TaskResult<any>,
-    error: TaskErrorRecord,
-    now: Date,
-    final = false,
-  ): AttemptRecord {
-    const data = result.snapshot;
-    const errors = [...data.errors, error];
-    const attempt = data.attempts;
-    if (!final && attempt < data.maxAttempts) {
-      const delay = result.task.retryDelay;
-      const ms =
-        typeof delay === 'function'
-          ? delay(attempt)
-          : (delay ?? defaultRetryDelay(attempt));
-      return {
-        data: { ...data, status: TaskResultStatus.READY, errors },
-        workerId: this.workerId,
-        attempt,
-        retryAt: new Date(now.getTime() + Math.max(0, ms)),
-      };
-    }
-    return {
-      data: {
-        ...data,
-        status: TaskResultStatus.FAILED,
-        finishedAt: now,
-        errors,
-      },
-      workerId: this.workerId,
-      attempt,
-      retryAt: null,
-    };
-  }
-
-  /**
-   * Writes outcomes, retrying while the database is unreachable: the tasks
-   * stay in `running`, so their leases keep being extended meanwhile. Gives
-   * up only when the worker is aborted (their leases then expire and another
-   * worker rescues them).
-   */
-  private async record(records: readonly AttemptRecord[]): Promise<void> {
-    for (let failures = 0; ; failures++) {
-      try {
-        return await this.source.complete(records);
-      } catch (error) {
-        if (this.aborted) throw error;
-        const delay = Math.min(100 * 2 ** failures, 5000);
-        this.logger.warn(
-          `Recording ${records.length} outcome(s) failed (${(error as Error)?.message ?? error}); retrying in ${delay} ms`,
-        );
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
   }
 
   private async beat(): Promise<void> {
@@ -313,17 +263,26 @@ export class TaskWorker {
 
   private async interruptRunning(): Promise<void> {
     this.aborted = true;
-    const now = new Date();
     const error = toErrorRecord(
       new TaskInterruptedError(
         `Worker ${this.workerId} was stopped while the task ran.`,
       ),
     );
     const records = [...this.running.values()].map(({ result }) =>
-      this.outcome(result, error, now),
+      failed(result, error, this.workerId),
     );
     this.running.clear();
     this.logger.warn(`Interrupted ${records.length} running task(s)`);
-    await Promise.all(records.map((record) => this.batcher.add(record)));
+    await Promise.all(
+      records.map((record) =>
+        this.recorder
+          .record(record)
+          .catch((failure: unknown) =>
+            this.logger.error(
+              `Recording the interruption of task ${record.data.id} failed: ${(failure as Error)?.message ?? failure}`,
+            ),
+          ),
+      ),
+    );
   }
 }

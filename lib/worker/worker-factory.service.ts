@@ -39,6 +39,7 @@ export class WorkerFactory {
     const queues =
       request.queues === undefined ||
       request.queues === null ||
+      request.queues.length === 0 ||
       request.queues.includes('*')
         ? null
         : request.queues;

@@ -2,4 +2,3 @@ import { runTasksCli } from '../../lib/index.js';
 import { AppModule } from './app.module.js';
 
 await runTasksCli(AppModule);
-process.exit(process.exitCode ?? 0);

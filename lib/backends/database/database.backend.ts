@@ -4,6 +4,7 @@ import { transactionScopeOf } from '../../transactions/query-runner-scope.js';
 import { registerTaskEntities } from './task-entities.module.js';
 import { TASK_TABLE } from './task-record.entity.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
 import { TaskInterruptedError } from '../../errors/task-interrupted.error.js';
 import { toErrorRecord } from '../../task/task-error-record.js';
@@ -221,9 +222,7 @@ export class DatabaseBackend
 
   async registerWorker(info: WorkerInfo): Promise<void> {
     const now = Date.now();
-    await (
-      await this.store()
-    ).registerWorker({
+    const row = {
       id: info.workerId,
       hostname: hostname(),
       pid: process.pid,
@@ -231,7 +230,15 @@ export class DatabaseBackend
       concurrency: info.concurrency,
       startedAt: now,
       heartbeatAt: now,
-    });
+    };
+    try {
+      await (await this.store()).registerWorker(row, now - this.leaseMs);
+    } catch (error) {
+      throw new InvalidTaskBackendError(
+        `Worker id '${info.workerId}' could not be registered on backend '${this.alias}': is a live worker using it? ` +
+          `Give every worker its own --worker-id (or none: the default is unique). (${(error as Error)?.message ?? error})`,
+      );
+    }
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
@@ -264,8 +271,15 @@ export class DatabaseBackend
     await this.write(records);
   }
 
-  /** Writes attempt outcomes in one statement; returns how many rows were still held and so written. */
-  private async write(records: readonly AttemptRecord[]): Promise<number> {
+  /**
+   * Writes attempt outcomes in one statement; returns how many rows were
+   * still held, and so written. A rescue only writes rows whose lease is
+   * still expired (no heartbeat renewed it meanwhile).
+   */
+  private async write(
+    records: readonly AttemptRecord[],
+    leaseExpiredBefore?: number,
+  ): Promise<number> {
     const completions: Completion[] = records.map(
       ({ data, workerId, attempt, retryAt }) => ({
         id: data.id,
@@ -281,7 +295,7 @@ export class DatabaseBackend
         availableAt: retryAt?.getTime() ?? null,
       }),
     );
-    return (await this.store()).complete(completions);
+    return (await this.store()).complete(completions, leaseExpiredBefore);
   }
 
   async heartbeat(workerId: string, heldIds: readonly string[]): Promise<void> {
@@ -329,7 +343,7 @@ export class DatabaseBackend
     // actually rescued a row reports it, however many rescue at once.
     let written = 0;
     for (const record of records) {
-      if ((await this.write([record])) === 0) continue;
+      if ((await this.write([record], now)) === 0) continue;
       written += 1;
       if (record.data.status === TaskResultStatus.FAILED) {
         await this.host.emit('finished', this.toResult(record.data));

@@ -122,7 +122,11 @@ export class TaskStore {
    * written while the same worker still holds the same attempt, so a
    * rescued task is never overwritten by its old worker. Returns rows written.
    */
-  async complete(completions: readonly Completion[]): Promise<number> {
+  async complete(
+    completions: readonly Completion[],
+    /** Only rows whose lease ran out before this time (a rescue). */
+    leaseExpiredBefore?: number,
+  ): Promise<number> {
     if (completions.length === 0) return 0;
     const sql = new SqlBuilder(this.dialect);
     const cases = (pick: (c: Completion) => unknown, type: SqlType) =>
@@ -138,7 +142,10 @@ export class TaskStore {
         completions.map((c) => c.id),
         'text',
       )}) AND status = '${RUNNING}' ` +
-      `AND worker_id = ${cases((c) => c.workerId, 'text')} AND attempts = ${cases((c) => c.attempt, 'integer')}`;
+      `AND worker_id = ${cases((c) => c.workerId, 'text')} AND attempts = ${cases((c) => c.attempt, 'integer')}` +
+      (leaseExpiredBefore === undefined
+        ? ''
+        : ` AND lease_expires_at < ${sql.p(leaseExpiredBefore, 'bigint')}`);
     return this.write(text, sql.params);
   }
 
@@ -251,7 +258,17 @@ export class TaskStore {
     }));
   }
 
-  async registerWorker(worker: WorkerRow): Promise<void> {
+  /**
+   * Records a worker. A row left by an earlier worker with the same id that
+   * has stopped heartbeating (since `staleBefore`) is replaced; a live one
+   * makes the insert fail.
+   */
+  async registerWorker(worker: WorkerRow, staleBefore: number): Promise<void> {
+    const stale = new SqlBuilder(this.dialect);
+    await this.write(
+      `DELETE FROM ${this.workers} WHERE id = ${stale.p(worker.id, 'text')} AND heartbeat_at < ${stale.p(staleBefore, 'bigint')}`,
+      stale.params,
+    );
     const sql = new SqlBuilder(this.dialect);
     const values = [
       worker.id,

@@ -35,7 +35,8 @@ export class MysqlDialect extends Dialect {
     parts: ClaimParts,
   ): Promise<Record<string, unknown>[]> {
     const table = this.quote(tables.tasks);
-    await runner.startTransaction();
+    // READ COMMITTED: locking reads then lock only the rows they return, not every index entry scanned.
+    await runner.startTransaction('READ COMMITTED');
     try {
       const select = new SqlBuilder(this);
       const locked = (

@@ -79,6 +79,11 @@ export class PostgresDialect extends Dialect {
     return `WITH inserted AS (${insertSql}) SELECT pg_notify(${sql.p(channel)}, '')`;
   }
 
+  /**
+   * Holds one pooled connection in LISTEN. When it breaks, it is released
+   * and LISTEN is re-established with backoff (workers poll meanwhile, and
+   * are woken once it is back, in case a notification was missed).
+   */
   override async listen(
     dataSource: DataSource,
     channel: string,
@@ -89,23 +94,67 @@ export class PostgresDialect extends Dialect {
         master: { connect(): Promise<PgClient> };
       }
     ).master;
-    const client = await pool.connect();
+    const statement = (verb: 'LISTEN' | 'UNLISTEN') =>
+      `${verb} ${STYLE.quote(channel)}`;
+    let client: PgClient | undefined;
+    let stopped = false;
+    let retry: NodeJS.Timeout | undefined;
     const onNotification = (message: { channel: string }) => {
       if (message.channel === channel) onWake();
     };
-    const onError = () => onWake();
-    client.on('notification', onNotification);
-    client.on('error', onError);
-    await client.query(`LISTEN ${STYLE.quote(channel)}`);
-    return async () => {
+    const detach = (held: PgClient) => {
+      held.off('notification', onNotification);
+      held.off('error', onError);
+    };
+    const reconnect = (attempt: number) => {
+      if (!stopped)
+        retry = setTimeout(
+          () => void connect(attempt),
+          Math.min(500 * 2 ** attempt, 30_000),
+        );
+    };
+    function onError(): void {
+      const broken = client;
+      client = undefined;
+      if (broken) {
+        broken.release(true);
+        detach(broken);
+      }
+      onWake();
+      reconnect(0);
+    }
+    const connect = async (attempt: number): Promise<void> => {
+      let next: PgClient | undefined;
       try {
-        await client.query(`UNLISTEN ${STYLE.quote(channel)}`);
-        client.release();
+        next = await pool.connect();
+        next.on('notification', onNotification);
+        next.on('error', onError);
+        await next.query(statement('LISTEN'));
+        if (stopped) throw new Error('stopped');
+        client = next;
+        if (attempt > 0) onWake();
+      } catch {
+        if (next) {
+          next.release(true);
+          detach(next);
+        }
+        reconnect(attempt + 1);
+      }
+    };
+    await connect(0);
+    return async () => {
+      stopped = true;
+      clearTimeout(retry);
+      const held = client;
+      client = undefined;
+      if (!held) return;
+      try {
+        await held.query(statement('UNLISTEN'));
+        held.release();
       } catch (error) {
-        client.release(error as Error);
+        held.release(error as Error);
       } finally {
-        client.off('notification', onNotification);
-        client.off('error', onError);
+        detach(held);
       }
     };
   }

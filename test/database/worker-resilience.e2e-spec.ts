@@ -1,0 +1,157 @@
+import { Injectable } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
+import type { DataSource } from 'typeorm';
+import {
+  DatabaseBackend,
+  InvalidTaskBackendError,
+  Task,
+  TaskQueue,
+  TaskResultStatus,
+  TasksModule,
+} from '../../lib/index.js';
+import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
+import {
+  availableDatabases,
+  closeTestDataSource,
+  openTestDataSource,
+  uniqueTableName,
+  type TestDatabase,
+} from '../support/databases.js';
+
+@Injectable()
+class ResilienceTasks {
+  @Task()
+  async small(n: number): Promise<number> {
+    return n;
+  }
+
+  /** Larger than MariaDB's default max_allowed_packet (16 MB): the database refuses to store it. */
+  @Task()
+  async huge(): Promise<string> {
+    return 'x'.repeat(17 * 1024 * 1024);
+  }
+
+  @Task({ maxAttempts: 2, retryDelay: () => Number.NaN })
+  async nanDelay(): Promise<void> {
+    throw new Error('try again');
+  }
+
+  @Task({
+    maxAttempts: 2,
+    retryDelay: () => {
+      throw new Error('no delay for you');
+    },
+  })
+  async throwingDelay(): Promise<void> {
+    throw new Error('try again');
+  }
+}
+
+describe.each(availableDatabases())(
+  'worker resilience on $name',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_resilience');
+    let ds: DataSource;
+    let moduleRef: TestingModule;
+    let queue: TaskQueue;
+    const worker = (options: Parameters<WorkerFactory['create']>[0] = {}) =>
+      moduleRef
+        .get(WorkerFactory)
+        .create({ batch: true, intervalMs: 20, ...options });
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      moduleRef = await Test.createTestingModule({
+        imports: [
+          TasksModule.forRoot({
+            backends: {
+              default: {
+                backend: DatabaseBackend,
+                queues: [],
+                options: { dataSource: ds, tableName: table, leaseMs: 1000 },
+              },
+            },
+          }),
+        ],
+        providers: [ResilienceTasks],
+      }).compile();
+      moduleRef.useLogger(false);
+      await moduleRef.init();
+      queue = moduleRef.get(TaskQueue);
+    });
+
+    afterEach(() => ds.query(`DELETE FROM ${table}`));
+
+    afterAll(async () => {
+      await moduleRef?.close();
+      await closeTestDataSource(db, ds, table);
+    });
+
+    // Only MariaDB/MySQL refuse a value this size by default; PostgreSQL and SQLite store it.
+    (db.name === 'mariadb' ? it : it.skip)(
+      'records an outcome the database refuses as FAILED and goes on with the others',
+      async () => {
+        const huge = await queue.enqueue(ResilienceTasks, 'huge');
+        const smalls = await queue
+          .task(ResilienceTasks, 'small')
+          .enqueueMany([[1], [2], [3]]);
+        expect(await worker({ concurrency: 4 }).run()).toBe('drained');
+        await huge.refresh();
+        expect(huge.status).toBe(TaskResultStatus.FAILED);
+        expect(huge.errors.at(-1)?.message).toContain('could not be stored');
+        for (const small of smalls) await small.refresh();
+        expect(smalls.map((small) => small.status)).toEqual(
+          Array(3).fill(TaskResultStatus.SUCCESSFUL),
+        );
+      },
+      60_000,
+    );
+
+    it.each(['nanDelay', 'throwingDelay'] as const)(
+      'falls back to the default retry delay when %s gives no usable delay',
+      async (method) => {
+        const result = await queue.enqueue(ResilienceTasks, method);
+        expect(await worker().run()).toBe('drained');
+        await result.refresh();
+        expect(result.status).toBe(TaskResultStatus.READY);
+        expect(result.attempts).toBe(1);
+        expect(result.errors.map((error) => error.message)).toEqual([
+          'try again',
+        ]);
+      },
+    );
+
+    it('lets a worker take over the id of one that stopped heartbeating, and refuses the id of a live one', async () => {
+      const [p1, p2, p3] =
+        db.name === 'postgres' ? ['$1', '$2', '$3'] : ['?', '?', '?'];
+      await ds.query(
+        `INSERT INTO ${table}_workers (id, hostname, pid, queues, concurrency, started_at, heartbeat_at) VALUES (${p1}, 'gone', 1, '[]', 1, ${p2}, ${p3})`,
+        ['stable-id', Date.now() - 60_000, Date.now() - 60_000],
+      );
+      await queue.enqueue(ResilienceTasks, 'small', 1);
+      expect(await worker({ workerId: 'stable-id' }).run()).toBe('drained');
+      const live = worker({ workerId: 'live-id', batch: false });
+      const running = live.run();
+      for (let polls = 0; ; polls++) {
+        const rows: unknown[] = await ds.query(
+          `SELECT id FROM ${table}_workers WHERE id = 'live-id'`,
+        );
+        if (rows.length > 0) break;
+        if (polls > 200) throw new Error('the live worker never registered');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await expect(worker({ workerId: 'live-id' }).run()).rejects.toThrow(
+        InvalidTaskBackendError,
+      );
+      live.stop();
+      expect(await running).toBe('drained');
+    });
+
+    it("takes an empty worker queue list as every queue, like a backend's", async () => {
+      const result = await queue.enqueue(ResilienceTasks, 'small', 5);
+      expect(await worker({ queues: [] }).run()).toBe('drained');
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+    });
+  },
+);
