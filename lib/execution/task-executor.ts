@@ -23,10 +23,12 @@ export type AttemptOutcome =
 export class TaskExecutor {
   constructor(private readonly registry: TaskRegistry) {}
 
+  /** Runs one attempt; `abort` (a worker's shutdown) reaches the task as `TaskContext.signal`, as does its timeout. */
   async runAttempt(
     result: TaskResult<unknown>,
     attempt: number,
     saveProgress: ProgressSink,
+    abort?: AbortSignal,
   ): Promise<AttemptOutcome> {
     const registered = this.registry.find(result.task.name);
     if (!registered) {
@@ -39,11 +41,20 @@ export class TaskExecutor {
         ),
       };
     }
+    const stop = new AbortController();
+    const onAbort = () => stop.abort(abort?.reason);
+    abort?.addEventListener('abort', onAbort, { once: true });
     try {
-      const context = new TaskContext(result, attempt, saveProgress);
+      const context = new TaskContext(
+        result,
+        attempt,
+        saveProgress,
+        stop.signal,
+      );
       const value = await this.withTimeout(
         registered,
         this.invoke(registered, result.args, context),
+        stop,
       );
       const returnValue = value === undefined ? null : value;
       const problem = findJsonProblem(returnValue, 'returnValue');
@@ -54,6 +65,8 @@ export class TaskExecutor {
       return { ok: true, returnValue };
     } catch (error) {
       return { ok: false, error: toErrorRecord(error) };
+    } finally {
+      abort?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -84,21 +97,23 @@ export class TaskExecutor {
     return method.apply(registered.instance, params);
   }
 
+  /** Fails the attempt after the task's timeout, aborting its signal. */
   private async withTimeout<T>(
     registered: RegisteredTask,
     work: Promise<T>,
+    stop: AbortController,
   ): Promise<T> {
     const ms = registered.definition.timeout;
     if (ms === null) return work;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new TaskTimeoutError(TaskMessages.timedOut(registered.name, ms)),
-          ),
-        ms,
-      );
+      timer = setTimeout(() => {
+        const error = new TaskTimeoutError(
+          TaskMessages.timedOut(registered.name, ms),
+        );
+        stop.abort(error);
+        reject(error);
+      }, ms);
     });
     try {
       return await Promise.race([work, expired]);

@@ -16,6 +16,13 @@ export class TaskContext {
     /** The attempt being run, 1-based. */
     readonly attempt: number,
     private readonly saveProgress: ProgressSink,
+    /**
+     * Aborted when this attempt should stop: it ran past the task's
+     * `timeout`, or its worker is shutting down and aborts running tasks.
+     * JavaScript cannot stop a function from outside: long tasks check it
+     * (or pass it to fetch and friends) to stop early.
+     */
+    readonly signal: AbortSignal = new AbortController().signal,
   ) {}
 
   /** The result's metadata as last saved. */

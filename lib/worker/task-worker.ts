@@ -26,7 +26,7 @@ export class TaskWorker {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly running = new Map<
     string,
-    { result: TaskResult<any>; done: Promise<void> }
+    { result: TaskResult<any>; done: Promise<void>; stop: AbortController }
   >();
   private readonly recorder: OutcomeRecorder;
   private stopping = false;
@@ -173,7 +173,8 @@ export class TaskWorker {
 
   private start(task: ClaimedTask): void {
     this.started += 1;
-    const done = this.execute(task)
+    const stop = new AbortController();
+    const done = this.execute(task, stop.signal)
       .catch((error: unknown) =>
         this.logger.error(
           `Running task ${task.result.id} failed unexpectedly`,
@@ -185,10 +186,13 @@ export class TaskWorker {
         this.moreMayBeReady = true;
         this.wake();
       });
-    this.running.set(task.result.id, { result: task.result, done });
+    this.running.set(task.result.id, { result: task.result, done, stop });
   }
 
-  private async execute({ result, problem }: ClaimedTask): Promise<void> {
+  private async execute(
+    { result, problem }: ClaimedTask,
+    abort: AbortSignal,
+  ): Promise<void> {
     let outcome: AttemptRecord;
     if (problem) {
       outcome = failed(result, problem, this.workerId, true);
@@ -204,6 +208,7 @@ export class TaskWorker {
             progress,
             metadata,
           ),
+        abort,
       );
       if (this.aborted || !this.running.has(result.id)) return;
       outcome = ran.ok
@@ -268,9 +273,12 @@ export class TaskWorker {
         `Worker ${this.workerId} was stopped while the task ran.`,
       ),
     );
-    const records = [...this.running.values()].map(({ result }) =>
-      failed(result, error, this.workerId),
-    );
+    const records = [...this.running.values()].map(({ result, stop }) => {
+      stop.abort(
+        new TaskInterruptedError(`Worker ${this.workerId} is shutting down.`),
+      );
+      return failed(result, error, this.workerId);
+    });
     this.running.clear();
     this.logger.warn(`Interrupted ${records.length} running task(s)`);
     await Promise.all(

@@ -5,9 +5,11 @@ import {
   DatabaseBackend,
   InvalidTaskBackendError,
   Task,
+  TaskInterruptedError,
   TaskQueue,
   TaskResultStatus,
   TasksModule,
+  type TaskContext,
 } from '../../lib/index.js';
 import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import {
@@ -30,6 +32,19 @@ class ResilienceTasks {
   async huge(): Promise<string> {
     return 'x'.repeat(17 * 1024 * 1024);
   }
+
+  /** Runs until its worker aborts it, then says so. */
+  @Task({ takesContext: true })
+  async untilAborted(ctx: TaskContext): Promise<void> {
+    this.started += 1;
+    await new Promise<void>((resolve) =>
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
+    this.abortedWith.push(ctx.signal.reason);
+  }
+
+  started = 0;
+  readonly abortedWith: unknown[] = [];
 
   @Task({ maxAttempts: 2, retryDelay: () => Number.NaN })
   async nanDelay(): Promise<void> {
@@ -152,6 +167,24 @@ describe.each(availableDatabases())(
       expect(await worker({ queues: [] }).run()).toBe('drained');
       await result.refresh();
       expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+    });
+
+    it('aborts the signal of running tasks when their worker aborts, and records them interrupted', async () => {
+      const tasks = moduleRef.get(ResilienceTasks);
+      const result = await queue.enqueue(ResilienceTasks, 'untilAborted');
+      const running = worker({ batch: false });
+      const done = running.run();
+      for (let polls = 0; tasks.started === 0; polls++) {
+        if (polls > 500) throw new Error('the task never started');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      running.abort();
+      expect(await done).toBe('aborted');
+      expect(tasks.abortedWith).toHaveLength(1);
+      expect(tasks.abortedWith[0]).toBeInstanceOf(TaskInterruptedError);
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.FAILED);
+      expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
     });
   },
 );
