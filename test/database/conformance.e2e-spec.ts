@@ -1,20 +1,17 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
-  DatabaseBackend,
   TaskInterruptedError,
   TaskQueue,
   TaskResultDoesNotExistError,
   TaskResultNotReadyError,
   TaskResultStatus,
   TasksError,
-  TasksModule,
   type TaskResult,
 } from '../../lib/index.js';
 import { INSERT_COLUMNS } from '../../lib/backends/database/task-columns.js';
-import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import {
   ConformanceError,
   ConformanceTasks,
@@ -27,39 +24,20 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 
 const { READY, RUNNING, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
 
 /** Upper bound of every wait in this file; reaching it fails the test. */
 const WAIT_LIMIT_MS = 15_000;
 
-async function bootModule(
-  ds: DataSource,
-  tableName: string,
-): Promise<TestingModule> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [
-      TasksModule.forRoot({
-        backends: {
-          default: {
-            backend: DatabaseBackend,
-            queues: [],
-            options: { dataSource: ds, tableName, leaseMs: 1000 },
-          },
-        },
-      }),
-    ],
+const bootModule = (ds: DataSource, tableName: string) =>
+  bootTasksApp({
+    dataSource: ds,
+    tableName,
+    leaseMs: 1000,
     providers: [ConformanceTasks],
-  }).compile();
-  moduleRef.useLogger(false);
-  try {
-    await moduleRef.init();
-  } catch (error) {
-    await moduleRef.close().catch(() => undefined);
-    throw error;
-  }
-  return moduleRef;
-}
+  });
 
 /** Waits for `promise`, failing with `what` after WAIT_LIMIT_MS. */
 async function within<T>(promise: Promise<T>, what: string): Promise<T> {
@@ -91,12 +69,7 @@ describe.each(availableDatabases())(
 
     /** A batch worker over every queue; `run()` resolves 'drained' once nothing is claimable. */
     const newWorker = (concurrency = 4) =>
-      moduleRef.get(WorkerFactory).create({
-        batch: true,
-        concurrency,
-        intervalMs: 50,
-        queues: ['*'],
-      });
+      batchWorker(moduleRef, { concurrency, intervalMs: 50, queues: ['*'] });
 
     const drain = async (concurrency = 4) => {
       const worker = newWorker(concurrency);

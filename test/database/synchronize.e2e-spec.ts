@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,10 +10,9 @@ import {
   TaskRecord,
   TaskResultStatus,
   TaskWorkerRecord,
-  TasksModule,
 } from '../../lib/index.js';
-import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import { availableDatabases, type TestDatabase } from '../support/databases.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 
 @Injectable()
 class SyncTasks {
@@ -61,32 +59,20 @@ describe.each(availableDatabases())(
         synchronize: true,
       });
       await ds.initialize();
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          TasksModule.forRoot({
-            backends: {
-              default: {
-                backend: DatabaseBackend,
-                options: { dataSource: ds },
-              },
-            },
-          }),
-        ],
+      const moduleRef = await bootTasksApp({
+        backends: {
+          default: { backend: DatabaseBackend, options: { dataSource: ds } },
+        },
         providers: [SyncTasks],
-      }).compile();
-      await moduleRef.init();
+        logger: true,
+      });
       try {
         const queue = moduleRef.get(TaskQueue);
         expect(await queue.backend().check()).toEqual([]);
         const results = await queue
           .task(SyncTasks, 'double')
           .enqueueMany([[1], [2], [3]]);
-        expect(
-          await moduleRef
-            .get(WorkerFactory)
-            .create({ batch: true, intervalMs: 20 })
-            .run(),
-        ).toBe('drained');
+        expect(await batchWorker(moduleRef).run()).toBe('drained');
         for (const result of results) await result.refresh();
         expect(
           results.map((result) => [result.status, result.returnValue]),

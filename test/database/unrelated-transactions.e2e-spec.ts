@@ -1,12 +1,6 @@
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
-import {
-  DatabaseBackend,
-  TaskQueue,
-  TaskResultStatus,
-  TasksModule,
-} from '../../lib/index.js';
-import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
+import { TaskQueue, TaskResultStatus } from '../../lib/index.js';
 import { ConformanceTasks } from '../support/database-fixtures.js';
 import {
   availableDatabases,
@@ -15,6 +9,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 
 class Rollback extends Error {}
 
@@ -48,22 +43,11 @@ describe.each(availableDatabases())(
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
       await ds.query(`CREATE TABLE ${orders} (id INTEGER NOT NULL)`);
-      moduleRef = await Test.createTestingModule({
-        imports: [
-          TasksModule.forRoot({
-            backends: {
-              default: {
-                backend: DatabaseBackend,
-                queues: [],
-                options: { dataSource: ds, tableName: table },
-              },
-            },
-          }),
-        ],
+      moduleRef = await bootTasksApp({
+        dataSource: ds,
+        tableName: table,
         providers: [ConformanceTasks],
-      }).compile();
-      moduleRef.useLogger(false);
-      await moduleRef.init();
+      });
       queue = moduleRef.get(TaskQueue);
     });
 
@@ -95,22 +79,14 @@ describe.each(availableDatabases())(
       const transaction = unrelatedTransaction(
         new Promise<void>((resolve) => (release = resolve)),
       );
-      const worker = moduleRef
-        .get(WorkerFactory)
-        .create({ batch: true, intervalMs: 20 });
-      const ran = worker.run();
+      const ran = batchWorker(moduleRef).run();
       setTimeout(release, 200);
       expect(await ran).toBe('drained');
       await transaction;
       await result.refresh();
       expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
       // A second batch worker finds nothing: the claim was not undone with the rollback.
-      expect(
-        await moduleRef
-          .get(WorkerFactory)
-          .create({ batch: true, intervalMs: 20 })
-          .run(),
-      ).toBe('drained');
+      expect(await batchWorker(moduleRef).run()).toBe('drained');
       expect(tasks.executed.filter((label) => label === 'once')).toEqual([
         'once',
       ]);

@@ -1,17 +1,15 @@
 import { Injectable } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
-  DatabaseBackend,
   InvalidTaskBackendError,
   Task,
   TaskInterruptedError,
   TaskQueue,
   TaskResultStatus,
-  TasksModule,
   type TaskContext,
 } from '../../lib/index.js';
-import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
+import type { WorkerRequest } from '../../lib/worker/worker-factory.service.js';
 import {
   availableDatabases,
   closeTestDataSource,
@@ -19,6 +17,8 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { waitFor } from '../support/wait.js';
 
 @Injectable()
 class ResilienceTasks {
@@ -69,29 +69,17 @@ describe.each(availableDatabases())(
     let ds: DataSource;
     let moduleRef: TestingModule;
     let queue: TaskQueue;
-    const worker = (options: Parameters<WorkerFactory['create']>[0] = {}) =>
-      moduleRef
-        .get(WorkerFactory)
-        .create({ batch: true, intervalMs: 20, ...options });
+    const worker = (options: WorkerRequest = {}) =>
+      batchWorker(moduleRef, options);
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      moduleRef = await Test.createTestingModule({
-        imports: [
-          TasksModule.forRoot({
-            backends: {
-              default: {
-                backend: DatabaseBackend,
-                queues: [],
-                options: { dataSource: ds, tableName: table, leaseMs: 1000 },
-              },
-            },
-          }),
-        ],
+      moduleRef = await bootTasksApp({
+        dataSource: ds,
+        tableName: table,
+        leaseMs: 1000,
         providers: [ResilienceTasks],
-      }).compile();
-      moduleRef.useLogger(false);
-      await moduleRef.init();
+      });
       queue = moduleRef.get(TaskQueue);
     });
 
@@ -147,14 +135,15 @@ describe.each(availableDatabases())(
       expect(await worker({ workerId: 'stable-id' }).run()).toBe('drained');
       const live = worker({ workerId: 'live-id', batch: false });
       const running = live.run();
-      for (let polls = 0; ; polls++) {
-        const rows: unknown[] = await ds.query(
-          `SELECT id FROM ${table}_workers WHERE id = 'live-id'`,
-        );
-        if (rows.length > 0) break;
-        if (polls > 200) throw new Error('the live worker never registered');
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+      await waitFor(
+        'the live worker to register',
+        async () =>
+          (
+            await ds.query(
+              `SELECT id FROM ${table}_workers WHERE id = 'live-id'`,
+            )
+          ).length > 0,
+      );
       await expect(worker({ workerId: 'live-id' }).run()).rejects.toThrow(
         InvalidTaskBackendError,
       );
@@ -174,10 +163,7 @@ describe.each(availableDatabases())(
       const result = await queue.enqueue(ResilienceTasks, 'untilAborted');
       const running = worker({ batch: false });
       const done = running.run();
-      for (let polls = 0; tasks.started === 0; polls++) {
-        if (polls > 500) throw new Error('the task never started');
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await waitFor('the task to start', () => tasks.started > 0);
       running.abort();
       expect(await done).toBe('aborted');
       expect(tasks.abortedWith).toHaveLength(1);

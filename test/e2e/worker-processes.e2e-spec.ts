@@ -1,16 +1,15 @@
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import {
-  DatabaseBackend,
   TaskQueue,
   TaskResultDoesNotExistError,
   TaskResultStatus,
-  TasksModule,
   createTaskMigrations,
+  type TaskResult,
 } from '../../lib/index.js';
 import { ProcessTasks } from '../src/process-tasks.js';
 import {
@@ -23,9 +22,10 @@ import {
   buildTestApp,
   startCli,
   startWorker,
-  waitFor,
   type WorkerProcess,
 } from '../support/worker-process.js';
+import { bootTasksApp } from '../support/tasks-app.js';
+import { waitFor } from '../support/wait.js';
 
 const LEASE_MS = 1500;
 
@@ -67,6 +67,25 @@ describe.each(availableDatabases().map((db) => db.name))(
           `worker exited with ${exit}, expected ${code}; its output:\n${worker.output()}`,
         );
     };
+    const stopGracefully = async (worker: WorkerProcess) => {
+      worker.child.kill('SIGTERM');
+      await expectExit(worker, 0);
+    };
+    /** Enqueues a 30 s sleep, starts a worker with `args` and waits until the task runs. */
+    const startLongTask = async (...args: string[]) => {
+      const result = await queue.enqueue(ProcessTasks, 'sleep', 30_000);
+      const worker = start(...args);
+      await waitFor(
+        'the task to start',
+        async () => (await runs()).length === 1,
+      );
+      return { result, worker };
+    };
+    const expectInterrupted = async (result: TaskResult) => {
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.FAILED);
+      expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+    };
 
     beforeAll(async () => {
       ds = new DataSource({
@@ -79,21 +98,13 @@ describe.each(availableDatabases().map((db) => db.name))(
       await ds.query(
         `CREATE TABLE ${table}_runs (result_id VARCHAR(36) NOT NULL, pid INTEGER NOT NULL, attempt INTEGER NOT NULL)`,
       );
-      moduleRef = await Test.createTestingModule({
-        imports: [
-          TasksModule.forRoot({
-            backends: {
-              default: {
-                backend: DatabaseBackend,
-                queues: [],
-                options: { tableName: table, leaseMs: LEASE_MS },
-              },
-            },
-          }),
-        ],
-        providers: [ProcessTasks, { provide: DataSource, useValue: ds }],
-      }).compile();
-      await moduleRef.init();
+      moduleRef = await bootTasksApp({
+        tableName: table,
+        leaseMs: LEASE_MS,
+        providers: [ProcessTasks],
+        provideDataSource: ds,
+        logger: true,
+      });
       queue = moduleRef.get(TaskQueue);
     }, 60_000);
 
@@ -162,8 +173,7 @@ describe.each(availableDatabases().map((db) => db.name))(
         async () => (await statusCounts()).FAILED === 6,
         30_000,
       );
-      rescuer.child.kill('SIGTERM');
-      await expectExit(rescuer, 0);
+      await stopGracefully(rescuer);
       for (const result of results) {
         await result.refresh();
         expect(result.status).toBe(TaskResultStatus.FAILED);
@@ -188,8 +198,7 @@ describe.each(availableDatabases().map((db) => db.name))(
       const running = await queue.getResult(result.id);
       expect(running.workerIds).toHaveLength(1);
       expect(running.startedAt).toBeInstanceOf(Date);
-      worker.child.kill('SIGTERM');
-      await expectExit(worker, 0);
+      await stopGracefully(worker);
       await result.refresh();
       expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
       expect(result.returnValue).toBe('slept 1500');
@@ -197,21 +206,14 @@ describe.each(availableDatabases().map((db) => db.name))(
     }, 30_000);
 
     it('aborts running tasks on a second signal and exits non-zero, recording them interrupted', async () => {
-      const result = await queue.enqueue(ProcessTasks, 'sleep', 30_000);
-      const worker = start('--concurrency', '2');
-      await waitFor(
-        'the task to start',
-        async () => (await runs()).length === 1,
-      );
+      const { result, worker } = await startLongTask('--concurrency', '2');
       worker.child.kill('SIGTERM');
-      await waitFor('the first signal to be handled', async () =>
+      await waitFor('the first signal to be handled', () =>
         worker.output().includes('SIGTERM received'),
       );
       worker.child.kill('SIGTERM');
       await expectExit(worker, 1);
-      await result.refresh();
-      expect(result.status).toBe(TaskResultStatus.FAILED);
-      expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+      await expectInterrupted(result);
     }, 30_000);
 
     // Only PostgreSQL can wake a worker in another process; elsewhere workers poll.
@@ -230,8 +232,7 @@ describe.each(availableDatabases().map((db) => db.name))(
         );
         await result.refresh();
         expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
-        worker.child.kill('SIGTERM');
-        await expectExit(worker, 0);
+        await stopGracefully(worker);
       },
       30_000,
     );
@@ -252,8 +253,7 @@ describe.each(availableDatabases().map((db) => db.name))(
       await expectExit(status, 0);
       expect(status.output()).toMatch(/default\s+SUCCESSFUL\s+3/);
       expect(status.output()).toContain('status-probe-worker');
-      worker.child.kill('SIGTERM');
-      await expectExit(worker, 0);
+      await stopGracefully(worker);
     }, 30_000);
 
     it('tasks:prune deletes finished results older than asked, and --dry-run only counts', async () => {
@@ -336,17 +336,13 @@ describe.each(availableDatabases().map((db) => db.name))(
     }, 30_000);
 
     it('--shutdown-timeout bounds a graceful stop: tasks still running then are interrupted and the exit is non-zero', async () => {
-      const result = await queue.enqueue(ProcessTasks, 'sleep', 30_000);
-      const worker = start('--shutdown-timeout', '300');
-      await waitFor(
-        'the task to start',
-        async () => (await runs()).length === 1,
+      const { result, worker } = await startLongTask(
+        '--shutdown-timeout',
+        '300',
       );
       worker.child.kill('SIGTERM');
       await expectExit(worker, 1);
-      await result.refresh();
-      expect(result.status).toBe(TaskResultStatus.FAILED);
-      expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+      await expectInterrupted(result);
     }, 30_000);
   },
 );

@@ -20,6 +20,7 @@ import { promisify } from 'node:util';
 import ts from 'typescript';
 import { DataSource } from 'typeorm';
 import { createClsTransactionSource } from '../../lib/transactions/cls-transaction.source.js';
+import { POSTGRES_CONNECTION } from '../support/transaction-chain.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = resolve(ROOT, '.test-build/transactions-cls');
@@ -27,6 +28,8 @@ const TABLE = 'nestjs_tasks_tx_cls_transactional';
 /** The chain's tables: `<CHAIN>`, `<CHAIN>_workers`, `<CHAIN>_migrations`, `<CHAIN>_orders`. */
 const CHAIN = `nestjs_tasks_tx_cls_chain_${randomBytes(4).toString('hex')}`;
 const SCENARIO = 'test/transactions/cls-transactional.scenario.ts';
+/** What the scenario imports from test/support. */
+const SCENARIO_SUPPORT = ['test/support/transaction-chain.ts'];
 
 /** Every library source (not its unit tests): the scenario runs the current lib/. */
 async function libraryFiles(): Promise<string[]> {
@@ -37,13 +40,17 @@ async function libraryFiles(): Promise<string[]> {
 }
 
 /**
- * Transpiles the scenario and the whole lib/ to OUT, keeping their layout
+ * Transpiles the scenario, its support files and the whole lib/ to OUT, keeping their layout
  * (no type check: `tsc --noEmit` covers that). OUT is emptied first, so a
  * file removed from lib/ cannot linger there.
  */
 async function buildScenario(): Promise<string> {
   await rm(OUT, { recursive: true, force: true });
-  for (const file of [...(await libraryFiles()), SCENARIO]) {
+  for (const file of [
+    ...(await libraryFiles()),
+    ...SCENARIO_SUPPORT,
+    SCENARIO,
+  ]) {
     const { outputText } = ts.transpileModule(
       await readFile(resolve(ROOT, file), 'utf8'),
       {
@@ -79,6 +86,16 @@ async function runScenario(entry: string): Promise<any> {
   return JSON.parse(last);
 }
 
+/** What the scenario's `look()` sees inside a transaction that saved a note: its manager, on its connection. */
+const ON_THE_TRANSACTION = {
+  hasManager: true,
+  isTx: true,
+  active: true,
+  samePid: true,
+  visibleHere: 1,
+  visibleElsewhere: 0,
+};
+
 describe('createClsTransactionSource (@nestjs-cls/transactional, PostgreSQL)', () => {
   let seen: any;
 
@@ -88,12 +105,7 @@ describe('createClsTransactionSource (@nestjs-cls/transactional, PostgreSQL)', (
 
   afterAll(async () => {
     // The child drops its table; this covers a child that crashed.
-    const cleanup = await new DataSource({
-      type: 'postgres',
-      host: '127.0.0.1',
-      username: 'postgres',
-      database: 'test',
-    }).initialize();
+    const cleanup = await new DataSource(POSTGRES_CONNECTION).initialize();
     try {
       for (const table of [
         TABLE,
@@ -119,14 +131,7 @@ describe('createClsTransactionSource (@nestjs-cls/transactional, PostgreSQL)', (
     });
 
     it('gives the withTransaction() manager, on the transaction connection', () => {
-      expect(seen.registered.withTransaction).toEqual({
-        hasManager: true,
-        isTx: true,
-        active: true,
-        samePid: true,
-        visibleHere: 1,
-        visibleElsewhere: 0,
-      });
+      expect(seen.registered.withTransaction).toEqual(ON_THE_TRANSACTION);
       expect(seen.registered.afterCommit).toEqual({
         manager: null,
         visibleElsewhere: 1,
@@ -141,14 +146,7 @@ describe('createClsTransactionSource (@nestjs-cls/transactional, PostgreSQL)', (
     });
 
     it('gives the @Transactional() manager, and none after it', () => {
-      expect(seen.registered.decorated).toEqual({
-        hasManager: true,
-        isTx: true,
-        active: true,
-        samePid: true,
-        visibleHere: 1,
-        visibleElsewhere: 0,
-      });
+      expect(seen.registered.decorated).toEqual(ON_THE_TRANSACTION);
       expect(seen.registered.afterDecorated).toBeNull();
     });
 

@@ -35,7 +35,6 @@ import {
   DatabaseBackend,
   DummyBackend,
   OnTaskEvent,
-  Task,
   TaskQueue,
   TasksModule,
   createTaskMigrations,
@@ -44,20 +43,18 @@ import {
 import type { AmbientTransactionSource } from '../../lib/transactions/ambient-transaction-source.js';
 import { createClsTransactionSource } from '../../lib/transactions/cls-transaction.source.js';
 import { TaskTransactions } from '../../lib/transactions/task-transactions.service.js';
+import {
+  ChainTasks,
+  POSTGRES_CONNECTION,
+  backendPid,
+  labelCounter,
+} from '../support/transaction-chain.js';
 
 const TABLE = process.argv[2];
 const CHAIN_TABLE = process.argv[3];
 if (!TABLE || !CHAIN_TABLE)
   throw new Error('usage: cls-transactional.scenario.js <table> <chain table>');
 const CHAIN_ORDERS = `${CHAIN_TABLE}_orders`;
-
-const CONNECTION = {
-  type: 'postgres',
-  host: '127.0.0.1',
-  port: 5432,
-  username: 'postgres',
-  database: 'test',
-} as const;
 
 interface Note {
   id: number;
@@ -78,23 +75,7 @@ type Host = TransactionHost<TransactionalAdapterTypeOrm>;
 let source: AmbientTransactionSource | null = null;
 let observer: DataSource;
 
-async function backendPid(manager: EntityManager): Promise<number> {
-  const rows: { pid: number }[] = await manager.query(
-    'SELECT pg_backend_pid() AS pid',
-  );
-  return rows[0].pid;
-}
-
-async function countLabel(
-  manager: EntityManager,
-  label: string,
-): Promise<number> {
-  const rows: { n: number }[] = await manager.query(
-    `SELECT count(*)::int AS n FROM ${TABLE} WHERE label = $1`,
-    [label],
-  );
-  return rows[0].n;
-}
+const countLabel = labelCounter(TABLE);
 
 /** What the source gives at one point inside a transaction of `host`. */
 async function look(host: Host, label: string) {
@@ -130,7 +111,7 @@ class NoteService {
 async function registeredApp(): Promise<Record<string, unknown>> {
   const testing = await Test.createTestingModule({
     imports: [
-      TypeOrmModule.forRoot({ ...CONNECTION, entities: [NoteSchema] }),
+      TypeOrmModule.forRoot({ ...POSTGRES_CONNECTION, entities: [NoteSchema] }),
       ClsModule.forRoot({
         plugins: [
           new ClsPluginTransactional({
@@ -225,7 +206,7 @@ async function registeredApp(): Promise<Record<string, unknown>> {
 
 async function unregisteredApp(): Promise<Record<string, unknown>> {
   const testing = await Test.createTestingModule({
-    imports: [TypeOrmModule.forRoot({ ...CONNECTION })],
+    imports: [TypeOrmModule.forRoot({ ...POSTGRES_CONNECTION })],
   }).compile();
   const app = await testing.init();
   try {
@@ -245,19 +226,6 @@ async function unregisteredApp(): Promise<Record<string, unknown>> {
 // ---------------------------------------------------------------------------
 // The whole chain: TasksModule + ClsPluginTransactional.
 // ---------------------------------------------------------------------------
-
-@Injectable()
-class ChainTasks {
-  @Task()
-  async outbox(n: number): Promise<number> {
-    return n;
-  }
-
-  @Task({ backend: 'held' })
-  async held(n: number): Promise<number> {
-    return n;
-  }
-}
 
 /**
  * Records, when a held enqueue reaches the DummyBackend, how many orders
@@ -332,7 +300,7 @@ async function failure(promise: Promise<unknown>): Promise<string> {
 
 async function chainApp(): Promise<Record<string, unknown>> {
   const dataSource = new DataSource({
-    ...CONNECTION,
+    ...POSTGRES_CONNECTION,
     migrations: createTaskMigrations(CHAIN_TABLE),
     migrationsTableName: `${CHAIN_TABLE}_migrations`,
   });
@@ -603,7 +571,7 @@ async function chainCases(
 }
 
 async function main(): Promise<void> {
-  observer = await new DataSource(CONNECTION).initialize();
+  observer = await new DataSource(POSTGRES_CONNECTION).initialize();
   try {
     await observer.query(`DROP TABLE IF EXISTS ${TABLE}`);
     await observer.query(

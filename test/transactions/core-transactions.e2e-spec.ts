@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Test, type TestingModule } from '@nestjs/testing';
+import type { TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import {
   DatabaseBackend,
@@ -10,7 +10,6 @@ import {
   TaskQueue,
   TaskResultDoesNotExistError,
   TaskResultStatus,
-  TasksModule,
   type TaskEvent,
 } from '../../lib/index.js';
 import {
@@ -20,20 +19,13 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { bootTasksApp } from '../support/tasks-app.js';
+import { ChainTasks } from '../support/transaction-chain.js';
 
+/** The tasks of the other backends; ChainTasks has those of 'default' and 'held'. */
 @Injectable()
 class TxTasks {
   constructor(private readonly ds: DataSource) {}
-
-  @Task()
-  async outbox(n: number): Promise<number> {
-    return n;
-  }
-
-  @Task({ backend: 'held' })
-  async held(n: number): Promise<number> {
-    return n;
-  }
 
   /** Counts the orders committed so far, through a connection of its own. */
   @Task({ backend: 'inline' })
@@ -87,33 +79,22 @@ describe.each(availableDatabases())(
         database: ':memory:',
       });
       await elsewhere.initialize();
-      moduleRef = await Test.createTestingModule({
-        imports: [
-          TasksModule.forRoot({
-            backends: {
-              default: {
-                backend: DatabaseBackend,
-                queues: [],
-                options: { tableName: table },
-              },
-              held: { backend: DummyBackend, queues: [] },
-              inline: { backend: ImmediateBackend, queues: [] },
-              // Another DataSource whose tables nobody created: storing there fails after the commit.
-              missing: {
-                backend: DatabaseBackend,
-                queues: [],
-                options: { dataSource: elsewhere },
-              },
-            },
-          }),
-        ],
-        providers: [
-          TxTasks,
-          DispatchFailures,
-          { provide: DataSource, useValue: ds },
-        ],
-      }).compile();
-      await moduleRef.init();
+      moduleRef = await bootTasksApp({
+        tableName: table,
+        backends: {
+          held: { backend: DummyBackend, queues: [] },
+          inline: { backend: ImmediateBackend, queues: [] },
+          // Another DataSource whose tables nobody created: storing there fails after the commit.
+          missing: {
+            backend: DatabaseBackend,
+            queues: [],
+            options: { dataSource: elsewhere },
+          },
+        },
+        providers: [ChainTasks, TxTasks, DispatchFailures],
+        provideDataSource: ds,
+        logger: true,
+      });
       queue = moduleRef.get(TaskQueue);
       held = queue.backend('held') as DummyBackend;
     });
@@ -144,9 +125,9 @@ describe.each(availableDatabases())(
       ])('%s: commit keeps the row, rollback removes it', async (how, run) => {
         const enqueue = (manager: any) =>
           how === 'TaskQueue.transaction'
-            ? queue.enqueue(TxTasks, 'outbox', 1)
+            ? queue.enqueue(ChainTasks, 'outbox', 1)
             : queue
-                .task(TxTasks, 'outbox')
+                .task(ChainTasks, 'outbox')
                 .using({ transaction: manager })
                 .enqueue(1);
         let committedId = '';
@@ -175,7 +156,7 @@ describe.each(availableDatabases())(
       it('commit dispatches once, after the commit; the held result has its id at once', async () => {
         let heldId = '';
         await queue.transaction(async () => {
-          const result = await queue.enqueue(TxTasks, 'held', 7);
+          const result = await queue.enqueue(ChainTasks, 'held', 7);
           heldId = result.id;
           expect(result.status).toBe(TaskResultStatus.READY);
           expect(held.results).toHaveLength(0);
@@ -190,7 +171,7 @@ describe.each(availableDatabases())(
       it('rollback drops it', async () => {
         await expect(
           queue.transaction(async () => {
-            await queue.enqueue(TxTasks, 'held', 1);
+            await queue.enqueue(ChainTasks, 'held', 1);
             throw new Rollback();
           }),
         ).rejects.toThrow(Rollback);
@@ -199,19 +180,19 @@ describe.each(availableDatabases())(
 
       it('a savepoint release is not a commit; a rolled-back savepoint drops only its own enqueues', async () => {
         await queue.transaction(async () => {
-          await queue.enqueue(TxTasks, 'held', 1);
+          await queue.enqueue(ChainTasks, 'held', 1);
           await queue.transaction(async () => {
-            await queue.enqueue(TxTasks, 'held', 2);
+            await queue.enqueue(ChainTasks, 'held', 2);
           });
           expect(held.results).toHaveLength(0);
           await expect(
             queue.transaction(async () => {
-              await queue.enqueue(TxTasks, 'held', 3);
+              await queue.enqueue(ChainTasks, 'held', 3);
               throw new Rollback();
             }),
           ).rejects.toThrow(Rollback);
           await queue.transaction(async () => {
-            await queue.enqueue(TxTasks, 'held', 4);
+            await queue.enqueue(ChainTasks, 'held', 4);
           });
         });
         expect(held.results.map((result) => result.args[0]).sort()).toEqual([
@@ -223,7 +204,7 @@ describe.each(availableDatabases())(
         await expect(
           queue.transaction(async () => {
             await queue.transaction(async () => {
-              await queue.enqueue(TxTasks, 'held', 1);
+              await queue.enqueue(ChainTasks, 'held', 1);
             });
             throw new Rollback();
           }),
@@ -234,7 +215,7 @@ describe.each(availableDatabases())(
       it('the explicit manager of using({ transaction }) holds it too', async () => {
         await ds.transaction(async (manager) => {
           await queue
-            .task(TxTasks, 'held')
+            .task(ChainTasks, 'held')
             .using({ transaction: manager })
             .enqueue(5);
           expect(held.results).toHaveLength(0);
@@ -243,7 +224,7 @@ describe.each(availableDatabases())(
         await expect(
           ds.transaction(async (manager) => {
             await queue
-              .task(TxTasks, 'held')
+              .task(ChainTasks, 'held')
               .using({ transaction: manager })
               .enqueue(6);
             throw new Rollback();
@@ -282,7 +263,7 @@ describe.each(availableDatabases())(
       });
 
       it('outside any transaction dispatches at once', async () => {
-        await queue.enqueue(TxTasks, 'held', 9);
+        await queue.enqueue(ChainTasks, 'held', 9);
         expect(held.results).toHaveLength(1);
       });
     });

@@ -18,6 +18,7 @@ import {
   TasksModule,
   type TasksModuleOptions,
 } from '../../lib/index.js';
+import { waitFor } from '../support/wait.js';
 
 @Injectable()
 class MailTasks {
@@ -56,13 +57,6 @@ class UsersController {
   async createThenFail(@Param('id', ParseIntPipe) id: number) {
     await this.tasks.enqueue(MailTasks, 'welcome', id);
     throw new BadRequestException(`user ${id} is invalid`);
-  }
-}
-
-async function waitUntil(what: string, done: () => boolean): Promise<void> {
-  for (let polls = 0; !done(); polls++) {
-    if (polls > 400) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
 
@@ -112,7 +106,7 @@ describe.each(adapters)('request lifecycle on %s', (_name, adapter) => {
         .expect(201);
       expect(response.body.status).toBe(TaskResultStatus.READY);
       expect(response.body.dispatchedSoFar).toBe(0);
-      await waitUntil('the dispatch', () => dummy.results.length === 1);
+      await waitFor('the dispatch', () => dummy.results.length === 1);
       expect(dummy.results[0].id).toBe(response.body.taskId);
       expect(dummy.results[0].args).toEqual([1]);
     });
@@ -120,7 +114,7 @@ describe.each(adapters)('request lifecycle on %s', (_name, adapter) => {
     it('drops the enqueues of a throwing handler', async () => {
       await request(app.getHttpServer()).post('/users/2/fail').expect(400);
       await request(app.getHttpServer()).post('/users/3').expect(201);
-      await waitUntil(
+      await waitFor(
         'the dispatch of the later request',
         () => dummy.results.length > 0,
       );
@@ -141,7 +135,7 @@ describe.each(adapters)('request lifecycle on %s', (_name, adapter) => {
         ...Array(50).fill(400),
       ]);
       const even = ids.filter((id) => id % 2 === 0);
-      await waitUntil('50 dispatches', () => dummy.results.length >= 50);
+      await waitFor('50 dispatches', () => dummy.results.length >= 50);
       expect(dispatchedUsers()).toEqual(even);
       const byUser = new Map(
         dummy.results.map((result) => [result.args[0], result.id]),

@@ -33,14 +33,11 @@ import {
   runInTransaction,
 } from 'typeorm-transactional';
 import {
-  DatabaseBackend,
   DummyBackend,
   OnTaskEvent,
-  Task,
   TaskQueue,
   TaskResultDoesNotExistError,
   TaskResultStatus,
-  TasksModule,
   type TaskEvent,
 } from '../../lib/index.js';
 import type { AmbientTransactionSource } from '../../lib/transactions/ambient-transaction-source.js';
@@ -53,16 +50,15 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { bootTasksApp } from '../support/tasks-app.js';
+import {
+  ChainTasks,
+  POSTGRES_CONNECTION,
+  backendPid,
+  labelCounter,
+} from '../support/transaction-chain.js';
 
 const TABLE = 'nestjs_tasks_tx_typeorm_transactional';
-
-const CONNECTION = {
-  type: 'postgres',
-  host: '127.0.0.1',
-  port: 5432,
-  username: 'postgres',
-  database: 'test',
-} as const;
 
 @Entity({ name: TABLE })
 class Note {
@@ -139,23 +135,7 @@ function initializeContextOnce(): void {
   contextInitialized = true;
 }
 
-async function backendPid(manager: EntityManager): Promise<number> {
-  const rows: { pid: number }[] = await manager.query(
-    'SELECT pg_backend_pid() AS pid',
-  );
-  return rows[0].pid;
-}
-
-async function countLabel(
-  manager: EntityManager,
-  label: string,
-): Promise<number> {
-  const rows: { n: number }[] = await manager.query(
-    `SELECT count(*)::int AS n FROM ${TABLE} WHERE label = $1`,
-    [label],
-  );
-  return rows[0].n;
-}
+const countLabel = labelCounter(TABLE);
 
 describe('createTypeormTransactionalSource (typeorm-transactional, PostgreSQL)', () => {
   let observer: DataSource;
@@ -164,7 +144,7 @@ describe('createTypeormTransactionalSource (typeorm-transactional, PostgreSQL)',
   let service: NoteService;
 
   beforeAll(async () => {
-    observer = await new DataSource(CONNECTION).initialize();
+    observer = await new DataSource(POSTGRES_CONNECTION).initialize();
     await observer.query(`DROP TABLE IF EXISTS ${TABLE}`);
     await observer.query(
       `CREATE TABLE ${TABLE} (id serial PRIMARY KEY, label text NOT NULL)`,
@@ -190,7 +170,7 @@ describe('createTypeormTransactionalSource (typeorm-transactional, PostgreSQL)',
       const testing = await Test.createTestingModule({
         imports: [
           TypeOrmModule.forRootAsync({
-            useFactory: () => ({ ...CONNECTION, entities: [Note] }),
+            useFactory: () => ({ ...POSTGRES_CONNECTION, entities: [Note] }),
             // The documented NestJS set-up: add the DataSource as 'default'.
             dataSourceFactory: async (options?: DataSourceOptions) =>
               addTransactionalDataSource(new DataSource(options!)),
@@ -303,19 +283,6 @@ describe('createTypeormTransactionalSource (typeorm-transactional, PostgreSQL)',
 // The whole chain: TasksModule finds the @Transactional() transaction.
 // ---------------------------------------------------------------------------
 
-@Injectable()
-class ChainTasks {
-  @Task()
-  async outbox(n: number): Promise<number> {
-    return n;
-  }
-
-  @Task({ backend: 'held' })
-  async held(n: number): Promise<number> {
-    return n;
-  }
-}
-
 /**
  * Records, when a held enqueue reaches the DummyBackend, how many orders
  * another connection sees committed: the transaction's order is committed by
@@ -397,27 +364,13 @@ const SERVERS = availableDatabases().filter((db) => db.name !== 'sqlite');
       deleteDataSourceByName('default');
       addTransactionalDataSource(ds);
       observer = await connectTestDataSource(db!, table);
-      moduleRef = await Test.createTestingModule({
-        imports: [
-          TasksModule.forRoot({
-            backends: {
-              default: {
-                backend: DatabaseBackend,
-                queues: [],
-                options: { tableName: table },
-              },
-              held: { backend: DummyBackend, queues: [] },
-            },
-          }),
-        ],
-        providers: [
-          ChainTasks,
-          DispatchWatcher,
-          Checkout,
-          { provide: DataSource, useValue: ds },
-        ],
-      }).compile();
-      await moduleRef.init();
+      moduleRef = await bootTasksApp({
+        tableName: table,
+        backends: { held: { backend: DummyBackend, queues: [] } },
+        providers: [ChainTasks, DispatchWatcher, Checkout],
+        provideDataSource: ds,
+        logger: true,
+      });
       queue = moduleRef.get(TaskQueue);
       held = queue.backend('held') as DummyBackend;
       watcher = moduleRef.get(DispatchWatcher);
