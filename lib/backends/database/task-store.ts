@@ -32,8 +32,6 @@ export interface WorkerRow {
   heartbeatAt: number;
 }
 
-/** Rows per INSERT statement: keeps every database under its parameter limit. */
-const INSERT_CHUNK = 500;
 /** How long deadlocks and busy errors are retried (asynchronously) before they are thrown. */
 const TRANSIENT_RETRY_MS = 10_000;
 const { READY, RUNNING } = TaskResultStatus;
@@ -62,13 +60,18 @@ export class TaskStore {
     manager?: EntityManager | null,
   ): Promise<void> {
     const chunks: unknown[][][] = [];
-    for (let i = 0; i < rows.length; i += INSERT_CHUNK)
-      chunks.push(rows.slice(i, i + INSERT_CHUNK));
+    const size = this.dialect.insertChunk;
+    for (let i = 0; i < rows.length; i += size)
+      chunks.push(rows.slice(i, i + size));
     const write = async (runner: QueryRunner) => {
       for (const chunk of chunks) {
         const sql = new SqlBuilder(this.dialect);
-        const values = chunk.map((row) => `(${sql.list(row)})`).join(', ');
-        const insert = `INSERT INTO ${this.tasks} (${INSERT_COLUMNS.join(', ')}) VALUES ${values}`;
+        const insert = this.dialect.insertSql(
+          this.tasks,
+          INSERT_COLUMNS,
+          chunk,
+          sql,
+        );
         await runner.query(
           this.dialect.wakeOnInsert(insert, sql, this.channel),
           sql.params,

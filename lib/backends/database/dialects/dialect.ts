@@ -74,6 +74,20 @@ export abstract class Dialect {
     parts: ClaimParts,
   ): Promise<Record<string, unknown>[]>;
 
+  /** Rows per INSERT statement: keeps every statement under the database's parameter limit. */
+  readonly insertChunk: number = 500;
+
+  /** One INSERT of many rows into `table` (quoted): a VALUES list unless the database has a cheaper form. */
+  insertSql(
+    table: string,
+    columns: readonly string[],
+    rows: readonly unknown[][],
+    sql: SqlBuilder,
+  ): string {
+    const values = rows.map((row) => `(${sql.list(row)})`).join(', ');
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`;
+  }
+
   /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */
   wakeOnInsert(insertSql: string, sql: SqlBuilder, channel: string): string {
     void sql;

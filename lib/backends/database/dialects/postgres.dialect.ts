@@ -54,6 +54,25 @@ export class PostgresDialect extends Dialect {
     return `${placeholder}::${names[type]}`;
   }
 
+  override readonly insertChunk = 5000;
+
+  /**
+   * All rows travel as one JSON parameter expanded by the table's own row
+   * type: far cheaper to bind and plan than thousands of parameters.
+   */
+  override insertSql(
+    table: string,
+    columns: readonly string[],
+    rows: readonly unknown[][],
+    sql: SqlBuilder,
+  ): string {
+    const records = rows.map((row) =>
+      Object.fromEntries(columns.map((column, i) => [column, row[i]])),
+    );
+    const list = columns.join(', ');
+    return `INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, ${sql.p(JSON.stringify(records))}::json)`;
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `(${column}::jsonb || to_jsonb(${placeholder}::text))::text`;
   }
