@@ -1,5 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
-import type { SqlBuilder, SqlType } from '../sql-builder.js';
+import { SqlBuilder, type SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { createTablesSql, type DdlStyle } from './ddl.js';
 
@@ -67,12 +67,33 @@ export abstract class Dialect {
   /** An expression that appends the text value `placeholder` to the JSON array in `column`. */
   abstract appendToJsonArray(column: string, placeholder: string): string;
 
-  /** Claims up to `limit` ready rows for a worker in one atomic step; returns the claimed rows. */
-  abstract claim(
+  /**
+   * Claims up to `limit` ready rows for a worker in one atomic step and
+   * returns them: by default one statement, `claimSql`.
+   */
+  async claim(
     runner: QueryRunner,
     tables: TaskTables,
     parts: ClaimParts,
-  ): Promise<Record<string, unknown>[]>;
+  ): Promise<Record<string, unknown>[]> {
+    const sql = new SqlBuilder(this);
+    const text = this.claimSql(this.quote(tables.tasks), parts, sql);
+    return (await runner.query(text, sql.params, true)).records;
+  }
+
+  /** The single statement that marks ready rows of `table` RUNNING and returns them. */
+  protected claimSql(
+    table: string,
+    parts: ClaimParts,
+    sql: SqlBuilder,
+  ): string {
+    void table;
+    void parts;
+    void sql;
+    throw new Error(
+      `${this.constructor.name} claims in more than one statement and overrides claim().`,
+    );
+  }
 
   /** Rows per INSERT statement: keeps every statement under the database's parameter limit. */
   readonly insertChunk: number = 500;

@@ -29,7 +29,7 @@ export class MysqlDialect extends Dialect {
     return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
   }
 
-  async claim(
+  override async claim(
     runner: QueryRunner,
     tables: TaskTables,
     parts: ClaimParts,

@@ -1,6 +1,5 @@
-import type { DataSource, QueryRunner } from 'typeorm';
-import { SqlBuilder, type SqlType } from '../sql-builder.js';
-import type { TaskTables } from '../task-tables.js';
+import type { DataSource } from 'typeorm';
+import type { SqlBuilder, SqlType } from '../sql-builder.js';
 import type { DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
@@ -77,17 +76,15 @@ export class PostgresDialect extends Dialect {
     return `(${column}::jsonb || to_jsonb(${placeholder}::text))::text`;
   }
 
-  async claim(
-    runner: QueryRunner,
-    tables: TaskTables,
+  protected override claimSql(
+    table: string,
     parts: ClaimParts,
-  ): Promise<Record<string, unknown>[]> {
-    const sql = new SqlBuilder(this);
-    const table = this.quote(tables.tasks);
-    const text =
+    sql: SqlBuilder,
+  ): string {
+    return (
       `WITH next AS (${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED) ` +
-      `UPDATE ${table} SET ${parts.setRunning(sql)} FROM next WHERE ${table}.seq = next.seq RETURNING ${table}.*`;
-    return (await runner.query(text, sql.params, true)).records;
+      `UPDATE ${table} SET ${parts.setRunning(sql)} FROM next WHERE ${table}.seq = next.seq RETURNING ${table}.*`
+    );
   }
 
   override wakeOnInsert(

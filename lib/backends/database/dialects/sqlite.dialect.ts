@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
-import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
-import { SqlBuilder } from '../sql-builder.js';
-import type { TaskTables } from '../task-tables.js';
+import type { SqlBuilder } from '../sql-builder.js';
 import type { DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
@@ -94,14 +93,11 @@ export class SqliteDialect extends Dialect {
     }
   }
 
-  async claim(
-    runner: QueryRunner,
-    tables: TaskTables,
+  protected override claimSql(
+    table: string,
     parts: ClaimParts,
-  ): Promise<Record<string, unknown>[]> {
-    const sql = new SqlBuilder(this);
-    const table = this.quote(tables.tasks);
-    const text = `UPDATE ${table} SET ${parts.setRunning(sql)} WHERE seq IN (${parts.selectReady(sql)}) RETURNING *`;
-    return (await runner.query(text, sql.params, true)).records;
+    sql: SqlBuilder,
+  ): string {
+    return `UPDATE ${table} SET ${parts.setRunning(sql)} WHERE seq IN (${parts.selectReady(sql)}) RETURNING *`;
   }
 }
