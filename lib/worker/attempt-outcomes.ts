@@ -78,28 +78,34 @@ function retryDelay(result: TaskResult<any>, attempt: number): number {
     : defaultRetryDelay(attempt);
 }
 
-const KEEP_CHARS = 10_000;
-const clip = (text: string) =>
-  text.length > KEEP_CHARS ? `${text.slice(0, KEEP_CHARS)}… (clipped)` : text;
+const KEEP_CHARS = 2000;
+const clip = (text: unknown) => {
+  const value = String(text ?? '');
+  return value.length > KEEP_CHARS
+    ? `${value.slice(0, KEEP_CHARS)}… (clipped)`
+    : value;
+};
 
 /**
- * A stand-in for an outcome the database refused (too large, not storable):
- * FAILED, without a return value, with the refusal as its last error and
- * every error clipped, so that it can be written.
+ * A stand-in for an outcome the database refused (too large, invalid):
+ * FAILED, without a return value, keeping only the last `keptErrors` errors
+ * (clipped) and the refusal, so that it stays small enough to be written.
  */
 export function unstorable(
   record: AttemptRecord,
   refusal: unknown,
+  keptErrors: number,
 ): AttemptRecord {
   const reason = toErrorRecord(refusal);
+  const kept = keptErrors > 0 ? record.data.errors.slice(-keptErrors) : [];
   const errors = [
-    ...record.data.errors,
+    ...kept,
     {
       ...reason,
       message: `The outcome of attempt ${record.attempt} could not be stored: ${reason.message}`,
     },
   ].map((error) => ({
-    errorClass: error.errorClass,
+    errorClass: clip(error.errorClass),
     message: clip(error.message),
     traceback: clip(error.traceback),
   }));

@@ -216,7 +216,7 @@ export class TaskWorker {
         : failed(result, ran.error, this.workerId);
     }
     try {
-      await this.recorder.record(outcome);
+      outcome = await this.recorder.record(outcome);
     } catch (error) {
       this.logger.error(
         `Recording the outcome of task ${result.id} failed; its lease will expire and another worker will rescue it`,

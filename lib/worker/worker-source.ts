@@ -43,7 +43,10 @@ export interface WorkerSource {
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]>;
-  complete(records: readonly AttemptRecord[]): Promise<void>;
+  /** Writes outcomes; returns how many rows this worker still held and so wrote. */
+  complete(records: readonly AttemptRecord[]): Promise<number>;
+  /** Whether a failed write was the database refusing the data (too large, invalid), as opposed to a lost connection. */
+  isRefusal(error: unknown): boolean;
   /** Proves the worker alive: extends the leases of the tasks it holds. */
   heartbeat(workerId: string, heldIds: readonly string[]): Promise<void>;
   /** Fails or re-queues tasks whose worker stopped heartbeating; returns how many. */

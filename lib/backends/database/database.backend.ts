@@ -1,4 +1,5 @@
-import type { DynamicModule } from '@nestjs/common';
+import { Logger, type DynamicModule } from '@nestjs/common';
+import { LOGGER_CONTEXT } from '../../tasks.constants.js';
 import type { DataSource, EntityManager } from 'typeorm';
 import { transactionScopeOf } from '../../transactions/query-runner-scope.js';
 import { registerTaskEntities } from './task-entities.module.js';
@@ -35,7 +36,7 @@ import {
   resolveDatabaseOptions,
   type ResolvedDatabaseOptions,
 } from './database-backend.options.js';
-import { dialectFor } from './dialects/index.js';
+import { dialectFor, type Dialect } from './dialects/index.js';
 import { TaskStore, type Completion } from './task-store.js';
 import { decodeRow, encodeNewRow, type TaskRow } from './task-row.js';
 import { tablesFor } from './task-tables.js';
@@ -63,6 +64,8 @@ export class DatabaseBackend
   override readonly supportsGetResult = true;
   private readonly settings: ResolvedDatabaseOptions;
   private storeReady?: Promise<TaskStore>;
+  private dialect?: Dialect;
+  private closed = false;
   /** Workers of this process, woken at once by enqueues made here. */
   private readonly localWakers = new Set<() => void>();
 
@@ -86,30 +89,53 @@ export class DatabaseBackend
     return this.settings.leaseMs;
   }
 
-  /** The DataSource and SQL layer, opened on first use. */
+  /** The DataSource and SQL layer, opened on first use; refused once the backend is closed. */
   private store(): Promise<TaskStore> {
-    this.storeReady ??= (async () => {
-      const dataSource = await resolveDataSource(
-        this.settings.dataSource,
-        (token) => this.host.resolveProvider(token),
-        `Backend '${this.alias}' (DatabaseBackend)`,
+    if (this.closed) {
+      return Promise.reject(
+        new InvalidTaskBackendError(
+          `Backend '${this.alias}' (DatabaseBackend) is closed: the application is shutting down.`,
+        ),
       );
-      const dialect = dialectFor(dataSource);
-      const connection = await dialect.ownConnection(dataSource);
-      await dialect.prepare(connection);
-      const tables = tablesFor(this.settings.tableName);
-      return new TaskStore(
-        dataSource,
-        connection,
-        dialect,
-        tables,
-        tables.tasks,
-      );
-    })().catch((error) => {
+    }
+    this.storeReady ??= this.open().catch((error) => {
       this.storeReady = undefined;
       throw error;
     });
     return this.storeReady;
+  }
+
+  private async open(): Promise<TaskStore> {
+    const dataSource = await resolveDataSource(
+      this.settings.dataSource,
+      (token) => this.host.resolveProvider(token),
+      `Backend '${this.alias}' (DatabaseBackend)`,
+    );
+    const dialect = dialectFor(dataSource);
+    const connection = await this.connect(dialect, dataSource);
+    this.dialect = dialect;
+    const tables = tablesFor(this.settings.tableName);
+    return new TaskStore(dataSource, connection, dialect, tables, tables.tasks);
+  }
+
+  /** The dialect's own connection, prepared; the application's when that one cannot be prepared. */
+  private async connect(
+    dialect: Dialect,
+    dataSource: DataSource,
+  ): Promise<DataSource> {
+    const own = await dialect.ownConnection(dataSource);
+    try {
+      await dialect.prepare(own);
+      return own;
+    } catch (error) {
+      if (own === dataSource) throw error;
+      await own.destroy();
+      new Logger(LOGGER_CONTEXT).warn(
+        `Backend '${this.alias}': a connection of its own could not be prepared (${(error as Error)?.message ?? error}); it shares the application's.`,
+      );
+      await dialect.prepare(dataSource);
+      return dataSource;
+    }
   }
 
   /** The DataSource this backend writes to. */
@@ -189,6 +215,7 @@ export class DatabaseBackend
   }
 
   override async close(): Promise<void> {
+    this.closed = true;
     const ready = this.storeReady;
     this.storeReady = undefined;
     const store = await ready?.catch(() => undefined);
@@ -231,12 +258,15 @@ export class DatabaseBackend
       startedAt: now,
       heartbeatAt: now,
     };
+    const store = await this.store();
     try {
-      await (await this.store()).registerWorker(row, now - this.leaseMs);
+      await store.registerWorker(row, now - this.leaseMs);
     } catch (error) {
+      const live = await store.liveWorkers(now - this.leaseMs).catch(() => []);
+      if (!live.some((worker) => worker.id === info.workerId)) throw error;
       throw new InvalidTaskBackendError(
-        `Worker id '${info.workerId}' could not be registered on backend '${this.alias}': is a live worker using it? ` +
-          `Give every worker its own --worker-id (or none: the default is unique). (${(error as Error)?.message ?? error})`,
+        `Worker id '${info.workerId}' is in use by a live worker on backend '${this.alias}'. ` +
+          `Give every worker its own --worker-id (or none: the default is unique).`,
       );
     }
   }
@@ -267,8 +297,12 @@ export class DatabaseBackend
       .map(({ data, problem }) => ({ result: this.toResult(data), problem }));
   }
 
-  async complete(records: readonly AttemptRecord[]): Promise<void> {
-    await this.write(records);
+  async complete(records: readonly AttemptRecord[]): Promise<number> {
+    return this.write(records);
+  }
+
+  isRefusal(error: unknown): boolean {
+    return this.dialect?.isRefusal(error) ?? false;
   }
 
   /**

@@ -79,7 +79,9 @@ export class TaskStore {
         );
       }
     };
-    const joined = manager?.queryRunner;
+    const joined =
+      manager?.queryRunner ??
+      this.dialect.sharedTransaction(this.dataSource, this.connection);
     if (joined) return write(joined);
     await this.withRunner((runner) =>
       chunks.length > 1 ? this.inTransaction(runner, write) : write(runner),

@@ -59,6 +59,16 @@ export abstract class Dialect {
     return app;
   }
 
+  /**
+   * A transaction the application has open that an enqueue made now cannot
+   * avoid joining (a single shared connection), or null.
+   */
+  sharedTransaction(app: DataSource, own: DataSource): QueryRunner | null {
+    void app;
+    void own;
+    return null;
+  }
+
   /** Per-connection settings applied before first use. */
   async prepare(dataSource: DataSource): Promise<void> {
     void dataSource;
@@ -130,12 +140,39 @@ export abstract class Dialect {
 
   /** Whether a failed statement is worth retrying at once (deadlock, busy). */
   isTransient(error: unknown): boolean {
+    return this.hasCode(error, (code) => this.transientErrors.includes(code));
+  }
+
+  /**
+   * Whether the database refused the data itself (too large, invalid, out of
+   * range): writing the same values again cannot succeed, unlike after a
+   * lost connection.
+   */
+  isRefusal(error: unknown): boolean {
+    return this.hasCode(error, (code) =>
+      this.refusalErrors.some(
+        (refusal) =>
+          refusal === code ||
+          (typeof refusal === 'string' &&
+            typeof code === 'string' &&
+            code.startsWith(refusal)),
+      ),
+    );
+  }
+
+  /** Driver error codes (or prefixes of string codes) meaning the data was refused. */
+  protected readonly refusalErrors: readonly (string | number)[] = [];
+
+  private hasCode(
+    error: unknown,
+    matches: (code: string | number) => boolean,
+  ): boolean {
     type DriverError = { code?: string; errno?: number };
     const failure = error as
       (DriverError & { driverError?: DriverError }) | null;
     const cause = failure?.driverError ?? failure;
     return [cause?.code, cause?.errno].some(
-      (code) => code !== undefined && this.transientErrors.includes(code),
+      (code) => code !== undefined && matches(code),
     );
   }
 

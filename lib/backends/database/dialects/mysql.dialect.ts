@@ -24,6 +24,15 @@ const STYLE: DdlStyle = {
 export class MysqlDialect extends Dialect {
   protected readonly ddl = STYLE;
   protected override readonly transientErrors = [1213, 1205];
+  /** Data too long, incorrect value, out of range, packet larger than max_allowed_packet. */
+  protected override readonly refusalErrors = [
+    1406,
+    1366,
+    1264,
+    1153,
+    1301,
+    'ER_NET_PACKET_TOO_LARGE',
+  ];
 
   appendToJsonArray(column: string, placeholder: string): string {
     return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;

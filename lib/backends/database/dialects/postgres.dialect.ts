@@ -37,6 +37,8 @@ interface PgClient {
 export class PostgresDialect extends Dialect {
   protected readonly ddl = STYLE;
   protected override readonly transientErrors = ['40P01', '40001'];
+  /** SQLSTATE classes 22 (data exception), 23 (integrity) and 54 (program limit exceeded). */
+  protected override readonly refusalErrors = ['22', '23', '54'];
   override readonly canListen = true;
 
   override placeholder(index: number): string {
@@ -114,6 +116,7 @@ export class PostgresDialect extends Dialect {
       `${verb} ${STYLE.quote(channel)}`;
     let client: PgClient | undefined;
     let stopped = false;
+    let recovering = false;
     let retry: NodeJS.Timeout | undefined;
     const onNotification = (message: { channel: string }) => {
       if (message.channel === channel) onWake();
@@ -123,6 +126,7 @@ export class PostgresDialect extends Dialect {
       held.off('error', onError);
     };
     const reconnect = (attempt: number) => {
+      clearTimeout(retry);
       if (!stopped)
         retry = setTimeout(
           () => void connect(attempt),
@@ -130,12 +134,13 @@ export class PostgresDialect extends Dialect {
         );
     };
     function onError(): void {
+      // While LISTEN is still being set up, its failure is handled by connect().
       const broken = client;
+      if (!broken) return;
       client = undefined;
-      if (broken) {
-        broken.release(true);
-        detach(broken);
-      }
+      recovering = true;
+      broken.release(true);
+      detach(broken);
       onWake();
       reconnect(0);
     }
@@ -148,12 +153,15 @@ export class PostgresDialect extends Dialect {
         await next.query(statement('LISTEN'));
         if (stopped) throw new Error('stopped');
         client = next;
-        if (attempt > 0) onWake();
+        // A notification may have been missed while no connection listened.
+        if (recovering) onWake();
+        recovering = false;
       } catch {
         if (next) {
           next.release(true);
           detach(next);
         }
+        recovering = true;
         reconnect(attempt + 1);
       }
     };

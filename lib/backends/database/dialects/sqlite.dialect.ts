@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import type { SqlBuilder } from '../sql-builder.js';
 import type { DdlStyle } from './ddl.js';
@@ -22,11 +22,11 @@ const STYLE: DdlStyle = {
 
 /**
  * How long a statement blocks waiting for another connection's write lock
- * before SQLITE_BUSY. Short on purpose: better-sqlite3 waits synchronously,
- * so longer waits are retried asynchronously by the store instead, which
- * lets a transaction of this same process finish meanwhile.
+ * before SQLITE_BUSY. Tiny on purpose: better-sqlite3 waits synchronously,
+ * blocking the event loop, so waits are retried asynchronously by the store
+ * instead, which lets a transaction of this same process finish meanwhile.
  */
-const BUSY_TIMEOUT_MS = 100;
+const BUSY_TIMEOUT_MS = 5;
 /** Tries at switching the database to WAL before going on without it. */
 const WAL_ATTEMPTS = 5;
 
@@ -36,6 +36,11 @@ export class SqliteDialect extends Dialect {
   protected override readonly transientErrors = [
     'SQLITE_BUSY',
     'SQLITE_LOCKED',
+  ];
+  protected override readonly refusalErrors = [
+    'SQLITE_TOOBIG',
+    'SQLITE_CONSTRAINT',
+    'SQLITE_MISMATCH',
   ];
   appendToJsonArray(column: string, placeholder: string): string {
     return `json_insert(${column}, '$[#]', ${placeholder})`;
@@ -63,6 +68,24 @@ export class SqliteDialect extends Dialect {
       enableWAL: false,
     } as unknown as DataSourceOptions);
     return own.initialize();
+  }
+
+  /**
+   * The application's connection is SQLite's only writer while it holds a
+   * transaction: an enqueue made meanwhile joins that transaction (written
+   * and committed with it) rather than wait for a lock it may itself hold.
+   */
+  override sharedTransaction(
+    app: DataSource,
+    own: DataSource,
+  ): QueryRunner | null {
+    if (own === app) return null;
+    const connection = (
+      app.driver as unknown as {
+        databaseConnection?: { inTransaction?: boolean };
+      }
+    ).databaseConnection;
+    return connection?.inTransaction ? app.createQueryRunner() : null;
   }
 
   /**
