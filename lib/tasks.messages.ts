@@ -11,7 +11,7 @@ export const TaskMessages = {
   defaultBackendMissing: (aliases: readonly string[]) =>
     `TasksModule 'backends' has no 'default' alias (configured: ${list(aliases)}). Add a 'default' entry: every task without a 'backend' option uses it.`,
   notABackendClass: (alias: string, value: unknown) =>
-    `Backend '${alias}': 'backend' must be a class extending TaskBackend (ImmediateBackend, DummyBackend, DatabaseBackend, BullMQBackend or your own), got ${describe(value)}.`,
+    `Backend '${alias}': 'backend' must be a class extending TaskBackend (ImmediateBackend, DummyBackend, DatabaseBackend or your own), got ${describe(value)}.`,
   badQueueList: (alias: string, value: unknown) =>
     `Backend '${alias}': 'queues' must be an array of non-empty strings (or [] for any queue), got ${describe(value)}.`,
   unknownBackend: (
@@ -28,6 +28,8 @@ export const TaskMessages = {
     `Two tasks are named '${name}': ${first} and ${second}. Give one of them a distinct @Task({ name }).`,
   requestScopedTask: (site: string) =>
     `${site} is a @Task() on a request-scoped provider. Tasks run outside any request: make the provider singleton-scoped (the default) and pass request data as arguments.`,
+  requestScopedListener: (site: string) =>
+    `${site} is an @OnTaskEvent() listener on a request-scoped provider. Task events happen outside any request: make the provider singleton-scoped (the default).`,
   scheduleNotSupported: (site: string) =>
     `${site} sets @Task({ schedule }), which this version of nestjs-tasks does not run yet. Remove it and enqueue the task from your own scheduler (e.g. @nestjs/schedule) for now.`,
   notATaskMethod: (site: string) =>
@@ -52,7 +54,7 @@ export const TaskMessages = {
   ) =>
     `Task '${name}' uses queue '${queue}', which backend '${alias}' does not accept (its queues: ${list(queues)}). Add '${queue}' to backends.${alias}.queues, or use one of those queues.`,
   deferNotSupported: (name: string, alias: string, backendClass: string) =>
-    `Task '${name}': backend '${alias}' (${backendClass}) cannot defer tasks, so runAfter must be null. Use a backend that supports defer (DatabaseBackend, DummyBackend, BullMQBackend).`,
+    `Task '${name}': backend '${alias}' (${backendClass}) cannot defer tasks, so runAfter must be null. Use a backend that supports defer (DatabaseBackend, DummyBackend).`,
   badRunAfter: (name: string, value: unknown) =>
     `Task '${name}': runAfter must be a valid Date or null, got ${describe(value)}.`,
   badMaxAttempts: (name: string, value: unknown) =>
@@ -101,7 +103,7 @@ export const TaskMessages = {
   listenerFailed: (event: string, site: string) =>
     `@OnTaskEvent('${event}') listener ${site} threw; the task is unaffected.`,
   badEventName: (value: unknown) =>
-    `@OnTaskEvent() takes 'enqueued', 'started' or 'finished', got ${describe(value)}.`,
+    `@OnTaskEvent() takes 'enqueued', 'started', 'finished' or 'dispatchFailed', got ${describe(value)}.`,
 };
 
 /** A short, safe description of any value for error messages. */

@@ -3,6 +3,7 @@ import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
 import { TaskTransactions } from './transactions/task-transactions.service.js';
 import { RequestLifecycleInterceptor } from './transactions/request-lifecycle.interceptor.js';
 import { TaskBackends } from './backends/task-backends.js';
+import { DatabaseBackend } from './backends/database/database.backend.js';
 import { TaskDispatcher } from './dispatch/task-dispatcher.js';
 import { TaskExplorer } from './discovery/task-explorer.js';
 import { TaskRegistry } from './discovery/task-registry.js';
@@ -54,7 +55,10 @@ export class TasksModule {
   }
 
   static forRootAsync(options: TasksModuleAsyncOptions): DynamicModule {
-    return TasksModule.create(options.imports ?? [], {
+    const entityImports = (options.dataSources ?? []).flatMap((dataSource) =>
+      DatabaseBackend.moduleImports({ options: { dataSource } }),
+    );
+    return TasksModule.create([...(options.imports ?? []), ...entityImports], {
       provide: TASKS_MODULE_OPTIONS,
       useFactory: options.useFactory,
       inject: options.inject ?? [],

@@ -23,7 +23,17 @@ export class TaskExplorer implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    for (const wrapper of this.discovery.getProviders()) this.explore(wrapper);
+    // One instance may stand behind several providers (useExisting aliases, re-provided values).
+    const explored = new Set<object>();
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance: unknown = wrapper.instance;
+      if (wrapper.isAlias) continue;
+      if (instance && typeof instance === 'object') {
+        if (explored.has(instance)) continue;
+        explored.add(instance);
+      }
+      this.explore(wrapper);
+    }
     for (const task of this.registry.all())
       this.dispatcher.validate(task.definition);
   }
@@ -50,8 +60,13 @@ export class TaskExplorer implements OnModuleInit {
       );
       if (!task && !events) continue;
       const site = `${prototype.constructor.name}.${methodName}`;
-      if (!singleton)
-        throw new InvalidTaskError(TaskMessages.requestScopedTask(site));
+      if (!singleton) {
+        throw new InvalidTaskError(
+          task
+            ? TaskMessages.requestScopedTask(site)
+            : TaskMessages.requestScopedListener(site),
+        );
+      }
       const target = instance as Record<
         string,
         (...args: unknown[]) => unknown

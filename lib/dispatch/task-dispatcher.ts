@@ -77,10 +77,13 @@ export class TaskDispatcher implements TaskPort {
       return backend.enqueue(task.with({ transaction: joined }), rows);
     }
     const detached = task.with({ transaction: null });
-    if (scopes.length === 0 || !backend.enqueueOnCommit)
-      return backend.enqueue(detached, rows);
+    // enqueueOnCommit: false opts out of waiting for transactions, not for the HTTP request.
+    const waitFor = backend.enqueueOnCommit
+      ? scopes
+      : scopes.filter((scope) => scope.manager === null);
+    if (waitFor.length === 0) return backend.enqueue(detached, rows);
     const held = rows.map((row) => backend.toResult(row));
-    await this.hold(scopes, async () => {
+    await this.hold(waitFor, async () => {
       try {
         const stored = await backend.enqueue(detached, rows);
         stored.forEach((result, index) => held[index].update(result.snapshot));

@@ -38,6 +38,12 @@ export interface TasksModuleAsyncOptions extends Pick<
   'imports'
 > {
   inject?: (InjectionToken | OptionalFactoryDependency)[];
+  /**
+   * Names of the `@nestjs/typeorm` DataSources a DatabaseBackend of the
+   * factory's options will use, so that their `autoLoadEntities` includes the
+   * task entities (forRoot finds them in its options; forRootAsync cannot).
+   */
+  dataSources?: string[];
   useFactory: (
     ...args: any[]
   ) => TasksModuleOptions | Promise<TasksModuleOptions>;

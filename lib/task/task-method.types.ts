@@ -15,9 +15,11 @@ type WithoutContext<P extends unknown[]> = P extends [
   infer First,
   ...infer Rest,
 ]
-  ? [First] extends [TaskContext]
-    ? Rest
-    : P
+  ? 0 extends 1 & First // `any` is not a TaskContext parameter
+    ? P
+    : [First] extends [TaskContext]
+      ? Rest
+      : P
   : P;
 
 /** The arguments an enqueue of `C[K]` takes: its parameters without a leading `TaskContext`. */

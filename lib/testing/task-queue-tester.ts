@@ -8,6 +8,7 @@ import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import type { TaskClass, TaskMethodName } from '../task/task-method.types.js';
 import { TaskQueue } from '../task-queue.service.js';
+import { TaskRegistry } from '../discovery/task-registry.js';
 
 const TESTER_WORKER_ID = 'tasks-testing';
 
@@ -19,6 +20,7 @@ export class TaskQueueTester {
     private readonly queue: TaskQueue,
     private readonly executor: TaskExecutor,
     private readonly events: TaskEventBus,
+    private readonly registry: TaskRegistry,
   ) {}
 
   /** Results enqueued so far, on every backend, optionally only those of one task. */
@@ -80,18 +82,11 @@ export class TaskQueueTester {
       );
   }
 
+  /** Names of the registered tasks among the class's methods, inherited ones included. */
   private taskNamesOf(taskClass: TaskClass<unknown>): string[] {
-    const prototype = taskClass.prototype as Record<string, unknown>;
-    return Object.getOwnPropertyNames(prototype)
-      .filter(
-        (key) => key !== 'constructor' && typeof prototype[key] === 'function',
-      )
-      .flatMap((key) => {
-        try {
-          return [this.queue.task(taskClass, key as never).name];
-        } catch {
-          return [];
-        }
-      });
+    return this.registry
+      .all()
+      .filter((task) => task.instance instanceof taskClass)
+      .map((task) => task.name);
   }
 }

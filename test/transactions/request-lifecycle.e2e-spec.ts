@@ -146,6 +146,27 @@ describe.each(adapters)('request lifecycle on %s', (_name, adapter) => {
     });
   });
 
+  describe("with 'after-response' and a backend with enqueueOnCommit: false", () => {
+    beforeEach(() =>
+      boot({
+        requestLifecycle: 'after-response',
+        backends: {
+          default: { backend: DummyBackend, enqueueOnCommit: false },
+        },
+      }),
+    );
+
+    it('still holds enqueues for the request: that option is about transactions', async () => {
+      await request(app.getHttpServer()).post('/users/6/fail').expect(400);
+      await request(app.getHttpServer()).post('/users/7').expect(201);
+      await waitFor(
+        'the dispatch of the later request',
+        () => dummy.results.length > 0,
+      );
+      expect(dispatchedUsers()).toEqual([7]);
+    });
+  });
+
   describe("with the default 'immediate'", () => {
     beforeEach(() => boot({}));
 

@@ -26,7 +26,24 @@ function assertType<T extends true>(value: T): T {
   return value;
 }
 
+/** A handler whose payload is typed `any`, as much NestJS code has it. */
+class LooseTasks {
+  async handle(payload: any): Promise<void> {
+    void payload;
+  }
+}
+
 export function typeChecks(tasks: TaskQueue): void {
+  // A first parameter typed `any` is an argument, not the TaskContext.
+  assertType<Equals<Parameters<TaskDefinition<[any], void>['enqueue']>, [any]>>(
+    true,
+  );
+  const _loose = tasks.task(LooseTasks, 'handle');
+  assertType<Equals<typeof _loose, TaskDefinition<[payload: any], void>>>(true);
+  void tasks.enqueue(LooseTasks, 'handle', { a: 1 });
+  // @ts-expect-error the payload is still required
+  void tasks.enqueue(LooseTasks, 'handle');
+
   // task(Class, 'method') is typed from the method.
   const add = tasks.task(MathTasks, 'add');
   assertType<Equals<typeof add, TaskDefinition<[number, number], number>>>(

@@ -2,10 +2,12 @@ import { Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import {
   InvalidTaskError,
+  OnTaskEvent,
   Task,
   TaskQueue,
   TaskResultStatus,
   TasksModule,
+  type TaskEvent,
 } from '../../lib/index.js';
 
 class ReportTasks {
@@ -34,6 +36,16 @@ class BaseTasks {
 
 @Injectable()
 class DerivedTasks extends BaseTasks {}
+
+@Injectable()
+class Listener {
+  readonly heard: string[] = [];
+
+  @OnTaskEvent('finished')
+  onFinished({ result }: TaskEvent) {
+    this.heard.push(result.task.name);
+  }
+}
 
 class NotProvided {
   @Task()
@@ -89,6 +101,25 @@ describe('task discovery', () => {
       expect(() =>
         moduleRef.get(TaskQueue).task(NotProvided, 'orphan'),
       ).toThrow(/not a provider of any module/);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('registers a task and a listener once when their provider is also reachable through a useExisting alias', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [TasksModule.forRoot()],
+      providers: [
+        DerivedTasks,
+        { provide: 'PINGER', useExisting: DerivedTasks },
+        Listener,
+        { provide: 'LISTENER', useExisting: Listener },
+      ],
+    }).compile();
+    await moduleRef.init();
+    try {
+      await moduleRef.get(TaskQueue).enqueue(DerivedTasks, 'ping');
+      expect(moduleRef.get(Listener).heard).toEqual(['base.ping']);
     } finally {
       await moduleRef.close();
     }

@@ -165,7 +165,11 @@ export class DatabaseBackend
       task.transaction?.connection === store.dataSource
         ? task.transaction
         : null;
-    await store.insert(rows.map(encodeNewRow), transaction);
+    await store
+      .insert(rows.map(encodeNewRow), transaction)
+      .catch(async (error: unknown) => {
+        throw (await this.tableAdvice(store)) ?? error;
+      });
     const results = rows.map((data) => this.toResult(data));
     // Workers here are woken, and listeners told, once the rows are visible.
     const announce = async () => {
@@ -202,16 +206,20 @@ export class DatabaseBackend
     } catch (error) {
       return [{ level: 'error', message: (error as Error).message }];
     }
+    const advice = await this.tableAdvice(store);
+    return advice ? [{ level: 'error', message: advice.message }] : [];
+  }
+
+  /** An error explaining how to create the tables, when they are missing or outdated. */
+  private async tableAdvice(
+    store: TaskStore,
+  ): Promise<InvalidTaskBackendError | null> {
     const problem = await store.tableProblem();
-    if (!problem) return [];
-    return [
-      {
-        level: 'error',
-        message:
-          `Backend '${this.alias}' (DatabaseBackend): the tables '${store.tables.tasks}' and '${store.tables.workers}' are missing or outdated (${problem}). ` +
-          `Add taskMigrations to your DataSource's migrations and run them, or register TaskRecord and TaskWorkerRecord with synchronize: true in development.`,
-      },
-    ];
+    if (!problem) return null;
+    return new InvalidTaskBackendError(
+      `Backend '${this.alias}' (DatabaseBackend): the tables '${store.tables.tasks}' and '${store.tables.workers}' are missing or outdated (${problem}). ` +
+        `Add taskMigrations to your DataSource's migrations and run them, or register TaskRecord and TaskWorkerRecord with synchronize: true in development.`,
+    );
   }
 
   override async close(): Promise<void> {
