@@ -2,6 +2,14 @@ import type { ColumnSpec, ColumnType } from '../task-columns.js';
 import { TASK_COLUMNS, TASK_INDEXES, WORKER_COLUMNS } from '../task-columns.js';
 import type { TaskTables } from '../task-tables.js';
 
+/** The column types every supported database spells alike. */
+export const STANDARD_TYPES = {
+  id: 'VARCHAR(36)',
+  name: 'VARCHAR(255)',
+  short: 'VARCHAR(100)',
+  bigint: 'BIGINT',
+} as const;
+
 /** How a dialect spells tables: column types, quoting and whether indexes may be partial. */
 export interface DdlStyle {
   types: Record<ColumnType, string>;

@@ -1,17 +1,14 @@
 import type { QueryRunner } from 'typeorm';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
-import type { DdlStyle } from './ddl.js';
+import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
   types: {
+    ...STANDARD_TYPES,
     seq: 'BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY',
-    id: 'VARCHAR(36)',
-    name: 'VARCHAR(255)',
-    short: 'VARCHAR(100)',
     text: 'LONGTEXT',
-    bigint: 'BIGINT',
     integer: 'INT',
     double: 'DOUBLE',
   },

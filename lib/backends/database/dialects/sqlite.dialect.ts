@@ -2,17 +2,14 @@ import { Logger } from '@nestjs/common';
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import type { SqlBuilder } from '../sql-builder.js';
-import type { DdlStyle } from './ddl.js';
+import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
   types: {
+    ...STANDARD_TYPES,
     seq: 'INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL',
-    id: 'VARCHAR(36)',
-    name: 'VARCHAR(255)',
-    short: 'VARCHAR(100)',
     text: 'TEXT',
-    bigint: 'BIGINT',
     integer: 'INTEGER',
     double: 'REAL',
   },
