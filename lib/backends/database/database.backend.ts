@@ -138,11 +138,6 @@ export class DatabaseBackend
     }
   }
 
-  /** The DataSource this backend writes to. */
-  async dataSource(): Promise<DataSource> {
-    return (await this.store()).dataSource;
-  }
-
   override validateTask(task: TaskDefinition<any, any>): void {
     super.validateTask(task);
     if (task.uniqueKey !== null || task.state.uniqueKeyOf !== null) {

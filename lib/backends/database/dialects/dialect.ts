@@ -3,16 +3,6 @@ import { SqlBuilder, type SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { createTablesSql, type DdlStyle } from './ddl.js';
 
-/** What a claim asks for. */
-export interface ClaimRequest {
-  workerId: string;
-  /** Queue names to take from; null for every queue. */
-  queues: readonly string[] | null;
-  limit: number;
-  now: number;
-  leaseUntil: number;
-}
-
 /** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
 export interface ClaimParts {
   /** `SELECT seq FROM … WHERE <ready> ORDER BY … LIMIT n` (no locking clause). */

@@ -25,4 +25,4 @@ export function dialectFor(dataSource: DataSource): Dialect {
   return create();
 }
 
-export type { Dialect, ClaimParts, ClaimRequest } from './dialect.js';
+export type { Dialect, ClaimParts } from './dialect.js';
