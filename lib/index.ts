@@ -4,12 +4,13 @@ export { TasksModule } from './tasks.module.js';
 export { TaskQueue } from './task-queue.service.js';
 export { Task } from './decorators/task.decorator.js';
 export { OnTaskEvent } from './decorators/on-task-event.decorator.js';
-export type { TaskEvent, TaskEventName } from './events/task-event-name.js';
+export type { TaskEvent, TaskEventName } from './task/task-event.js';
 export type {
   TaskOptions,
   TaskBackendConfig,
   TasksModuleOptions,
   TasksModuleAsyncOptions,
+  TasksOptionsFactory,
   TasksWorkerOptions,
 } from './interfaces/index.js';
 export {
@@ -35,6 +36,18 @@ export {
   type TaskCheckMessage,
 } from './backends/backend.js';
 export type { TaskBackendHost } from './backends/backend-host.js';
+export type {
+  WorkerQueue,
+  ClaimedTask,
+  AttemptRecord,
+  WorkerInfo,
+} from './backends/worker-queue.js';
+export type {
+  BackendAdmin,
+  BackendStatus,
+  PruneRequest,
+  WorkerStatus,
+} from './backends/backend-admin.js';
 export { ImmediateBackend } from './backends/immediate/immediate.backend.js';
 export { DummyBackend } from './backends/dummy/dummy.backend.js';
 export * from './errors/index.js';

@@ -5,7 +5,7 @@ import {
   type TaskTransactionOptions,
 } from './transactions/task-transactions.service.js';
 import { InvalidTaskError } from './errors/invalid-task.error.js';
-import { TaskBackends } from './backends/task-backends.js';
+import { TaskBackends } from './dispatch/task-backends.js';
 import type { TaskBackend } from './backends/backend.js';
 import { TaskRegistry } from './discovery/task-registry.js';
 import type { TaskDefinition } from './task/task-definition.js';
@@ -18,7 +18,7 @@ import type {
 import type { TaskResult } from './task/task-result.js';
 import { DEFAULT_BACKEND_ALIAS, TASK_METADATA } from './tasks.constants.js';
 import { TaskMessages } from './tasks.messages.js';
-import type { TaskMetadata } from './decorators/task.decorator.js';
+import type { TaskMetadata } from './task/task-options.js';
 
 /** The injectable entry point: find task definitions, enqueue them, look results up. */
 @Injectable()

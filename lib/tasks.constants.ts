@@ -1,7 +1,12 @@
 export const TASK_METADATA = 'nestjs-tasks:task';
 export const TASK_EVENT_METADATA = 'nestjs-tasks:task-event';
 export const TASKS_MODULE_OPTIONS = Symbol('TASKS_MODULE_OPTIONS');
+/** A backend class that replaces every configured one (TasksTestingModule). */
 export const TASKS_BACKEND_OVERRIDE = Symbol('TASKS_BACKEND_OVERRIDE');
+/** `true` keeps `TasksModule.forRoot({ worker })` from starting its in-process worker. */
+export const TASKS_IN_PROCESS_WORKER_DISABLED = Symbol(
+  'TASKS_IN_PROCESS_WORKER_DISABLED',
+);
 
 export const DEFAULT_BACKEND_ALIAS = 'default';
 export const DEFAULT_QUEUE_NAME = 'default';

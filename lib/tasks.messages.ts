@@ -1,5 +1,8 @@
 import type { JsonProblem } from './task/json-value.js';
 
+const reason = (error: unknown): string =>
+  (error as Error)?.message ?? String(error);
+
 const list = (items: readonly string[]): string =>
   items.length ? items.map((item) => `'${item}'`).join(', ') : '(none)';
 
@@ -104,6 +107,144 @@ export const TaskMessages = {
     `@OnTaskEvent('${event}') listener ${site} threw; the task is unaffected.`,
   badEventName: (value: unknown) =>
     `@OnTaskEvent() takes 'enqueued', 'started', 'finished' or 'dispatchFailed', got ${describe(value)}.`,
+
+  // backends
+  backendNotAttached: (alias: string) =>
+    `Backend '${alias}' is not attached to a TasksModule; create backends through TasksModule.forRoot().`,
+  backendClosed: (alias: string) =>
+    `Backend '${alias}' (DatabaseBackend) is closed: the application is shutting down.`,
+  badDatabaseOption: (alias: string, problem: string) =>
+    `Backend '${alias}' (DatabaseBackend): ${problem}`,
+  unknownOptions: (unknown: readonly string[], known: readonly string[]) =>
+    `unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}.`,
+  badDataSourceOption: (value: unknown) =>
+    `'dataSource' must be a TypeORM DataSource or the name of one, got ${describe(value)}.`,
+  badTableName: (value: unknown) =>
+    `'tableName' must be a plain SQL identifier (letters, digits, underscores; at most 55 characters), got ${describe(value)}.`,
+  badLeaseMs: (value: unknown, min: number) =>
+    `'leaseMs' must be an integer number of milliseconds of at least ${min}, got ${describe(value)}.`,
+  dataSourceMissing: (who: string, name: string) =>
+    `${who}: no TypeORM DataSource named '${name}' is provided in this application. ` +
+    `Register it with TypeOrmModule.forRoot(${name === 'default' ? '' : `{ name: '${name}', … }`}) or pass a DataSource instance.`,
+  unsupportedDatabase: (types: readonly string[], type: unknown) =>
+    `DatabaseBackend supports PostgreSQL, MySQL/MariaDB and SQLite (TypeORM types ${types.join(', ')}); this DataSource is '${String(type)}'.`,
+  tablesMissing: (
+    alias: string,
+    tables: { tasks: string; workers: string },
+    problem: string,
+  ) =>
+    `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}' and '${tables.workers}' are missing or outdated (${problem}). ` +
+    (tables.tasks === 'nestjs_tasks'
+      ? `Add taskMigrations to your DataSource's migrations and run them`
+      : `Add createTaskMigrations('${tables.tasks}') to your DataSource's migrations and run them`) +
+    `, or set synchronize: true on the DataSource in development.`,
+  uniqueNotSupported: (name: string, alias: string) =>
+    `Task '${name}': DatabaseBackend '${alias}' does not support 'unique' tasks in this version; remove the option or use DummyBackend.`,
+  ownConnectionFailed: (alias: string, error: unknown) =>
+    `Backend '${alias}': a connection of its own could not be prepared (${reason(error)}); it shares the application's.`,
+  walUnavailable: (mode: string, error: unknown) =>
+    `SQLite stays in '${mode}' journal mode (${reason(error)}); set enableWAL: true in the DataSource options so that workers can read while another connection writes.`,
+  claimSqlMissing: (dialect: string) =>
+    `${dialect} claims in more than one statement and overrides claim().`,
+  corruptRow: (taskName: string, problems: readonly string[]) =>
+    `Stored row of task '${taskName}' cannot be run: ${problems.join('; ')}.`,
+  workerIdInUse: (workerId: string, alias: string) =>
+    `Worker id '${workerId}' is in use by a live worker on backend '${alias}'. ` +
+    `Give every worker its own --worker-id (or none: the default is unique).`,
+  leaseExpired: (workerId: string, taskName: string, attempt: number) =>
+    `Worker ${workerId} stopped heartbeating while running task '${taskName}' (attempt ${attempt}); its lease expired.`,
+
+  // workers
+  noWorkerQueue: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}) has no queue for workers to consume; ` +
+    `tasks:work and the in-process worker need a backend such as DatabaseBackend.`,
+  workerQueueNotAccepted: (
+    alias: string,
+    queue: string,
+    queues: readonly string[],
+  ) =>
+    `Backend '${alias}' does not accept queue '${queue}' (its queues: ${list(queues)}); pick queues it lists, or '*'.`,
+  badWorkerOption: (name: string, value: unknown, min: number) =>
+    `Worker option '${name}' must be a whole number of at least ${min}, got ${describe(value)}.`,
+  workerStarted: (
+    workerId: string,
+    alias: string,
+    queues: readonly string[] | null,
+    concurrency: number,
+  ) =>
+    `Worker ${workerId} started on backend '${alias}', queues ${queues ? queues.join(', ') : '*'}, concurrency ${concurrency}`,
+  workerStopped: (workerId: string, aborted: boolean, started: number) =>
+    `Worker ${workerId} stopped (${aborted ? 'aborted' : 'drained'}) after ${started} task(s)`,
+  unregisterFailed: (workerId: string, error: unknown) =>
+    `Could not unregister worker ${workerId}: ${reason(error)}`,
+  claimFailed: (intervalMs: number) =>
+    `Claiming tasks failed; retrying after ${intervalMs} ms`,
+  runFailedUnexpectedly: (id: string) =>
+    `Running task ${id} failed unexpectedly`,
+  recordFailed: (id: string) =>
+    `Recording the outcome of task ${id} failed; its lease will expire and another worker will rescue it`,
+  heartbeatFailed: (error: unknown) => `Heartbeat failed: ${reason(error)}`,
+  drainWaiting: (ms: number, count: number) =>
+    `Waiting up to ${ms} ms for ${count} running task(s)`,
+  workerShuttingDown: (workerId: string) =>
+    `Worker ${workerId} is shutting down.`,
+  workerStoppedTask: (workerId: string) =>
+    `Worker ${workerId} was stopped while the task ran.`,
+  interrupted: (count: number) => `Interrupted ${count} running task(s)`,
+  recordInterruptionFailed: (id: string, error: unknown) =>
+    `Recording the interruption of task ${id} failed: ${reason(error)}`,
+  outcomeRefused: (id: string, taskName: string, refusal: unknown) =>
+    `The outcome of task ${id} (${taskName}) was refused by the database and recorded as FAILED: ${reason(refusal)}`,
+  outcomeRefusedEntirely: (id: string, refusal: unknown) =>
+    `The database refused every form of the outcome of task ${id}: ${reason(refusal)}`,
+  outcomeNotStored: (attempt: number, message: string) =>
+    `The outcome of attempt ${attempt} could not be stored: ${message}`,
+  recordRetrying: (error: unknown, delay: number) =>
+    `Recording an outcome failed (${reason(error)}); retrying in ${delay} ms`,
+  inProcessWorkerStopped: (error: unknown) =>
+    `The in-process worker stopped: ${reason(error)}. Run 'nest-tasks tasks:check' to diagnose.`,
+
+  // module, testing, transactions
+  badAsyncOptions: (given: number) =>
+    `TasksModule.forRootAsync() takes exactly one of useFactory, useClass or useExisting (${given} given).`,
+  testingWithoutTasksModule: () =>
+    `TasksTestingModule.forRoot() replaces the backends of the application's TasksModule, and none is imported. ` +
+    `Import TasksModule.forRoot() (or forRootAsync()) beside it, as the application does.`,
+  joiningTransactions: (source: string) =>
+    `Enqueues join ${source} transactions`,
+  heldDispatchFailed: () => 'Dispatching held enqueues failed',
+  requestAbandoned: () =>
+    'A request ended before its handler finished; the enqueues it held were dropped',
+  transactionHookFailed: () => 'A transaction hook failed',
+
+  // commands
+  appModuleMissing: () =>
+    `nest-tasks needs the application's root module: pass --app dist/app.module.js#AppModule or add "nestTasks": { "app": "dist/app.module.js#AppModule" } to package.json.`,
+  appModuleExportMissing: (
+    file: string,
+    exportName: string,
+    exports: readonly string[],
+  ) =>
+    `${file} has no export '${exportName}' (exports: ${exports.join(', ') || 'none'}); name it after '#'.`,
+  badDuration: (value: string) =>
+    `'${value}' is not a duration; use a number with ms, s, m, h, d or w (e.g. 7d, 12h, 30m).`,
+  badWholeNumber: (value: string, min: number) =>
+    `'${value}' must be a whole number of at least ${min}.`,
+  notAFinishedStatus: (value: string, finished: readonly string[]) =>
+    `'${value}' is not a finished status; use ${finished.join(', ')}.`,
+  nothingToPrune: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}) keeps no results to prune.`,
+  pruned: (count: number, statuses: readonly string[], dryRun: boolean) =>
+    `${dryRun ? 'Would delete' : 'Deleted'} ${count} result(s) (${statuses.join(', ')}).`,
+  backendHeading: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass})`,
+  noAdministrableBackend: () => 'No backend keeps results to report on.',
+  checkOk: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}): OK`,
+  stopSignal: (signal: string) =>
+    `${signal} received: no new tasks are claimed; running tasks may finish (send it again to abort them)`,
+  abortSignal: (signal: string) =>
+    `${signal} received again: aborting running tasks`,
 };
 
 /** A short, safe description of any value for error messages. */

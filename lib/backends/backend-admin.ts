@@ -7,34 +7,33 @@ export interface PruneRequest {
   statuses: readonly TaskResultStatus[];
   /** Count only, delete nothing. */
   dryRun: boolean;
-  /** Rows deleted per statement. */
+  /** Results deleted per statement. */
   batchSize: number;
+}
+
+/** A worker as `tasks:status` lists it. */
+export interface WorkerStatus {
+  id: string;
+  hostname: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  startedAt: Date;
+  heartbeatAt: Date;
 }
 
 /** What `tasks:status` shows. */
 export interface BackendStatus {
   counts: { queue: string; status: string; count: number }[];
-  workers: {
-    id: string;
-    hostname: string;
-    pid: number;
-    queues: string[];
-    concurrency: number;
-    startedAt: Date;
-    heartbeatAt: Date;
-  }[];
+  workers: WorkerStatus[];
 }
 
-/** A backend that keeps results and can report on them and prune them. */
-export interface AdministrableBackend {
+/**
+ * Administration of a backend that keeps results: what `tasks:status` and
+ * `tasks:prune` use, offered through `TaskBackend.admin()`.
+ */
+export interface BackendAdmin {
+  /** Deletes (or with `dryRun` counts) finished results; returns how many. */
   prune(request: PruneRequest): Promise<number>;
   status(): Promise<BackendStatus>;
-}
-
-export function isAdministrable(value: unknown): value is AdministrableBackend {
-  const candidate = value as Partial<AdministrableBackend> | null;
-  return (
-    typeof candidate?.prune === 'function' &&
-    typeof candidate?.status === 'function'
-  );
 }

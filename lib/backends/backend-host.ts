@@ -1,8 +1,9 @@
+import type { EntityManager } from 'typeorm';
+import type { TaskExecutor } from '../execution/task-executor.js';
 import type { TaskDefinition } from '../task/task-definition.js';
+import type { TaskEventName } from '../task/task-event.js';
 import type { TaskResult } from '../task/task-result.js';
 import type { TaskResultData } from '../task/task-result-data.js';
-import type { TaskEventName } from '../events/task-event-name.js';
-import type { TaskExecutor } from '../execution/task-executor.js';
 
 /** What the module hands every backend once the application is assembled. */
 export interface TaskBackendHost {
@@ -14,4 +15,9 @@ export interface TaskBackendHost {
   resolveProvider<T = unknown>(token: unknown): T | undefined;
   /** Delivers `@OnTaskEvent()` listeners. */
   emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
+  /**
+   * Runs `callback` once the transaction `manager` runs in has committed
+   * (its outermost COMMIT); false when it runs in no transaction.
+   */
+  afterCommit(manager: EntityManager, callback: () => Promise<void>): boolean;
 }

@@ -13,7 +13,9 @@ import {
 } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { findJsonProblem } from '../task/json-value.js';
+import type { BackendAdmin } from './backend-admin.js';
 import type { TaskBackendHost } from './backend-host.js';
+import type { WorkerQueue } from './worker-queue.js';
 
 /** The configuration a backend is constructed with. */
 export interface TaskBackendSettings {
@@ -83,7 +85,7 @@ export abstract class TaskBackend {
   protected get host(): TaskBackendHost {
     if (!this.attachedHost) {
       throw new InvalidTaskBackendError(
-        `Backend '${this.alias}' is not attached to a TasksModule; create backends through TasksModule.forRoot().`,
+        TaskMessages.backendNotAttached(this.alias),
       );
     }
     return this.attachedHost;
@@ -178,14 +180,12 @@ export abstract class TaskBackend {
    * database backend on the same DataSource). Otherwise they are held until
    * it commits.
    */
-  async writesIn(manager: EntityManager): Promise<boolean> {
-    void manager;
+  async writesIn(_manager: EntityManager): Promise<boolean> {
     return false;
   }
 
   /** The stored state of one result; `TaskResultDoesNotExistError` when unknown. */
-  protected loadResult(id: string): Promise<TaskResultData> {
-    void id;
+  protected loadResult(_id: string): Promise<TaskResultData> {
     throw new InvalidTaskBackendError(
       TaskMessages.getResultNotSupported(this.alias, this.constructor.name),
     );
@@ -197,17 +197,29 @@ export abstract class TaskBackend {
   }
 
   /** Cancels a READY result so that it never runs. */
-  async cancel(id: string): Promise<TaskResult<unknown>> {
-    void id;
+  async cancel(_id: string): Promise<TaskResult<unknown>> {
     throw new InvalidTaskBackendError(
       TaskMessages.cancelNotSupported(this.alias, this.constructor.name),
     );
   }
 
+  /**
+   * The queue workers consume (`tasks:work`, the in-process worker), or null
+   * when this backend runs tasks some other way.
+   */
+  workerQueue(): WorkerQueue | null {
+    return null;
+  }
+
+  /** What `tasks:status` and `tasks:prune` use, or null when this backend keeps no results to report on. */
+  admin(): BackendAdmin | null {
+    return null;
+  }
+
   /** Releases connections; called on application shutdown. */
   async close(): Promise<void> {}
 
-  /** @internal Wraps stored state in a `TaskResult` bound to this backend. */
+  /** Wraps stored state in a `TaskResult` bound to this backend (its task resolved in the registry). */
   toResult<R>(data: TaskResultData): TaskResult<R> {
     return new TaskResult<R>(this.host.resolveTask(data), data, (id) =>
       this.loadResult(id),

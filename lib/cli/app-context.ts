@@ -1,16 +1,37 @@
-import type { INestApplicationContext, Type } from '@nestjs/common';
+import {
+  Module,
+  type DynamicModule,
+  type INestApplicationContext,
+  type Type,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { suppressInProcessWorker } from '../worker/in-process-worker.service.js';
+import { TASKS_IN_PROCESS_WORKER_DISABLED } from '../tasks.constants.js';
+
+/** Wraps the application's module for a `tasks:*` command: the command runs its own worker, if any. */
+@Module({})
+class TasksCommandModule {
+  static wrap(appModule: Type<unknown>): DynamicModule {
+    return {
+      module: TasksCommandModule,
+      global: true,
+      imports: [appModule],
+      providers: [
+        { provide: TASKS_IN_PROCESS_WORKER_DISABLED, useValue: true },
+      ],
+      exports: [TASKS_IN_PROCESS_WORKER_DISABLED],
+    };
+  }
+}
 
 /** Boots the application without an HTTP server, runs `work`, and always closes it. */
 export async function withAppContext<T>(
   appModule: Type<unknown>,
   work: (app: INestApplicationContext) => Promise<T>,
 ): Promise<T> {
-  suppressInProcessWorker();
-  const app = await NestFactory.createApplicationContext(appModule, {
-    bufferLogs: false,
-  });
+  const app = await NestFactory.createApplicationContext(
+    TasksCommandModule.wrap(appModule),
+    { bufferLogs: false },
+  );
   try {
     return await work(app);
   } finally {

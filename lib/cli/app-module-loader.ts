@@ -1,3 +1,4 @@
+import { TaskMessages } from '../tasks.messages.js';
 import type { Type } from '@nestjs/common';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -16,9 +17,7 @@ export async function loadAppModule(
 ): Promise<Type<unknown>> {
   const spec = app ?? (await appFromPackageJson(cwd));
   if (!spec) {
-    throw new Error(
-      `nest-tasks needs the application's root module: pass --app dist/app.module.js#AppModule or add "nestTasks": { "app": "dist/app.module.js#AppModule" } to package.json.`,
-    );
+    throw new Error(TaskMessages.appModuleMissing());
   }
   const [file, exportName = 'AppModule'] = spec.split('#');
   const loaded = (await import(
@@ -27,7 +26,11 @@ export async function loadAppModule(
   const module = loaded[exportName];
   if (typeof module !== 'function') {
     throw new Error(
-      `${file} has no export '${exportName}' (exports: ${Object.keys(loaded).join(', ') || 'none'}); name it after '#'.`,
+      TaskMessages.appModuleExportMissing(
+        file,
+        exportName,
+        Object.keys(loaded),
+      ),
     );
   }
   return module as Type<unknown>;

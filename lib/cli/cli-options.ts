@@ -1,3 +1,4 @@
+import { TaskMessages } from '../tasks.messages.js';
 import { InvalidArgumentError } from 'commander';
 
 const UNITS: Record<string, number> = {
@@ -13,9 +14,7 @@ const UNITS: Record<string, number> = {
 export function parseDuration(value: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)?$/.exec(value.trim());
   if (!match) {
-    throw new InvalidArgumentError(
-      `'${value}' is not a duration; use a number with ms, s, m, h, d or w (e.g. 7d, 12h, 30m).`,
-    );
+    throw new InvalidArgumentError(TaskMessages.badDuration(value));
   }
   return Math.round(Number(match[1]) * UNITS[match[2] ?? 'ms']);
 }
@@ -25,9 +24,7 @@ export function integerOption(min: number): (value: string) => number {
   return (value) => {
     const parsed = Number(value);
     if (!Number.isInteger(parsed) || parsed < min) {
-      throw new InvalidArgumentError(
-        `'${value}' must be a whole number of at least ${min}.`,
-      );
+      throw new InvalidArgumentError(TaskMessages.badWholeNumber(value, min));
     }
     return parsed;
   };

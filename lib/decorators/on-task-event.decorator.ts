@@ -1,8 +1,5 @@
 import { TASK_EVENT_METADATA } from '../tasks.constants.js';
-import {
-  TASK_EVENT_NAMES,
-  type TaskEventName,
-} from '../events/task-event-name.js';
+import { TASK_EVENT_NAMES, type TaskEventName } from '../task/task-event.js';
 import { TaskMessages } from '../tasks.messages.js';
 
 /** Calls the decorated provider method with `{ result }` when a task is enqueued, started or finished. */

@@ -1,12 +1,5 @@
 import { TASK_METADATA } from '../tasks.constants.js';
-import type { TaskOptions } from '../interfaces/task-options.interface.js';
-
-/** Options as stored on the method, with the default name filled in. */
-export interface TaskMetadata extends TaskOptions {
-  name: string;
-  /** `Class.method` where the decorator was applied, for messages. */
-  site: string;
-}
+import type { TaskMetadata, TaskOptions } from '../task/task-options.js';
 
 /**
  * Marks a provider method as a task. The provider must be singleton-scoped.

@@ -1,28 +1,29 @@
-import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import type { InstanceWrapper } from '@nestjs/core/injector/instance-wrapper.js';
 import { TASK_EVENT_METADATA, TASK_METADATA } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
-import type { TaskMetadata } from '../decorators/task.decorator.js';
-import type { TaskEventName } from '../events/task-event-name.js';
+import type { TaskMetadata } from '../task/task-options.js';
+import type { TaskEventName } from '../task/task-event.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
-import { TaskDefinition, defaultTaskState } from '../task/task-definition.js';
-import { TaskDispatcher } from '../dispatch/task-dispatcher.js';
 import { TaskRegistry } from './task-registry.js';
 
-/** Collects `@Task()` and `@OnTaskEvent()` methods of every provider, then validates the tasks. */
+/**
+ * Collects the `@Task()` and `@OnTaskEvent()` methods of every provider into
+ * the registry and the event bus. It only collects: definitions are built and
+ * validated by the next step of the module's start-up.
+ */
 @Injectable()
-export class TaskExplorer implements OnModuleInit {
+export class TaskExplorer {
   constructor(
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly registry: TaskRegistry,
     private readonly events: TaskEventBus,
-    private readonly dispatcher: TaskDispatcher,
   ) {}
 
-  onModuleInit(): void {
+  collect(): void {
     // One instance may stand behind several providers (useExisting aliases, re-provided values).
     const explored = new Set<object>();
     for (const wrapper of this.discovery.getProviders()) {
@@ -34,8 +35,6 @@ export class TaskExplorer implements OnModuleInit {
       }
       this.explore(wrapper);
     }
-    for (const task of this.registry.all())
-      this.dispatcher.validate(task.definition);
   }
 
   private explore(wrapper: InstanceWrapper): void {
@@ -87,27 +86,7 @@ export class TaskExplorer implements OnModuleInit {
     instance: object,
     methodName: string,
   ): void {
-    if (task.schedule !== undefined) {
-      throw new InvalidTaskError(TaskMessages.scheduleNotSupported(site));
-    }
-    const defaults = defaultTaskState(task.name);
-    const definition = new TaskDefinition(this.dispatcher, {
-      ...defaults,
-      priority: task.priority ?? defaults.priority,
-      queueName: task.queueName ?? defaults.queueName,
-      backend: task.backend ?? defaults.backend,
-      takesContext: task.takesContext ?? defaults.takesContext,
-      maxAttempts: task.maxAttempts ?? defaults.maxAttempts,
-      retryDelay: task.retryDelay ?? defaults.retryDelay,
-      timeout: task.timeout ?? defaults.timeout,
-      uniqueKeyOf: task.unique?.key ?? defaults.uniqueKeyOf,
-    });
-    this.registry.add({
-      name: task.name,
-      site,
-      instance,
-      methodName,
-      definition,
-    });
+    const { name, site: _declaredAt, ...options } = task;
+    this.registry.add({ name, site, instance, methodName, options });
   }
 }

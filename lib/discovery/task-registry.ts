@@ -1,36 +1,69 @@
 import { Injectable } from '@nestjs/common';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
-import type { TaskDefinition } from '../task/task-definition.js';
+import type {
+  RegisteredTask,
+  TaskLookup,
+} from '../execution/registered-task.js';
+import {
+  TaskDefinition,
+  taskStateFromOptions,
+} from '../task/task-definition.js';
+import type { TaskOptions } from '../task/task-options.js';
+import type { TaskPort } from '../task/task-port.js';
 import { TaskMessages } from '../tasks.messages.js';
 
-/** One `@Task()` method found in the application. */
-export interface RegisteredTask {
+/** A `@Task()` method as discovery found it, before its definition is built. */
+export interface CollectedTask {
   name: string;
   /** `Class.method`, for messages. */
   site: string;
   instance: object;
   methodName: string;
-  definition: TaskDefinition<any, any>;
+  options: TaskOptions;
 }
 
-/** The only place that maps a stored task name back to code. */
+/**
+ * The only place that maps a stored task name back to code. Discovery adds
+ * what it collects; `define()` then builds the definitions, bound to the
+ * port that enqueues them.
+ */
 @Injectable()
-export class TaskRegistry {
+export class TaskRegistry implements TaskLookup {
+  private readonly collected = new Map<string, CollectedTask>();
   private readonly byName = new Map<string, RegisteredTask>();
   private readonly byMethod = new Map<object, RegisteredTask>();
 
-  add(task: RegisteredTask): void {
-    const existing = this.byName.get(task.name);
+  /** Records a collected task; a second task of the same name is refused, naming both sites. */
+  add(task: CollectedTask): void {
+    const existing = this.collected.get(task.name);
     if (existing) {
       throw new InvalidTaskError(
         TaskMessages.duplicateTaskName(task.name, existing.site, task.site),
       );
     }
-    this.byName.set(task.name, task);
-    this.byMethod.set(
-      (task.instance as Record<string, object>)[task.methodName],
-      task,
-    );
+    this.collected.set(task.name, task);
+  }
+
+  /** Builds the definition of every collected task. */
+  define(port: TaskPort): void {
+    for (const { options, ...task } of this.collected.values()) {
+      if (options.schedule !== undefined)
+        throw new InvalidTaskError(
+          TaskMessages.scheduleNotSupported(task.site),
+        );
+      const registered: RegisteredTask = {
+        ...task,
+        definition: new TaskDefinition(
+          port,
+          taskStateFromOptions(task.name, options),
+        ),
+      };
+      this.byName.set(task.name, registered);
+      this.byMethod.set(
+        (task.instance as Record<string, object>)[task.methodName],
+        registered,
+      );
+    }
   }
 
   find(name: string): RegisteredTask | undefined {

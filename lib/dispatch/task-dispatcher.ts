@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
-import { TaskBackends } from '../backends/task-backends.js';
+import { TaskBackends } from './task-backends.js';
 import { TaskRegistry } from '../discovery/task-registry.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import { TaskExecutor } from '../execution/task-executor.js';
@@ -19,6 +19,7 @@ import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { TaskTransactions } from '../transactions/task-transactions.service.js';
 import type { TransactionScope } from '../transactions/transaction-scope.js';
+import { transactionScopeOf } from '../transactions/query-runner-scope.js';
 
 /** Connects definitions to backends and the registry: validation, enqueue, lookup and direct calls. */
 @Injectable()
@@ -31,19 +32,33 @@ export class TaskDispatcher implements TaskPort {
     private readonly executor: TaskExecutor,
     private readonly events: TaskEventBus,
     private readonly transactions: TaskTransactions,
-    moduleRef: ModuleRef,
-  ) {
-    backends.attach({
+    private readonly moduleRef: ModuleRef,
+  ) {}
+
+  /** Builds the definitions of the collected tasks and validates each against its backend. */
+  defineTasks(): void {
+    this.registry.define(this);
+    for (const task of this.registry.all()) this.validate(task.definition);
+  }
+
+  /** Hands every backend what it needs from the application. */
+  attachBackends(): void {
+    this.backends.attach({
       resolveTask: (data) => this.resolveTask(data),
       resolveProvider: (token) => {
         try {
-          return moduleRef.get(token as string, { strict: false });
+          return this.moduleRef.get(token as string, { strict: false });
         } catch {
           return undefined;
         }
       },
-      executor,
-      emit: (event, result) => events.emit(event, result),
+      executor: this.executor,
+      emit: (event, result) => this.events.emit(event, result),
+      afterCommit: (manager, callback) => {
+        const scope = transactionScopeOf(manager);
+        scope?.onCommit(callback);
+        return scope !== null;
+      },
     });
   }
 

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { TaskResult } from '../task/task-result.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
-import type { TaskEventName } from './task-event-name.js';
+import type { TaskEventName } from '../task/task-event.js';
 
 interface Listener {
   site: string;

@@ -1,6 +1,12 @@
-import type { TaskEventName } from '../events/task-event-name.js';
+import type { TaskEventName } from '../task/task-event.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
+import {
+  attemptFailed,
+  attemptStarted,
+  attemptSucceeded,
+  type AttemptVerdict,
+} from './attempt-policy.js';
 import type { TaskExecutor } from './task-executor.js';
 
 /** What running a held result in this process needs. */
@@ -10,55 +16,41 @@ export interface InMemoryRunner {
 }
 
 /**
- * Runs a result kept in memory until it succeeds or has used its attempts,
- * updating it in place (ImmediateBackend, and the testing helpers).
- * Retries follow at once: in-process runs do not sleep.
+ * Runs the next attempt of a result kept in memory, updating it in place
+ * (ImmediateBackend, and the testing helpers). Returns the verdict: a READY
+ * result with `retryAt` is to be attempted again from then on.
  */
+export async function runAttemptInMemory(
+  result: TaskResult<any>,
+  runner: InMemoryRunner,
+  workerId: string,
+): Promise<AttemptVerdict> {
+  result.update(attemptStarted(result.snapshot, workerId));
+  await runner.emit('started', result);
+  const outcome = await runner.executor.runAttempt(
+    result,
+    result.attempts,
+    async () => {},
+  );
+  const verdict = outcome.ok
+    ? attemptSucceeded(result, outcome.returnValue)
+    : attemptFailed(result, outcome.error);
+  result.update(verdict.data);
+  if (verdict.data.status !== TaskResultStatus.READY)
+    await runner.emit('finished', result);
+  return verdict;
+}
+
+/** Runs a result in memory until it succeeds or has used its attempts, waiting each retry delay. */
 export async function runInMemory(
   result: TaskResult<any>,
   runner: InMemoryRunner,
   workerId: string,
 ): Promise<void> {
   for (;;) {
-    const before = result.snapshot;
-    const now = new Date();
-    const attempt = before.attempts + 1;
-    result.update({
-      ...before,
-      status: TaskResultStatus.RUNNING,
-      startedAt: before.startedAt ?? now,
-      lastAttemptedAt: now,
-      attempts: attempt,
-      workerIds: [...before.workerIds, workerId],
-    });
-    await runner.emit('started', result);
-    const outcome = await runner.executor.runAttempt(
-      result,
-      attempt,
-      async () => {},
-    );
-    const after = result.snapshot;
-    if (outcome.ok) {
-      result.update({
-        ...after,
-        status: TaskResultStatus.SUCCESSFUL,
-        finishedAt: new Date(),
-        returnValue: outcome.returnValue,
-      });
-      break;
-    }
-    const errors = [...after.errors, outcome.error];
-    if (attempt < after.maxAttempts) {
-      result.update({ ...after, status: TaskResultStatus.READY, errors });
-      continue;
-    }
-    result.update({
-      ...after,
-      status: TaskResultStatus.FAILED,
-      finishedAt: new Date(),
-      errors,
-    });
-    break;
+    const { retryAt } = await runAttemptInMemory(result, runner, workerId);
+    if (!retryAt) return;
+    const wait = retryAt.getTime() - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
   }
-  await runner.emit('finished', result);
 }

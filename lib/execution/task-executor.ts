@@ -1,10 +1,5 @@
-import { Injectable } from '@nestjs/common';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import { TaskTimeoutError } from '../errors/task-timeout.error.js';
-import {
-  TaskRegistry,
-  type RegisteredTask,
-} from '../discovery/task-registry.js';
 import { findJsonProblem } from '../task/json-value.js';
 import { TaskContext, type ProgressSink } from '../task/task-context.js';
 import {
@@ -13,15 +8,15 @@ import {
 } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskMessages } from '../tasks.messages.js';
+import type { RegisteredTask, TaskLookup } from './registered-task.js';
 
 /** How one attempt ended. */
 export type AttemptOutcome =
   { ok: true; returnValue: unknown } | { ok: false; error: TaskErrorRecord };
 
 /** Runs one attempt of a task: finds its method in the registry, builds the context, enforces the timeout. */
-@Injectable()
 export class TaskExecutor {
-  constructor(private readonly registry: TaskRegistry) {}
+  constructor(private readonly tasks: TaskLookup) {}
 
   /** Runs one attempt; `abort` (a worker's shutdown) reaches the task as `TaskContext.signal`, as does its timeout. */
   async runAttempt(
@@ -30,7 +25,7 @@ export class TaskExecutor {
     saveProgress: ProgressSink,
     abort?: AbortSignal,
   ): Promise<AttemptOutcome> {
-    const registered = this.registry.find(result.task.name);
+    const registered = this.tasks.find(result.task.name);
     if (!registered) {
       return {
         ok: false,

@@ -1,2 +1,2 @@
-export * from './task-options.interface.js';
+export * from '../task/task-options.js';
 export * from './tasks-module-options.interface.js';

@@ -2,6 +2,7 @@ import type {
   ModuleMetadata,
   InjectionToken,
   OptionalFactoryDependency,
+  Type,
 } from '@nestjs/common';
 import type { TaskBackendClass } from '../backends/backend.js';
 
@@ -33,6 +34,12 @@ export interface TasksModuleOptions {
   requestLifecycle?: 'immediate' | 'after-response';
 }
 
+/** A class that supplies the module's options (`forRootAsync({ useClass })`). */
+export interface TasksOptionsFactory {
+  createTasksOptions(): TasksModuleOptions | Promise<TasksModuleOptions>;
+}
+
+/** `TasksModule.forRootAsync()`: exactly one of `useFactory`, `useClass` or `useExisting`. */
 export interface TasksModuleAsyncOptions extends Pick<
   ModuleMetadata,
   'imports'
@@ -40,11 +47,15 @@ export interface TasksModuleAsyncOptions extends Pick<
   inject?: (InjectionToken | OptionalFactoryDependency)[];
   /**
    * Names of the `@nestjs/typeorm` DataSources a DatabaseBackend of the
-   * factory's options will use, so that their `autoLoadEntities` includes the
+   * resolved options will use, so that their `autoLoadEntities` includes the
    * task entities (forRoot finds them in its options; forRootAsync cannot).
    */
   dataSources?: string[];
-  useFactory: (
+  useFactory?: (
     ...args: any[]
   ) => TasksModuleOptions | Promise<TasksModuleOptions>;
+  /** A class implementing `TasksOptionsFactory`, instantiated inside the module. */
+  useClass?: Type<TasksOptionsFactory>;
+  /** An existing provider implementing `TasksOptionsFactory` (from `imports`). */
+  useExisting?: Type<TasksOptionsFactory>;
 }

@@ -6,6 +6,7 @@ import {
   DEFAULT_QUEUE_NAME,
 } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
+import type { TaskOptions } from './task-options.js';
 import type { TaskResult } from './task-result.js';
 import type { TaskPort } from './task-port.js';
 
@@ -45,6 +46,25 @@ export function defaultTaskState(name: string): TaskDefinitionState {
     uniqueKey: null,
     metadata: {},
     transaction: null,
+  };
+}
+
+/** The state of a task declared with `@Task(options)` under `name`. */
+export function taskStateFromOptions(
+  name: string,
+  options: TaskOptions,
+): TaskDefinitionState {
+  const defaults = defaultTaskState(name);
+  return {
+    ...defaults,
+    priority: options.priority ?? defaults.priority,
+    queueName: options.queueName ?? defaults.queueName,
+    backend: options.backend ?? defaults.backend,
+    takesContext: options.takesContext ?? defaults.takesContext,
+    maxAttempts: options.maxAttempts ?? defaults.maxAttempts,
+    retryDelay: options.retryDelay ?? defaults.retryDelay,
+    timeout: options.timeout ?? defaults.timeout,
+    uniqueKeyOf: options.unique?.key ?? defaults.uniqueKeyOf,
   };
 }
 

@@ -1,2 +1,2 @@
 export { TasksTestingModule } from './tasks-testing.module.js';
-export { TaskQueueTester } from './task-queue-tester.js';
+export { TaskQueueTester, type RunAllOptions } from './task-queue-tester.js';

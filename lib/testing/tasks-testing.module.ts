@@ -1,12 +1,15 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { DummyBackend } from '../backends/dummy/dummy.backend.js';
-import { TASKS_BACKEND_OVERRIDE } from '../tasks.constants.js';
+import {
+  TASKS_BACKEND_OVERRIDE,
+  TASKS_IN_PROCESS_WORKER_DISABLED,
+} from '../tasks.constants.js';
 import { TaskQueueTester } from './task-queue-tester.js';
 
 /**
  * Import next to an application that uses `TasksModule.forRoot()`: every
- * configured backend becomes a `DummyBackend` (same aliases and queues), and
- * `TaskQueueTester` is injectable.
+ * configured backend becomes a `DummyBackend` (same aliases and queues), the
+ * in-process worker stays off, and `TaskQueueTester` is injectable.
  */
 @Module({})
 export class TasksTestingModule {
@@ -16,9 +19,14 @@ export class TasksTestingModule {
       global: true,
       providers: [
         { provide: TASKS_BACKEND_OVERRIDE, useValue: DummyBackend },
+        { provide: TASKS_IN_PROCESS_WORKER_DISABLED, useValue: true },
         TaskQueueTester,
       ],
-      exports: [TASKS_BACKEND_OVERRIDE, TaskQueueTester],
+      exports: [
+        TASKS_BACKEND_OVERRIDE,
+        TASKS_IN_PROCESS_WORKER_DISABLED,
+        TaskQueueTester,
+      ],
     };
   }
 }

@@ -1,3 +1,4 @@
+import { TaskMessages } from '../tasks.messages.js';
 import { Logger } from '@nestjs/common';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
@@ -83,7 +84,7 @@ async function runIsolated(
     await hook?.();
   } catch (error) {
     new Logger(LOGGER_CONTEXT).error(
-      'A transaction hook failed',
+      TaskMessages.transactionHookFailed(),
       (error as Error)?.stack ?? String(error),
     );
   }

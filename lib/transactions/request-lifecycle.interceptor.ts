@@ -49,7 +49,7 @@ export class RequestLifecycleInterceptor implements NestInterceptor {
     const settle = (outcome: Promise<void>) =>
       outcome.catch((error: unknown) =>
         this.logger.error(
-          'Dispatching held enqueues failed',
+          TaskMessages.heldDispatchFailed(),
           (error as Error)?.stack,
         ),
       );
@@ -72,9 +72,7 @@ export class RequestLifecycleInterceptor implements NestInterceptor {
         subscription.unsubscribe();
         if (request.isActive()) {
           // Unsubscribed before the handler finished (client gone, stream closed): not a success.
-          this.logger.warn(
-            'A request ended before its handler finished; the enqueues it held were dropped',
-          );
+          this.logger.warn(TaskMessages.requestAbandoned());
           void settle(request.rollback());
         }
       };

@@ -1,3 +1,4 @@
+import { TaskMessages } from '../tasks.messages.js';
 import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -44,7 +45,7 @@ export class TaskTransactions implements OnModuleInit {
       (source): source is AmbientTransactionSource => source !== null,
     );
     for (const source of this.sources)
-      this.logger.log(`Enqueues join ${source.name} transactions`);
+      this.logger.log(TaskMessages.joiningTransactions(source.name));
   }
 
   /**

@@ -1,3 +1,4 @@
+import { TaskMessages } from '../tasks.messages.js';
 import { DataSource } from 'typeorm';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 
@@ -27,8 +28,7 @@ export async function resolveDataSource(
       : configured;
   if (!dataSource) {
     throw new InvalidTaskBackendError(
-      `${who}: no TypeORM DataSource named '${configured}' is provided in this application. ` +
-        `Register it with TypeOrmModule.forRoot(${configured === 'default' ? '' : `{ name: '${configured}', … }`}) or pass a DataSource instance.`,
+      TaskMessages.dataSourceMissing(who, configured as string),
     );
   }
   if (!dataSource.isInitialized) await dataSource.initialize();

@@ -1,4 +1,4 @@
-import type { AttemptRecord } from './worker-source.js';
+import type { AttemptRecord } from '../backends/worker-queue.js';
 
 interface Pending {
   record: AttemptRecord;

@@ -1,32 +1,17 @@
-import {
-  Inject,
-  Optional,
-  Injectable,
-  Logger,
-  type BeforeApplicationShutdown,
-  type OnApplicationBootstrap,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import type { TasksModuleOptions } from '../interfaces/tasks-module-options.interface.js';
 import {
   LOGGER_CONTEXT,
-  TASKS_BACKEND_OVERRIDE,
+  TASKS_IN_PROCESS_WORKER_DISABLED,
   TASKS_MODULE_OPTIONS,
 } from '../tasks.constants.js';
+import { TaskMessages } from '../tasks.messages.js';
 import type { TaskWorker, WorkerExit } from './task-worker.js';
 import { WorkerFactory } from './worker-factory.service.js';
 
-let suppressed = false;
-
-/** Keeps `TasksModule.forRoot({ worker })` from starting a second worker inside `tasks:*` commands. */
-export function suppressInProcessWorker(): void {
-  suppressed = true;
-}
-
 /** The worker of `TasksModule.forRoot({ worker })`: started on bootstrap, drained on shutdown. */
 @Injectable()
-export class InProcessWorker
-  implements OnApplicationBootstrap, BeforeApplicationShutdown
-{
+export class InProcessWorker {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private worker?: TaskWorker;
   private running?: Promise<WorkerExit | undefined>;
@@ -34,15 +19,19 @@ export class InProcessWorker
   constructor(
     @Inject(TASKS_MODULE_OPTIONS) private readonly options: TasksModuleOptions,
     private readonly factory: WorkerFactory,
-    /** Set by TasksTestingModule: its DummyBackends are run by TaskQueueTester instead. */
+    /**
+     * Provided (true) by the `tasks:*` commands, which run their own worker,
+     * and by TasksTestingModule, whose DummyBackends TaskQueueTester runs.
+     */
     @Optional()
-    @Inject(TASKS_BACKEND_OVERRIDE)
-    private readonly testing?: unknown,
+    @Inject(TASKS_IN_PROCESS_WORKER_DISABLED)
+    private readonly disabled?: boolean,
   ) {}
 
-  onApplicationBootstrap(): void {
+  /** Starts the configured worker, if any and not disabled. */
+  start(): void {
     const config = this.options.worker;
-    if (!config || suppressed || this.testing) return;
+    if (!config || this.disabled) return;
     const worker = this.factory.create({
       backend: config.backend,
       queues: config.queues ?? null,
@@ -51,14 +40,15 @@ export class InProcessWorker
     this.worker = worker;
     this.running = worker.run().catch((error: unknown) => {
       this.logger.error(
-        `The in-process worker stopped: ${(error as Error)?.message ?? error}. Run 'nest-tasks tasks:check' to diagnose.`,
+        TaskMessages.inProcessWorkerStopped(error),
         (error as Error)?.stack,
       );
       return undefined;
     });
   }
 
-  async beforeApplicationShutdown(): Promise<void> {
+  /** Stops claiming and waits for running tasks (within the shutdown timeout). */
+  async stop(): Promise<void> {
     this.worker?.stop();
     await this.running;
   }

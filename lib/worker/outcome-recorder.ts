@@ -1,7 +1,9 @@
 import type { Logger } from '@nestjs/common';
+import type { AttemptRecord, WorkerQueue } from '../backends/worker-queue.js';
+import { toErrorRecord } from '../task/task-error-record.js';
+import { TaskResultStatus } from '../task/task-result-status.js';
+import { TaskMessages } from '../tasks.messages.js';
 import { CompletionBatcher } from './completion-batcher.js';
-import { unstorable } from './attempt-outcomes.js';
-import type { AttemptRecord, WorkerSource } from './worker-source.js';
 
 /**
  * Writes attempt outcomes, many per statement. When the database refuses an
@@ -18,7 +20,7 @@ export class OutcomeRecorder {
   private readonly stored = new Map<AttemptRecord, AttemptRecord>();
 
   constructor(
-    private readonly source: WorkerSource,
+    private readonly source: WorkerQueue,
     private readonly logger: Logger,
     private readonly isAborted: () => boolean,
   ) {}
@@ -61,7 +63,11 @@ export class OutcomeRecorder {
         this.stored.set(record, standIn);
         if (outcome.written > 0) {
           this.logger.error(
-            `The outcome of task ${record.data.id} (${record.data.taskName}) was refused by the database and recorded as FAILED: ${(refusal as Error)?.message ?? refusal}`,
+            TaskMessages.outcomeRefused(
+              record.data.id,
+              record.data.taskName,
+              refusal,
+            ),
           );
         }
         return;
@@ -69,7 +75,7 @@ export class OutcomeRecorder {
       refusal = outcome.refusal;
     }
     throw new Error(
-      `The database refused every form of the outcome of task ${record.data.id}: ${(refusal as Error)?.message ?? refusal}`,
+      TaskMessages.outcomeRefusedEntirely(record.data.id, refusal),
     );
   }
 
@@ -84,11 +90,53 @@ export class OutcomeRecorder {
         if (this.source.isRefusal(error)) return { ok: false, refusal: error };
         if (this.isAborted()) throw error;
         const delay = Math.min(100 * 2 ** failures, 5000);
-        this.logger.warn(
-          `Recording an outcome failed (${(error as Error)?.message ?? error}); retrying in ${delay} ms`,
-        );
+        this.logger.warn(TaskMessages.recordRetrying(error, delay));
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
   }
+}
+
+const KEEP_CHARS = 2000;
+const clip = (text: unknown) => {
+  const value = String(text ?? '');
+  return value.length > KEEP_CHARS
+    ? `${value.slice(0, KEEP_CHARS)}… (clipped)`
+    : value;
+};
+
+/**
+ * A stand-in for an outcome the database refused (too large, invalid):
+ * FAILED, without a return value, keeping only the last `keptErrors` errors
+ * (clipped) and the refusal, so that it stays small enough to be written.
+ */
+function unstorable(
+  record: AttemptRecord,
+  refusal: unknown,
+  keptErrors: number,
+): AttemptRecord {
+  const reason = toErrorRecord(refusal);
+  const kept = keptErrors > 0 ? record.data.errors.slice(-keptErrors) : [];
+  const errors = [
+    ...kept,
+    {
+      ...reason,
+      message: TaskMessages.outcomeNotStored(record.attempt, reason.message),
+    },
+  ].map((error) => ({
+    errorClass: clip(error.errorClass),
+    message: clip(error.message),
+    traceback: clip(error.traceback),
+  }));
+  return {
+    ...record,
+    data: {
+      ...record.data,
+      status: TaskResultStatus.FAILED,
+      finishedAt: new Date(),
+      returnValue: null,
+      errors,
+    },
+    retryAt: null,
+  };
 }

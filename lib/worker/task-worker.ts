@@ -1,18 +1,24 @@
 import { Logger } from '@nestjs/common';
-import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
-import type { InMemoryRunner } from '../execution/run-in-memory.js';
-import { toErrorRecord } from '../task/task-error-record.js';
-import type { TaskResult } from '../task/task-result.js';
-import { TaskResultStatus } from '../task/task-result-status.js';
-import { LOGGER_CONTEXT } from '../tasks.constants.js';
-import { OutcomeRecorder } from './outcome-recorder.js';
-import { failed, succeeded } from './attempt-outcomes.js';
-import type { WorkerOptions } from './worker-options.js';
 import type {
   AttemptRecord,
   ClaimedTask,
-  WorkerSource,
-} from './worker-source.js';
+  WorkerQueue,
+} from '../backends/worker-queue.js';
+import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
+import {
+  attemptFailed,
+  attemptInterrupted,
+  attemptSucceeded,
+  type AttemptVerdict,
+} from '../execution/attempt-policy.js';
+import type { InMemoryRunner } from '../execution/run-in-memory.js';
+import type { TaskResult } from '../task/task-result.js';
+import { TaskResultStatus } from '../task/task-result-status.js';
+import { LOGGER_CONTEXT } from '../tasks.constants.js';
+import { TaskMessages } from '../tasks.messages.js';
+import { OutcomeRecorder } from './outcome-recorder.js';
+import { WakeSignal } from './wake-signal.js';
+import type { WorkerOptions } from './worker-options.js';
 
 /** How a worker's run ended. */
 export type WorkerExit = 'drained' | 'aborted';
@@ -33,15 +39,14 @@ export class TaskWorker {
   private aborted = false;
   private started = 0;
   private moreMayBeReady = true;
-  private wakePending = false;
-  private wakeUp: () => void = () => (this.wakePending = true);
+  private readonly wakeSignal = new WakeSignal();
   private abortRequested: () => void = () => {};
   private readonly abortSignal = new Promise<void>(
     (resolve) => (this.abortRequested = resolve),
   );
 
   constructor(
-    private readonly source: WorkerSource,
+    private readonly source: WorkerQueue,
     private readonly runner: InMemoryRunner,
     readonly options: WorkerOptions,
   ) {
@@ -66,7 +71,12 @@ export class TaskWorker {
       Math.max(50, Math.floor(this.source.leaseMs / 3)),
     );
     this.logger.log(
-      `Worker ${workerId} started on backend '${this.source.alias}', queues ${queues ? queues.join(', ') : '*'}, concurrency ${concurrency}`,
+      TaskMessages.workerStarted(
+        workerId,
+        this.options.backend,
+        queues,
+        concurrency,
+      ),
     );
     try {
       await this.beat();
@@ -78,11 +88,11 @@ export class TaskWorker {
       await this.source
         .unregisterWorker(workerId)
         .catch((error) =>
-          this.logger.warn(`Could not unregister worker: ${error}`),
+          this.logger.warn(TaskMessages.unregisterFailed(workerId, error)),
         );
     }
     this.logger.log(
-      `Worker ${workerId} stopped (${this.aborted ? 'aborted' : 'drained'}) after ${this.started} task(s)`,
+      TaskMessages.workerStopped(workerId, this.aborted, this.started),
     );
     return this.aborted ? 'aborted' : 'drained';
   }
@@ -117,7 +127,7 @@ export class TaskWorker {
             break;
         }
       }
-      await this.sleep();
+      await this.wakeSignal.sleep(this.options.intervalMs);
       this.moreMayBeReady = true;
     }
   }
@@ -143,32 +153,15 @@ export class TaskWorker {
       return await this.source.claim(this.workerId, this.options.queues, limit);
     } catch (error) {
       this.logger.error(
-        `Claiming tasks failed; retrying after ${this.options.intervalMs} ms`,
+        TaskMessages.claimFailed(this.options.intervalMs),
         (error as Error)?.stack,
       );
       return null;
     }
   }
 
-  /** Waits for a wake-up (new task, free slot, stop) or the polling interval; a wake-up that came meanwhile counts. */
-  private sleep(): Promise<void> {
-    if (this.wakePending) {
-      this.wakePending = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = () => (this.wakePending = true);
-        resolve();
-      };
-      const timer = setTimeout(done, this.options.intervalMs);
-      this.wakeUp = done;
-    });
-  }
-
   private wake(): void {
-    this.wakeUp();
+    this.wakeSignal.wake();
   }
 
   private start(task: ClaimedTask): void {
@@ -177,7 +170,7 @@ export class TaskWorker {
     const done = this.execute(task, stop.signal)
       .catch((error: unknown) =>
         this.logger.error(
-          `Running task ${task.result.id} failed unexpectedly`,
+          TaskMessages.runFailedUnexpectedly(task.result.id),
           (error as Error)?.stack,
         ),
       )
@@ -193,9 +186,9 @@ export class TaskWorker {
     { result, problem }: ClaimedTask,
     abort: AbortSignal,
   ): Promise<void> {
-    let outcome: AttemptRecord;
+    let verdict: AttemptVerdict;
     if (problem) {
-      outcome = failed(result, problem, this.workerId, true);
+      verdict = attemptFailed(result, problem, { final: true });
     } else {
       await this.runner.emit('started', result);
       const ran = await this.runner.executor.runAttempt(
@@ -211,15 +204,16 @@ export class TaskWorker {
         abort,
       );
       if (this.aborted || !this.running.has(result.id)) return;
-      outcome = ran.ok
-        ? succeeded(result, ran.returnValue, this.workerId)
-        : failed(result, ran.error, this.workerId);
+      verdict = ran.ok
+        ? attemptSucceeded(result, ran.returnValue)
+        : attemptFailed(result, ran.error);
     }
+    let outcome: AttemptRecord;
     try {
-      outcome = await this.recorder.record(outcome);
+      outcome = await this.recorder.record(this.recordOf(result, verdict));
     } catch (error) {
       this.logger.error(
-        `Recording the outcome of task ${result.id} failed; its lease will expire and another worker will rescue it`,
+        TaskMessages.recordFailed(result.id),
         (error as Error)?.stack,
       );
       return;
@@ -229,14 +223,20 @@ export class TaskWorker {
       await this.runner.emit('finished', result);
   }
 
+  /** What is written for an attempt of `result` that this worker holds. */
+  private recordOf(
+    result: TaskResult<any>,
+    verdict: AttemptVerdict,
+  ): AttemptRecord {
+    return { ...verdict, workerId: this.workerId, attempt: result.attempts };
+  }
+
   private async beat(): Promise<void> {
     try {
       await this.source.heartbeat(this.workerId, [...this.running.keys()]);
       await this.source.rescueExpired();
     } catch (error) {
-      this.logger.warn(
-        `Heartbeat failed: ${(error as Error)?.message ?? error}`,
-      );
+      this.logger.warn(TaskMessages.heartbeatFailed(error));
     }
   }
 
@@ -244,7 +244,10 @@ export class TaskWorker {
   private async drain(): Promise<void> {
     if (this.running.size === 0) return;
     this.logger.log(
-      `Waiting up to ${this.options.shutdownTimeoutMs} ms for ${this.running.size} running task(s)`,
+      TaskMessages.drainWaiting(
+        this.options.shutdownTimeoutMs,
+        this.running.size,
+      ),
     );
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>(
@@ -268,26 +271,29 @@ export class TaskWorker {
 
   private async interruptRunning(): Promise<void> {
     this.aborted = true;
-    const error = toErrorRecord(
-      new TaskInterruptedError(
-        `Worker ${this.workerId} was stopped while the task ran.`,
-      ),
-    );
     const records = [...this.running.values()].map(({ result, stop }) => {
       stop.abort(
-        new TaskInterruptedError(`Worker ${this.workerId} is shutting down.`),
+        new TaskInterruptedError(
+          TaskMessages.workerShuttingDown(this.workerId),
+        ),
       );
-      return failed(result, error, this.workerId);
+      return this.recordOf(
+        result,
+        attemptInterrupted(
+          result,
+          TaskMessages.workerStoppedTask(this.workerId),
+        ),
+      );
     });
     this.running.clear();
-    this.logger.warn(`Interrupted ${records.length} running task(s)`);
+    this.logger.warn(TaskMessages.interrupted(records.length));
     await Promise.all(
       records.map((record) =>
         this.recorder
           .record(record)
           .catch((failure: unknown) =>
             this.logger.error(
-              `Recording the interruption of task ${record.data.id} failed: ${(failure as Error)?.message ?? failure}`,
+              TaskMessages.recordInterruptionFailed(record.data.id, failure),
             ),
           ),
       ),

@@ -1,5 +1,11 @@
+import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
+import { DEFAULT_BACKEND_ALIAS } from '../tasks.constants.js';
+import { TaskMessages } from '../tasks.messages.js';
+
 /** How a worker runs. Times are in milliseconds. */
 export interface WorkerOptions {
+  /** The alias of the backend it consumes. */
+  backend: string;
   /** Queue names to take from; null for every queue the backend accepts. */
   queues: readonly string[] | null;
   /** Tasks run at once. */
@@ -15,13 +21,77 @@ export interface WorkerOptions {
   shutdownTimeoutMs: number;
 }
 
+/** What a caller may choose about a worker; the rest has defaults. */
+export interface WorkerRequest extends Partial<Omit<WorkerOptions, 'queues'>> {
+  /** Queue names; omitted, empty or containing `'*'`: every queue the backend accepts. */
+  queues?: readonly string[] | null;
+}
+
 export const DEFAULT_WORKER_OPTIONS = {
   concurrency: 10,
   intervalMs: 1000,
   shutdownTimeoutMs: 30_000,
 };
 
-/** The delay before retry number `attempt + 1` when a task sets no `retryDelay`: exponential, capped at an hour. */
-export function defaultRetryDelay(attempt: number): number {
-  return Math.min(1000 * 2 ** (attempt - 1), 3_600_000);
+/**
+ * Checks a worker request against the backend's queues and fills in the
+ * defaults, naming the option and the fix on any mistake.
+ */
+export function resolveWorkerOptions(
+  request: WorkerRequest,
+  backendQueues: readonly string[],
+  newWorkerId: () => string,
+): WorkerOptions {
+  const backend = request.backend ?? DEFAULT_BACKEND_ALIAS;
+  const queues =
+    !request.queues ||
+    request.queues.length === 0 ||
+    request.queues.includes('*')
+      ? null
+      : request.queues;
+  for (const queue of queues ?? []) {
+    if (backendQueues.length > 0 && !backendQueues.includes(queue)) {
+      throw new InvalidTaskBackendError(
+        TaskMessages.workerQueueNotAccepted(backend, queue, backendQueues),
+      );
+    }
+  }
+  const whole = <T extends number | null>(
+    name: string,
+    value: number | null | undefined,
+    min: number,
+    fallback: T,
+  ): number | T => {
+    if (value === undefined || value === null) return fallback;
+    if (!Number.isInteger(value) || value < min)
+      throw new InvalidTaskBackendError(
+        TaskMessages.badWorkerOption(name, value, min),
+      );
+    return value;
+  };
+  return {
+    backend,
+    queues,
+    concurrency: whole(
+      'concurrency',
+      request.concurrency,
+      1,
+      DEFAULT_WORKER_OPTIONS.concurrency,
+    ),
+    intervalMs: whole(
+      'intervalMs',
+      request.intervalMs,
+      0,
+      DEFAULT_WORKER_OPTIONS.intervalMs,
+    ),
+    shutdownTimeoutMs: whole(
+      'shutdownTimeoutMs',
+      request.shutdownTimeoutMs,
+      0,
+      DEFAULT_WORKER_OPTIONS.shutdownTimeoutMs,
+    ),
+    maxTasks: whole('maxTasks', request.maxTasks, 1, null),
+    batch: request.batch ?? false,
+    workerId: request.workerId ?? newWorkerId(),
+  };
 }

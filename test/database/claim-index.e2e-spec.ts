@@ -4,6 +4,7 @@ import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import { SqlBuilder } from '../../lib/backends/database/sql-builder.js';
 import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import { TaskStore } from '../../lib/backends/database/task-store.js';
+import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
 import { tablesFor } from '../../lib/backends/database/task-tables.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
 import {
@@ -49,7 +50,7 @@ async function claimPlan(
   store: TaskStore,
   queues: string[] | null,
 ): Promise<string> {
-  const sql = new SqlBuilder(store.dialect);
+  const sql = new SqlBuilder(store.sql.dialect);
   const select = store.selectReady(sql, queues, 16, Date.now());
   const runner = ds.createQueryRunner();
   try {
@@ -86,7 +87,9 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(ds, ds, dialectFor(ds), tablesFor(table), table);
+      store = new TaskStore(
+        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
+      );
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),

@@ -546,6 +546,28 @@ describe.each(availableDatabases())(
         expect(tasks.executed).toEqual([]);
       });
 
+      it('re-queues a stranded task with attempts left after its retryDelay, as a failed attempt would be', async () => {
+        const enqueued = await queue.enqueue(
+          ConformanceTasks,
+          'twiceLater',
+          'l',
+        );
+        await strand(enqueued.id);
+        const rescuedFrom = Date.now();
+        await drain();
+        const read = await fresh(enqueued);
+        expect(read.status).toBe(READY);
+        expect(read.errors[0].errorClass).toBe(TaskInterruptedError.name);
+        expect(tasks.executed).toEqual([]);
+        const [row] = await sql(
+          `SELECT available_at FROM ${tableName} WHERE id = :1`,
+          [enqueued.id],
+        );
+        expect(Number(row.available_at)).toBeGreaterThanOrEqual(
+          rescuedFrom + 60_000,
+        );
+      });
+
       it('re-queues a stranded task with attempts left, which then runs to SUCCESSFUL', async () => {
         const enqueued = await queue.enqueue(ConformanceTasks, 'twice', 't');
         await strand(enqueued.id);
@@ -628,13 +650,16 @@ describe.each(availableDatabases())(
         await expect(queue.backend().check()).resolves.toEqual([]);
       });
 
-      it('reports missing tables, pointing to taskMigrations', async () => {
-        const missing = await bootModule(ds, uniqueTableName('t_missing'));
+      it('reports missing tables, pointing to the migrations of its table', async () => {
+        const missingTable = uniqueTableName('t_missing');
+        const missing = await bootModule(ds, missingTable);
         try {
           const messages = await missing.get(TaskQueue).backend().check();
           expect(messages).toHaveLength(1);
           expect(messages[0].level).toBe('error');
-          expect(messages[0].message).toMatch(/taskMigrations/);
+          expect(messages[0].message).toContain(
+            `createTaskMigrations('${missingTable}')`,
+          );
         } finally {
           await missing.close();
         }

@@ -302,7 +302,9 @@ describe.each(availableDatabases().map((db) => db.name))(
       const absent = { ...env, TASKS_TEST_TABLE: `${table}_absent` };
       const missing = startCli(absent, ['tasks:check']);
       await expectExit(missing, 1);
-      expect(missing.output()).toContain('taskMigrations');
+      expect(missing.output()).toContain(
+        `createTaskMigrations('${table}_absent')`,
+      );
       await expectExit(startCli(absent, ['tasks:work', '--batch']), 1);
       const badFlag = startCli(env, ['tasks:work', '--concurrency', 'lots']);
       await expectExit(badFlag, 1);

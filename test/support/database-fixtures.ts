@@ -101,6 +101,13 @@ export class ConformanceTasks {
     return label;
   }
 
+  /** Two attempts a minute apart: a rescued first attempt waits its retry delay. */
+  @Task({ maxAttempts: 2, retryDelay: 60_000 })
+  twiceLater(label: string): string {
+    this.executed.push(`twiceLater(${label})`);
+    return label;
+  }
+
   /** Two attempts: a rescued first attempt is retried. */
   @Task({ maxAttempts: 2, retryDelay: 0 })
   twice(label: string): string {

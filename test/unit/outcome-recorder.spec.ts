@@ -1,10 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
 import { OutcomeRecorder } from '../../lib/worker/outcome-recorder.js';
-import type {
-  AttemptRecord,
-  WorkerSource,
-} from '../../lib/worker/worker-source.js';
+import type { AttemptRecord, WorkerQueue } from '../../lib/index.js';
 
 class Refused extends Error {}
 
@@ -22,7 +19,7 @@ function scriptedSource(script: ('lost' | 'refused' | 'ok')[]) {
       return records.length;
     },
     isRefusal: (error: unknown) => error instanceof Refused,
-  } as unknown as WorkerSource;
+  } as unknown as WorkerQueue;
   return { source, written };
 }
 

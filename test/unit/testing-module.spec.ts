@@ -1,6 +1,8 @@
+import { Test } from '@nestjs/testing';
 import {
   DummyBackend,
   ImmediateBackend,
+  InvalidTaskBackendError,
   TaskResultStatus,
 } from '../../lib/index.js';
 import {
@@ -11,6 +13,7 @@ import { bootApp, type BootedApp } from '../fixtures/app.js';
 import {
   ContextTasks,
   EventRecorder,
+  FlakyTasks,
   MathTasks,
   PriorityTasks,
 } from '../fixtures/tasks.fixtures.js';
@@ -28,7 +31,13 @@ describe('TasksTestingModule', () => {
         },
       },
       imports: [TasksTestingModule.forRoot()],
-      providers: [MathTasks, PriorityTasks, ContextTasks, EventRecorder],
+      providers: [
+        MathTasks,
+        PriorityTasks,
+        ContextTasks,
+        FlakyTasks,
+        EventRecorder,
+      ],
     });
     tester = app.get(TaskQueueTester);
   });
@@ -257,6 +266,61 @@ describe('TasksTestingModule', () => {
     });
   });
 
+  describe('TaskQueueTester.runAll and deferred work', () => {
+    it('leaves a result whose runAfter is in the future alone, unless includeDeferred', async () => {
+      const later = await app.tasks
+        .task(MathTasks, 'add')
+        .using({ runAfter: new Date(Date.now() + 60_000) })
+        .enqueue(1, 1);
+      await app.tasks.enqueue(MathTasks, 'multiply', 2, 2);
+
+      const ran = await tester.runAll();
+
+      expect(ran.map((result) => result.task.name)).toEqual([
+        'MathTasks.multiply',
+      ]);
+      expect((await app.tasks.getResult(later.id)).status).toBe(
+        TaskResultStatus.READY,
+      );
+
+      await tester.runAll({ includeDeferred: true });
+
+      expect((await app.tasks.getResult(later.id)).status).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
+    });
+
+    it('runs a result whose runAfter has passed', async () => {
+      await app.tasks
+        .task(MathTasks, 'add')
+        .using({ runAfter: new Date(Date.now() - 1000) })
+        .enqueue(3, 4);
+
+      await tester.runAll();
+
+      expect(app.get(MathTasks).calls).toEqual(['add(3,4)']);
+    });
+
+    it('retries at once when the retry delay is 0, and waits a longer one unless includeDeferred', async () => {
+      const now = await app.tasks.enqueue(FlakyTasks, 'flaky', 2);
+      await tester.runAll();
+      expect((await app.tasks.getResult(now.id)).status).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
+
+      const slow = await app.tasks.task(FlakyTasks, 'slowRetry').enqueue('s');
+      await tester.runAll();
+      const waiting = await app.tasks.getResult(slow.id);
+      expect(waiting.status).toBe(TaskResultStatus.READY);
+      expect(waiting.attempts).toBe(1);
+
+      await tester.runAll({ includeDeferred: true });
+      const done = await app.tasks.getResult(slow.id);
+      expect(done.status).toBe(TaskResultStatus.SUCCESSFUL);
+      expect(done.attempts).toBe(3);
+    });
+  });
+
   describe('TaskQueueTester.clear', () => {
     it('forgets every result on every backend', async () => {
       await app.tasks.enqueue(MathTasks, 'add', 1, 2);
@@ -273,5 +337,17 @@ describe('TasksTestingModule', () => {
       await tester.runAll();
       expect(app.get(MathTasks).calls).toEqual([]);
     });
+  });
+});
+
+describe('TasksTestingModule without a TasksModule', () => {
+  it('fails bootstrap saying what to import', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [TasksTestingModule.forRoot()],
+    }).compile();
+    moduleRef.useLogger(false);
+    await expect(moduleRef.init()).rejects.toThrow(InvalidTaskBackendError);
+    await expect(moduleRef.init()).rejects.toThrow(/Import TasksModule/);
+    await moduleRef.close();
   });
 });

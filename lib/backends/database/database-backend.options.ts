@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
-import { describe } from '../../tasks.messages.js';
+import { TaskMessages } from '../../tasks.messages.js';
 
 /** `options` of a DatabaseBackend entry. */
 export interface DatabaseBackendOptions {
@@ -29,15 +29,12 @@ export function resolveDatabaseOptions(
 ): ResolvedDatabaseOptions {
   const fail = (message: string): never => {
     throw new InvalidTaskBackendError(
-      `Backend '${alias}' (DatabaseBackend): ${message}`,
+      TaskMessages.badDatabaseOption(alias, message),
     );
   };
   const known = ['dataSource', 'tableName', 'leaseMs'];
   const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length)
-    fail(
-      `unknown option(s) ${unknown.join(', ')}; it takes ${known.join(', ')}.`,
-    );
+  if (unknown.length) fail(TaskMessages.unknownOptions(unknown, known));
   const {
     dataSource = 'default',
     tableName,
@@ -49,26 +46,20 @@ export function resolveDatabaseOptions(
       dataSource === null ||
       !('driver' in dataSource))
   ) {
-    fail(
-      `'dataSource' must be a TypeORM DataSource or the name of one, got ${describe(dataSource)}.`,
-    );
+    fail(TaskMessages.badDataSourceOption(dataSource));
   }
   if (
     tableName !== undefined &&
     (typeof tableName !== 'string' || !IDENTIFIER.test(tableName))
   ) {
-    fail(
-      `'tableName' must be a plain SQL identifier (letters, digits, underscores; at most 55 characters), got ${describe(tableName)}.`,
-    );
+    fail(TaskMessages.badTableName(tableName));
   }
   if (
     typeof leaseMs !== 'number' ||
     !Number.isInteger(leaseMs) ||
     leaseMs < MIN_LEASE_MS
   ) {
-    fail(
-      `'leaseMs' must be an integer number of milliseconds of at least ${MIN_LEASE_MS}, got ${describe(leaseMs)}.`,
-    );
+    fail(TaskMessages.badLeaseMs(leaseMs, MIN_LEASE_MS));
   }
   return {
     dataSource: dataSource as string | DataSource,

@@ -1,10 +1,14 @@
-import type { Dialect } from './dialects/dialect.js';
+/** How a database spells parameters: what SqlBuilder needs of a dialect. */
+export interface ParameterSpelling {
+  placeholder(index: number): string;
+  cast(placeholder: string, type: SqlType): string;
+}
 
 /** Collects parameters while SQL text is written in order, emitting the dialect's placeholders. */
 export class SqlBuilder {
   readonly params: unknown[] = [];
 
-  constructor(private readonly dialect: Dialect) {}
+  constructor(private readonly dialect: ParameterSpelling) {}
 
   /** A placeholder for `value`, cast where the dialect needs the type spelled out. */
   p(value: unknown, type?: SqlType): string {

@@ -6,9 +6,14 @@ import type { TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import { INSERT_COLUMNS } from './task-columns.js';
 import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
+import { TaskMessages } from '../../tasks.messages.js';
+import type { AttemptRecord } from '../worker-queue.js';
+import type { TaskRow } from './sql-connection.js';
 
-/** A row as the driver returns it: numbers may arrive as strings, JSON as text. */
-export type TaskRow = Record<string, unknown>;
+/**
+ * The row codec: stored rows to result state and back. Times are epoch
+ * milliseconds, JSON values text.
+ */
 
 /** Stored state read from a row, and what was wrong with the row if it could not be read whole. */
 export interface DecodedRow {
@@ -82,7 +87,7 @@ export function decodeRow(row: TaskRow): DecodedRow {
   const problem = problems.length
     ? toErrorRecord(
         new InvalidTaskArgumentsError(
-          `Stored row of task '${data.taskName}' cannot be run: ${problems.join('; ')}.`,
+          TaskMessages.corruptRow(data.taskName, problems),
         ),
       )
     : null;
@@ -119,4 +124,41 @@ export function encodeNewRow(data: TaskResultData): unknown[] {
     lease_expires_at: null,
   };
   return INSERT_COLUMNS.map((column) => values[column]);
+}
+
+/** The final (or retry) state written for one attempt. */
+export interface Completion {
+  id: string;
+  workerId: string;
+  attempt: number;
+  status: TaskResultStatus;
+  finishedAt: number | null;
+  /** JSON text, or null. */
+  returnValue: string | null;
+  /** JSON text of the whole errors list. */
+  errors: string;
+  /** When a READY (retried) row becomes claimable again. */
+  availableAt: number | null;
+}
+
+/** The columns an attempt's outcome writes. */
+export function encodeCompletion({
+  data,
+  workerId,
+  attempt,
+  retryAt,
+}: AttemptRecord): Completion {
+  return {
+    id: data.id,
+    workerId,
+    attempt,
+    status: data.status,
+    finishedAt: data.finishedAt?.getTime() ?? null,
+    returnValue:
+      data.status === TaskResultStatus.SUCCESSFUL
+        ? JSON.stringify(data.returnValue ?? null)
+        : null,
+    errors: JSON.stringify(data.errors),
+    availableAt: retryAt?.getTime() ?? null,
+  };
 }

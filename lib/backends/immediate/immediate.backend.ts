@@ -11,10 +11,9 @@ export class ImmediateBackend extends TaskBackend {
   private readonly workerId = newWorkerId();
 
   async enqueue(
-    task: TaskDefinition<any, any>,
+    _task: TaskDefinition<any, any>,
     rows: TaskResultData[],
   ): Promise<TaskResult<any>[]> {
-    void task;
     const results: TaskResult<any>[] = [];
     for (const data of rows) {
       const result = this.toResult(data);

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { Logger } from '@nestjs/common';
 import type { TaskBackend } from '../../backends/backend.js';
-import { TaskBackends } from '../../backends/task-backends.js';
+import { TaskBackends } from '../../dispatch/task-backends.js';
 import { LOGGER_CONTEXT } from '../../tasks.constants.js';
+import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
 
@@ -23,9 +24,7 @@ export async function reportCheck(
       }
     }
     if (messages.length === 0)
-      logger.log(
-        `Backend '${backend.alias}' (${backend.constructor.name}): OK`,
-      );
+      logger.log(TaskMessages.checkOk(backend.alias, backend.constructor.name));
   }
   return ok;
 }

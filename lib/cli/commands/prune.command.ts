@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
-import { isAdministrable } from '../../backends/backend-admin.js';
-import { TaskBackends } from '../../backends/task-backends.js';
+import { TaskBackends } from '../../dispatch/task-backends.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
+import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import { collect, integerOption, parseDuration } from '../cli-options.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
@@ -26,7 +26,7 @@ function finishedStatus(value: string, previous: string[] = []): string[] {
   const status = value.toUpperCase();
   if (!FINISHED.includes(status as TaskResultStatus)) {
     throw new InvalidArgumentError(
-      `'${value}' is not a finished status; use ${FINISHED.join(', ')}.`,
+      TaskMessages.notAFinishedStatus(value, FINISHED),
     );
   }
   return collect(status, previous);
@@ -65,22 +65,26 @@ export function registerPruneCommand(
         const backend = app
           .get(TaskBackends, { strict: false })
           .get(options.backend);
-        if (!isAdministrable(backend)) {
+        const admin = backend.admin();
+        if (!admin) {
           throw new InvalidTaskBackendError(
-            `Backend '${options.backend}' (${backend.constructor.name}) keeps no results to prune.`,
+            TaskMessages.nothingToPrune(
+              options.backend,
+              backend.constructor.name,
+            ),
           );
         }
         const statuses = (
           options.status.length ? options.status : FINISHED
         ) as TaskResultStatus[];
-        const count = await backend.prune({
+        const count = await admin.prune({
           finishedBefore: new Date(Date.now() - options.olderThan),
           statuses,
           dryRun: options.dryRun ?? false,
           batchSize: options.batchSize,
         });
         process.stdout.write(
-          `${options.dryRun ? 'Would delete' : 'Deleted'} ${count} result(s) (${statuses.join(', ')}).\n`,
+          `${TaskMessages.pruned(count, statuses, options.dryRun ?? false)}\n`,
         );
       });
     });

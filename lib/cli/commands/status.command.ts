@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { isAdministrable } from '../../backends/backend-admin.js';
-import { TaskBackends } from '../../backends/task-backends.js';
+import { TaskBackends } from '../../dispatch/task-backends.js';
+import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
 
@@ -33,10 +33,14 @@ export function registerStatusCommand(
       await withAppContext(await loadAppModule(), async (app) => {
         const out: string[] = [];
         for (const backend of app.get(TaskBackends, { strict: false }).all()) {
-          if (!isAdministrable(backend)) continue;
-          const status = await backend.status();
+          const admin = backend.admin();
+          if (!admin) continue;
+          const status = await admin.status();
           out.push(
-            `Backend '${backend.alias}' (${backend.constructor.name})`,
+            TaskMessages.backendHeading(
+              backend.alias,
+              backend.constructor.name,
+            ),
             '',
           );
           out.push(
@@ -69,7 +73,7 @@ export function registerStatusCommand(
           );
         }
         process.stdout.write(
-          `${out.length ? out.join('\n') : 'No backend keeps results to report on.\n'}`,
+          `${out.length ? out.join('\n') : `${TaskMessages.noAdministrableBackend()}\n`}`,
         );
       });
     });

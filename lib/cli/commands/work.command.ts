@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
 import { Logger } from '@nestjs/common';
-import { TaskBackends } from '../../backends/task-backends.js';
+import { TaskBackends } from '../../dispatch/task-backends.js';
 import { LOGGER_CONTEXT } from '../../tasks.constants.js';
 import { WorkerFactory } from '../../worker/worker-factory.service.js';
+import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import { collect, integerOption } from '../cli-options.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
@@ -77,12 +78,10 @@ export function registerWorkCommand(
         const onSignal = (signal: NodeJS.Signals) => {
           signals += 1;
           if (signals === 1) {
-            logger.log(
-              `${signal} received: no new tasks are claimed; running tasks may finish (send it again to abort them)`,
-            );
+            logger.log(TaskMessages.stopSignal(signal));
             worker.stop();
           } else {
-            logger.warn(`${signal} received again: aborting running tasks`);
+            logger.warn(TaskMessages.abortSignal(signal));
             worker.abort();
           }
         };

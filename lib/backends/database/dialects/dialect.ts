@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { SqlBuilder, type SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
+import { TaskMessages } from '../../../tasks.messages.js';
 import { createTablesSql, type DdlStyle } from './ddl.js';
 
 /** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
@@ -19,13 +20,11 @@ export abstract class Dialect {
   /** Whether enqueues can wake workers at once (LISTEN/NOTIFY). */
   readonly canListen: boolean = false;
 
-  placeholder(index: number): string {
-    void index;
+  placeholder(_index: number): string {
     return '?';
   }
 
-  cast(placeholder: string, type: SqlType): string {
-    void type;
+  cast(placeholder: string, _type: SqlType): string {
     return placeholder;
   }
 
@@ -53,16 +52,12 @@ export abstract class Dialect {
    * A transaction the application has open that an enqueue made now cannot
    * avoid joining (a single shared connection), or null.
    */
-  sharedTransaction(app: DataSource, own: DataSource): QueryRunner | null {
-    void app;
-    void own;
+  sharedTransaction(_app: DataSource, _own: DataSource): QueryRunner | null {
     return null;
   }
 
   /** Per-connection settings applied before first use. */
-  async prepare(dataSource: DataSource): Promise<void> {
-    void dataSource;
-  }
+  async prepare(_dataSource: DataSource): Promise<void> {}
 
   /** An expression that appends the text value `placeholder` to the JSON array in `column`. */
   abstract appendToJsonArray(column: string, placeholder: string): string;
@@ -83,16 +78,11 @@ export abstract class Dialect {
 
   /** The single statement that marks ready rows of `table` RUNNING and returns them. */
   protected claimSql(
-    table: string,
-    parts: ClaimParts,
-    sql: SqlBuilder,
+    _table: string,
+    _parts: ClaimParts,
+    _sql: SqlBuilder,
   ): string {
-    void table;
-    void parts;
-    void sql;
-    throw new Error(
-      `${this.constructor.name} claims in more than one statement and overrides claim().`,
-    );
+    throw new Error(TaskMessages.claimSqlMissing(this.constructor.name));
   }
 
   /** Rows per INSERT statement: keeps every statement under the database's parameter limit. */
@@ -110,21 +100,16 @@ export abstract class Dialect {
   }
 
   /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */
-  wakeOnInsert(insertSql: string, sql: SqlBuilder, channel: string): string {
-    void sql;
-    void channel;
+  wakeOnInsert(insertSql: string, _sql: SqlBuilder, _channel: string): string {
     return insertSql;
   }
 
   /** Calls `onWake` whenever an enqueue commits; returns a function that stops listening. */
   async listen(
-    dataSource: DataSource,
-    channel: string,
-    onWake: () => void,
+    _dataSource: DataSource,
+    _channel: string,
+    _onWake: () => void,
   ): Promise<() => Promise<void>> {
-    void dataSource;
-    void channel;
-    void onWake;
     return async () => {};
   }
 

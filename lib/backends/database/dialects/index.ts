@@ -1,3 +1,4 @@
+import { TaskMessages } from '../../../tasks.messages.js';
 import type { DataSource } from 'typeorm';
 import { InvalidTaskBackendError } from '../../../errors/invalid-task-backend.error.js';
 import type { Dialect } from './dialect.js';
@@ -19,7 +20,7 @@ export function dialectFor(dataSource: DataSource): Dialect {
   const create = DIALECTS[type];
   if (!create) {
     throw new InvalidTaskBackendError(
-      `DatabaseBackend supports PostgreSQL, MySQL/MariaDB and SQLite (TypeORM types ${Object.keys(DIALECTS).join(', ')}); this DataSource is '${type}'.`,
+      TaskMessages.unsupportedDatabase(Object.keys(DIALECTS), type),
     );
   }
   return create();

@@ -1,3 +1,4 @@
+import { TaskMessages } from '../../../tasks.messages.js';
 import { Logger } from '@nestjs/common';
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
@@ -104,7 +105,7 @@ export class SqliteDialect extends Dialect {
       } catch (error) {
         if (attempt >= WAL_ATTEMPTS) {
           new Logger(LOGGER_CONTEXT).warn(
-            `SQLite stays in '${mode}' journal mode (${(error as Error).message}); set enableWAL: true in the DataSource options so that workers can read while another connection writes.`,
+            TaskMessages.walUnavailable(mode, error),
           );
           return;
         }

@@ -2,7 +2,7 @@ import type { TaskErrorRecord } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import type { TaskResultData } from '../task/task-result-data.js';
 
-/** A claimed task: its result, and why it cannot run when its stored row is damaged. */
+/** A claimed task: its result, and why it cannot run when its stored form is damaged. */
 export interface ClaimedTask {
   result: TaskResult<any>;
   problem: TaskErrorRecord | null;
@@ -13,6 +13,7 @@ export interface AttemptRecord {
   /** The result's state after the attempt (SUCCESSFUL, FAILED, or READY for a retry). */
   data: TaskResultData;
   workerId: string;
+  /** The attempt that ended (1-based): only the holder of this attempt may record it. */
   attempt: number;
   /** When a retried task may run again. */
   retryAt: Date | null;
@@ -21,36 +22,43 @@ export interface AttemptRecord {
 /** What a worker registers about itself. */
 export interface WorkerInfo {
   workerId: string;
+  /** Queue names it takes from; null for every queue the backend accepts. */
   queues: readonly string[] | null;
   concurrency: number;
 }
 
 /**
- * A backend that workers pull tasks from. Every call is batched where it can
- * be: claims take as many tasks as the worker has free slots, completions
- * are written many per statement.
+ * The queue a worker consumes (`tasks:work`, the in-process worker): what a
+ * backend offers through `TaskBackend.workerQueue()` for workers to run its
+ * tasks. Every call is batched where it can be: claims take as many tasks as
+ * the worker has free slots, completions are written many per call.
+ *
+ * The contract a worker relies on: a claimed task is held by that worker
+ * (its lease) until it records the attempt or stops heartbeating for
+ * `leaseMs`; a task whose worker stopped heartbeating is rescued by
+ * `rescueExpired()` of any worker; `complete()` writes only attempts the
+ * worker still holds.
  */
-export interface WorkerSource {
-  readonly alias: string;
+export interface WorkerQueue {
   /** How long a claimed task stays held without a heartbeat. */
   readonly leaseMs: number;
-  /** The queue names this backend accepts (empty: any). */
-  readonly queues: readonly string[];
   registerWorker(info: WorkerInfo): Promise<void>;
   unregisterWorker(workerId: string): Promise<void>;
+  /** Takes up to `limit` READY tasks of `queues` (null: every queue the backend accepts), best first. */
   claim(
     workerId: string,
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]>;
-  /** Writes outcomes; returns how many rows this worker still held and so wrote. */
+  /** Writes outcomes; returns how many were still held by their worker, and so written. */
   complete(records: readonly AttemptRecord[]): Promise<number>;
-  /** Whether a failed write was the database refusing the data (too large, invalid), as opposed to a lost connection. */
+  /** Whether a failed write was the store refusing the data (too large, invalid), as opposed to a lost connection. */
   isRefusal(error: unknown): boolean;
   /** Proves the worker alive: extends the leases of the tasks it holds. */
   heartbeat(workerId: string, heldIds: readonly string[]): Promise<void>;
   /** Fails or re-queues tasks whose worker stopped heartbeating; returns how many. */
   rescueExpired(): Promise<number>;
+  /** Saves a running task's progress where other processes can read it. */
   saveProgress(
     id: string,
     workerId: string,
@@ -59,13 +67,4 @@ export interface WorkerSource {
   ): Promise<void>;
   /** Calls `onWake` when new work may be there; returns a function that stops listening. */
   listen(onWake: () => void): Promise<() => Promise<void>>;
-}
-
-export function isWorkerSource(value: unknown): value is WorkerSource {
-  const candidate = value as Partial<WorkerSource> | null;
-  return (
-    typeof candidate?.claim === 'function' &&
-    typeof candidate?.complete === 'function' &&
-    typeof candidate?.heartbeat === 'function'
-  );
 }

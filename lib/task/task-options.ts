@@ -21,3 +21,10 @@ export interface TaskOptions {
   /** A cron expression, optionally with a time zone, at whose ticks running workers enqueue the task. */
   schedule?: string | { cron: string; timeZone?: string };
 }
+
+/** Options as `@Task()` stores them on the method, with the default name filled in. */
+export interface TaskMetadata extends TaskOptions {
+  name: string;
+  /** `Class.method` where the decorator was applied, for messages. */
+  site: string;
+}

@@ -1,9 +1,7 @@
-import {
-  Inject,
-  Injectable,
-  Optional,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { ImmediateBackend } from '../backends/immediate/immediate.backend.js';
+import { TaskBackend, type TaskBackendClass } from '../backends/backend.js';
+import type { TaskBackendHost } from '../backends/backend-host.js';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import type {
   TaskBackendConfig,
@@ -15,21 +13,19 @@ import {
   TASKS_MODULE_OPTIONS,
 } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
-import { TaskBackend, type TaskBackendClass } from './backend.js';
-import type { TaskBackendHost } from './backend-host.js';
-import { ImmediateBackend } from './immediate/immediate.backend.js';
 
 const DEFAULT_BACKENDS: Record<string, TaskBackendConfig> = {
   [DEFAULT_BACKEND_ALIAS]: { backend: ImmediateBackend },
 };
 
-/** The configured backends, by alias. */
+/** The configured backends, by alias. Construction only stores configuration (backends open lazily). */
 @Injectable()
-export class TaskBackends implements OnApplicationShutdown {
+export class TaskBackends {
   private readonly byAlias = new Map<string, TaskBackend>();
 
   constructor(
     @Inject(TASKS_MODULE_OPTIONS) options: TasksModuleOptions,
+    /** A backend class that stands in for every configured one (TasksTestingModule's DummyBackend). */
     @Optional() @Inject(TASKS_BACKEND_OVERRIDE) override?: TaskBackendClass,
   ) {
     const configs = options.backends ?? DEFAULT_BACKENDS;
@@ -81,11 +77,13 @@ export class TaskBackends implements OnApplicationShutdown {
     return [...this.byAlias.values()];
   }
 
+  /** Hands every backend what it needs from the application. */
   attach(host: TaskBackendHost): void {
     for (const backend of this.byAlias.values()) backend.attach(host);
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Releases every backend's connections. */
+  async close(): Promise<void> {
     await Promise.all(this.all().map((backend) => backend.close()));
   }
 }

@@ -1,3 +1,5 @@
+import type { TaskResult } from './task-result.js';
+
 /**
  * The moments `@OnTaskEvent()` listeners hear about (DEP 14's signals), and
  * `dispatchFailed`: an enqueue held until a commit could not be stored then.
@@ -14,7 +16,7 @@ export const TASK_EVENT_NAMES: readonly TaskEventName[] = [
 
 /** What a listener receives. */
 export interface TaskEvent<R = unknown> {
-  result: import('../task/task-result.js').TaskResult<R>;
+  result: TaskResult<R>;
   /** With `dispatchFailed`: why the held enqueue could not be stored. */
   error?: unknown;
 }

@@ -1,0 +1,37 @@
+import type {
+  BackendAdmin,
+  BackendStatus,
+  PruneRequest,
+} from '../backend-admin.js';
+import type { DatabaseStore } from './database-store.js';
+
+/** What `tasks:status` and `tasks:prune` do on a DatabaseBackend. */
+export class DatabaseAdmin implements BackendAdmin {
+  constructor(private readonly store: DatabaseStore) {}
+
+  async prune(request: PruneRequest): Promise<number> {
+    const { tasks } = await this.store.open();
+    return tasks.prune(
+      request.statuses,
+      request.finishedBefore.getTime(),
+      request.batchSize,
+      request.dryRun,
+    );
+  }
+
+  async status(): Promise<BackendStatus> {
+    const { tasks, workers } = await this.store.open();
+    const live = await workers.liveWorkers(
+      Date.now() - this.store.settings.leaseMs,
+    );
+    return {
+      counts: await tasks.counts(),
+      workers: live.map((worker) => ({
+        ...worker,
+        queues: JSON.parse(worker.queues) as string[],
+        startedAt: new Date(worker.startedAt),
+        heartbeatAt: new Date(worker.heartbeatAt),
+      })),
+    };
+  }
+}

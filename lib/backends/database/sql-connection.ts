@@ -1,0 +1,97 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import type { Dialect } from './dialects/dialect.js';
+import { INSERT_COLUMNS } from './task-columns.js';
+import type { TaskTables } from './task-tables.js';
+
+/** A row as the driver returns it: numbers may arrive as strings, JSON as text. */
+export type TaskRow = Record<string, unknown>;
+
+/** How long deadlocks and busy errors are retried (asynchronously) before they are thrown. */
+const TRANSIENT_RETRY_MS = 10_000;
+
+/**
+ * Where the backend's statements run: the application's DataSource (whose
+ * transactions enqueues join), the connection the backend's own statements
+ * use (see `Dialect.ownConnection`), the dialect and the table names.
+ */
+export class SqlConnection {
+  constructor(
+    /** The application's DataSource: transactions on it are joined. */
+    readonly dataSource: DataSource,
+    /** Where the backend's own statements run. */
+    readonly connection: DataSource,
+    readonly dialect: Dialect,
+    readonly tables: TaskTables,
+  ) {}
+
+  async read(text: string, params: unknown[]): Promise<TaskRow[]> {
+    return this.withRunner(
+      async (runner) =>
+        (await runner.query(text, params, true)).records as TaskRow[],
+    );
+  }
+
+  /** Runs a write; returns the number of rows it changed. */
+  async write(text: string, params: unknown[]): Promise<number> {
+    return this.withRunner(
+      async (runner) => (await runner.query(text, params, true)).affected ?? 0,
+    );
+  }
+
+  /** Runs `work` on a connection of the backend, retrying deadlocks and busy errors with backoff. */
+  async withRunner<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
+    const giveUpAt = Date.now() + TRANSIENT_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      const runner = this.connection.createQueryRunner();
+      try {
+        return await work(runner);
+      } catch (error) {
+        if (!this.dialect.isTransient(error) || Date.now() > giveUpAt)
+          throw error;
+        const backoff = Math.min(5 * 2 ** attempt, 250);
+        await new Promise((resolve) =>
+          setTimeout(resolve, backoff / 2 + Math.random() * backoff),
+        );
+      } finally {
+        await runner.release();
+      }
+    }
+  }
+
+  async inTransaction(
+    runner: QueryRunner,
+    work: (runner: QueryRunner) => Promise<void>,
+  ): Promise<void> {
+    await runner.startTransaction();
+    try {
+      await work(runner);
+      await runner.commitTransaction();
+    } catch (error) {
+      await runner.rollbackTransaction();
+      throw error;
+    }
+  }
+
+  /** Whether the tasks table exists and has the columns this version uses. */
+  async tableProblem(): Promise<string | null> {
+    try {
+      await this.read(
+        `SELECT ${INSERT_COLUMNS.join(', ')} FROM ${this.dialect.quote(this.tables.tasks)} WHERE 1 = 0`,
+        [],
+      );
+      await this.read(
+        `SELECT id, heartbeat_at FROM ${this.dialect.quote(this.tables.workers)} WHERE 1 = 0`,
+        [],
+      );
+      return null;
+    } catch (error) {
+      return (error as Error).message;
+    }
+  }
+
+  /** Closes the backend's own connection, if it has one apart from the application's. */
+  async close(): Promise<void> {
+    if (this.connection !== this.dataSource && this.connection.isInitialized)
+      await this.connection.destroy();
+  }
+}

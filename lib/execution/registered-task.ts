@@ -1,0 +1,16 @@
+import type { TaskDefinition } from '../task/task-definition.js';
+
+/** One `@Task()` method found in the application. */
+export interface RegisteredTask {
+  name: string;
+  /** `Class.method`, for messages. */
+  site: string;
+  instance: object;
+  methodName: string;
+  definition: TaskDefinition<any, any>;
+}
+
+/** Finds the code behind a stored task name (the registry implements it). */
+export interface TaskLookup {
+  find(name: string): RegisteredTask | undefined;
+}
