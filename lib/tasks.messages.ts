@@ -77,6 +77,23 @@ export const TaskMessages = {
   enqueueManyNeedsArray: (name: string) =>
     `Task '${name}': enqueueMany expects an array of argument lists.`,
 
+  unknownUsingOptions: (
+    name: string,
+    unknown: readonly string[],
+    known: readonly string[],
+  ) =>
+    `Task '${name}': using() got unknown option(s) ${list(unknown)}; it takes ${list(known)}.`,
+  unknownTaskOptions: (
+    site: string,
+    unknown: readonly string[],
+    known: readonly string[],
+  ) =>
+    `${site}: @Task() got unknown option(s) ${list(unknown)}; it takes ${list(known)}.`,
+  nameTooLong: (name: string, what: string, value: string, max: number) =>
+    `Task '${name}': the ${what} ${JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)} is ${value.length} characters long; at most ${max} are stored.`,
+  workerIdTooLong: (value: string, max: number) =>
+    `Worker id '${value}' is ${value.length} characters long; at most ${max} are stored. Pass a shorter --worker-id.`,
+
   // results
   resultDoesNotExist: (id: string, alias: string) =>
     `No task result with id '${id}' exists on backend '${alias}'.`,
@@ -138,6 +155,14 @@ export const TaskMessages = {
       ? `Add taskMigrations to your DataSource's migrations and run them`
       : `Add createTaskMigrations('${tables.tasks}') to your DataSource's migrations and run them`) +
     `, or set synchronize: true on the DataSource in development.`,
+  checkFailed: (alias: string, cause: string) =>
+    `Backend '${alias}' (DatabaseBackend): the database could not be checked: ${cause}`,
+  enqueueRefused: (alias: string, name: string, count: number, cause: string) =>
+    `Backend '${alias}' (DatabaseBackend): the database refused ${count} enqueue(s) of task '${name}' (${cause}). ` +
+    `The arguments or metadata are too large or invalid for it (on MySQL/MariaDB, raise max_allowed_packet for large arguments); nothing was stored.`,
+  enqueueFailed: (alias: string, name: string, count: number, cause: string) =>
+    `Backend '${alias}' (DatabaseBackend): ${count} enqueue(s) of task '${name}' could not be stored: ${cause}. ` +
+    `Check that the database is reachable; nothing was stored.`,
   uniqueNotSupported: (name: string, alias: string) =>
     `Task '${name}': DatabaseBackend '${alias}' does not support 'unique' tasks in this version; remove the option or use DummyBackend.`,
   ownConnectionFailed: (alias: string, error: unknown) =>

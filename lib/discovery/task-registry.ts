@@ -8,7 +8,7 @@ import {
   TaskDefinition,
   taskStateFromOptions,
 } from '../task/task-definition.js';
-import type { TaskOptions } from '../task/task-options.js';
+import { TASK_OPTION_KEYS, type TaskOptions } from '../task/task-options.js';
 import type { TaskPort } from '../task/task-port.js';
 import { TaskMessages } from '../tasks.messages.js';
 
@@ -47,6 +47,13 @@ export class TaskRegistry implements TaskLookup {
   /** Builds the definition of every collected task. */
   define(port: TaskPort): void {
     for (const { options, ...task } of this.collected.values()) {
+      const unknown = Object.keys(options).filter(
+        (key) => !TASK_OPTION_KEYS.includes(key as keyof TaskOptions),
+      );
+      if (unknown.length)
+        throw new InvalidTaskError(
+          TaskMessages.unknownTaskOptions(task.site, unknown, TASK_OPTION_KEYS),
+        );
       if (options.schedule !== undefined)
         throw new InvalidTaskError(
           TaskMessages.scheduleNotSupported(task.site),

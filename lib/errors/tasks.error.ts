@@ -1,7 +1,7 @@
 /** Base class of every error raised by nestjs-tasks. */
 export class TasksError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = new.target.name;
   }
 }

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import { TaskResultMismatchError } from '../errors/task-result-mismatch.error.js';
 import {
   DEFAULT_BACKEND_ALIAS,
@@ -82,6 +83,16 @@ export interface TaskUsingOptions {
   uniqueKey?: string | null;
 }
 
+const USING_KEYS: readonly (keyof TaskUsingOptions)[] = [
+  'priority',
+  'queueName',
+  'backend',
+  'runAfter',
+  'transaction',
+  'metadata',
+  'uniqueKey',
+];
+
 /**
  * An immutable description of how to enqueue one `@Task()` method. Obtain one
  * from `TaskQueue.task()`; derive variants with `using()`.
@@ -153,6 +164,13 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
 
   /** A new definition with some options changed; this one is unchanged. Validated at once. */
   using(options: TaskUsingOptions): TaskDefinition<A, R> {
+    const unknown = Object.keys(options ?? {}).filter(
+      (key) => !USING_KEYS.includes(key as keyof TaskUsingOptions),
+    );
+    if (unknown.length)
+      throw new InvalidTaskError(
+        TaskMessages.unknownUsingOptions(this.name, unknown, USING_KEYS),
+      );
     const next = this.with(options);
     this.port.validate(next);
     return next;

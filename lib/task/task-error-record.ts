@@ -19,5 +19,18 @@ export function toErrorRecord(thrown: unknown): TaskErrorRecord {
     thrown === null || thrown === undefined
       ? String(thrown)
       : ((thrown as object).constructor?.name ?? typeof thrown);
-  return { errorClass, message: String(thrown), traceback: '' };
+  return { errorClass, message: describeThrown(thrown), traceback: '' };
+}
+
+/** A thrown value that is not an Error, readably: objects as JSON (`{"code":42}`), the rest as text. */
+function describeThrown(thrown: unknown): string {
+  if (typeof thrown === 'object' && thrown !== null) {
+    try {
+      const json = JSON.stringify(thrown);
+      if (json !== undefined && json !== '{}') return json;
+    } catch {
+      // a cycle or a BigInt: fall back to its text
+    }
+  }
+  return String(thrown);
 }

@@ -28,3 +28,17 @@ export interface TaskMetadata extends TaskOptions {
   /** `Class.method` where the decorator was applied, for messages. */
   site: string;
 }
+
+/** Every option `@Task()` takes. */
+export const TASK_OPTION_KEYS: readonly (keyof TaskOptions)[] = [
+  'name',
+  'priority',
+  'queueName',
+  'backend',
+  'takesContext',
+  'maxAttempts',
+  'retryDelay',
+  'timeout',
+  'unique',
+  'schedule',
+];

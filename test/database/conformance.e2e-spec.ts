@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
+  InvalidTaskBackendError,
   TaskInterruptedError,
   TaskQueue,
   TaskResultDoesNotExistError,
@@ -642,6 +643,24 @@ describe.each(availableDatabases())(
         expect(done.attempts).toBe(1);
         expect(done.errors).toEqual([]);
         expect(tasks.executed).toEqual(['withProgress(long)']);
+      });
+    });
+
+    describe('enqueue errors', () => {
+      it('explains missing tables with the migrations of that table', async () => {
+        const missingTable = uniqueTableName('t_gone');
+        const missing = await bootModule(ds, missingTable);
+        try {
+          const enqueue = missing
+            .get(TaskQueue)
+            .enqueue(ConformanceTasks, 'record', 'x');
+          await expect(enqueue).rejects.toThrow(InvalidTaskBackendError);
+          await expect(
+            missing.get(TaskQueue).enqueue(ConformanceTasks, 'record', 'x'),
+          ).rejects.toThrow(`createTaskMigrations('${missingTable}')`);
+        } finally {
+          await missing.close();
+        }
       });
     });
 

@@ -23,6 +23,7 @@ import {
   PriorityTasks,
   RequestScopedTasks,
   UnknownBackendTasks,
+  TypoOptionTasks,
   UnlistedQueueTasks,
 } from '../fixtures/tasks.fixtures.js';
 
@@ -66,6 +67,16 @@ const enqueueCases: EnqueueCase[] = [
       tasks.task(MathTasks, 'add').using({ priority: 101 }).enqueue(1, 2),
     error: InvalidTaskError,
     message: mentions('MathTasks.add', 'priority', '101'),
+  },
+  {
+    what: 'an unknown using() option (a typo)',
+    act: (tasks) =>
+      tasks
+        .task(MathTasks, 'add')
+        .using({ priorty: 5 } as unknown as { priority: number })
+        .enqueue(1, 2),
+    error: InvalidTaskError,
+    message: mentions('MathTasks.add', "'priorty'", "'priority'"),
   },
   {
     what: 'priority below -100',
@@ -303,6 +314,12 @@ interface BootCase {
 }
 
 const bootCases: BootCase[] = [
+  {
+    what: 'an unknown @Task() option (a typo)',
+    boot: () => bootExpectingFailure({ providers: [TypoOptionTasks] }),
+    error: InvalidTaskError,
+    message: mentions('TypoOptionTasks.run', "'maxAttempt'", "'maxAttempts'"),
+  },
   {
     what: 'two tasks with the same name',
     boot: () =>

@@ -98,8 +98,8 @@ export class DatabaseBackend extends TaskBackend {
       task.transaction?.connection === sql.dataSource ? task.transaction : null;
     await tasks
       .insert(rows.map(encodeNewRow), transaction)
-      .catch(async (error: unknown) => {
-        throw (await this.tableAdvice(sql)) ?? error;
+      .catch((error: unknown) => {
+        throw this.enqueueError(sql, task.name, rows.length, error);
       });
     const results = rows.map((data) => this.toResult(data));
     // Workers here are woken, and listeners told, once the rows are visible.
@@ -130,14 +130,40 @@ export class DatabaseBackend extends TaskBackend {
   }
 
   override async check(): Promise<TaskCheckMessage[]> {
-    let sql: SqlConnection;
     try {
-      sql = (await this.store.open()).sql;
+      const advice = await this.tableAdvice((await this.store.open()).sql);
+      return advice ? [{ level: 'error', message: advice.message }] : [];
     } catch (error) {
-      return [{ level: 'error', message: (error as Error).message }];
+      return [
+        {
+          level: 'error',
+          message: TaskMessages.checkFailed(
+            this.alias,
+            (error as Error)?.message ?? String(error),
+          ),
+        },
+      ];
     }
-    const advice = await this.tableAdvice(sql);
-    return advice ? [{ level: 'error', message: advice.message }] : [];
+  }
+
+  /** Why an enqueue failed, in words that name the real cause and the fix. */
+  private enqueueError(
+    sql: SqlConnection,
+    taskName: string,
+    count: number,
+    error: unknown,
+  ): InvalidTaskBackendError {
+    const cause = (error as Error)?.message ?? String(error);
+    if (sql.dialect.isMissingTable(error))
+      return new InvalidTaskBackendError(
+        TaskMessages.tablesMissing(this.alias, sql.tables, cause),
+      );
+    return new InvalidTaskBackendError(
+      sql.dialect.isRefusal(error)
+        ? TaskMessages.enqueueRefused(this.alias, taskName, count, cause)
+        : TaskMessages.enqueueFailed(this.alias, taskName, count, cause),
+      { cause: error },
+    );
   }
 
   /** An error explaining how to create the tables, when they are missing or outdated. */

@@ -72,7 +72,11 @@ export class SqlConnection {
     }
   }
 
-  /** Whether the tasks table exists and has the columns this version uses. */
+  /**
+   * Why the tables are missing or outdated, or null when they exist with the
+   * columns this version uses. Any other failure (the database unreachable)
+   * is thrown, not taken for a missing table.
+   */
   async tableProblem(): Promise<string | null> {
     try {
       await this.read(
@@ -85,6 +89,7 @@ export class SqlConnection {
       );
       return null;
     } catch (error) {
+      if (!this.dialect.isMissingTable(error)) throw error;
       return (error as Error).message;
     }
   }

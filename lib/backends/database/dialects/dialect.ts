@@ -138,6 +138,16 @@ export abstract class Dialect {
   /** Driver error codes (or prefixes of string codes) meaning the data was refused. */
   protected readonly refusalErrors: readonly (string | number)[] = [];
 
+  /** Whether a statement failed because a table or column does not exist (the schema is missing or outdated). */
+  isMissingTable(error: unknown): boolean {
+    return this.hasCode(error, (code) =>
+      this.missingTableErrors.includes(code),
+    );
+  }
+
+  /** Driver error codes meaning a table or column does not exist. */
+  protected readonly missingTableErrors: readonly (string | number)[] = [];
+
   private hasCode(
     error: unknown,
     matches: (code: string | number) => boolean,

@@ -31,6 +31,9 @@ export class MysqlDialect extends Dialect {
     'ER_NET_PACKET_TOO_LARGE',
   ];
 
+  /** No such table, unknown column. */
+  protected override readonly missingTableErrors = [1146, 1054];
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
   }

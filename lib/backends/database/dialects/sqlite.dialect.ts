@@ -40,6 +40,20 @@ export class SqliteDialect extends Dialect {
     'SQLITE_CONSTRAINT',
     'SQLITE_MISMATCH',
   ];
+  /** SQLite reports a missing table or column as a plain SQLITE_ERROR, told apart by its message. */
+  override isMissingTable(error: unknown): boolean {
+    const failure = error as {
+      code?: string;
+      message?: string;
+      driverError?: { code?: string; message?: string };
+    } | null;
+    const cause = failure?.driverError ?? failure;
+    return (
+      cause?.code === 'SQLITE_ERROR' &&
+      /no such (table|column)|has no column named/.test(cause.message ?? '')
+    );
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `json_insert(${column}, '$[#]', ${placeholder})`;
   }
