@@ -16,7 +16,7 @@ import { INSERT_COLUMNS } from '../../lib/backends/database/task-columns.js';
 import {
   ConformanceError,
   ConformanceTasks,
-} from '../support/database-fixtures.js';
+} from '../fixtures/conformance.fixtures.js';
 import {
   availableDatabases,
   closeTestDataSource,

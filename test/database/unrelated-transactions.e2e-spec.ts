@@ -5,7 +5,7 @@ import {
   TaskResultDoesNotExistError,
   TaskResultStatus,
 } from '../../lib/index.js';
-import { ConformanceTasks } from '../support/database-fixtures.js';
+import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
 import {
   availableDatabases,
   closeTestDataSource,

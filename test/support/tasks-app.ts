@@ -11,7 +11,7 @@ import {
   WorkerFactory,
   type WorkerRequest,
 } from '../../lib/worker/worker-factory.service.js';
-import { bootApp } from '../fixtures/app.js';
+import { bootApp } from './boot-app.js';
 
 export interface TasksAppOptions {
   /** The default DatabaseBackend's DataSource; omitted, it uses the app's `DataSource` provider. */

@@ -8,7 +8,7 @@ import {
   TaskResult,
   TaskResultStatus,
 } from '../../lib/index.js';
-import { bootApp, type BootedApp } from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
 import {
   ContextTasks,
   MailService,

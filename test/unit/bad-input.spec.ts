@@ -13,7 +13,8 @@ import {
   type TaskBackendClass,
   type TaskQueue,
 } from '../../lib/index.js';
-import { bootApp, dummyWithInline, type BootedApp } from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
+import { dummyWithInline } from '../fixtures/backend-configs.js';
 import {
   DuplicateNameA,
   DuplicateNameB,

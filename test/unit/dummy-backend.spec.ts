@@ -6,7 +6,7 @@ import {
   TasksError,
   TasksModule,
 } from '../../lib/index.js';
-import { bootApp, type BootedApp } from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
 import { MathTasks, PriorityTasks } from '../fixtures/tasks.fixtures.js';
 
 function dummyOf(app: BootedApp, alias = 'default'): DummyBackend {

@@ -5,7 +5,7 @@ import {
   ImmediateBackend,
   TaskResultStatus,
 } from '../../lib/index.js';
-import { bootApp, type BootedApp } from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
 import {
   EventRecorder,
   MathTasks,

@@ -6,11 +6,8 @@ import {
   TasksError,
   TasksModule,
 } from '../../lib/index.js';
-import {
-  bootApp,
-  immediateWithDummy,
-  type BootedApp,
-} from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
+import { immediateWithDummy } from '../fixtures/backend-configs.js';
 import {
   ContextTasks,
   FlakyTasks,

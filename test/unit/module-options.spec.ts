@@ -6,7 +6,7 @@ import {
   type TasksModuleOptions,
   type TasksOptionsFactory,
 } from '../../lib/index.js';
-import { bootApp } from '../fixtures/app.js';
+import { bootApp } from '../support/boot-app.js';
 import { MathTasks } from '../fixtures/tasks.fixtures.js';
 
 @Injectable()

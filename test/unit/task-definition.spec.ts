@@ -6,7 +6,8 @@ import {
   TaskResultMismatchError,
   TaskResultStatus,
 } from '../../lib/index.js';
-import { bootApp, dummyWithInline, type BootedApp } from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
+import { dummyWithInline } from '../fixtures/backend-configs.js';
 import {
   ContextTasks,
   MailService,

@@ -9,7 +9,7 @@ import {
   TaskQueueTester,
   TasksTestingModule,
 } from '../../lib/testing/index.js';
-import { bootApp, type BootedApp } from '../fixtures/app.js';
+import { bootApp, type BootedApp } from '../support/boot-app.js';
 import {
   ContextTasks,
   EventRecorder,
