@@ -40,6 +40,7 @@ import { dialectFor, type Dialect } from './dialects/index.js';
 import { TaskStore, type Completion } from './task-store.js';
 import { decodeRow, encodeNewRow, type TaskRow } from './task-row.js';
 import { tablesFor } from './task-tables.js';
+import { synchronizeTaskTables } from './synchronize-task-tables.js';
 
 /** Orders number tuples element by element. */
 function compareTuples(a: number[], b: number[]): number {
@@ -112,6 +113,11 @@ export class DatabaseBackend
       `Backend '${this.alias}' (DatabaseBackend)`,
     );
     const dialect = dialectFor(dataSource);
+    await synchronizeTaskTables(
+      dataSource,
+      dialect,
+      tablesFor(this.settings.tableName),
+    );
     const connection = await this.connect(dialect, dataSource);
     this.dialect = dialect;
     const tables = tablesFor(this.settings.tableName);

@@ -1,3 +1,10 @@
+/**
+ * The one definition of the DatabaseBackend's tables. Every dialect's DDL
+ * (run by `taskMigrations`, and by the backend itself under
+ * `synchronize: true`), the row mapping and the `TaskRecord` /
+ * `TaskWorkerRecord` entities are derived from the lists in this file.
+ */
+
 /** The logical type of a column; each dialect spells it in its own DDL. */
 export type ColumnType =
   'seq' | 'id' | 'name' | 'short' | 'text' | 'bigint' | 'integer' | 'double';
@@ -71,6 +78,7 @@ export interface IndexSpec {
   partial?: string;
 }
 
+/** The only definition of the indexes: the entities declare none. */
 export const TASK_INDEXES: readonly IndexSpec[] = [
   {
     suffix: 'claim',

@@ -31,6 +31,10 @@ export class MysqlDialect extends Dialect {
     'ER_NET_PACKET_TOO_LARGE',
   ];
 
+  protected hasTableSql(table: string, sql: SqlBuilder): string {
+    return `SELECT 1 AS present FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
   }

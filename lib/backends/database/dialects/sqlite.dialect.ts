@@ -39,6 +39,12 @@ export class SqliteDialect extends Dialect {
     'SQLITE_CONSTRAINT',
     'SQLITE_MISMATCH',
   ];
+
+  /** SQLite compares identifiers without regard to case. */
+  protected hasTableSql(table: string, sql: SqlBuilder): string {
+    return `SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ${sql.p(table)} COLLATE NOCASE`;
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `json_insert(${column}, '$[#]', ${placeholder})`;
   }
