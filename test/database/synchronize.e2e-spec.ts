@@ -1,8 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DataSource, type DataSourceOptions } from 'typeorm';
+import {
+  DataSource,
+  type DataSourceOptions,
+  type Logger as TypeOrmLogger,
+} from 'typeorm';
 import {
   DatabaseBackend,
   Task,
@@ -11,7 +12,16 @@ import {
   TaskResultStatus,
   TaskWorkerRecord,
 } from '../../lib/index.js';
-import { availableDatabases, type TestDatabase } from '../support/databases.js';
+import { dialectFor } from '../../lib/backends/database/dialects/index.js';
+import { synchronizeTaskTables } from '../../lib/backends/database/synchronize-task-tables.js';
+import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
+import {
+  availableDatabases,
+  createPrivateDatabase,
+  uniqueTableName,
+  type PrivateDatabase,
+  type TestDatabase,
+} from '../support/databases.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 
 @Injectable()
@@ -22,43 +32,76 @@ class SyncTasks {
   }
 }
 
-const DEFAULT_TABLES = ['nestjs_task_workers', 'nestjs_tasks'];
+/** Counts failed statements (a concurrent CREATE that lost the race fails one). */
+class FailureCounter implements TypeOrmLogger {
+  failures = 0;
+  logQuery(): void {}
+  logQueryError(): void {
+    this.failures += 1;
+  }
+  logQuerySlow(): void {}
+  logSchemaBuild(): void {}
+  logMigration(): void {}
+  log(): void {}
+}
 
-/** The entities alone (no migrations) with `synchronize: true`, on the default table names. */
+/**
+ * The entities alone (no migrations) with `synchronize: true`, on the default
+ * table names, in a namespace of the suite's own. TypeORM leaves the task
+ * tables alone; the DatabaseBackend creates them with the migrations' DDL.
+ */
 describe.each(availableDatabases())(
   'synchronize: true on $name',
   (db: TestDatabase) => {
-    const sqliteFile = join(
-      tmpdir(),
-      `nestjs-tasks-sync-${process.pid}.sqlite`,
-    );
-    const options: DataSourceOptions =
-      db.name === 'sqlite'
-        ? { type: 'better-sqlite3', database: sqliteFile }
-        : db.options;
+    let namespace: PrivateDatabase | undefined;
+    const dataSources: DataSource[] = [];
 
-    const dropDefaultTables = async () => {
-      const ds = new DataSource(options);
-      await ds.initialize();
-      for (const table of DEFAULT_TABLES)
-        await ds.query(`DROP TABLE IF EXISTS ${table}`);
-      await ds.destroy();
+    const open = async (extra: Partial<DataSourceOptions> = {}) => {
+      const ds = new DataSource({
+        ...namespace!.options,
+        entities: [TaskRecord, TaskWorkerRecord],
+        synchronize: true,
+        logging: false,
+        ...extra,
+      } as DataSourceOptions);
+      dataSources.push(ds);
+      return ds.initialize();
     };
 
-    beforeAll(dropDefaultTables);
-    afterAll(async () => {
-      await dropDefaultTables();
-      for (const suffix of ['', '-wal', '-shm'])
-        rmSync(`${sqliteFile}${suffix}`, { force: true });
+    const existing = async (ds: DataSource) => {
+      const runner = ds.createQueryRunner();
+      try {
+        const dialect = dialectFor(ds);
+        const found: string[] = [];
+        for (const table of [DEFAULT_TABLES.tasks, DEFAULT_TABLES.workers])
+          if (await dialect.hasTable(runner, table)) found.push(table);
+        return found;
+      } finally {
+        await runner.release();
+      }
+    };
+
+    beforeEach(async () => {
+      namespace = await createPrivateDatabase(db, uniqueTableName('t_sync'));
+    });
+
+    afterEach(async () => {
+      for (const ds of dataSources.splice(0))
+        if (ds.isInitialized) await ds.destroy();
+      await namespace?.drop();
     });
 
     it('creates tables a DatabaseBackend can enqueue to, run from and check', async () => {
-      const ds = new DataSource({
-        ...options,
-        entities: [TaskRecord, TaskWorkerRecord],
-        synchronize: true,
-      });
-      await ds.initialize();
+      const ds = await open();
+      let firstId: string;
+      // TypeORM's synchronize (and migration:generate) never plans the task tables.
+      const plan = async () =>
+        (await ds.driver.createSchemaBuilder().log()).upQueries.map(
+          (query) => query.query,
+        );
+      expect(await plan()).toEqual([]);
+      expect(await existing(ds)).toEqual([]);
+
       const moduleRef = await bootTasksApp({
         backends: {
           default: { backend: DatabaseBackend, options: { dataSource: ds } },
@@ -69,6 +112,10 @@ describe.each(availableDatabases())(
       try {
         const queue = moduleRef.get(TaskQueue);
         expect(await queue.backend().check()).toEqual([]);
+        expect(await existing(ds)).toEqual([
+          DEFAULT_TABLES.tasks,
+          DEFAULT_TABLES.workers,
+        ]);
         const results = await queue
           .task(SyncTasks, 'double')
           .enqueueMany([[1], [2], [3]]);
@@ -81,13 +128,52 @@ describe.each(availableDatabases())(
           [TaskResultStatus.SUCCESSFUL, 4],
           [TaskResultStatus.SUCCESSFUL, 6],
         ]);
+        firstId = results[0].id;
         // A second synchronize finds nothing to change.
-        const pending = await ds.driver.createSchemaBuilder().log();
-        expect(pending.upQueries.map((query) => query.query)).toEqual([]);
+        expect(await plan()).toEqual([]);
+        await ds.synchronize();
       } finally {
         await moduleRef.close();
-        await ds.destroy();
       }
+
+      // Another start keeps the tables and their rows.
+      const moduleRef2 = await bootTasksApp({
+        backends: {
+          default: { backend: DatabaseBackend, options: { dataSource: ds } },
+        },
+        providers: [SyncTasks],
+      });
+      try {
+        const queue = moduleRef2.get(TaskQueue);
+        expect(await queue.backend().check()).toEqual([]);
+        expect((await queue.getResult(firstId)).returnValue).toBe(2);
+      } finally {
+        await moduleRef2.close();
+      }
+    });
+
+    it('creates nothing without synchronize', async () => {
+      const ds = await open({ synchronize: false });
+      await synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES);
+      expect(await existing(ds)).toEqual([]);
+    });
+
+    it('lets processes that start at once all open, whichever creates the tables', async () => {
+      const logger = new FailureCounter();
+      const starting = await Promise.all(
+        Array.from({ length: 4 }, () => open({ logger })),
+      );
+      await Promise.all(
+        starting.map((ds) =>
+          synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES),
+        ),
+      );
+      expect(await existing(starting[0])).toEqual([
+        DEFAULT_TABLES.tasks,
+        DEFAULT_TABLES.workers,
+      ]);
+      // The race was run: at least one CREATE lost it, and was forgiven.
+      expect(logger.failures).toBeGreaterThan(0);
     });
   },
 );

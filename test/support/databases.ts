@@ -3,7 +3,11 @@ import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataSource, type DataSourceOptions } from 'typeorm';
-import { createTaskMigrations } from '../../lib/index.js';
+import {
+  createTaskMigrations,
+  TaskRecord,
+  TaskWorkerRecord,
+} from '../../lib/index.js';
 import {
   dataSourceOptions,
   type TestDatabaseName,
@@ -70,6 +74,13 @@ function sqliteFile(tableName: string): string {
   return join(tmpdir(), `nestjs-tasks-${tableName}.sqlite`);
 }
 
+/**
+ * How a suite's tables come to be: by `createTaskMigrations(tableName)`, or
+ * by a DatabaseBackend opening a DataSource with `synchronize: true` (and the
+ * task entities registered, as an application in development has them).
+ */
+export type TestSchema = 'migrations' | 'synchronize';
+
 function optionsFor(
   db: TestDatabase,
   tableName: string,
@@ -89,19 +100,28 @@ function optionsFor(
 }
 
 /**
- * Opens a DataSource whose migrations create the tables `tableName` and
- * `<tableName>_workers`, drops leftovers of an earlier run and migrates.
+ * Opens a DataSource for the tables `tableName` and `<tableName>_workers`
+ * and drops leftovers of an earlier run. With `'migrations'` (the default)
+ * its migrations then create the tables; with `'synchronize'` it has
+ * `synchronize: true` and the tables are left to the DatabaseBackend.
  */
 export async function openTestDataSource(
   db: TestDatabase,
   tableName: string,
+  schema: TestSchema = 'migrations',
 ): Promise<DataSource> {
   if (db.name === 'sqlite') removeSqliteFiles(tableName);
-  const ds = new DataSource(optionsFor(db, tableName, true));
+  const migrated = schema === 'migrations';
+  const ds = new DataSource({
+    ...optionsFor(db, tableName, migrated),
+    ...(migrated
+      ? {}
+      : { synchronize: true, entities: [TaskRecord, TaskWorkerRecord] }),
+  } as DataSourceOptions);
   await ds.initialize();
   try {
     await dropTables(ds, tableName);
-    await ds.runMigrations({ transaction: 'each' });
+    if (migrated) await ds.runMigrations({ transaction: 'each' });
   } catch (error) {
     await ds.destroy();
     throw error;
@@ -149,4 +169,55 @@ function removeSqliteFiles(tableName: string): void {
   for (const path of [file, `${file}-wal`, `${file}-shm`, `${file}-journal`]) {
     rmSync(path, { force: true });
   }
+}
+
+/**
+ * A namespace of its own on a test database: a PostgreSQL schema, a MariaDB
+ * database or a SQLite file. The default table names used there meet no
+ * other suite or run.
+ */
+export interface PrivateDatabase {
+  /** DataSource options that reach this namespace only. */
+  options: DataSourceOptions;
+  /** Drops the namespace with everything in it. */
+  drop(): Promise<void>;
+}
+
+/** Creates the namespace `name` (a fresh identifier, e.g. from `uniqueTableName`). */
+export async function createPrivateDatabase(
+  db: TestDatabase,
+  name: string,
+): Promise<PrivateDatabase> {
+  if (db.name === 'sqlite') {
+    removeSqliteFiles(name);
+    return {
+      options: { type: 'better-sqlite3', database: sqliteFile(name) },
+      drop: async () => removeSqliteFiles(name),
+    };
+  }
+  const admin = async (statement: string) => {
+    const ds = new DataSource({ ...db.options, logging: false });
+    await ds.initialize();
+    try {
+      await ds.query(statement);
+    } finally {
+      await ds.destroy();
+    }
+  };
+  if (db.name === 'postgres') {
+    await admin(`CREATE SCHEMA "${name}"`);
+    return {
+      // Unqualified names resolve in the schema, as they would in `public`.
+      options: {
+        ...db.options,
+        extra: { options: `-c search_path=${name}` },
+      } as DataSourceOptions,
+      drop: () => admin(`DROP SCHEMA IF EXISTS "${name}" CASCADE`),
+    };
+  }
+  await admin(`CREATE DATABASE \`${name}\``);
+  return {
+    options: { ...db.options, database: name } as DataSourceOptions,
+    drop: () => admin(`DROP DATABASE IF EXISTS \`${name}\``),
+  };
 }

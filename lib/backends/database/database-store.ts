@@ -8,6 +8,7 @@ import type { ResolvedDatabaseOptions } from './database-backend.options.js';
 import { dialectFor, type Dialect } from './dialects/index.js';
 import { SqlConnection } from './sql-connection.js';
 import { TaskStore } from './task-store.js';
+import { synchronizeTaskTables } from './synchronize-task-tables.js';
 import { tablesFor } from './task-tables.js';
 import { WorkerStore } from './worker-store.js';
 
@@ -74,13 +75,10 @@ export class DatabaseStore {
       `Backend '${this.alias}' (DatabaseBackend)`,
     );
     const dialect = dialectFor(dataSource);
+    const tables = tablesFor(this.settings.tableName);
+    await synchronizeTaskTables(dataSource, dialect, tables);
     const connection = await this.ownConnection(dialect, dataSource);
-    const sql = new SqlConnection(
-      dataSource,
-      connection,
-      dialect,
-      tablesFor(this.settings.tableName),
-    );
+    const sql = new SqlConnection(dataSource, connection, dialect, tables);
     this.opened = dialect;
     return { sql, tasks: new TaskStore(sql), workers: new WorkerStore(sql) };
   }

@@ -1,17 +1,33 @@
+/**
+ * The one definition of the DatabaseBackend's tables. Every dialect's DDL
+ * (run by `taskMigrations`, and by the backend itself under
+ * `synchronize: true`), the row mapping and the `TaskRecord` /
+ * `TaskWorkerRecord` entities are derived from the lists in this file.
+ */
+
 /** The logical type of a column; each dialect spells it in its own DDL. */
 export type ColumnType =
   'seq' | 'id' | 'name' | 'short' | 'text' | 'bigint' | 'integer' | 'double';
 
+/** Lengths of the VARCHAR column types. */
+export const VARCHAR_LENGTHS = { id: 36, name: 255, short: 100 } as const;
+
 export interface ColumnSpec {
+  /** snake_case; the entity property is its camelCase form. */
   name: string;
+  /** `seq` is the auto-incremented primary key by itself. */
   type: ColumnType;
   nullable?: boolean;
+  /** Part of the table's primary key. */
+  primary?: boolean;
+  /** Unique, by a constraint named `<table>_<column>`. */
+  unique?: boolean;
 }
 
-/** The tasks table, column by column, shared by every dialect's DDL and by the row mapping. */
-export const TASK_COLUMNS: readonly ColumnSpec[] = [
+/** The tasks table, column by column. */
+export const TASK_COLUMNS = [
   { name: 'seq', type: 'seq' },
-  { name: 'id', type: 'id' },
+  { name: 'id', type: 'id', unique: true },
   { name: 'task_name', type: 'name' },
   { name: 'backend', type: 'short' },
   { name: 'queue_name', type: 'short' },
@@ -34,31 +50,35 @@ export const TASK_COLUMNS: readonly ColumnSpec[] = [
   { name: 'unique_key', type: 'name', nullable: true },
   { name: 'worker_id', type: 'short', nullable: true },
   { name: 'lease_expires_at', type: 'bigint', nullable: true },
-];
+] as const satisfies readonly ColumnSpec[];
 
 /** The workers table. */
-export const WORKER_COLUMNS: readonly ColumnSpec[] = [
-  { name: 'id', type: 'short' },
+export const WORKER_COLUMNS = [
+  { name: 'id', type: 'short', primary: true },
   { name: 'hostname', type: 'name' },
   { name: 'pid', type: 'integer' },
   { name: 'queues', type: 'text' },
   { name: 'concurrency', type: 'integer' },
   { name: 'started_at', type: 'bigint' },
   { name: 'heartbeat_at', type: 'bigint' },
-];
+] as const satisfies readonly ColumnSpec[];
+
+/** The name of a column of the tasks table. */
+export type TaskColumnName = (typeof TASK_COLUMNS)[number]['name'];
 
 /** Columns written by an enqueue (all but the generated `seq`). */
-export const INSERT_COLUMNS = TASK_COLUMNS.filter(
+export const INSERT_COLUMNS: readonly TaskColumnName[] = TASK_COLUMNS.filter(
   (column) => column.type !== 'seq',
 ).map((column) => column.name);
 
-/** Index definitions; `partial` is honoured where the database has partial indexes. */
+/** An index of the tasks table, named `<table>_<suffix>`; `partial` is honoured where the database has partial indexes. */
 export interface IndexSpec {
   suffix: string;
-  columns: string[];
+  columns: readonly (TaskColumnName | `${TaskColumnName} DESC`)[];
   partial?: string;
 }
 
+/** The only definition of the indexes: the entities declare none. */
 export const TASK_INDEXES: readonly IndexSpec[] = [
   {
     suffix: 'claim',

@@ -1,12 +1,17 @@
 import type { ColumnSpec, ColumnType } from '../task-columns.js';
-import { TASK_COLUMNS, TASK_INDEXES, WORKER_COLUMNS } from '../task-columns.js';
+import {
+  TASK_COLUMNS,
+  TASK_INDEXES,
+  VARCHAR_LENGTHS,
+  WORKER_COLUMNS,
+} from '../task-columns.js';
 import type { TaskTables } from '../task-tables.js';
 
 /** The column types every supported database spells alike. */
 export const STANDARD_TYPES = {
-  id: 'VARCHAR(36)',
-  name: 'VARCHAR(255)',
-  short: 'VARCHAR(100)',
+  id: `VARCHAR(${VARCHAR_LENGTHS.id})`,
+  name: `VARCHAR(${VARCHAR_LENGTHS.name})`,
+  short: `VARCHAR(${VARCHAR_LENGTHS.short})`,
   bigint: 'BIGINT',
 } as const;
 
@@ -25,12 +30,35 @@ function columnSql(style: DdlStyle, column: ColumnSpec): string {
   return `${style.quote(column.name)} ${type}${nullability}`;
 }
 
+function tableSql(
+  style: DdlStyle,
+  table: string,
+  columns: readonly ColumnSpec[],
+): string {
+  const q = style.quote;
+  const unique = columns
+    .filter((column) => column.unique)
+    .map(
+      (column) =>
+        `CONSTRAINT ${q(`${table}_${column.name}`)} UNIQUE (${q(column.name)})`,
+    );
+  const primary = columns.filter((column) => column.primary);
+  const primaryKey = primary.length
+    ? [`PRIMARY KEY (${primary.map((column) => q(column.name)).join(', ')})`]
+    : [];
+  const definitions = [
+    ...columns.map((column) => columnSql(style, column)),
+    ...unique,
+    ...primaryKey,
+  ];
+  return `CREATE TABLE ${q(table)} (${definitions.join(', ')})${style.tableSuffix ?? ''}`;
+}
+
 /** CREATE TABLE and CREATE INDEX statements for both tables, in one dialect's style. */
 export function createTablesSql(style: DdlStyle, tables: TaskTables): string[] {
   const q = style.quote;
-  const suffix = style.tableSuffix ?? '';
-  const tasks = `CREATE TABLE ${q(tables.tasks)} (${TASK_COLUMNS.map((c) => columnSql(style, c)).join(', ')}, CONSTRAINT ${q(`${tables.tasks}_id`)} UNIQUE (${q('id')}))${suffix}`;
-  const workers = `CREATE TABLE ${q(tables.workers)} (${WORKER_COLUMNS.map((c) => columnSql(style, c)).join(', ')}, PRIMARY KEY (${q('id')}))${suffix}`;
+  const tasks = tableSql(style, tables.tasks, TASK_COLUMNS);
+  const workers = tableSql(style, tables.workers, WORKER_COLUMNS);
   const indexes = TASK_INDEXES.map((index) => {
     const columns = index.columns.map((column) =>
       column.replace(/^(\w+)/, (name) => q(name)),

@@ -166,6 +166,16 @@ export abstract class Dialect {
     return createTablesSql(this.ddl, tables);
   }
 
+  /** Whether `table` exists where the backend's unqualified statements find it. */
+  async hasTable(runner: QueryRunner, table: string): Promise<boolean> {
+    const sql = new SqlBuilder(this);
+    const rows = await runner.query(this.hasTableSql(table, sql), sql.params);
+    return rows.length > 0;
+  }
+
+  /** A query returning a row when `table` exists (see `hasTable`). */
+  protected abstract hasTableSql(table: string, sql: SqlBuilder): string;
+
   dropTablesSql(tables: TaskTables): string[] {
     return [
       `DROP TABLE IF EXISTS ${this.quote(tables.workers)}`,

@@ -34,6 +34,10 @@ export class MysqlDialect extends Dialect {
   /** No such table, unknown column. */
   protected override readonly missingTableErrors = [1146, 1054];
 
+  protected hasTableSql(table: string, sql: SqlBuilder): string {
+    return `SELECT 1 AS present FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
   }

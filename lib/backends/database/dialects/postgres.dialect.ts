@@ -73,6 +73,11 @@ export class PostgresDialect extends Dialect {
     return `INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, ${sql.p(JSON.stringify(records))}::json)`;
   }
 
+  /** Found through the search path, as the backend's own statements find it. */
+  protected hasTableSql(table: string, sql: SqlBuilder): string {
+    return `SELECT 1 AS present FROM pg_class WHERE oid = to_regclass(${sql.p(this.quote(table), 'text')}) AND relkind IN ('r', 'p')`;
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `(${column}::jsonb || to_jsonb(${placeholder}::text))::text`;
   }

@@ -54,6 +54,11 @@ export class SqliteDialect extends Dialect {
     );
   }
 
+  /** SQLite compares identifiers without regard to case. */
+  protected hasTableSql(table: string, sql: SqlBuilder): string {
+    return `SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ${sql.p(table)} COLLATE NOCASE`;
+  }
+
   appendToJsonArray(column: string, placeholder: string): string {
     return `json_insert(${column}, '$[#]', ${placeholder})`;
   }
