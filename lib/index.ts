@@ -36,10 +36,20 @@ export {
   type TaskCheckMessage,
 } from './backends/backend.js';
 export type { TaskBackendHost } from './backends/backend-host.js';
+export {
+  attemptFailed,
+  attemptInterrupted,
+  attemptStarted,
+  attemptSucceeded,
+  defaultRetryDelay,
+  retryDelayFor,
+  type AttemptVerdict,
+} from './execution/attempt-policy.js';
 export type {
   WorkerQueue,
   ClaimedTask,
   AttemptRecord,
+  HeldTask,
   WorkerInfo,
 } from './backends/worker-queue.js';
 export type {

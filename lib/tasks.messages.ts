@@ -224,8 +224,20 @@ export const TaskMessages = {
     `The database refused every form of the outcome of task ${id}: ${reason(refusal)}`,
   outcomeNotStored: (attempt: number, message: string) =>
     `The outcome of attempt ${attempt} could not be stored: ${message}`,
-  recordRetrying: (error: unknown, delay: number) =>
-    `Recording an outcome failed (${reason(error)}); retrying in ${delay} ms`,
+  storeUnreachable: (alias: string, what: string, error: unknown) =>
+    `Backend '${alias}' cannot be reached (${what}: ${reason(error)}); the worker keeps its tasks and retries until it answers. Logged once per outage.`,
+  storeReachable: (alias: string, ms: number) =>
+    `Backend '${alias}' answers again after ${Math.round(ms / 100) / 10} s.`,
+  leaseLost: (id: string, taskName: string, workerId: string) =>
+    `Task ${id} (${taskName}) is no longer held by worker ${workerId}: another worker rescued it while this one could not heartbeat. Its attempt here is stopped and its outcome discarded.`,
+  outcomeDiscarded: (id: string, taskName: string, workerId: string) =>
+    `The outcome of task ${id} (${taskName}) was discarded: worker ${workerId} no longer held it (another worker rescued it after its lease ran out).`,
+  workerPaused: (workerId: string, ms: number, leaseMs: number) =>
+    `Worker ${workerId} could not heartbeat for ${Math.round(ms / 100) / 10} s, longer than its lease (${leaseMs} ms): its event loop was blocked or the process was paused. Tasks it still holds go on; size leaseMs above such pauses.`,
+  outcomesNotRecorded: (ids: readonly string[]) =>
+    `The outcomes of ${ids.length} task(s) could not be recorded before the shutdown timeout (${ids.join(', ')}); they will be run again once their lease runs out.`,
+  inProcessWorkerRestart: (delayMs: number) =>
+    `The in-process worker restarts in ${Math.round(delayMs / 1000)} s.`,
   inProcessWorkerStopped: (error: unknown) =>
     `The in-process worker stopped: ${reason(error)}. Run 'nest-tasks tasks:check' to diagnose.`,
 

@@ -19,6 +19,12 @@ export interface AttemptRecord {
   retryAt: Date | null;
 }
 
+/** A task a worker is running: its id and the attempt it holds. */
+export interface HeldTask {
+  id: string;
+  attempt: number;
+}
+
 /** What a worker registers about itself. */
 export interface WorkerInfo {
   workerId: string;
@@ -34,10 +40,9 @@ export interface WorkerInfo {
  * the worker has free slots, completions are written many per call.
  *
  * The contract a worker relies on: a claimed task is held by that worker
- * (its lease) until it records the attempt or stops heartbeating for
- * `leaseMs`; a task whose worker stopped heartbeating is rescued by
- * `rescueExpired()` of any worker; `complete()` writes only attempts the
- * worker still holds.
+ * (its lease) until it records the attempt, or until it stops heartbeating
+ * for `leaseMs` and is gone; only then may `rescueExpired()` of another
+ * worker take it; `complete()` writes only attempts the worker still holds.
  */
 export interface WorkerQueue {
   /** How long a claimed task stays held without a heartbeat. */
@@ -50,14 +55,22 @@ export interface WorkerQueue {
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]>;
-  /** Writes outcomes; returns how many were still held by their worker, and so written. */
-  complete(records: readonly AttemptRecord[]): Promise<number>;
+  /** Writes outcomes; returns the ids of those still held by their worker in that attempt, and so written. */
+  complete(records: readonly AttemptRecord[]): Promise<string[]>;
   /** Whether a failed write was the store refusing the data (too large, invalid), as opposed to a lost connection. */
   isRefusal(error: unknown): boolean;
-  /** Proves the worker alive: extends the leases of the tasks it holds. */
-  heartbeat(workerId: string, heldIds: readonly string[]): Promise<void>;
-  /** Fails or re-queues tasks whose worker stopped heartbeating; returns how many. */
-  rescueExpired(): Promise<number>;
+  /**
+   * Proves the worker alive: extends the leases of the tasks it holds.
+   * Returns the ids of those it no longer holds (rescued by another worker
+   * meanwhile): their attempts must stop and record nothing.
+   */
+  heartbeat(workerId: string, held: readonly HeldTask[]): Promise<string[]>;
+  /**
+   * Fails or re-queues (after their retry delay) the tasks of other workers
+   * that are gone: their lease ran out and, where the store can tell, their
+   * worker no longer lives. Returns how many it rescued.
+   */
+  rescueExpired(rescuerId: string): Promise<number>;
   /** Saves a running task's progress where other processes can read it. */
   saveProgress(
     id: string,

@@ -1,28 +1,23 @@
-import type { AttemptRecord } from '../backends/worker-queue.js';
-
-interface Pending {
-  record: AttemptRecord;
-  resolve: () => void;
+interface Pending<T, R> {
+  item: T;
+  resolve: (result: R) => void;
   reject: (error: unknown) => void;
 }
 
 /**
- * Coalesces attempt outcomes: while one write is in flight, the outcomes that
- * finish meanwhile wait and go out together in the next statement.
+ * Coalesces writes: while one write is in flight, the items that arrive
+ * meanwhile wait and go out together in the next one. `write` answers one
+ * result per item, in order.
  */
-export class CompletionBatcher {
-  private queue: Pending[] = [];
+export class CompletionBatcher<T, R> {
+  private queue: Pending<T, R>[] = [];
   private flushing = false;
 
-  constructor(
-    private readonly write: (
-      records: readonly AttemptRecord[],
-    ) => Promise<void>,
-  ) {}
+  constructor(private readonly write: (items: readonly T[]) => Promise<R[]>) {}
 
-  add(record: AttemptRecord): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ record, resolve, reject });
+  add(item: T): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
       void this.flush();
     });
   }
@@ -35,8 +30,10 @@ export class CompletionBatcher {
         const batch = this.queue;
         this.queue = [];
         try {
-          await this.write(batch.map((pending) => pending.record));
-          for (const pending of batch) pending.resolve();
+          const results = await this.write(
+            batch.map((pending) => pending.item),
+          );
+          batch.forEach((pending, i) => pending.resolve(results[i]));
         } catch (error) {
           for (const pending of batch) pending.reject(error);
         }

@@ -1,20 +1,34 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import type { TasksModuleOptions } from '../interfaces/tasks-module-options.interface.js';
+import type {
+  TasksModuleOptions,
+  TasksWorkerOptions,
+} from '../interfaces/tasks-module-options.interface.js';
 import {
   LOGGER_CONTEXT,
   TASKS_IN_PROCESS_WORKER_DISABLED,
   TASKS_MODULE_OPTIONS,
 } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
-import type { TaskWorker, WorkerExit } from './task-worker.js';
+import type { TaskWorker } from './task-worker.js';
+import { WakeSignal } from './wake-signal.js';
 import { WorkerFactory } from './worker-factory.service.js';
 
-/** The worker of `TasksModule.forRoot({ worker })`: started on bootstrap, drained on shutdown. */
+/** Backoff between restarts of a failed in-process worker: 1 s, doubling, at most a minute. */
+const restartDelay = (failures: number) =>
+  Math.min(1000 * 2 ** (failures - 1), 60_000);
+
+/**
+ * The worker of `TasksModule.forRoot({ worker })`: started on bootstrap,
+ * restarted with backoff when it fails (the database down, tables created
+ * after the app started), drained on shutdown.
+ */
 @Injectable()
 export class InProcessWorker {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private worker?: TaskWorker;
-  private running?: Promise<WorkerExit | undefined>;
+  private running?: Promise<void>;
+  private stopped = false;
+  private readonly restart = new WakeSignal();
 
   constructor(
     @Inject(TASKS_MODULE_OPTIONS) private readonly options: TasksModuleOptions,
@@ -28,28 +42,45 @@ export class InProcessWorker {
     private readonly disabled?: boolean,
   ) {}
 
-  /** Starts the configured worker, if any and not disabled. */
+  /** Starts the configured worker, if any and not disabled. A configuration mistake throws (failing bootstrap). */
   start(): void {
     const config = this.options.worker;
     if (!config || this.disabled) return;
-    const worker = this.factory.create({
-      backend: config.backend,
-      queues: config.queues ?? null,
-      concurrency: config.concurrency,
-    });
-    this.worker = worker;
-    this.running = worker.run().catch((error: unknown) => {
-      this.logger.error(
-        TaskMessages.inProcessWorkerStopped(error),
-        (error as Error)?.stack,
-      );
-      return undefined;
-    });
+    this.worker = this.create(config);
+    this.running = this.keepRunning(config);
   }
 
   /** Stops claiming and waits for running tasks (within the shutdown timeout). */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.worker?.stop();
+    this.restart.wake();
     await this.running;
+  }
+
+  private create(config: TasksWorkerOptions): TaskWorker {
+    return this.factory.create({
+      backend: config.backend,
+      queues: config.queues ?? null,
+      concurrency: config.concurrency,
+    });
+  }
+
+  /** Runs the worker; after a failure, logs it once and starts a new one after a backoff. */
+  private async keepRunning(config: TasksWorkerOptions): Promise<void> {
+    for (let failures = 0; !this.stopped;) {
+      try {
+        await this.worker!.run();
+        return;
+      } catch (error) {
+        failures += 1;
+        const delay = restartDelay(failures);
+        const message = `${TaskMessages.inProcessWorkerStopped(error)} ${TaskMessages.inProcessWorkerRestart(delay)}`;
+        if (failures === 1) this.logger.error(message, (error as Error)?.stack);
+        else this.logger.error(message);
+        await this.restart.sleep(delay);
+        if (!this.stopped) this.worker = this.create(config);
+      }
+    }
   }
 }

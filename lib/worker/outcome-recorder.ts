@@ -4,64 +4,72 @@ import { toErrorRecord } from '../task/task-error-record.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { CompletionBatcher } from './completion-batcher.js';
+import type { OutageLog } from './outage-log.js';
+
+/** What became of an outcome: what was stored, and whether the store took it (false: the attempt was no longer held). */
+export interface Recorded {
+  stored: AttemptRecord;
+  written: boolean;
+}
 
 /**
- * Writes attempt outcomes, many per statement. When the database refuses an
+ * Writes attempt outcomes, many per call. When the store refuses an
  * outcome's data (too large, invalid), the batch is split so the others are
  * not held back, and that outcome is stored as FAILED without its payload.
- * When the database is unreachable, writes are retried with backoff (the
- * tasks' leases keep being extended meanwhile) until the worker is aborted.
+ * When the store is unreachable, writes are retried with backoff (the
+ * tasks' leases keep being extended meanwhile) until `giveUp()` says so.
  */
 export class OutcomeRecorder {
-  private readonly batcher = new CompletionBatcher((records) =>
-    this.writeBatch(records),
+  private readonly batcher = new CompletionBatcher<AttemptRecord, Recorded>(
+    (records) => this.writeBatch(records),
   );
-  /** Outcomes replaced by a stand-in, until their caller has read it. */
-  private readonly stored = new Map<AttemptRecord, AttemptRecord>();
 
   constructor(
-    private readonly source: WorkerQueue,
+    private readonly queue: WorkerQueue,
     private readonly logger: Logger,
-    private readonly isAborted: () => boolean,
+    private readonly outage: OutageLog,
+    /** True once retrying is pointless (the shutdown deadline passed). */
+    private readonly giveUp: () => boolean,
   ) {}
 
-  /** Writes `record`; resolves with what was stored (the record, or the FAILED stand-in of a refused one). */
-  async record(record: AttemptRecord): Promise<AttemptRecord> {
-    try {
-      await this.batcher.add(record);
-      return this.stored.get(record) ?? record;
-    } finally {
-      this.stored.delete(record);
-    }
+  record(record: AttemptRecord): Promise<Recorded> {
+    return this.batcher.add(record);
   }
 
-  private async writeBatch(records: readonly AttemptRecord[]): Promise<void> {
+  private async writeBatch(
+    records: readonly AttemptRecord[],
+  ): Promise<Recorded[]> {
     if (records.length > 1) {
       try {
-        await this.source.complete(records);
-        return;
+        const written = new Set(await this.queue.complete(records));
+        this.outage.answered();
+        return records.map((stored) => ({
+          stored,
+          written: written.has(stored.data.id),
+        }));
       } catch {
-        // Split: find out which outcome the database refuses, or retry each while it is unreachable.
+        // Split: find out which outcome the store refuses, or retry each while it is unreachable.
       }
     }
-    for (const record of records) await this.writeAlone(record);
+    const recorded: Recorded[] = [];
+    for (const record of records) recorded.push(await this.writeAlone(record));
+    return recorded;
   }
 
   /**
-   * Writes one outcome. If the database refuses its data, a FAILED stand-in
+   * Writes one outcome. If the store refuses its data, a FAILED stand-in
    * with its last few errors is written instead, and if even that is refused,
    * one with the refusal alone.
    */
-  private async writeAlone(record: AttemptRecord): Promise<void> {
+  private async writeAlone(record: AttemptRecord): Promise<Recorded> {
     const first = await this.writeUntilReachable(record);
-    if (first.ok) return;
+    if (first.ok) return { stored: record, written: first.written };
     let refusal = first.refusal;
     for (const keptErrors of [3, 0]) {
       const standIn = unstorable(record, refusal, keptErrors);
       const outcome = await this.writeUntilReachable(standIn);
       if (outcome.ok) {
-        this.stored.set(record, standIn);
-        if (outcome.written > 0) {
+        if (outcome.written) {
           this.logger.error(
             TaskMessages.outcomeRefused(
               record.data.id,
@@ -70,7 +78,7 @@ export class OutcomeRecorder {
             ),
           );
         }
-        return;
+        return { stored: standIn, written: outcome.written };
       }
       refusal = outcome.refusal;
     }
@@ -82,15 +90,17 @@ export class OutcomeRecorder {
   /** Writes one record, retrying lost connections with backoff; a refusal of the data is returned, not retried. */
   private async writeUntilReachable(
     record: AttemptRecord,
-  ): Promise<{ ok: true; written: number } | { ok: false; refusal: unknown }> {
+  ): Promise<{ ok: true; written: boolean } | { ok: false; refusal: unknown }> {
     for (let failures = 0; ; failures++) {
       try {
-        return { ok: true, written: await this.source.complete([record]) };
+        const written = await this.queue.complete([record]);
+        this.outage.answered();
+        return { ok: true, written: written.includes(record.data.id) };
       } catch (error) {
-        if (this.source.isRefusal(error)) return { ok: false, refusal: error };
-        if (this.isAborted()) throw error;
+        if (this.queue.isRefusal(error)) return { ok: false, refusal: error };
+        if (this.giveUp()) throw error;
+        this.outage.failed('recording outcomes', error);
         const delay = Math.min(100 * 2 ** failures, 5000);
-        this.logger.warn(TaskMessages.recordRetrying(error, delay));
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
@@ -106,7 +116,7 @@ const clip = (text: unknown) => {
 };
 
 /**
- * A stand-in for an outcome the database refused (too large, invalid):
+ * A stand-in for an outcome the store refused (too large, invalid):
  * FAILED, without a return value, keeping only the last `keptErrors` errors
  * (clipped) and the refusal, so that it stays small enough to be written.
  */

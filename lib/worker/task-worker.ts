@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import type {
   AttemptRecord,
   ClaimedTask,
@@ -16,44 +17,68 @@ import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
-import { OutcomeRecorder } from './outcome-recorder.js';
+import { OutageLog } from './outage-log.js';
+import { OutcomeRecorder, type Recorded } from './outcome-recorder.js';
 import { WakeSignal } from './wake-signal.js';
 import type { WorkerOptions } from './worker-options.js';
 
 /** How a worker's run ended. */
 export type WorkerExit = 'drained' | 'aborted';
 
+/** One attempt this worker runs. */
+interface Running {
+  result: TaskResult<any>;
+  attempt: number;
+  stop: AbortController;
+  done: Promise<void>;
+  /** Another worker took the task over: the attempt records nothing. */
+  lost: boolean;
+}
+
 /**
- * Pulls tasks from a backend and runs them: claims as many as it has free
- * slots, heartbeats while they run, writes outcomes in batches, rescues tasks
- * of dead workers, and stops gracefully (or aborts) on request.
+ * Pulls tasks from a backend's worker queue and runs them: claims as many
+ * as it has free slots, heartbeats while they run, writes outcomes in
+ * batches, rescues tasks of workers that are gone, and stops gracefully (or
+ * aborts) on request.
  */
 export class TaskWorker {
   private readonly logger = new Logger(LOGGER_CONTEXT);
-  private readonly running = new Map<
-    string,
-    { result: TaskResult<any>; done: Promise<void>; stop: AbortController }
-  >();
+  private readonly running = new Map<string, Running>();
+  private readonly outage: OutageLog;
   private readonly recorder: OutcomeRecorder;
+  private readonly wakeSignal = new WakeSignal();
+  /** When retries this worker recorded become due (epoch ms), for `batch`. */
+  private readonly retries = new Map<string, number>();
   private stopping = false;
   private aborted = false;
+  /** Set when a stop begins: outcomes are retried until then at the latest. */
+  private recordingDeadline: number | null = null;
   private started = 0;
   private moreMayBeReady = true;
-  private readonly wakeSignal = new WakeSignal();
+  /**
+   * Since when this worker has heartbeated on time without a failure
+   * (monotonic ms). A new worker counts as steady: it may rescue at once.
+   */
+  private healthySince = -Infinity;
+  private lastBeat = performance.now();
+  private beating = false;
   private abortRequested: () => void = () => {};
   private readonly abortSignal = new Promise<void>(
     (resolve) => (this.abortRequested = resolve),
   );
 
   constructor(
-    private readonly source: WorkerQueue,
+    private readonly queue: WorkerQueue,
     private readonly runner: InMemoryRunner,
     readonly options: WorkerOptions,
   ) {
+    this.outage = new OutageLog(this.logger, options.backend);
     this.recorder = new OutcomeRecorder(
-      source,
+      queue,
       this.logger,
-      () => this.aborted,
+      this.outage,
+      () =>
+        this.recordingDeadline !== null && Date.now() > this.recordingDeadline,
     );
   }
 
@@ -61,15 +86,16 @@ export class TaskWorker {
     return this.options.workerId;
   }
 
+  private get heartbeatMs(): number {
+    return Math.max(50, Math.floor(this.queue.leaseMs / 3));
+  }
+
   /** Runs until stopped, drained (`batch`) or `maxTasks` reached. */
   async run(): Promise<WorkerExit> {
     const { workerId, queues, concurrency } = this.options;
-    await this.source.registerWorker({ workerId, queues, concurrency });
-    const stopListening = await this.source.listen(() => this.wake());
-    const heartbeat = setInterval(
-      () => void this.beat(),
-      Math.max(50, Math.floor(this.source.leaseMs / 3)),
-    );
+    await this.queue.registerWorker({ workerId, queues, concurrency });
+    const stopListening = await this.queue.listen(() => this.wake());
+    const heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
     this.logger.log(
       TaskMessages.workerStarted(
         workerId,
@@ -85,7 +111,7 @@ export class TaskWorker {
     } finally {
       clearInterval(heartbeat);
       await stopListening();
-      await this.source
+      await this.queue
         .unregisterWorker(workerId)
         .catch((error) =>
           this.logger.warn(TaskMessages.unregisterFailed(workerId, error)),
@@ -99,6 +125,8 @@ export class TaskWorker {
 
   /** Stops claiming; running tasks finish within the shutdown timeout. */
   stop(): void {
+    if (!this.stopping)
+      this.recordingDeadline = Date.now() + this.options.shutdownTimeoutMs;
     this.stopping = true;
     this.wake();
   }
@@ -122,14 +150,37 @@ export class TaskWorker {
           if (
             this.options.batch &&
             claimed.length === 0 &&
-            this.running.size === 0
+            this.running.size === 0 &&
+            !this.retryDueSoon()
           )
             break;
         }
       }
-      await this.wakeSignal.sleep(this.options.intervalMs);
+      await this.wakeSignal.sleep(this.sleepMs());
       this.moreMayBeReady = true;
     }
+  }
+
+  /** How long to sleep: the polling interval, or less when a retry of a batch run falls due sooner. */
+  private sleepMs(): number {
+    if (!this.options.batch) return this.options.intervalMs;
+    const now = Date.now();
+    const due = Math.min(...this.retries.values());
+    return Math.max(0, Math.min(this.options.intervalMs, due - now));
+  }
+
+  /**
+   * For `batch`: whether a retry this worker recorded falls due within one
+   * polling interval. Retries already due that a claim did not return were
+   * taken by another worker, and are forgotten.
+   */
+  private retryDueSoon(): boolean {
+    const now = Date.now();
+    for (const [id, due] of this.retries)
+      if (due <= now) this.retries.delete(id);
+    return [...this.retries.values()].some(
+      (due) => due - now <= this.options.intervalMs,
+    );
   }
 
   private freeSlots(): number {
@@ -150,12 +201,15 @@ export class TaskWorker {
   /** Claims up to `limit` tasks; null when claiming failed (which is not an empty queue). */
   private async claim(limit: number): Promise<ClaimedTask[] | null> {
     try {
-      return await this.source.claim(this.workerId, this.options.queues, limit);
-    } catch (error) {
-      this.logger.error(
-        TaskMessages.claimFailed(this.options.intervalMs),
-        (error as Error)?.stack,
+      const claimed = await this.queue.claim(
+        this.workerId,
+        this.options.queues,
+        limit,
       );
+      this.outage.answered();
+      return claimed;
+    } catch (error) {
+      this.outage.failed('claiming tasks', error);
       return null;
     }
   }
@@ -164,28 +218,38 @@ export class TaskWorker {
     this.wakeSignal.wake();
   }
 
-  private start(task: ClaimedTask): void {
+  private start({ result, problem }: ClaimedTask): void {
     this.started += 1;
-    const stop = new AbortController();
-    const done = this.execute(task, stop.signal)
+    this.retries.delete(result.id);
+    const entry: Running = {
+      result,
+      attempt: result.attempts,
+      stop: new AbortController(),
+      done: Promise.resolve(),
+      lost: false,
+    };
+    entry.done = this.execute(entry, problem)
       .catch((error: unknown) =>
         this.logger.error(
-          TaskMessages.runFailedUnexpectedly(task.result.id),
+          TaskMessages.runFailedUnexpectedly(result.id),
           (error as Error)?.stack,
         ),
       )
       .finally(() => {
-        this.running.delete(task.result.id);
+        // The same task may already run again here (a retry due at once).
+        if (this.running.get(result.id) === entry)
+          this.running.delete(result.id);
         this.moreMayBeReady = true;
         this.wake();
       });
-    this.running.set(task.result.id, { result: task.result, done, stop });
+    this.running.set(result.id, entry);
   }
 
   private async execute(
-    { result, problem }: ClaimedTask,
-    abort: AbortSignal,
+    entry: Running,
+    problem: ClaimedTask['problem'],
   ): Promise<void> {
+    const { result } = entry;
     let verdict: AttemptVerdict;
     if (problem) {
       verdict = attemptFailed(result, problem, { final: true });
@@ -193,24 +257,19 @@ export class TaskWorker {
       await this.runner.emit('started', result);
       const ran = await this.runner.executor.runAttempt(
         result,
-        result.attempts,
+        entry.attempt,
         (progress, metadata) =>
-          this.source.saveProgress(
-            result.id,
-            this.workerId,
-            progress,
-            metadata,
-          ),
-        abort,
+          this.queue.saveProgress(result.id, this.workerId, progress, metadata),
+        entry.stop.signal,
       );
-      if (this.aborted || !this.running.has(result.id)) return;
+      if (this.aborted || entry.lost) return;
       verdict = ran.ok
         ? attemptSucceeded(result, ran.returnValue)
         : attemptFailed(result, ran.error);
     }
-    let outcome: AttemptRecord;
+    let recorded: Recorded;
     try {
-      outcome = await this.recorder.record(this.recordOf(result, verdict));
+      recorded = await this.recorder.record(this.recordOf(entry, verdict));
     } catch (error) {
       this.logger.error(
         TaskMessages.recordFailed(result.id),
@@ -218,30 +277,107 @@ export class TaskWorker {
       );
       return;
     }
-    result.update(outcome.data);
-    if (outcome.data.status !== TaskResultStatus.READY)
+    await this.announce(entry, recorded);
+  }
+
+  /** Updates the result and tells listeners, for an outcome the store took; warns about one it discarded. */
+  private async announce(
+    { result }: Running,
+    { stored, written }: Recorded,
+  ): Promise<void> {
+    if (!written) {
+      this.logger.warn(
+        TaskMessages.outcomeDiscarded(
+          stored.data.id,
+          stored.data.taskName,
+          this.workerId,
+        ),
+      );
+      return;
+    }
+    if (stored.retryAt)
+      this.retries.set(stored.data.id, stored.retryAt.getTime());
+    result.update(stored.data);
+    if (stored.data.status !== TaskResultStatus.READY)
       await this.runner.emit('finished', result);
   }
 
-  /** What is written for an attempt of `result` that this worker holds. */
-  private recordOf(
-    result: TaskResult<any>,
-    verdict: AttemptVerdict,
-  ): AttemptRecord {
-    return { ...verdict, workerId: this.workerId, attempt: result.attempts };
+  /** What is written for an attempt this worker holds. */
+  private recordOf(entry: Running, verdict: AttemptVerdict): AttemptRecord {
+    return { ...verdict, workerId: this.workerId, attempt: entry.attempt };
   }
 
+  /**
+   * Proves this worker alive and learns which tasks it lost; then, if it
+   * has itself been in steady contact with the store for a whole lease,
+   * rescues the tasks of workers that are gone. A worker that just regained
+   * the store (or was paused) never rescues at once: the others get a lease
+   * to renew theirs first.
+   */
   private async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
     try {
-      await this.source.heartbeat(this.workerId, [...this.running.keys()]);
-      await this.source.rescueExpired();
-    } catch (error) {
-      this.logger.warn(TaskMessages.heartbeatFailed(error));
+      await this.heartbeatAndRescue();
+    } finally {
+      this.beating = false;
     }
+  }
+
+  private async heartbeatAndRescue(): Promise<void> {
+    const begun = performance.now();
+    const silentMs = begun - this.lastBeat;
+    this.lastBeat = begun;
+    if (silentMs > this.queue.leaseMs) {
+      this.logger.warn(
+        TaskMessages.workerPaused(this.workerId, silentMs, this.queue.leaseMs),
+      );
+    }
+    const held = [...this.running.values()]
+      .filter((entry) => !entry.lost)
+      .map((entry) => ({ id: entry.result.id, attempt: entry.attempt }));
+    let lost: string[];
+    try {
+      lost = await this.queue.heartbeat(this.workerId, held);
+      this.outage.answered();
+    } catch (error) {
+      this.outage.failed('heartbeat', error);
+      this.healthySince = performance.now();
+      return;
+    }
+    for (const id of lost) this.loseLease(id);
+    const ended = performance.now();
+    if (silentMs > 2 * this.heartbeatMs || ended - begun > this.heartbeatMs) {
+      this.healthySince = ended;
+      return;
+    }
+    if (ended - this.healthySince < this.queue.leaseMs) return;
+    try {
+      await this.queue.rescueExpired(this.workerId);
+    } catch (error) {
+      this.outage.failed('rescuing tasks', error);
+    }
+  }
+
+  /** Another worker took this task over: stop the attempt, record nothing. */
+  private loseLease(id: string): void {
+    const entry = this.running.get(id);
+    if (!entry || entry.lost) return;
+    entry.lost = true;
+    const message = TaskMessages.leaseLost(
+      id,
+      entry.result.task.name,
+      this.workerId,
+    );
+    this.logger.warn(message);
+    entry.stop.abort(new TaskInterruptedError(message));
+    this.running.delete(id);
   }
 
   /** Waits for running tasks up to the shutdown timeout or an abort, then interrupts what is left. */
   private async drain(): Promise<void> {
+    const deadline = (this.recordingDeadline ??=
+      Date.now() + this.options.shutdownTimeoutMs);
     if (this.running.size === 0) return;
     this.logger.log(
       TaskMessages.drainWaiting(
@@ -254,12 +390,13 @@ export class TaskWorker {
       (resolve) =>
         (timer = setTimeout(
           () => resolve('timeout'),
-          this.options.shutdownTimeoutMs,
+          Math.max(0, deadline - Date.now()),
         )),
     );
-    const finished = Promise.all(
-      [...this.running.values()].map((entry) => entry.done),
-    ).then(() => 'done' as const);
+    const pending = [...this.running.values()];
+    const finished = Promise.all(pending.map((entry) => entry.done)).then(
+      () => 'done' as const,
+    );
     const how = await Promise.race([
       finished,
       timeout,
@@ -271,32 +408,32 @@ export class TaskWorker {
 
   private async interruptRunning(): Promise<void> {
     this.aborted = true;
-    const records = [...this.running.values()].map(({ result, stop }) => {
-      stop.abort(
+    const entries = [...this.running.values()].filter((entry) => !entry.lost);
+    this.running.clear();
+    const records = entries.map((entry) => {
+      entry.stop.abort(
         new TaskInterruptedError(
           TaskMessages.workerShuttingDown(this.workerId),
         ),
       );
       return this.recordOf(
-        result,
+        entry,
         attemptInterrupted(
-          result,
+          entry.result,
           TaskMessages.workerStoppedTask(this.workerId),
         ),
       );
     });
-    this.running.clear();
     this.logger.warn(TaskMessages.interrupted(records.length));
+    const unrecorded: string[] = [];
     await Promise.all(
       records.map((record) =>
-        this.recorder
-          .record(record)
-          .catch((failure: unknown) =>
-            this.logger.error(
-              TaskMessages.recordInterruptionFailed(record.data.id, failure),
-            ),
-          ),
+        this.recorder.record(record).catch(() => {
+          unrecorded.push(record.data.id);
+        }),
       ),
     );
+    if (unrecorded.length)
+      this.logger.error(TaskMessages.outcomesNotRecorded(unrecorded));
   }
 }

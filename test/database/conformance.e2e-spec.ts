@@ -527,7 +527,7 @@ describe.each(availableDatabases())(
         const now = Date.now();
         await sql(
           `UPDATE ${tableName} SET status = '${RUNNING}', worker_id = 'ghost', attempts = 1, ` +
-            `started_at = :1, last_attempted_at = :2, worker_ids = '["ghost"]', lease_expires_at = :3 WHERE id = :4`,
+            `started_at = :1, last_attempted_at = :2, worker_ids = '[]', lease_expires_at = :3 WHERE id = :4`,
           [now - 5000, now - 5000, now - 1000, id],
         );
         expect((await queue.getResult(id)).status).toBe(RUNNING);

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
+  createTaskMigrations,
   InvalidTaskBackendError,
   Task,
   TaskInterruptedError,
@@ -89,6 +90,42 @@ describe.each(availableDatabases())(
       await moduleRef?.close();
       await closeTestDataSource(db, ds, table);
     });
+
+    it('restarts the in-process worker with backoff when its tables appear after the app started', async () => {
+      const late = uniqueTableName('t_late');
+      const app = await bootTasksApp({
+        dataSource: ds,
+        tableName: late,
+        leaseMs: 1000,
+        providers: [ResilienceTasks],
+        extraOptions: { worker: { concurrency: 2 } },
+      });
+      try {
+        const runner = ds.createQueryRunner();
+        try {
+          for (const Migration of createTaskMigrations(late))
+            await new Migration().up(runner);
+        } finally {
+          await runner.release();
+        }
+        const result = await app
+          .get(TaskQueue)
+          .enqueue(ResilienceTasks, 'small', 7);
+        await waitFor(
+          'the restarted in-process worker to run the task',
+          async () => {
+            await result.refresh();
+            return result.status === TaskResultStatus.SUCCESSFUL;
+          },
+          15_000,
+        );
+        expect(result.returnValue).toBe(7);
+      } finally {
+        await app.close();
+        for (const name of [`${late}_workers`, late])
+          await ds.query(`DROP TABLE IF EXISTS ${name}`);
+      }
+    }, 30_000);
 
     // Only MariaDB/MySQL refuse a value this size by default; PostgreSQL and SQLite store it.
     (db.name === 'mariadb' ? it : it.skip)(

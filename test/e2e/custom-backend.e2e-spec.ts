@@ -373,10 +373,11 @@ describe('the in-memory WorkerQueue keeps the worker contract', () => {
         returnValue: { id: 3, pages: 30 },
       });
 
-    expect(await queue.complete([outcome('someone-else', 1)])).toBe(0);
-    expect(await queue.complete([outcome('w2', 2)])).toBe(0);
-    expect(await queue.complete([outcome('w2', 1)])).toBe(1);
-    expect(await queue.complete([outcome('w2', 1)])).toBe(0);
+    const id = claimed.result.id;
+    expect(await queue.complete([outcome('someone-else', 1)])).toEqual([]);
+    expect(await queue.complete([outcome('w2', 2)])).toEqual([]);
+    expect(await queue.complete([outcome('w2', 1)])).toEqual([id]);
+    expect(await queue.complete([outcome('w2', 1)])).toEqual([]);
     const result = await tasks.getResult(claimed.result.id);
     expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
     expect(result.returnValue).toEqual({ id: 3, pages: 30 });
@@ -390,12 +391,20 @@ describe('the in-memory WorkerQueue keeps the worker contract', () => {
 
     // Without the heartbeat, the leases would have run out by the check.
     await sleep(LEASE_MS * 0.6);
-    await queue.heartbeat('w3', [flaky.id, once.id]);
+    const held = claimed.map(({ result }) => ({
+      id: result.id,
+      attempt: result.attempts,
+    }));
+    expect(await queue.heartbeat('w3', held)).toEqual([]);
     await sleep(LEASE_MS * 0.6);
-    expect(await queue.rescueExpired()).toBe(0);
+    expect(await queue.rescueExpired('w4')).toBe(0);
 
     await sleep(LEASE_MS * 2);
-    expect(await queue.rescueExpired()).toBe(2);
+    expect(await queue.rescueExpired('w3')).toBe(0);
+    expect(await queue.rescueExpired('w4')).toBe(2);
+    expect(await queue.heartbeat('w3', held)).toEqual(
+      held.map((task) => task.id),
+    );
 
     const retried = await tasks.getResult(flaky.id);
     expect(retried.status).toBe(TaskResultStatus.READY);
@@ -415,7 +424,7 @@ describe('the in-memory WorkerQueue keeps the worker contract', () => {
       finishedAt: new Date(),
       returnValue: 'too late',
     });
-    expect(await queue.complete([late])).toBe(0);
+    expect(await queue.complete([late])).toEqual([]);
 
     // retryDelay 0: claimable again at once, as attempt 2.
     const [again] = await queue.claim('w4', ['reports'], 10);
@@ -441,7 +450,7 @@ describe('the in-memory WorkerQueue keeps the worker contract', () => {
       },
       retryAt,
     );
-    expect(await queue.complete([retry])).toBe(1);
+    expect(await queue.complete([retry])).toHaveLength(1);
     expect(await queue.claim('w5', ['default'], 1)).toEqual([]);
     await sleep(80);
     const [again] = await queue.claim('w5', ['default'], 1);

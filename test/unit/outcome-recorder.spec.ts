@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
+import { OutageLog } from '../../lib/worker/outage-log.js';
 import { OutcomeRecorder } from '../../lib/worker/outcome-recorder.js';
 import type { AttemptRecord, WorkerQueue } from '../../lib/index.js';
 
@@ -16,7 +17,7 @@ function scriptedSource(script: ('lost' | 'refused' | 'ok')[]) {
       if (step === 'refused')
         throw new Refused('Data too long for column errors');
       written.push([...records]);
-      return records.length;
+      return records.map((record) => record.data.id);
     },
     isRefusal: (error: unknown) => error instanceof Refused,
   } as unknown as WorkerQueue;
@@ -41,6 +42,13 @@ function record(errors: number): AttemptRecord {
 
 describe('OutcomeRecorder', () => {
   const logger = new Logger('test');
+  const recorder = (queue: WorkerQueue, giveUp = () => false) =>
+    new OutcomeRecorder(
+      queue,
+      logger,
+      new OutageLog(logger, 'default'),
+      giveUp,
+    );
   beforeAll(() => Logger.overrideLogger(false));
   afterAll(() =>
     Logger.overrideLogger(['log', 'error', 'warn', 'debug', 'verbose']),
@@ -49,22 +57,15 @@ describe('OutcomeRecorder', () => {
   it('retries the real outcome while the connection is lost, never replacing it', async () => {
     const { source, written } = scriptedSource(['lost', 'lost', 'ok']);
     const original = record(0);
-    const stored = await new OutcomeRecorder(
-      source,
-      logger,
-      () => false,
-    ).record(original);
+    const { stored, written: took } = await recorder(source).record(original);
     expect(stored).toBe(original);
+    expect(took).toBe(true);
     expect(written).toEqual([[original]]);
   });
 
   it('stores a FAILED stand-in, with the last errors clipped, when the data is refused', async () => {
     const { source, written } = scriptedSource(['refused', 'ok']);
-    const stored = await new OutcomeRecorder(
-      source,
-      logger,
-      () => false,
-    ).record(record(5));
+    const { stored } = await recorder(source).record(record(5));
     expect(stored.data.status).toBe(TaskResultStatus.FAILED);
     expect(stored.data.returnValue).toBeNull();
     expect(
@@ -76,19 +77,32 @@ describe('OutcomeRecorder', () => {
 
   it('falls back to the refusal alone when the stand-in is refused too, and gives up after that', async () => {
     const { source } = scriptedSource(['refused', 'refused', 'ok']);
-    const stored = await new OutcomeRecorder(
-      source,
-      logger,
-      () => false,
-    ).record(record(5));
+    const { stored } = await recorder(source).record(record(5));
     expect(stored.data.errors).toHaveLength(1);
     const { source: hopeless } = scriptedSource([
       'refused',
       'refused',
       'refused',
     ]);
+    await expect(recorder(hopeless).record(record(1))).rejects.toThrow(
+      /refused every form/,
+    );
+  });
+
+  it('stops retrying a lost connection once told to give up (the shutdown deadline passed)', async () => {
+    const { source } = scriptedSource(['lost', 'lost', 'lost', 'lost']);
+    let calls = 0;
     await expect(
-      new OutcomeRecorder(hopeless, logger, () => false).record(record(1)),
-    ).rejects.toThrow(/refused every form/);
+      recorder(source, () => ++calls > 2).record(record(0)),
+    ).rejects.toThrow(/Connection terminated/);
+  });
+
+  it('reports an outcome the store did not take (the attempt was no longer held)', async () => {
+    const queue = {
+      complete: async () => [],
+      isRefusal: () => false,
+    } as unknown as WorkerQueue;
+    const { written } = await recorder(queue).record(record(0));
+    expect(written).toBe(false);
   });
 });

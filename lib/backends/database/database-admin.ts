@@ -21,9 +21,7 @@ export class DatabaseAdmin implements BackendAdmin {
 
   async status(): Promise<BackendStatus> {
     const { tasks, workers } = await this.store.open();
-    const live = await workers.liveWorkers(
-      Date.now() - this.store.settings.leaseMs,
-    );
+    const live = await workers.workers(this.store.settings.leaseMs);
     return {
       counts: await tasks.counts(),
       workers: live.map((worker) => ({

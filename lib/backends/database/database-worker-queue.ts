@@ -9,12 +9,26 @@ import { TaskMessages } from '../../tasks.messages.js';
 import type {
   AttemptRecord,
   ClaimedTask,
+  HeldTask,
   WorkerInfo,
   WorkerQueue,
 } from '../worker-queue.js';
 import type { DatabaseStore } from './database-store.js';
 import type { TaskRow } from './sql-connection.js';
+import { VARCHAR_LENGTHS } from './task-columns.js';
 import { decodeRow, encodeCompletion } from './task-row.js';
+import { WorkerSessionLock } from './worker-session-lock.js';
+import type { WorkerStore } from './worker-store.js';
+
+/** Whether a process with this pid runs on this host (one that is not ours to signal still runs). */
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 /** Rows rescued per heartbeat at most. */
 const RESCUE_BATCH = 100;
@@ -41,6 +55,9 @@ function claimOrder(a: TaskRow, b: TaskRow): number {
 
 /** The DatabaseBackend's queue for workers: claims, outcomes, heartbeats and leases, rescues. */
 export class DatabaseWorkerQueue implements WorkerQueue {
+  /** The session locks of this process's workers. */
+  private readonly sessions = new Map<string, WorkerSessionLock>();
+
   constructor(
     private readonly alias: string,
     private readonly store: DatabaseStore,
@@ -52,33 +69,40 @@ export class DatabaseWorkerQueue implements WorkerQueue {
   }
 
   async registerWorker(info: WorkerInfo): Promise<void> {
-    const now = Date.now();
-    const row = {
-      id: info.workerId,
-      hostname: hostname(),
-      pid: process.pid,
-      queues: JSON.stringify(info.queues ?? ['*']),
-      concurrency: info.concurrency,
-      startedAt: now,
-      heartbeatAt: now,
-    };
-    const { workers } = await this.store.open();
+    if (info.workerId.length > VARCHAR_LENGTHS.short)
+      throw new InvalidTaskBackendError(
+        TaskMessages.workerIdTooLong(info.workerId, VARCHAR_LENGTHS.short),
+      );
+    const { sql, workers } = await this.store.open();
     try {
-      await workers.registerWorker(row, now - this.leaseMs);
+      await workers.registerWorker(
+        {
+          id: info.workerId,
+          hostname: hostname(),
+          pid: process.pid,
+          queues: JSON.stringify(info.queues ?? ['*']),
+          concurrency: info.concurrency,
+        },
+        this.leaseMs,
+      );
     } catch (error) {
-      const live = await workers
-        .liveWorkers(now - this.leaseMs)
-        .catch(() => []);
+      const live = await workers.workers(this.leaseMs).catch(() => []);
       if (!live.some((worker) => worker.id === info.workerId)) throw error;
       throw new InvalidTaskBackendError(
         TaskMessages.workerIdInUse(info.workerId, this.alias),
       );
     }
+    const lock = new WorkerSessionLock(sql, info.workerId, this.leaseMs);
+    this.sessions.set(info.workerId, lock);
+    await lock.ensure();
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
+    const lock = this.sessions.get(workerId);
+    this.sessions.delete(workerId);
+    await lock?.release();
     const { workers } = await this.store.open();
-    await workers.removeWorkers(workerId, Date.now() - 10 * this.leaseMs);
+    await workers.removeWorkers(workerId, 10 * this.leaseMs);
   }
 
   async claim(
@@ -99,7 +123,7 @@ export class DatabaseWorkerQueue implements WorkerQueue {
       }));
   }
 
-  async complete(records: readonly AttemptRecord[]): Promise<number> {
+  async complete(records: readonly AttemptRecord[]): Promise<string[]> {
     const { tasks } = await this.store.open();
     return tasks.complete(records.map(encodeCompletion));
   }
@@ -108,22 +132,27 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     return this.store.dialect?.isRefusal(error) ?? false;
   }
 
-  async heartbeat(workerId: string, heldIds: readonly string[]): Promise<void> {
+  async heartbeat(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<string[]> {
     const { tasks, workers } = await this.store.open();
-    const now = Date.now();
-    await tasks.extendLeases(workerId, heldIds, now + this.leaseMs);
-    await workers.heartbeatWorker(workerId, now);
+    await this.sessions.get(workerId)?.ensure();
+    const still = await tasks.extendLeases(workerId, held, this.leaseMs);
+    await workers.heartbeatWorker(workerId);
+    return held.filter((task) => !still.has(task.id)).map((task) => task.id);
   }
 
   /**
-   * Fails or re-queues (after the task's retry delay) the tasks whose lease
-   * ran out. One guarded statement per row (rescues are rare): only the
+   * Fails or re-queues (after the task's retry delay) the tasks of workers
+   * that are gone. One guarded statement per row (rescues are rare): only the
    * worker that actually rescued a row reports it, however many rescue at once.
    */
-  async rescueExpired(): Promise<number> {
-    const { tasks } = await this.store.open();
-    const now = Date.now();
-    const rows = await tasks.expired(now, RESCUE_BATCH);
+  async rescueExpired(rescuerId: string): Promise<number> {
+    const { sql, tasks, workers } = await this.store.open();
+    let rows = await tasks.expired(rescuerId, RESCUE_BATCH);
+    if (rows.length > 0 && !sql.dialect.sessionLock)
+      rows = await this.withoutLiveProcesses(rows, workers);
     let written = 0;
     for (const row of rows) {
       const result = this.host.toResult(decodeRow(row).data);
@@ -131,16 +160,38 @@ export class DatabaseWorkerQueue implements WorkerQueue {
       const verdict = attemptInterrupted(
         result,
         TaskMessages.leaseExpired(workerId, result.task.name, result.attempts),
-        new Date(now),
       );
       const record = { ...verdict, workerId, attempt: result.attempts };
-      if ((await tasks.complete([encodeCompletion(record)], now)) === 0)
-        continue;
+      const rescued = await tasks.complete(
+        [encodeCompletion(record)],
+        rescuerId,
+      );
+      if (rescued.length === 0) continue;
       written += 1;
       if (verdict.data.status === TaskResultStatus.FAILED)
         await this.host.emit('finished', this.host.toResult(verdict.data));
     }
     return written;
+  }
+
+  /**
+   * Where the database has no session locks (SQLite, one host), a worker
+   * whose process still runs on this host is alive however late its
+   * heartbeats: its rows are left alone.
+   */
+  private async withoutLiveProcesses(
+    rows: TaskRow[],
+    workers: WorkerStore,
+  ): Promise<TaskRow[]> {
+    const here = hostname();
+    const alive = new Set(
+      (await workers.workers())
+        .filter(
+          (worker) => worker.hostname === here && processExists(worker.pid),
+        )
+        .map((worker) => worker.id),
+    );
+    return rows.filter((row) => !alive.has(String(row.worker_id)));
   }
 
   async saveProgress(

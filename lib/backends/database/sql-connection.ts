@@ -58,16 +58,18 @@ export class SqlConnection {
     }
   }
 
-  async inTransaction(
+  async inTransaction<T>(
     runner: QueryRunner,
-    work: (runner: QueryRunner) => Promise<void>,
-  ): Promise<void> {
+    work: (runner: QueryRunner) => Promise<T>,
+  ): Promise<T> {
     await runner.startTransaction();
     try {
-      await work(runner);
+      const result = await work(runner);
       await runner.commitTransaction();
+      return result;
     } catch (error) {
-      await runner.rollbackTransaction();
+      // A connection the server dropped (e.g. a packet too large) cannot roll back: the failure that matters is the first.
+      await runner.rollbackTransaction().catch(() => undefined);
       throw error;
     }
   }

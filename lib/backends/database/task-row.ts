@@ -71,7 +71,15 @@ export function decodeRow(row: TaskRow): DecodedRow {
     lastAttemptedAt: toDate(row.last_attempted_at),
     attempts: toNumber(row.attempts),
     maxAttempts: toNumber(row.max_attempts),
-    workerIds: json<string[]>('worker_ids', [], Array.isArray),
+    // The stored list names the workers of finished attempts; a running one adds its worker.
+    workerIds: [
+      ...json<string[]>('worker_ids', [], Array.isArray),
+      ...(status === TaskResultStatus.RUNNING &&
+      row.worker_id !== null &&
+      row.worker_id !== undefined
+        ? [String(row.worker_id)]
+        : []),
+    ],
     errors: json<TaskErrorRecord[]>('errors', [], Array.isArray),
     returnValue: json<unknown>('return_value', null, () => true),
     progress:
@@ -137,6 +145,8 @@ export interface Completion {
   returnValue: string | null;
   /** JSON text of the whole errors list. */
   errors: string;
+  /** JSON text of the workers of every attempt so far. */
+  workerIds: string;
   /** When a READY (retried) row becomes claimable again. */
   availableAt: number | null;
 }
@@ -159,6 +169,7 @@ export function encodeCompletion({
         ? JSON.stringify(data.returnValue ?? null)
         : null,
     errors: JSON.stringify(data.errors),
+    workerIds: JSON.stringify(data.workerIds),
     availableAt: retryAt?.getTime() ?? null,
   };
 }

@@ -67,8 +67,7 @@ export class TaskStore {
         setRunning: (sql) =>
           `status = '${RUNNING}', worker_id = ${sql.p(workerId, 'text')}, attempts = attempts + 1, ` +
           `started_at = COALESCE(started_at, ${sql.p(now, 'bigint')}), last_attempted_at = ${sql.p(now, 'bigint')}, ` +
-          `lease_expires_at = ${sql.p(now + leaseMs, 'bigint')}, ` +
-          `worker_ids = ${this.dialect.appendToJsonArray('worker_ids', sql.p(workerId, 'text'))}`,
+          `lease_expires_at = ${this.leaseFromNow(sql, leaseMs)}`,
       }),
     );
   }
@@ -90,57 +89,119 @@ export class TaskStore {
   /**
    * Writes the outcome of many attempts in one statement. A row is only
    * written while the same worker still holds the same attempt, so a
-   * rescued task is never overwritten by its old worker. Returns rows written.
+   * rescued task is never overwritten by its old worker. Returns the ids
+   * written.
    */
   async complete(
     completions: readonly Completion[],
-    /** Only rows whose lease ran out before this time (a rescue). */
-    leaseExpiredBefore?: number,
-  ): Promise<number> {
-    if (completions.length === 0) return 0;
-    const sql = new SqlBuilder(this.dialect);
-    const cases = (pick: (c: Completion) => unknown, type: SqlType) =>
+    /** For a rescue by this worker: only rows whose lease ran out and whose worker is gone. */
+    rescuer?: string,
+  ): Promise<string[]> {
+    if (completions.length === 0) return [];
+    const ids = completions.map((c) => c.id);
+    const cases = (
+      sql: SqlBuilder,
+      pick: (c: Completion) => unknown,
+      type: SqlType,
+    ) =>
       `CASE id ${completions.map((c) => `WHEN ${sql.p(c.id, 'text')} THEN ${sql.p(pick(c), type)}`).join(' ')} END`;
-    const text =
-      `UPDATE ${this.tasks} SET status = ${cases((c) => c.status, 'text')}, ` +
-      `finished_at = ${cases((c) => c.finishedAt, 'bigint')}, ` +
-      `return_value = ${cases((c) => c.returnValue, 'text')}, ` +
-      `errors = ${cases((c) => c.errors, 'text')}, ` +
-      `available_at = COALESCE(${cases((c) => c.availableAt, 'bigint')}, available_at), ` +
-      `worker_id = NULL, lease_expires_at = NULL ` +
-      `WHERE id IN (${sql.list(
-        completions.map((c) => c.id),
-        'text',
-      )}) AND status = '${RUNNING}' ` +
-      `AND worker_id = ${cases((c) => c.workerId, 'text')} AND attempts = ${cases((c) => c.attempt, 'integer')}` +
-      (leaseExpiredBefore === undefined
-        ? ''
-        : ` AND lease_expires_at < ${sql.p(leaseExpiredBefore, 'bigint')}`);
-    return this.sql.write(text, sql.params);
+    const set = (sql: SqlBuilder) =>
+      `status = ${cases(sql, (c) => c.status, 'text')}, ` +
+      `finished_at = ${cases(sql, (c) => c.finishedAt, 'bigint')}, ` +
+      `return_value = ${cases(sql, (c) => c.returnValue, 'text')}, ` +
+      `errors = ${cases(sql, (c) => c.errors, 'text')}, ` +
+      `worker_ids = ${cases(sql, (c) => c.workerIds, 'text')}, ` +
+      `available_at = COALESCE(${cases(sql, (c) => c.availableAt, 'bigint')}, available_at), ` +
+      `worker_id = NULL, lease_expires_at = NULL`;
+    const held = (sql: SqlBuilder) =>
+      `id IN (${sql.list(ids, 'text')}) AND status = '${RUNNING}' ` +
+      `AND worker_id = ${cases(sql, (c) => c.workerId, 'text')} AND attempts = ${cases(sql, (c) => c.attempt, 'integer')}` +
+      (rescuer ? ` AND ${this.abandoned(sql, rescuer)}` : '');
+    if (this.dialect.returningUpdates) {
+      const sql = new SqlBuilder(this.dialect);
+      const rows = await this.sql.read(
+        `UPDATE ${this.tasks} SET ${set(sql)} WHERE ${held(sql)} RETURNING id`,
+        sql.params,
+      );
+      return rows.map((row) => String(row.id));
+    }
+    // Without RETURNING: lock the rows still held, then write those.
+    return this.sql.withRunner((runner) =>
+      this.sql.inTransaction(runner, async () => {
+        const select = new SqlBuilder(this.dialect);
+        const locked = (
+          await runner.query(
+            `SELECT id FROM ${this.tasks} WHERE ${held(select)} FOR UPDATE`,
+            select.params,
+            true,
+          )
+        ).records.map((row: TaskRow) => String(row.id));
+        if (locked.length === 0) return [];
+        const update = new SqlBuilder(this.dialect);
+        await runner.query(
+          `UPDATE ${this.tasks} SET ${set(update)} WHERE id IN (${update.list(locked, 'text')})`,
+          update.params,
+          true,
+        );
+        return locked;
+      }),
+    );
   }
 
-  /** Extends the leases of the rows a live worker holds. */
+  /**
+   * Extends, measured from the database's clock now, the leases of the rows
+   * a worker holds; returns the ids it still holds in the given attempt.
+   */
   async extendLeases(
     workerId: string,
-    ids: readonly string[],
-    leaseUntil: number,
-  ): Promise<void> {
-    if (ids.length === 0) return;
-    const sql = new SqlBuilder(this.dialect);
+    held: readonly { id: string; attempt: number }[],
+    leaseMs: number,
+  ): Promise<Set<string>> {
+    if (held.length === 0) return new Set();
+    const ids = held.map((task) => task.id);
+    const mine = (sql: SqlBuilder) =>
+      `id IN (${sql.list(ids, 'text')}) AND status = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')}`;
+    const update = new SqlBuilder(this.dialect);
     await this.sql.write(
-      `UPDATE ${this.tasks} SET lease_expires_at = ${sql.p(leaseUntil, 'bigint')} ` +
-        `WHERE id IN (${sql.list(ids, 'text')}) AND status = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')}`,
+      `UPDATE ${this.tasks} SET lease_expires_at = ${this.leaseFromNow(update, leaseMs)} WHERE ${mine(update)}`,
+      update.params,
+    );
+    const read = new SqlBuilder(this.dialect);
+    const rows = await this.sql.read(
+      `SELECT id, attempts FROM ${this.tasks} WHERE ${mine(read)}`,
+      read.params,
+    );
+    const attempts = new Map(
+      rows.map((row) => [String(row.id), Number(row.attempts)]),
+    );
+    return new Set(
+      held
+        .filter((task) => attempts.get(task.id) === task.attempt)
+        .map((task) => task.id),
+    );
+  }
+
+  /** RUNNING rows of other workers whose lease has run out and whose worker is gone. */
+  async expired(rescuer: string, limit: number): Promise<TaskRow[]> {
+    const sql = new SqlBuilder(this.dialect);
+    return this.sql.read(
+      `SELECT * FROM ${this.tasks} WHERE status = '${RUNNING}' AND ${this.abandoned(sql, rescuer)} ` +
+        `ORDER BY lease_expires_at LIMIT ${sql.p(limit, 'integer')}`,
       sql.params,
     );
   }
 
-  /** RUNNING rows whose lease ran out: their worker stopped heartbeating. */
-  async expired(now: number, limit: number): Promise<TaskRow[]> {
-    const sql = new SqlBuilder(this.dialect);
-    return this.sql.read(
-      `SELECT * FROM ${this.tasks} WHERE status = '${RUNNING}' AND lease_expires_at < ${sql.p(now, 'bigint')} ` +
-        `ORDER BY lease_expires_at LIMIT ${sql.p(limit, 'integer')}`,
-      sql.params,
+  /** A lease from the database's clock now. */
+  private leaseFromNow(sql: SqlBuilder, leaseMs: number): string {
+    return `${this.dialect.clockMs} + ${sql.p(leaseMs, 'bigint')}`;
+  }
+
+  /** Held by a worker other than the rescuer, whose lease ran out by the database's clock and whose session is gone. */
+  private abandoned(sql: SqlBuilder, rescuer: string): string {
+    const lock = this.dialect.sessionLock;
+    return (
+      `lease_expires_at < ${this.dialect.clockMs} AND worker_id <> ${sql.p(rescuer, 'text')}` +
+      (lock ? ` AND ${lock.gone(this.sql.tables.tasks, 'worker_id', sql)}` : '')
     );
   }
 

@@ -12,62 +12,69 @@ export interface WorkerRow {
   heartbeatAt: number;
 }
 
+/** What a worker records about itself; the times come from the database's clock. */
+export type NewWorker = Omit<WorkerRow, 'startedAt' | 'heartbeatAt'>;
+
 /** Every statement on the workers table, where running workers heartbeat. */
 export class WorkerStore {
-  private readonly workers: string;
+  private readonly table: string;
 
   constructor(private readonly sql: SqlConnection) {
-    this.workers = sql.dialect.quote(sql.tables.workers);
+    this.table = sql.dialect.quote(sql.tables.workers);
   }
 
   /**
-   * Records a worker. A row left by an earlier worker with the same id that
-   * has stopped heartbeating (since `staleBefore`) is replaced; a live one
-   * makes the insert fail.
+   * Records a worker, timed by the database's clock. A row left by an
+   * earlier worker with the same id that has been silent for `staleMs` is
+   * replaced; a live one makes the insert fail.
    */
-  async registerWorker(worker: WorkerRow, staleBefore: number): Promise<void> {
+  async registerWorker(worker: NewWorker, staleMs: number): Promise<void> {
     const stale = new SqlBuilder(this.sql.dialect);
     await this.sql.write(
-      `DELETE FROM ${this.workers} WHERE id = ${stale.p(worker.id, 'text')} AND heartbeat_at < ${stale.p(staleBefore, 'bigint')}`,
+      `DELETE FROM ${this.table} WHERE id = ${stale.p(worker.id, 'text')} AND ${this.silentFor(stale, staleMs)}`,
       stale.params,
     );
     const sql = new SqlBuilder(this.sql.dialect);
-    const values = [
+    const values = sql.list([
       worker.id,
       worker.hostname,
       worker.pid,
       worker.queues,
       worker.concurrency,
-      worker.startedAt,
-      worker.heartbeatAt,
-    ];
+    ]);
+    const now = this.sql.dialect.clockMs;
     await this.sql.write(
-      `INSERT INTO ${this.workers} (id, hostname, pid, queues, concurrency, started_at, heartbeat_at) VALUES (${sql.list(values)})`,
+      `INSERT INTO ${this.table} (id, hostname, pid, queues, concurrency, started_at, heartbeat_at) VALUES (${values}, ${now}, ${now})`,
       sql.params,
     );
   }
 
-  async heartbeatWorker(id: string, now: number): Promise<void> {
+  async heartbeatWorker(id: string): Promise<void> {
     const sql = new SqlBuilder(this.sql.dialect);
     await this.sql.write(
-      `UPDATE ${this.workers} SET heartbeat_at = ${sql.p(now, 'bigint')} WHERE id = ${sql.p(id, 'text')}`,
+      `UPDATE ${this.table} SET heartbeat_at = ${this.sql.dialect.clockMs} WHERE id = ${sql.p(id, 'text')}`,
       sql.params,
     );
   }
 
-  /** Removes a worker's row, and rows of workers silent since `staleBefore`. */
-  async removeWorkers(id: string, staleBefore: number): Promise<void> {
+  /** Removes a worker's row, and rows of workers silent for `staleMs`. */
+  async removeWorkers(id: string, staleMs: number): Promise<void> {
     const sql = new SqlBuilder(this.sql.dialect);
     await this.sql.write(
-      `DELETE FROM ${this.workers} WHERE id = ${sql.p(id, 'text')} OR heartbeat_at < ${sql.p(staleBefore, 'bigint')}`,
+      `DELETE FROM ${this.table} WHERE id = ${sql.p(id, 'text')} OR ${this.silentFor(sql, staleMs)}`,
       sql.params,
     );
   }
 
-  async liveWorkers(since: number): Promise<WorkerRow[]> {
+  /** The workers, optionally only those that heartbeated within `withinMs`. */
+  async workers(withinMs?: number): Promise<WorkerRow[]> {
     const sql = new SqlBuilder(this.sql.dialect);
+    const where =
+      withinMs === undefined
+        ? ''
+        : ` WHERE heartbeat_at >= ${this.sql.dialect.clockMs} - ${sql.p(withinMs, 'bigint')}`;
     const rows = await this.sql.read(
-      `SELECT * FROM ${this.workers} WHERE heartbeat_at >= ${sql.p(since, 'bigint')} ORDER BY started_at`,
+      `SELECT * FROM ${this.table}${where} ORDER BY started_at`,
       sql.params,
     );
     return rows.map((row) => ({
@@ -79,5 +86,9 @@ export class WorkerStore {
       startedAt: Number(row.started_at),
       heartbeatAt: Number(row.heartbeat_at),
     }));
+  }
+
+  private silentFor(sql: SqlBuilder, ms: number): string {
+    return `heartbeat_at < ${this.sql.dialect.clockMs} - ${sql.p(ms, 'bigint')}`;
   }
 }

@@ -13,12 +13,41 @@ export interface ClaimParts {
 }
 
 /**
+ * The worker session lock of a database that has one: a worker holds it on a
+ * connection of its own for as long as it lives, so the database itself can
+ * tell a live worker (session open, whatever its heartbeats) from a gone one.
+ */
+export interface SessionLockSql {
+  /** Settings for the lock's connection, given the lease (e.g. how fast the server notices a vanished client). */
+  prepare(leaseMs: number): string[];
+  /** Takes the lock of `workerId` without waiting; returns one row whose `held` is true (1) when this session holds it. */
+  acquire(namespace: string, workerId: string, sql: SqlBuilder): string;
+  /** Releases every lock this session holds. */
+  readonly releaseAll: string;
+  /** A predicate that is true when no session holds the lock of the worker named in `column`. */
+  gone(namespace: string, column: string, sql: SqlBuilder): string;
+}
+
+/**
  * Everything that differs between databases. The backend and the worker only
  * talk to this interface; each database has one file.
  */
 export abstract class Dialect {
   /** Whether enqueues can wake workers at once (LISTEN/NOTIFY). */
   readonly canListen: boolean = false;
+
+  /**
+   * The database's clock in epoch milliseconds, read when the statement
+   * executes (after any lock wait): every lease is measured by it, never by
+   * a host's clock.
+   */
+  abstract readonly clockMs: string;
+
+  /** Whether UPDATE … RETURNING exists here. */
+  readonly returningUpdates: boolean = true;
+
+  /** The worker session lock, or null where liveness is checked some other way (SQLite: the process on this host). */
+  readonly sessionLock: SessionLockSql | null = null;
 
   placeholder(_index: number): string {
     return '?';
@@ -58,9 +87,6 @@ export abstract class Dialect {
 
   /** Per-connection settings applied before first use. */
   async prepare(_dataSource: DataSource): Promise<void> {}
-
-  /** An expression that appends the text value `placeholder` to the JSON array in `column`. */
-  abstract appendToJsonArray(column: string, placeholder: string): string;
 
   /**
    * Claims up to `limit` ready rows for a worker in one atomic step and

@@ -2,7 +2,11 @@ import type { QueryRunner } from 'typeorm';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, type ClaimParts } from './dialect.js';
+import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
+
+/** The name of a worker's lock: server-wide, so the database and table are part of it. */
+const lockName = (namespace: string, workerId: string) =>
+  `CONCAT('nestjs-tasks:', MD5(CONCAT(DATABASE(), ':', ${namespace}, ':', ${workerId})))`;
 
 const STYLE: DdlStyle = {
   types: {
@@ -38,9 +42,21 @@ export class MysqlDialect extends Dialect {
     return `SELECT 1 AS present FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
   }
 
-  appendToJsonArray(column: string, placeholder: string): string {
-    return `JSON_ARRAY_APPEND(${column}, '$', ${placeholder})`;
-  }
+  override readonly returningUpdates = false;
+
+  /** SYSDATE, unlike NOW, is read when the statement executes, after any wait. */
+  override readonly clockMs =
+    'CAST(UNIX_TIMESTAMP(SYSDATE(3)) * 1000 AS SIGNED)';
+
+  /** A named lock per worker (GET_LOCK), its name hashed to fit the 64 characters MySQL allows. */
+  override readonly sessionLock: SessionLockSql = {
+    prepare: () => [],
+    acquire: (namespace, workerId, sql) =>
+      `SELECT GET_LOCK(${lockName(sql.p(namespace), sql.p(workerId))}, 0) AS held`,
+    releaseAll: 'SELECT RELEASE_ALL_LOCKS()',
+    gone: (namespace, column, sql) =>
+      `IS_USED_LOCK(${lockName(sql.p(namespace), column)}) IS NULL`,
+  };
 
   override async claim(
     runner: QueryRunner,
@@ -81,7 +97,8 @@ export class MysqlDialect extends Dialect {
       await runner.commitTransaction();
       return rows;
     } catch (error) {
-      await runner.rollbackTransaction();
+      // A connection the server dropped (e.g. a packet too large) cannot roll back: the failure that matters is the first.
+      await runner.rollbackTransaction().catch(() => undefined);
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import type { DataSource } from 'typeorm';
 import type { SqlBuilder, SqlType } from '../sql-builder.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, type ClaimParts } from './dialect.js';
+import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
 
 const STYLE: DdlStyle = {
   types: {
@@ -78,9 +78,31 @@ export class PostgresDialect extends Dialect {
     return `SELECT 1 AS present FROM pg_class WHERE oid = to_regclass(${sql.p(this.quote(table), 'text')}) AND relkind IN ('r', 'p')`;
   }
 
-  appendToJsonArray(column: string, placeholder: string): string {
-    return `(${column}::jsonb || to_jsonb(${placeholder}::text))::text`;
-  }
+  override readonly clockMs =
+    '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint';
+
+  /**
+   * A session-level advisory lock per worker (two int4 keys: the table, the
+   * worker id). The lock's connection asks the server to probe it with TCP
+   * keepalives, so a vanished host is noticed within about two leases.
+   */
+  override readonly sessionLock: SessionLockSql = {
+    prepare: (leaseMs) => {
+      const seconds = (ms: number) => Math.max(1, Math.ceil(ms / 1000));
+      return [
+        `SET tcp_keepalives_idle = ${seconds(leaseMs)}`,
+        `SET tcp_keepalives_interval = ${seconds(leaseMs / 3)}`,
+        'SET tcp_keepalives_count = 3',
+      ];
+    },
+    acquire: (namespace, workerId, sql) =>
+      `SELECT pg_try_advisory_lock(hashtext(${sql.p(namespace, 'text')}), hashtext(${sql.p(workerId, 'text')})) AS held`,
+    releaseAll: 'SELECT pg_advisory_unlock_all()',
+    gone: (namespace, column, sql) =>
+      `NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 ` +
+      `AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) ` +
+      `AND l.classid = hashtext(${sql.p(namespace, 'text')})::oid AND l.objid = hashtext(${column})::oid)`,
+  };
 
   protected override claimSql(
     table: string,

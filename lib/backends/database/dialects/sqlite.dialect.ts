@@ -59,9 +59,8 @@ export class SqliteDialect extends Dialect {
     return `SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ${sql.p(table)} COLLATE NOCASE`;
   }
 
-  appendToJsonArray(column: string, placeholder: string): string {
-    return `json_insert(${column}, '$[#]', ${placeholder})`;
-  }
+  override readonly clockMs =
+    "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 
   /**
    * TypeORM's SQLite driver has a single connection: statements of the
