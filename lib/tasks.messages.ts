@@ -66,6 +66,12 @@ export const TaskMessages = {
     `Task '${name}': timeout must be a positive number of milliseconds, got ${describe(value)}.`,
   badRetryDelay: (name: string, value: unknown) =>
     `Task '${name}': retryDelay must be a non-negative number of milliseconds or a function (attempt) => ms, got ${describe(value)}.`,
+  transactionalNotSupported: (
+    name: string,
+    alias: string,
+    backendClass: string,
+  ) =>
+    `Task '${name}': backend '${alias}' (${backendClass}) cannot run transactional tasks; use a DatabaseBackend, or remove transactional: true.`,
   badMetadata: (name: string, problem: JsonProblem) =>
     `Task '${name}': ${problem.path} ${problem.reason}; metadata must survive a JSON round trip.`,
   badUniqueKey: (name: string, value: unknown) =>

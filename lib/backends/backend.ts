@@ -52,6 +52,8 @@ export abstract class TaskBackend {
   readonly supportsPriority: boolean = false;
   /** Can look results up by id, from any process. */
   readonly supportsGetResult: boolean = false;
+  /** Can run `transactional` tasks: each attempt in a transaction its outcome is recorded in. */
+  readonly supportsTransactional: boolean = false;
   /** Queue names accepted; empty means any. */
   readonly queues: readonly string[];
   /** Hold enqueues made inside a transaction until it commits. */
@@ -155,6 +157,15 @@ export abstract class TaskBackend {
       (typeof task.uniqueKey !== 'string' || task.uniqueKey === '')
     ) {
       fail(TaskMessages.badUniqueKey(task.name, task.uniqueKey));
+    }
+    if (task.transactional === true && !this.supportsTransactional) {
+      fail(
+        TaskMessages.transactionalNotSupported(
+          task.name,
+          this.alias,
+          backendClass,
+        ),
+      );
     }
     const problem = findJsonProblem(task.metadata, 'metadata');
     if (problem) fail(TaskMessages.badMetadata(task.name, problem));

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import type { TaskErrorRecord } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import type { TaskResultData } from '../task/task-result-data.js';
@@ -78,6 +79,17 @@ export interface WorkerQueue {
     progress: number,
     metadata: Record<string, unknown>,
   ): Promise<void>;
+  /**
+   * For `transactional` tasks (backends with `supportsTransactional`): runs
+   * `attempt` inside a transaction of the store. When it returns a record
+   * (a success), that record is written in the same transaction, fenced by
+   * the lease, and the transaction commits; when it returns null (a
+   * failure, or the lease lost) or the record is no longer held, it rolls
+   * back. Resolves with whether the record was written.
+   */
+  inTransaction?(
+    attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
+  ): Promise<boolean>;
   /** Calls `onWake` when new work may be there; returns a function that stops listening. */
   listen(onWake: () => void): Promise<() => Promise<void>>;
 }

@@ -24,6 +24,8 @@ export class TaskExecutor {
     attempt: number,
     saveProgress: ProgressSink,
     abort?: AbortSignal,
+    /** The transaction of a `transactional` attempt. */
+    manager: TaskContext['manager'] = null,
   ): Promise<AttemptOutcome> {
     const registered = this.tasks.find(result.task.name);
     if (!registered) {
@@ -45,6 +47,7 @@ export class TaskExecutor {
         attempt,
         saveProgress,
         stop.signal,
+        manager,
       );
       const value = await this.withTimeout(
         registered,

@@ -1,3 +1,4 @@
+import type { EntityManager } from 'typeorm';
 import { TaskMessages } from '../tasks.messages.js';
 import { findJsonProblem } from './json-value.js';
 import type { TaskResult } from './task-result.js';
@@ -23,6 +24,11 @@ export class TaskContext {
      * (or pass it to fetch and friends) to stop early.
      */
     readonly signal: AbortSignal = new AbortController().signal,
+    /**
+     * For `transactional` tasks, the attempt's transaction: write through
+     * it, and enqueues made while the task runs join it. Null otherwise.
+     */
+    readonly manager: EntityManager | null = null,
   ) {}
 
   /** The result's metadata as last saved. */

@@ -25,6 +25,7 @@ export interface TaskDefinitionState {
   maxAttempts: number;
   retryDelay: RetryDelay | null;
   timeout: number | null;
+  transactional: boolean;
   uniqueKeyOf: ((...args: any[]) => string) | null;
   uniqueKey: string | null;
   metadata: Record<string, unknown>;
@@ -43,6 +44,7 @@ export function defaultTaskState(name: string): TaskDefinitionState {
     maxAttempts: 1,
     retryDelay: null,
     timeout: null,
+    transactional: false,
     uniqueKeyOf: null,
     uniqueKey: null,
     metadata: {},
@@ -65,6 +67,7 @@ export function taskStateFromOptions(
     maxAttempts: options.maxAttempts ?? defaults.maxAttempts,
     retryDelay: options.retryDelay ?? defaults.retryDelay,
     timeout: options.timeout ?? defaults.timeout,
+    transactional: options.transactional ?? defaults.transactional,
     uniqueKeyOf: options.unique?.key ?? defaults.uniqueKeyOf,
   };
 }
@@ -106,6 +109,8 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
   readonly maxAttempts: number;
   readonly retryDelay: RetryDelay | null;
   readonly timeout: number | null;
+  /** Each attempt runs in a transaction of the backend, its success recorded in it (DatabaseBackend). */
+  readonly transactional: boolean;
   readonly uniqueKey: string | null;
   readonly metadata: Readonly<Record<string, unknown>>;
   readonly transaction: EntityManager | null;
@@ -130,6 +135,7 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
     this.maxAttempts = state.maxAttempts;
     this.retryDelay = state.retryDelay;
     this.timeout = state.timeout;
+    this.transactional = state.transactional;
     this.uniqueKeyOf = state.uniqueKeyOf;
     this.uniqueKey = state.uniqueKey;
     this.metadata = Object.freeze({ ...state.metadata });
@@ -155,6 +161,7 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
       maxAttempts: this.maxAttempts,
       retryDelay: this.retryDelay,
       timeout: this.timeout,
+      transactional: this.transactional,
       uniqueKeyOf: this.uniqueKeyOf,
       uniqueKey: this.uniqueKey,
       metadata: { ...this.metadata },

@@ -18,6 +18,13 @@ export interface TaskOptions {
   timeout?: number;
   /** While a result with the same task and key is READY or RUNNING, enqueue returns it instead of a new one. */
   unique?: { key: (...args: any[]) => string };
+  /**
+   * Each attempt runs in a transaction on the backend's DataSource
+   * (`ctx.manager`), and its success is recorded in that same transaction,
+   * fenced by the lease: the task's database writes commit exactly once.
+   * DatabaseBackend only.
+   */
+  transactional?: boolean;
   /** A cron expression, optionally with a time zone, at whose ticks running workers enqueue the task. */
   schedule?: string | { cron: string; timeZone?: string };
 }
@@ -41,4 +48,5 @@ export const TASK_OPTION_KEYS: readonly (keyof TaskOptions)[] = [
   'timeout',
   'unique',
   'schedule',
+  'transactional',
 ];

@@ -85,6 +85,14 @@ export class TaskTransactions implements OnModuleInit {
       : dataSource.transaction(inTransaction);
   }
 
+  /** Runs `work` so that enqueues made inside it (at any depth of calls) join the transaction of `manager`. */
+  runIn<T>(manager: EntityManager, work: () => Promise<T>): Promise<T> {
+    return this.ambient.run(
+      { ...(this.ambient.getStore() ?? {}), manager },
+      work,
+    );
+  }
+
   /** Runs `handle` with enqueues held in `request`. */
   runInRequest<T>(request: RequestScope, handle: () => T): T {
     return this.ambient.run(

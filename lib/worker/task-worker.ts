@@ -1,39 +1,22 @@
 import { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import type {
-  AttemptRecord,
-  ClaimedTask,
-  WorkerQueue,
-} from '../backends/worker-queue.js';
+import type { ClaimedTask, WorkerQueue } from '../backends/worker-queue.js';
 import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
-import {
-  attemptFailed,
-  attemptInterrupted,
-  attemptSucceeded,
-  type AttemptVerdict,
-} from '../execution/attempt-policy.js';
-import type { InMemoryRunner } from '../execution/run-in-memory.js';
-import type { TaskResult } from '../task/task-result.js';
-import { TaskResultStatus } from '../task/task-result-status.js';
+import { attemptInterrupted } from '../execution/attempt-policy.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { OutageLog } from './outage-log.js';
-import { OutcomeRecorder, type Recorded } from './outcome-recorder.js';
+import {
+  AttemptRunner,
+  type Running,
+  type WorkerRunner,
+} from './attempt-runner.js';
+import { OutcomeRecorder } from './outcome-recorder.js';
 import { WakeSignal } from './wake-signal.js';
 import type { WorkerOptions } from './worker-options.js';
 
 /** How a worker's run ended. */
 export type WorkerExit = 'drained' | 'aborted';
-
-/** One attempt this worker runs. */
-interface Running {
-  result: TaskResult<any>;
-  attempt: number;
-  stop: AbortController;
-  done: Promise<void>;
-  /** Another worker took the task over: the attempt records nothing. */
-  lost: boolean;
-}
 
 /**
  * Pulls tasks from a backend's worker queue and runs them: claims as many
@@ -46,6 +29,7 @@ export class TaskWorker {
   private readonly running = new Map<string, Running>();
   private readonly outage: OutageLog;
   private readonly recorder: OutcomeRecorder;
+  private readonly attempts: AttemptRunner;
   private readonly wakeSignal = new WakeSignal();
   /** When retries this worker recorded become due (epoch ms), for `batch`. */
   private readonly retries = new Map<string, number>();
@@ -69,7 +53,7 @@ export class TaskWorker {
 
   constructor(
     private readonly queue: WorkerQueue,
-    private readonly runner: InMemoryRunner,
+    runner: WorkerRunner,
     readonly options: WorkerOptions,
   ) {
     this.outage = new OutageLog(this.logger, options.backend);
@@ -79,6 +63,15 @@ export class TaskWorker {
       this.outage,
       () =>
         this.recordingDeadline !== null && Date.now() > this.recordingDeadline,
+    );
+    this.attempts = new AttemptRunner(
+      queue,
+      runner,
+      this.recorder,
+      this.logger,
+      options.workerId,
+      () => this.aborted,
+      (id, dueAt) => this.retries.set(id, dueAt),
     );
   }
 
@@ -228,7 +221,8 @@ export class TaskWorker {
       done: Promise.resolve(),
       lost: false,
     };
-    entry.done = this.execute(entry, problem)
+    entry.done = this.attempts
+      .execute(entry, problem)
       .catch((error: unknown) =>
         this.logger.error(
           TaskMessages.runFailedUnexpectedly(result.id),
@@ -243,68 +237,6 @@ export class TaskWorker {
         this.wake();
       });
     this.running.set(result.id, entry);
-  }
-
-  private async execute(
-    entry: Running,
-    problem: ClaimedTask['problem'],
-  ): Promise<void> {
-    const { result } = entry;
-    let verdict: AttemptVerdict;
-    if (problem) {
-      verdict = attemptFailed(result, problem, { final: true });
-    } else {
-      await this.runner.emit('started', result);
-      const ran = await this.runner.executor.runAttempt(
-        result,
-        entry.attempt,
-        (progress, metadata) =>
-          this.queue.saveProgress(result.id, this.workerId, progress, metadata),
-        entry.stop.signal,
-      );
-      if (this.aborted || entry.lost) return;
-      verdict = ran.ok
-        ? attemptSucceeded(result, ran.returnValue)
-        : attemptFailed(result, ran.error);
-    }
-    let recorded: Recorded;
-    try {
-      recorded = await this.recorder.record(this.recordOf(entry, verdict));
-    } catch (error) {
-      this.logger.error(
-        TaskMessages.recordFailed(result.id),
-        (error as Error)?.stack,
-      );
-      return;
-    }
-    await this.announce(entry, recorded);
-  }
-
-  /** Updates the result and tells listeners, for an outcome the store took; warns about one it discarded. */
-  private async announce(
-    { result }: Running,
-    { stored, written }: Recorded,
-  ): Promise<void> {
-    if (!written) {
-      this.logger.warn(
-        TaskMessages.outcomeDiscarded(
-          stored.data.id,
-          stored.data.taskName,
-          this.workerId,
-        ),
-      );
-      return;
-    }
-    if (stored.retryAt)
-      this.retries.set(stored.data.id, stored.retryAt.getTime());
-    result.update(stored.data);
-    if (stored.data.status !== TaskResultStatus.READY)
-      await this.runner.emit('finished', result);
-  }
-
-  /** What is written for an attempt this worker holds. */
-  private recordOf(entry: Running, verdict: AttemptVerdict): AttemptRecord {
-    return { ...verdict, workerId: this.workerId, attempt: entry.attempt };
   }
 
   /**
@@ -416,7 +348,7 @@ export class TaskWorker {
           TaskMessages.workerShuttingDown(this.workerId),
         ),
       );
-      return this.recordOf(
+      return this.attempts.recordOf(
         entry,
         attemptInterrupted(
           entry.result,

@@ -3,6 +3,7 @@ import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js
 import { TaskBackends } from '../dispatch/task-backends.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import { TaskExecutor } from '../execution/task-executor.js';
+import { TaskTransactions } from '../transactions/task-transactions.service.js';
 import { newWorkerId } from '../execution/worker-id.js';
 import { DEFAULT_BACKEND_ALIAS } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
@@ -18,6 +19,7 @@ export class WorkerFactory {
     private readonly backends: TaskBackends,
     private readonly executor: TaskExecutor,
     private readonly events: TaskEventBus,
+    private readonly transactions: TaskTransactions,
   ) {}
 
   create(request: WorkerRequest = {}): TaskWorker {
@@ -34,6 +36,8 @@ export class WorkerFactory {
       {
         executor: this.executor,
         emit: (event, result) => this.events.emit(event, result),
+        joinTransaction: (manager, work) =>
+          this.transactions.runIn(manager, work),
       },
       resolveWorkerOptions(
         { ...request, backend: alias },

@@ -28,6 +28,8 @@ export class DatabaseStore {
   private ready?: Promise<OpenStore>;
   private closed = false;
   private opened?: Dialect;
+  /** The end of the last transactional attempt queued (SQLite). */
+  private transactionTurn: Promise<unknown> = Promise.resolve();
   /** Workers of this process, woken at once by enqueues made here. */
   readonly localWakers = new Set<() => void>();
 
@@ -54,6 +56,19 @@ export class DatabaseStore {
   /** The dialect, once the store has been opened. */
   get dialect(): Dialect | undefined {
     return this.opened;
+  }
+
+  /**
+   * Runs `work` alone among the transactional attempts of this process when
+   * the application has a single connection (SQLite), where two
+   * transactions cannot be open at once; at once otherwise.
+   */
+  async serialized<T>(work: () => Promise<T>): Promise<T> {
+    const { sql } = await this.open();
+    if (!sql.dialect.serialTransactions) return work();
+    const turn = this.transactionTurn.then(work);
+    this.transactionTurn = turn.catch(() => undefined);
+    return turn;
   }
 
   wakeLocalWorkers(): void {

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { EntityManager } from 'typeorm';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { attemptInterrupted } from '../../execution/attempt-policy.js';
 import type { TaskEventName } from '../../task/task-event.js';
@@ -29,6 +30,9 @@ function processExists(pid: number): boolean {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Thrown inside a transactional attempt to roll it back. */
+const ROLLBACK = Symbol('rollback');
 
 /** Rows rescued per heartbeat at most. */
 const RESCUE_BATCH = 100;
@@ -192,6 +196,38 @@ export class DatabaseWorkerQueue implements WorkerQueue {
         .map((worker) => worker.id),
     );
     return rows.filter((row) => !alive.has(String(row.worker_id)));
+  }
+
+  async inTransaction(
+    attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
+  ): Promise<boolean> {
+    const { sql, tasks } = await this.store.open();
+    // One connection shared by the application (SQLite): one transaction at a time.
+    return this.store.serialized(async () => {
+      const runner = sql.dataSource.createQueryRunner();
+      try {
+        await runner.connect();
+        return await sql.inTransaction(runner, async () => {
+          const record = await attempt(runner.manager);
+          const written =
+            record &&
+            (
+              await tasks.complete(
+                [encodeCompletion(record)],
+                undefined,
+                runner,
+              )
+            ).length > 0;
+          if (!written) throw ROLLBACK;
+          return true;
+        });
+      } catch (error) {
+        if (error === ROLLBACK) return false;
+        throw error;
+      } finally {
+        await runner.release();
+      }
+    });
   }
 
   async saveProgress(

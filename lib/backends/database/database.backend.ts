@@ -34,6 +34,7 @@ export class DatabaseBackend extends TaskBackend {
   override readonly supportsDefer = true;
   override readonly supportsPriority = true;
   override readonly supportsGetResult = true;
+  override readonly supportsTransactional = true;
   private readonly store: DatabaseStore;
   private queue?: DatabaseWorkerQueue;
   private administration?: DatabaseAdmin;

@@ -96,6 +96,8 @@ export class TaskStore {
     completions: readonly Completion[],
     /** For a rescue by this worker: only rows whose lease ran out and whose worker is gone. */
     rescuer?: string,
+    /** Write in this transaction (a transactional attempt's) instead of one of the store's own. */
+    transaction?: QueryRunner,
   ): Promise<string[]> {
     if (completions.length === 0) return [];
     const ids = completions.map((c) => c.id);
@@ -117,34 +119,41 @@ export class TaskStore {
       `id IN (${sql.list(ids, 'text')}) AND status = '${RUNNING}' ` +
       `AND worker_id = ${cases(sql, (c) => c.workerId, 'text')} AND attempts = ${cases(sql, (c) => c.attempt, 'integer')}` +
       (rescuer ? ` AND ${this.abandoned(sql, rescuer)}` : '');
-    if (this.dialect.returningUpdates) {
-      const sql = new SqlBuilder(this.dialect);
-      const rows = await this.sql.read(
-        `UPDATE ${this.tasks} SET ${set(sql)} WHERE ${held(sql)} RETURNING id`,
-        sql.params,
-      );
-      return rows.map((row) => String(row.id));
-    }
-    // Without RETURNING: lock the rows still held, then write those.
-    return this.sql.withRunner((runner) =>
-      this.sql.inTransaction(runner, async () => {
-        const select = new SqlBuilder(this.dialect);
-        const locked = (
+    const write = async (runner: QueryRunner): Promise<string[]> => {
+      if (this.dialect.returningUpdates) {
+        const sql = new SqlBuilder(this.dialect);
+        const rows: TaskRow[] = (
           await runner.query(
-            `SELECT id FROM ${this.tasks} WHERE ${held(select)} FOR UPDATE`,
-            select.params,
+            `UPDATE ${this.tasks} SET ${set(sql)} WHERE ${held(sql)} RETURNING id`,
+            sql.params,
             true,
           )
-        ).records.map((row: TaskRow) => String(row.id));
-        if (locked.length === 0) return [];
-        const update = new SqlBuilder(this.dialect);
+        ).records;
+        return rows.map((row) => String(row.id));
+      }
+      // Without RETURNING: lock the rows still held, then write those.
+      const select = new SqlBuilder(this.dialect);
+      const locked = (
         await runner.query(
-          `UPDATE ${this.tasks} SET ${set(update)} WHERE id IN (${update.list(locked, 'text')})`,
-          update.params,
+          `SELECT id FROM ${this.tasks} WHERE ${held(select)} FOR UPDATE`,
+          select.params,
           true,
-        );
-        return locked;
-      }),
+        )
+      ).records.map((row: TaskRow) => String(row.id));
+      if (locked.length === 0) return [];
+      const update = new SqlBuilder(this.dialect);
+      await runner.query(
+        `UPDATE ${this.tasks} SET ${set(update)} WHERE id IN (${update.list(locked, 'text')})`,
+        update.params,
+        true,
+      );
+      return locked;
+    };
+    if (transaction) return write(transaction);
+    return this.sql.withRunner((runner) =>
+      this.dialect.returningUpdates
+        ? write(runner)
+        : this.sql.inTransaction(runner, write),
     );
   }
 

@@ -12,6 +12,8 @@ export class DummyBackend extends TaskBackend {
   override readonly supportsDefer = true;
   override readonly supportsPriority = true;
   override readonly supportsGetResult = true;
+  /** It stores transactional tasks like any other (TaskQueueTester runs them with `ctx.manager` null). */
+  override readonly supportsTransactional = true;
   /** Every result enqueued since the last `clear()`, in enqueue order. */
   readonly results: TaskResult<any>[] = [];
 

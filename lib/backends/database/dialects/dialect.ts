@@ -43,6 +43,9 @@ export abstract class Dialect {
    */
   abstract readonly clockMs: string;
 
+  /** Whether the application's transactions share one connection, so that only one may be open at a time. */
+  readonly serialTransactions: boolean = false;
+
   /** Whether UPDATE … RETURNING exists here. */
   readonly returningUpdates: boolean = true;
 

@@ -59,6 +59,8 @@ export class SqliteDialect extends Dialect {
     return `SELECT 1 AS present FROM sqlite_master WHERE type = 'table' AND name = ${sql.p(table)} COLLATE NOCASE`;
   }
 
+  override readonly serialTransactions = true;
+
   override readonly clockMs =
     "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
 

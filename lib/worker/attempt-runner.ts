@@ -1,0 +1,174 @@
+import type { Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  WorkerQueue,
+} from '../backends/worker-queue.js';
+import {
+  attemptFailed,
+  attemptSucceeded,
+  type AttemptVerdict,
+} from '../execution/attempt-policy.js';
+import type { InMemoryRunner } from '../execution/run-in-memory.js';
+import type { AttemptOutcome } from '../execution/task-executor.js';
+import type { TaskResult } from '../task/task-result.js';
+import { TaskResultStatus } from '../task/task-result-status.js';
+import { TaskMessages } from '../tasks.messages.js';
+import type { OutcomeRecorder, Recorded } from './outcome-recorder.js';
+
+/** One attempt a worker runs. */
+export interface Running {
+  result: TaskResult<any>;
+  attempt: number;
+  stop: AbortController;
+  done: Promise<void>;
+  /** Another worker took the task over: the attempt records nothing. */
+  lost: boolean;
+}
+
+/** What running attempts needs besides the queue: the executor, events, and joining a transaction. */
+export interface WorkerRunner extends InMemoryRunner {
+  /** Runs `work` so that enqueues made inside join the transaction of `manager`. */
+  joinTransaction<T>(
+    manager: EntityManager,
+    work: () => Promise<T>,
+  ): Promise<T>;
+}
+
+/**
+ * Runs the attempts a worker claimed and records their outcomes: through
+ * the outcome recorder, or, for `transactional` tasks, in the attempt's own
+ * transaction. Only outcomes the store took are announced.
+ */
+export class AttemptRunner {
+  constructor(
+    private readonly queue: WorkerQueue,
+    private readonly runner: WorkerRunner,
+    private readonly recorder: OutcomeRecorder,
+    private readonly logger: Logger,
+    private readonly workerId: string,
+    /** Whether the worker aborted its running tasks (their outcome is the interruption). */
+    private readonly aborted: () => boolean,
+    /** Told when a retry this worker recorded falls due. */
+    private readonly onRetry: (id: string, dueAt: number) => void,
+  ) {}
+
+  /** Runs the attempt of a claimed task and records what became of it. */
+  async execute(
+    entry: Running,
+    problem: ClaimedTask['problem'],
+  ): Promise<void> {
+    const { result } = entry;
+    if (problem) {
+      await this.record(entry, attemptFailed(result, problem, { final: true }));
+      return;
+    }
+    await this.runner.emit('started', result);
+    if (result.task.transactional && this.queue.inTransaction) {
+      await this.executeInTransaction(entry);
+      return;
+    }
+    const ran = await this.attempt(entry, null);
+    if (this.aborted() || entry.lost) return;
+    await this.record(entry, this.verdictOf(result, ran));
+  }
+
+  /** Writes an outcome through the recorder, then announces it. */
+  async record(entry: Running, verdict: AttemptVerdict): Promise<void> {
+    let recorded: Recorded;
+    try {
+      recorded = await this.recorder.record(this.recordOf(entry, verdict));
+    } catch (error) {
+      this.logger.error(
+        TaskMessages.recordFailed(entry.result.id),
+        (error as Error)?.stack,
+      );
+      return;
+    }
+    await this.announce(entry, recorded);
+  }
+
+  /** What is written for an attempt this worker holds. */
+  recordOf(entry: Running, verdict: AttemptVerdict): AttemptRecord {
+    return { ...verdict, workerId: this.workerId, attempt: entry.attempt };
+  }
+
+  /**
+   * A transactional attempt: the task runs in a transaction of the store
+   * and its success is written in it, fenced by the lease. A failure rolls
+   * the task's writes back and is recorded like any other.
+   */
+  private async executeInTransaction(entry: Running): Promise<void> {
+    let success: AttemptRecord | null = null;
+    let failure: AttemptVerdict | null = null;
+    let written: boolean;
+    try {
+      written = await this.queue.inTransaction!(async (manager) => {
+        const ran = await this.runner.joinTransaction(manager, () =>
+          this.attempt(entry, manager),
+        );
+        if (this.aborted() || entry.lost) return null;
+        if (!ran.ok) {
+          failure = this.verdictOf(entry.result, ran);
+          return null;
+        }
+        success = this.recordOf(entry, this.verdictOf(entry.result, ran));
+        return success;
+      });
+    } catch (error) {
+      this.logger.error(
+        TaskMessages.recordFailed(entry.result.id),
+        (error as Error)?.stack,
+      );
+      return;
+    }
+    if (success) await this.announce(entry, { stored: success, written });
+    else if (failure) await this.record(entry, failure);
+  }
+
+  private attempt(
+    entry: Running,
+    manager: EntityManager | null,
+  ): Promise<AttemptOutcome> {
+    const { result } = entry;
+    return this.runner.executor.runAttempt(
+      result,
+      entry.attempt,
+      (progress, metadata) =>
+        this.queue.saveProgress(result.id, this.workerId, progress, metadata),
+      entry.stop.signal,
+      manager,
+    );
+  }
+
+  private verdictOf(
+    result: TaskResult<any>,
+    ran: AttemptOutcome,
+  ): AttemptVerdict {
+    return ran.ok
+      ? attemptSucceeded(result, ran.returnValue)
+      : attemptFailed(result, ran.error);
+  }
+
+  /** Updates the result and tells listeners, for an outcome the store took; warns about one it discarded. */
+  private async announce(
+    { result }: Running,
+    { stored, written }: Recorded,
+  ): Promise<void> {
+    if (!written) {
+      this.logger.warn(
+        TaskMessages.outcomeDiscarded(
+          stored.data.id,
+          stored.data.taskName,
+          this.workerId,
+        ),
+      );
+      return;
+    }
+    if (stored.retryAt) this.onRetry(stored.data.id, stored.retryAt.getTime());
+    result.update(stored.data);
+    if (stored.data.status !== TaskResultStatus.READY)
+      await this.runner.emit('finished', result);
+  }
+}
