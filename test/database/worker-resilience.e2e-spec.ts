@@ -91,6 +91,21 @@ describe.each(availableDatabases())(
       await closeTestDataSource(db, ds, table);
     });
 
+    it('refuses a queue name or a worker id longer than its column before the database sees it', async () => {
+      const long = 'q'.repeat(101);
+      await expect(
+        (async () =>
+          queue
+            .task(ResilienceTasks, 'small')
+            .using({ queueName: long })
+            .enqueue(1))(),
+      ).rejects.toThrow(/queue name "q+…" is 101 characters long; at most 100/);
+      await expect(worker({ workerId: 'w'.repeat(101) }).run()).rejects.toThrow(
+        /is 101 characters long; at most 100 are stored. Pass a shorter --worker-id/,
+      );
+      expect(await ds.query(`SELECT id FROM ${table}`)).toEqual([]);
+    });
+
     it('restarts the in-process worker with backoff when its tables appear after the app started', async () => {
       const late = uniqueTableName('t_late');
       const app = await bootTasksApp({

@@ -19,6 +19,7 @@ import { resolveDatabaseOptions } from './database-backend.options.js';
 import { DatabaseStore } from './database-store.js';
 import { DatabaseWorkerQueue } from './database-worker-queue.js';
 import { registerTaskEntities } from './task-entities.module.js';
+import { VARCHAR_LENGTHS } from './task-columns.js';
 import { TASK_TABLE } from './task-record.entity.js';
 import { decodeRow, encodeNewRow } from './task-row.js';
 import type { SqlConnection } from './sql-connection.js';
@@ -79,6 +80,17 @@ export class DatabaseBackend extends TaskBackend {
 
   override validateTask(task: TaskDefinition<any, any>): void {
     super.validateTask(task);
+    const limits: [string, unknown, number][] = [
+      ['task name', task.name, VARCHAR_LENGTHS.name],
+      ['queue name', task.queueName, VARCHAR_LENGTHS.short],
+      ['backend alias', task.backend, VARCHAR_LENGTHS.short],
+    ];
+    for (const [what, value, max] of limits) {
+      if (typeof value === 'string' && value.length > max)
+        throw new InvalidTaskError(
+          TaskMessages.nameTooLong(task.name, what, value, max),
+        );
+    }
     if (task.uniqueKey !== null || task.state.uniqueKeyOf !== null) {
       throw new InvalidTaskError(
         TaskMessages.uniqueNotSupported(task.name, this.alias),
