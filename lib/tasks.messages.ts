@@ -6,7 +6,11 @@ const reason = (error: unknown): string =>
 const list = (items: readonly string[]): string =>
   items.length ? items.map((item) => `'${item}'`).join(', ') : '(none)';
 
-/** Every message the library raises or logs, in one place. */
+/**
+ * Every message the library raises or logs, in one place: longer than the
+ * other files on purpose, so that wording stays consistent and each message
+ * is easy to find.
+ */
 export const TaskMessages = {
   // configuration
   noBackends: () =>

@@ -1,5 +1,4 @@
 import { Logger } from '@nestjs/common';
-import { performance } from 'node:perf_hooks';
 import type { ClaimedTask, WorkerQueue } from '../backends/worker-queue.js';
 import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
 import { attemptInterrupted } from '../execution/attempt-policy.js';
@@ -13,6 +12,7 @@ import {
 } from './attempt-runner.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { WakeSignal } from './wake-signal.js';
+import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { WorkerOptions } from './worker-options.js';
 
 /** How a worker's run ended. */
@@ -39,13 +39,7 @@ export class TaskWorker {
   private recordingDeadline: number | null = null;
   private started = 0;
   private moreMayBeReady = true;
-  /**
-   * Since when this worker has heartbeated on time without a failure
-   * (monotonic ms). A new worker counts as steady: it may rescue at once.
-   */
-  private healthySince = -Infinity;
-  private lastBeat = performance.now();
-  private beating = false;
+  private readonly heartbeat: WorkerHeartbeat;
   private abortRequested: () => void = () => {};
   private readonly abortSignal = new Promise<void>(
     (resolve) => (this.abortRequested = resolve),
@@ -73,14 +67,22 @@ export class TaskWorker {
       () => this.aborted,
       (id, dueAt) => this.retries.set(id, dueAt),
     );
+    this.heartbeat = new WorkerHeartbeat(
+      queue,
+      options.workerId,
+      this.logger,
+      this.outage,
+      () =>
+        [...this.running.values()].map((entry) => ({
+          id: entry.result.id,
+          attempt: entry.attempt,
+        })),
+      (id) => this.loseLease(id),
+    );
   }
 
   get workerId(): string {
     return this.options.workerId;
-  }
-
-  private get heartbeatMs(): number {
-    return Math.max(50, Math.floor(this.queue.leaseMs / 3));
   }
 
   /** Runs until stopped, drained (`batch`) or `maxTasks` reached. */
@@ -88,7 +90,6 @@ export class TaskWorker {
     const { workerId, queues, concurrency } = this.options;
     await this.queue.registerWorker({ workerId, queues, concurrency });
     const stopListening = await this.queue.listen(() => this.wake());
-    const heartbeat = setInterval(() => void this.beat(), this.heartbeatMs);
     this.logger.log(
       TaskMessages.workerStarted(
         workerId,
@@ -98,11 +99,11 @@ export class TaskWorker {
       ),
     );
     try {
-      await this.beat();
+      await this.heartbeat.start();
       await this.loop();
       await this.drain();
     } finally {
-      clearInterval(heartbeat);
+      this.heartbeat.stop();
       await stopListening();
       await this.queue
         .unregisterWorker(workerId)
@@ -237,58 +238,6 @@ export class TaskWorker {
         this.wake();
       });
     this.running.set(result.id, entry);
-  }
-
-  /**
-   * Proves this worker alive and learns which tasks it lost; then, if it
-   * has itself been in steady contact with the store for a whole lease,
-   * rescues the tasks of workers that are gone. A worker that just regained
-   * the store (or was paused) never rescues at once: the others get a lease
-   * to renew theirs first.
-   */
-  private async beat(): Promise<void> {
-    if (this.beating) return;
-    this.beating = true;
-    try {
-      await this.heartbeatAndRescue();
-    } finally {
-      this.beating = false;
-    }
-  }
-
-  private async heartbeatAndRescue(): Promise<void> {
-    const begun = performance.now();
-    const silentMs = begun - this.lastBeat;
-    this.lastBeat = begun;
-    if (silentMs > this.queue.leaseMs) {
-      this.logger.warn(
-        TaskMessages.workerPaused(this.workerId, silentMs, this.queue.leaseMs),
-      );
-    }
-    const held = [...this.running.values()]
-      .filter((entry) => !entry.lost)
-      .map((entry) => ({ id: entry.result.id, attempt: entry.attempt }));
-    let lost: string[];
-    try {
-      lost = await this.queue.heartbeat(this.workerId, held);
-      this.outage.answered();
-    } catch (error) {
-      this.outage.failed('heartbeat', error);
-      this.healthySince = performance.now();
-      return;
-    }
-    for (const id of lost) this.loseLease(id);
-    const ended = performance.now();
-    if (silentMs > 2 * this.heartbeatMs || ended - begun > this.heartbeatMs) {
-      this.healthySince = ended;
-      return;
-    }
-    if (ended - this.healthySince < this.queue.leaseMs) return;
-    try {
-      await this.queue.rescueExpired(this.workerId);
-    } catch (error) {
-      this.outage.failed('rescuing tasks', error);
-    }
   }
 
   /** Another worker took this task over: stop the attempt, record nothing. */

@@ -1,0 +1,84 @@
+import type { Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
+import type { HeldTask, WorkerQueue } from '../backends/worker-queue.js';
+import { TaskMessages } from '../tasks.messages.js';
+import type { OutageLog } from './outage-log.js';
+
+/**
+ * A worker's heartbeat, every third of the lease: proves the worker alive,
+ * learns which tasks it lost, and rescues the tasks of workers that are
+ * gone — but only once this worker has itself heartbeated without a failure
+ * for a whole lease. A worker that just regained the store never rescues at
+ * once: the others get a lease to renew theirs first.
+ */
+export class WorkerHeartbeat {
+  /** Since when heartbeats have succeeded without a failure (monotonic ms); a new worker counts as steady. */
+  private steadySince = -Infinity;
+  private lastBeat = performance.now();
+  private beating = false;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly queue: WorkerQueue,
+    private readonly workerId: string,
+    private readonly logger: Logger,
+    private readonly outage: OutageLog,
+    /** The tasks the worker holds now. */
+    private readonly held: () => HeldTask[],
+    /** Called for each task another worker took over. */
+    private readonly onLost: (id: string) => void,
+  ) {}
+
+  get intervalMs(): number {
+    return Math.max(50, Math.floor(this.queue.leaseMs / 3));
+  }
+
+  /** Beats once now, then every interval until `stop()`. */
+  async start(): Promise<void> {
+    this.lastBeat = performance.now();
+    this.timer = setInterval(() => void this.beat(), this.intervalMs);
+    await this.beat();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One beat; skipped while the previous one still runs. */
+  async beat(): Promise<void> {
+    if (this.beating) return;
+    this.beating = true;
+    try {
+      await this.heartbeatAndRescue();
+    } finally {
+      this.beating = false;
+    }
+  }
+
+  private async heartbeatAndRescue(): Promise<void> {
+    const begun = performance.now();
+    const silentMs = begun - this.lastBeat;
+    this.lastBeat = begun;
+    if (silentMs > this.queue.leaseMs) {
+      this.logger.warn(
+        TaskMessages.workerPaused(this.workerId, silentMs, this.queue.leaseMs),
+      );
+    }
+    let lost: string[];
+    try {
+      lost = await this.queue.heartbeat(this.workerId, this.held());
+      this.outage.answered();
+    } catch (error) {
+      this.outage.failed('heartbeat', error);
+      this.steadySince = performance.now();
+      return;
+    }
+    for (const id of lost) this.onLost(id);
+    if (performance.now() - this.steadySince < this.queue.leaseMs) return;
+    try {
+      await this.queue.rescueExpired(this.workerId);
+    } catch (error) {
+      this.outage.failed('rescuing tasks', error);
+    }
+  }
+}
