@@ -212,13 +212,10 @@ export const TaskMessages = {
     `Worker ${workerId} stopped (${aborted ? 'aborted' : 'drained'}) after ${started} task(s)`,
   unregisterFailed: (workerId: string, error: unknown) =>
     `Could not unregister worker ${workerId}: ${reason(error)}`,
-  claimFailed: (intervalMs: number) =>
-    `Claiming tasks failed; retrying after ${intervalMs} ms`,
   runFailedUnexpectedly: (id: string) =>
     `Running task ${id} failed unexpectedly`,
   recordFailed: (id: string) =>
-    `Recording the outcome of task ${id} failed; its lease will expire and another worker will rescue it`,
-  heartbeatFailed: (error: unknown) => `Heartbeat failed: ${reason(error)}`,
+    `Recording the outcome of task ${id} failed; once its lease runs out this worker's heartbeat hands it back as an interrupted attempt`,
   drainWaiting: (ms: number, count: number) =>
     `Waiting up to ${ms} ms for ${count} running task(s)`,
   workerShuttingDown: (workerId: string) =>
@@ -226,8 +223,6 @@ export const TaskMessages = {
   workerStoppedTask: (workerId: string) =>
     `Worker ${workerId} was stopped while the task ran.`,
   interrupted: (count: number) => `Interrupted ${count} running task(s)`,
-  recordInterruptionFailed: (id: string, error: unknown) =>
-    `Recording the interruption of task ${id} failed: ${reason(error)}`,
   outcomeRefused: (id: string, taskName: string, refusal: unknown) =>
     `The outcome of task ${id} (${taskName}) was refused by the database and recorded as FAILED: ${reason(refusal)}`,
   outcomeRefusedEntirely: (id: string, refusal: unknown) =>
@@ -239,13 +234,13 @@ export const TaskMessages = {
   storeReachable: (alias: string, ms: number) =>
     `Backend '${alias}' answers again after ${Math.round(ms / 100) / 10} s.`,
   leaseLost: (id: string, taskName: string, workerId: string) =>
-    `Task ${id} (${taskName}) is no longer held by worker ${workerId}: another worker rescued it while this one could not heartbeat. Its attempt here is stopped and its outcome discarded.`,
+    `Task ${id} (${taskName}) is no longer held by worker ${workerId}: the store handed it to another worker. Its attempt here is stopped and its outcome discarded.`,
   outcomeDiscarded: (id: string, taskName: string, workerId: string) =>
     `The outcome of task ${id} (${taskName}) was discarded: worker ${workerId} no longer held it (another worker rescued it after its lease ran out).`,
   workerPaused: (workerId: string, ms: number, leaseMs: number) =>
-    `Worker ${workerId} could not heartbeat for ${Math.round(ms / 100) / 10} s, longer than its lease (${leaseMs} ms): its event loop was blocked or the process was paused. Tasks it still holds go on; size leaseMs above such pauses.`,
+    `Worker ${workerId} did not heartbeat for ${Math.round(ms / 100) / 10} s, longer than its lease (${leaseMs} ms): its event loop was blocked, the process was paused, or a heartbeat waited on the database. Its live session keeps its tasks.`,
   outcomesNotRecorded: (ids: readonly string[]) =>
-    `The outcomes of ${ids.length} task(s) could not be recorded before the shutdown timeout (${ids.join(', ')}); they will be run again once their lease runs out.`,
+    `The outcomes of ${ids.length} task(s) could not be recorded before the shutdown timeout (${ids.join(', ')}); once this worker is gone and their lease has run out, another worker rescues them.`,
   inProcessWorkerRestart: (delayMs: number) =>
     `The in-process worker restarts in ${Math.round(delayMs / 1000)} s.`,
   inProcessWorkerStopped: (error: unknown) =>

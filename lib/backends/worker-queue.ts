@@ -88,6 +88,7 @@ export interface WorkerQueue {
    * back. Resolves with whether the record was written.
    */
   inTransaction?(
+    held: HeldTask,
     attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
   ): Promise<boolean>;
   /** Calls `onWake` when new work may be there; returns a function that stops listening. */

@@ -53,6 +53,8 @@ export class TaskExecutor {
         registered,
         this.invoke(registered, result.args, context),
         stop,
+        // A transactional attempt's transaction ends only after its method has.
+        manager !== null,
       );
       const returnValue = value === undefined ? null : value;
       const problem = findJsonProblem(returnValue, 'returnValue');
@@ -100,6 +102,8 @@ export class TaskExecutor {
     registered: RegisteredTask,
     work: Promise<T>,
     stop: AbortController,
+    /** After a timeout, wait for the method to return before failing the attempt. */
+    settle: boolean,
   ): Promise<T> {
     const ms = registered.definition.timeout;
     if (ms === null) return work;
@@ -115,6 +119,10 @@ export class TaskExecutor {
     });
     try {
       return await Promise.race([work, expired]);
+    } catch (error) {
+      if (settle && error instanceof TaskTimeoutError)
+        await work.catch(() => undefined);
+      throw error;
     } finally {
       clearTimeout(timer);
     }

@@ -12,6 +12,7 @@ import {
 } from '../execution/attempt-policy.js';
 import type { InMemoryRunner } from '../execution/run-in-memory.js';
 import type { AttemptOutcome } from '../execution/task-executor.js';
+import { toErrorRecord } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { TaskMessages } from '../tasks.messages.js';
@@ -25,6 +26,8 @@ export interface Running {
   done: Promise<void>;
   /** Another worker took the task over: the attempt records nothing. */
   lost: boolean;
+  /** Its outcome is being written: whether the store still held it, the write decides. */
+  recording: boolean;
 }
 
 /** What running attempts needs besides the queue: the executor, events, and joining a transaction. */
@@ -74,8 +77,9 @@ export class AttemptRunner {
     await this.record(entry, this.verdictOf(result, ran));
   }
 
-  /** Writes an outcome through the recorder, then announces it. */
-  async record(entry: Running, verdict: AttemptVerdict): Promise<void> {
+  /** Writes an outcome through the recorder, then announces it; false when it could not be written. */
+  async record(entry: Running, verdict: AttemptVerdict): Promise<boolean> {
+    entry.recording = true;
     let recorded: Recorded;
     try {
       recorded = await this.recorder.record(this.recordOf(entry, verdict));
@@ -84,9 +88,10 @@ export class AttemptRunner {
         TaskMessages.recordFailed(entry.result.id),
         (error as Error)?.stack,
       );
-      return;
+      return false;
     }
     await this.announce(entry, recorded);
+    return true;
   }
 
   /** What is written for an attempt this worker holds. */
@@ -104,7 +109,8 @@ export class AttemptRunner {
     let failure: AttemptVerdict | null = null;
     let written: boolean;
     try {
-      written = await this.queue.inTransaction!(async (manager) => {
+      const held = { id: entry.result.id, attempt: entry.attempt };
+      written = await this.queue.inTransaction!(held, async (manager) => {
         const ran = await this.runner.joinTransaction(manager, () =>
           this.attempt(entry, manager),
         );
@@ -113,14 +119,18 @@ export class AttemptRunner {
           failure = this.verdictOf(entry.result, ran);
           return null;
         }
+        entry.recording = true;
         success = this.recordOf(entry, this.verdictOf(entry.result, ran));
         return success;
       });
     } catch (error) {
-      this.logger.error(
-        TaskMessages.recordFailed(entry.result.id),
-        (error as Error)?.stack,
-      );
+      // The transaction broke (connection lost, commit refused): the attempt
+      // failed, and the fence keeps this from overwriting a commit that happened.
+      if (!this.aborted() && !entry.lost)
+        await this.record(
+          entry,
+          failure ?? attemptFailed(entry.result, toErrorRecord(error)),
+        );
       return;
     }
     if (success) await this.announce(entry, { stored: success, written });

@@ -1,5 +1,9 @@
 import { Logger } from '@nestjs/common';
-import type { ClaimedTask, WorkerQueue } from '../backends/worker-queue.js';
+import type {
+  ClaimedTask,
+  HeldTask,
+  WorkerQueue,
+} from '../backends/worker-queue.js';
 import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
 import { attemptInterrupted } from '../execution/attempt-policy.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
@@ -40,6 +44,10 @@ export class TaskWorker {
   private started = 0;
   private moreMayBeReady = true;
   private readonly heartbeat: WorkerHeartbeat;
+  private stopRequested: () => void = () => {};
+  private readonly stopSignal = new Promise<void>(
+    (resolve) => (this.stopRequested = resolve),
+  );
   private abortRequested: () => void = () => {};
   private readonly abortSignal = new Promise<void>(
     (resolve) => (this.abortRequested = resolve),
@@ -65,7 +73,9 @@ export class TaskWorker {
       this.logger,
       options.workerId,
       () => this.aborted,
-      (id, dueAt) => this.retries.set(id, dueAt),
+      (id, dueAt) => {
+        if (options.batch) this.retries.set(id, dueAt);
+      },
     );
     this.heartbeat = new WorkerHeartbeat(
       queue,
@@ -77,7 +87,7 @@ export class TaskWorker {
           id: entry.result.id,
           attempt: entry.attempt,
         })),
-      (id) => this.loseLease(id),
+      (task) => this.loseLease(task),
     );
   }
 
@@ -89,21 +99,22 @@ export class TaskWorker {
   async run(): Promise<WorkerExit> {
     const { workerId, queues, concurrency } = this.options;
     await this.queue.registerWorker({ workerId, queues, concurrency });
-    const stopListening = await this.queue.listen(() => this.wake());
-    this.logger.log(
-      TaskMessages.workerStarted(
-        workerId,
-        this.options.backend,
-        queues,
-        concurrency,
-      ),
-    );
+    let stopListening = async () => {};
     try {
+      stopListening = await this.queue.listen(() => this.wake());
+      this.logger.log(
+        TaskMessages.workerStarted(
+          workerId,
+          this.options.backend,
+          queues,
+          concurrency,
+        ),
+      );
       await this.heartbeat.start();
       await this.loop();
       await this.drain();
     } finally {
-      this.heartbeat.stop();
+      await this.heartbeat.stop();
       await stopListening();
       await this.queue
         .unregisterWorker(workerId)
@@ -122,6 +133,7 @@ export class TaskWorker {
     if (!this.stopping)
       this.recordingDeadline = Date.now() + this.options.shutdownTimeoutMs;
     this.stopping = true;
+    this.stopRequested();
     this.wake();
   }
 
@@ -157,10 +169,11 @@ export class TaskWorker {
 
   /** How long to sleep: the polling interval, or less when a retry of a batch run falls due sooner. */
   private sleepMs(): number {
-    if (!this.options.batch) return this.options.intervalMs;
     const now = Date.now();
-    const due = Math.min(...this.retries.values());
-    return Math.max(0, Math.min(this.options.intervalMs, due - now));
+    const soonest = Math.min(
+      ...[...this.retries.values()].filter((due) => due > now),
+    );
+    return Math.min(this.options.intervalMs, soonest - now);
   }
 
   /**
@@ -221,6 +234,7 @@ export class TaskWorker {
       stop: new AbortController(),
       done: Promise.resolve(),
       lost: false,
+      recording: false,
     };
     entry.done = this.attempts
       .execute(entry, problem)
@@ -240,10 +254,15 @@ export class TaskWorker {
     this.running.set(result.id, entry);
   }
 
-  /** Another worker took this task over: stop the attempt, record nothing. */
-  private loseLease(id: string): void {
+  /**
+   * The store no longer holds this attempt for this worker: stop it, record
+   * nothing. A report about an attempt whose outcome is being written, or
+   * about an earlier attempt of a task that runs here again, is stale.
+   */
+  private loseLease({ id, attempt }: HeldTask): void {
     const entry = this.running.get(id);
-    if (!entry || entry.lost) return;
+    if (!entry || entry.lost || entry.recording || entry.attempt !== attempt)
+      return;
     entry.lost = true;
     const message = TaskMessages.leaseLost(
       id,
@@ -255,11 +274,18 @@ export class TaskWorker {
     this.running.delete(id);
   }
 
-  /** Waits for running tasks up to the shutdown timeout or an abort, then interrupts what is left. */
+  /**
+   * Waits for running tasks: without limit after `--max-tasks` (until a
+   * stop arrives), then up to the shutdown timeout or an abort; interrupts
+   * what is left.
+   */
   private async drain(): Promise<void> {
+    const allDone = () =>
+      Promise.all([...this.running.values()].map((entry) => entry.done));
+    if (!this.stopping) await Promise.race([allDone(), this.stopSignal]);
+    if (this.running.size === 0) return;
     const deadline = (this.recordingDeadline ??=
       Date.now() + this.options.shutdownTimeoutMs);
-    if (this.running.size === 0) return;
     this.logger.log(
       TaskMessages.drainWaiting(
         this.options.shutdownTimeoutMs,
@@ -274,10 +300,7 @@ export class TaskWorker {
           Math.max(0, deadline - Date.now()),
         )),
     );
-    const pending = [...this.running.values()];
-    const finished = Promise.all(pending.map((entry) => entry.done)).then(
-      () => 'done' as const,
-    );
+    const finished = allDone().then(() => 'done' as const);
     const how = await Promise.race([
       finished,
       timeout,
@@ -291,28 +314,22 @@ export class TaskWorker {
     this.aborted = true;
     const entries = [...this.running.values()].filter((entry) => !entry.lost);
     this.running.clear();
-    const records = entries.map((entry) => {
-      entry.stop.abort(
-        new TaskInterruptedError(
-          TaskMessages.workerShuttingDown(this.workerId),
-        ),
-      );
-      return this.attempts.recordOf(
-        entry,
-        attemptInterrupted(
-          entry.result,
-          TaskMessages.workerStoppedTask(this.workerId),
-        ),
-      );
-    });
-    this.logger.warn(TaskMessages.interrupted(records.length));
+    this.logger.warn(TaskMessages.interrupted(entries.length));
     const unrecorded: string[] = [];
     await Promise.all(
-      records.map((record) =>
-        this.recorder.record(record).catch(() => {
-          unrecorded.push(record.data.id);
-        }),
-      ),
+      entries.map(async (entry) => {
+        entry.stop.abort(
+          new TaskInterruptedError(
+            TaskMessages.workerShuttingDown(this.workerId),
+          ),
+        );
+        const verdict = attemptInterrupted(
+          entry.result,
+          TaskMessages.workerStoppedTask(this.workerId),
+        );
+        if (!(await this.attempts.record(entry, verdict)))
+          unrecorded.push(entry.result.id);
+      }),
     );
     if (unrecorded.length)
       this.logger.error(TaskMessages.outcomesNotRecorded(unrecorded));

@@ -15,7 +15,7 @@ export class WorkerHeartbeat {
   /** Since when heartbeats have succeeded without a failure (monotonic ms); a new worker counts as steady. */
   private steadySince = -Infinity;
   private lastBeat = performance.now();
-  private beating = false;
+  private beating: Promise<void> | null = null;
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -25,8 +25,8 @@ export class WorkerHeartbeat {
     private readonly outage: OutageLog,
     /** The tasks the worker holds now. */
     private readonly held: () => HeldTask[],
-    /** Called for each task another worker took over. */
-    private readonly onLost: (id: string) => void,
+    /** Called for each held attempt the store no longer holds for this worker. */
+    private readonly onLost: (task: HeldTask) => void,
   ) {}
 
   get intervalMs(): number {
@@ -40,19 +40,18 @@ export class WorkerHeartbeat {
     await this.beat();
   }
 
-  stop(): void {
+  /** Stops beating, once a beat in flight has ended. */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
+    await this.beating;
   }
 
   /** One beat; skipped while the previous one still runs. */
-  async beat(): Promise<void> {
-    if (this.beating) return;
-    this.beating = true;
-    try {
-      await this.heartbeatAndRescue();
-    } finally {
-      this.beating = false;
-    }
+  beat(): Promise<void> {
+    this.beating ??= this.heartbeatAndRescue().finally(
+      () => (this.beating = null),
+    );
+    return this.beating;
   }
 
   private async heartbeatAndRescue(): Promise<void> {
@@ -64,16 +63,17 @@ export class WorkerHeartbeat {
         TaskMessages.workerPaused(this.workerId, silentMs, this.queue.leaseMs),
       );
     }
+    const held = this.held();
     let lost: string[];
     try {
-      lost = await this.queue.heartbeat(this.workerId, this.held());
+      lost = await this.queue.heartbeat(this.workerId, held);
       this.outage.answered();
     } catch (error) {
       this.outage.failed('heartbeat', error);
       this.steadySince = performance.now();
       return;
     }
-    for (const id of lost) this.onLost(id);
+    for (const task of held) if (lost.includes(task.id)) this.onLost(task);
     if (performance.now() - this.steadySince < this.queue.leaseMs) return;
     try {
       await this.queue.rescueExpired(this.workerId);

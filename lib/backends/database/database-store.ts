@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { LOGGER_CONTEXT } from '../../tasks.constants.js';
 import { TaskMessages } from '../../tasks.messages.js';
@@ -29,7 +29,9 @@ export class DatabaseStore {
   private closed = false;
   private opened?: Dialect;
   /** The end of the last transactional attempt queued (SQLite). */
-  private transactionTurn: Promise<unknown> = Promise.resolve();
+  private attemptTurn: Promise<unknown> = Promise.resolve();
+  /** The transactional attempts' own connection (SQLite). */
+  private attemptConnection?: DataSource;
   /** Workers of this process, woken at once by enqueues made here. */
   readonly localWakers = new Set<() => void>();
 
@@ -59,16 +61,35 @@ export class DatabaseStore {
   }
 
   /**
-   * Runs `work` alone among the transactional attempts of this process when
-   * the application has a single connection (SQLite), where two
-   * transactions cannot be open at once; at once otherwise.
+   * Runs `work` with a connection for a transactional attempt: one from the
+   * application's pool, or, where the application has a single connection
+   * (SQLite), a connection of the attempts' own, used by one attempt at a
+   * time (no other statement of the application joins its transaction).
    */
-  async serialized<T>(work: () => Promise<T>): Promise<T> {
+  async withAttemptConnection<T>(
+    work: (dataSource: DataSource) => Promise<T>,
+  ): Promise<T> {
     const { sql } = await this.open();
-    if (!sql.dialect.serialTransactions) return work();
-    const turn = this.transactionTurn.then(work);
-    this.transactionTurn = turn.catch(() => undefined);
+    if (!sql.dialect.serialTransactions) return work(sql.dataSource);
+    const turn = this.attemptTurn.then(async () => {
+      this.attemptConnection ??= await this.preparedConnection(
+        sql.dialect,
+        sql.dataSource,
+      );
+      return work(this.attemptConnection);
+    });
+    this.attemptTurn = turn.catch(() => undefined);
     return turn;
+  }
+
+  /** Whether enqueues made in the transaction of `manager` are written in it (the application's or an attempt's). */
+  async joins(manager: EntityManager): Promise<boolean> {
+    const { sql } = await this.open();
+    return (
+      manager.connection === sql.dataSource ||
+      (this.attemptConnection !== undefined &&
+        manager.connection === this.attemptConnection)
+    );
   }
 
   wakeLocalWorkers(): void {
@@ -81,6 +102,11 @@ export class DatabaseStore {
     this.ready = undefined;
     const store = await ready?.catch(() => undefined);
     await store?.sql.close();
+    if (
+      this.attemptConnection?.isInitialized &&
+      this.attemptConnection !== store?.sql.dataSource
+    )
+      await this.attemptConnection.destroy();
   }
 
   private async connect(): Promise<OpenStore> {
@@ -92,14 +118,14 @@ export class DatabaseStore {
     const dialect = dialectFor(dataSource);
     const tables = tablesFor(this.settings.tableName);
     await synchronizeTaskTables(dataSource, dialect, tables);
-    const connection = await this.ownConnection(dialect, dataSource);
+    const connection = await this.preparedConnection(dialect, dataSource);
     const sql = new SqlConnection(dataSource, connection, dialect, tables);
     this.opened = dialect;
     return { sql, tasks: new TaskStore(sql), workers: new WorkerStore(sql) };
   }
 
   /** The dialect's own connection, prepared; the application's when that one cannot be prepared. */
-  private async ownConnection(
+  private async preparedConnection(
     dialect: Dialect,
     dataSource: DataSource,
   ): Promise<DataSource> {

@@ -19,7 +19,7 @@ import type { TaskRow } from './sql-connection.js';
 import { VARCHAR_LENGTHS } from './task-columns.js';
 import { decodeRow, encodeCompletion } from './task-row.js';
 import { WorkerSessionLock } from './worker-session-lock.js';
-import type { WorkerStore } from './worker-store.js';
+import type { NewWorker, WorkerStore } from './worker-store.js';
 
 /** Whether a process with this pid runs on this host (one that is not ours to signal still runs). */
 function processExists(pid: number): boolean {
@@ -59,8 +59,11 @@ function claimOrder(a: TaskRow, b: TaskRow): number {
 
 /** The DatabaseBackend's queue for workers: claims, outcomes, heartbeats and leases, rescues. */
 export class DatabaseWorkerQueue implements WorkerQueue {
-  /** The session locks of this process's workers. */
-  private readonly sessions = new Map<string, WorkerSessionLock>();
+  /** The workers of this process: their session lock and how they registered. */
+  private readonly sessions = new Map<
+    string,
+    { lock: WorkerSessionLock; row: NewWorker }
+  >();
 
   constructor(
     private readonly alias: string,
@@ -78,35 +81,48 @@ export class DatabaseWorkerQueue implements WorkerQueue {
         TaskMessages.workerIdTooLong(info.workerId, VARCHAR_LENGTHS.short),
       );
     const { sql, workers } = await this.store.open();
+    const row = this.workerRow(info);
     try {
-      await workers.registerWorker(
-        {
-          id: info.workerId,
-          hostname: hostname(),
-          pid: process.pid,
-          queues: JSON.stringify(info.queues ?? ['*']),
-          concurrency: info.concurrency,
-        },
-        this.leaseMs,
-      );
+      await workers.registerWorker(row, this.leaseMs);
     } catch (error) {
       const live = await workers.workers(this.leaseMs).catch(() => []);
       if (!live.some((worker) => worker.id === info.workerId)) throw error;
-      throw new InvalidTaskBackendError(
-        TaskMessages.workerIdInUse(info.workerId, this.alias),
-      );
+      throw this.idInUse(info.workerId);
     }
     const lock = new WorkerSessionLock(sql, info.workerId, this.leaseMs);
-    this.sessions.set(info.workerId, lock);
-    await lock.ensure();
+    try {
+      // Another session holding this worker's lock is a live worker of the same id.
+      if (!(await lock.ensure())) throw this.idInUse(info.workerId);
+    } catch (error) {
+      await lock.release();
+      await workers.removeWorkers(info.workerId, 10 * this.leaseMs);
+      throw error;
+    }
+    this.sessions.set(info.workerId, { lock, row });
   }
 
   async unregisterWorker(workerId: string): Promise<void> {
-    const lock = this.sessions.get(workerId);
+    const session = this.sessions.get(workerId);
     this.sessions.delete(workerId);
-    await lock?.release();
+    await session?.lock.release();
     const { workers } = await this.store.open();
     await workers.removeWorkers(workerId, 10 * this.leaseMs);
+  }
+
+  private workerRow(info: WorkerInfo): NewWorker {
+    return {
+      id: info.workerId,
+      hostname: hostname(),
+      pid: process.pid,
+      queues: JSON.stringify(info.queues ?? ['*']),
+      concurrency: info.concurrency,
+    };
+  }
+
+  private idInUse(workerId: string): InvalidTaskBackendError {
+    return new InvalidTaskBackendError(
+      TaskMessages.workerIdInUse(workerId, this.alias),
+    );
   }
 
   async claim(
@@ -136,14 +152,26 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     return this.store.dialect?.isRefusal(error) ?? false;
   }
 
+  /**
+   * Extends the leases this worker holds and returns the ids it no longer
+   * holds. Rows still marked as this worker's whose lease ran out (an
+   * attempt that ended without a recorded outcome, or a previous process
+   * with the same worker id) are handed back as interrupted attempts.
+   */
   async heartbeat(
     workerId: string,
     held: readonly HeldTask[],
   ): Promise<string[]> {
     const { tasks, workers } = await this.store.open();
-    await this.sessions.get(workerId)?.ensure();
+    const session = this.sessions.get(workerId);
+    await session?.lock.ensure();
     const still = await tasks.extendLeases(workerId, held, this.leaseMs);
-    await workers.heartbeatWorker(workerId);
+    if (!(await workers.heartbeatWorker(workerId)) && session)
+      await workers.registerWorker(session.row, this.leaseMs);
+    const orphans = (await tasks.orphaned(workerId, RESCUE_BATCH)).filter(
+      (row) => !still.has(String(row.id)),
+    );
+    await this.interrupt(orphans, workerId, false);
     return held.filter((task) => !still.has(task.id)).map((task) => task.id);
   }
 
@@ -157,6 +185,16 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     let rows = await tasks.expired(rescuerId, RESCUE_BATCH);
     if (rows.length > 0 && !sql.dialect.sessionLock)
       rows = await this.withoutLiveProcesses(rows, workers);
+    return this.interrupt(rows, rescuerId, true);
+  }
+
+  /** Records each row's attempt as interrupted, fenced by its worker and attempt; returns how many were written. */
+  private async interrupt(
+    rows: TaskRow[],
+    by: string,
+    rescue: boolean,
+  ): Promise<number> {
+    const { tasks } = await this.store.open();
     let written = 0;
     for (const row of rows) {
       const result = this.host.toResult(decodeRow(row).data);
@@ -166,11 +204,11 @@ export class DatabaseWorkerQueue implements WorkerQueue {
         TaskMessages.leaseExpired(workerId, result.task.name, result.attempts),
       );
       const record = { ...verdict, workerId, attempt: result.attempts };
-      const rescued = await tasks.complete(
+      const ids = await tasks.complete(
         [encodeCompletion(record)],
-        rescuerId,
+        rescue ? by : undefined,
       );
-      if (rescued.length === 0) continue;
+      if (ids.length === 0) continue;
       written += 1;
       if (verdict.data.status === TaskResultStatus.FAILED)
         await this.host.emit('finished', this.host.toResult(verdict.data));
@@ -191,7 +229,11 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     const alive = new Set(
       (await workers.workers())
         .filter(
-          (worker) => worker.hostname === here && processExists(worker.pid),
+          (worker) =>
+            worker.hostname === here &&
+            processExists(worker.pid) &&
+            // This process's pid names an earlier process only (a restarted container): not alive.
+            (worker.pid !== process.pid || this.sessions.has(worker.id)),
         )
         .map((worker) => worker.id),
     );
@@ -199,15 +241,16 @@ export class DatabaseWorkerQueue implements WorkerQueue {
   }
 
   async inTransaction(
+    held: HeldTask,
     attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
   ): Promise<boolean> {
     const { sql, tasks } = await this.store.open();
-    // One connection shared by the application (SQLite): one transaction at a time.
-    return this.store.serialized(async () => {
-      const runner = sql.dataSource.createQueryRunner();
+    return this.store.withAttemptConnection(async (dataSource) => {
+      const runner = dataSource.createQueryRunner();
       try {
         await runner.connect();
         return await sql.inTransaction(runner, async () => {
+          await sql.dialect.beginAttempt(runner, sql.tables, held.id);
           const record = await attempt(runner.manager);
           const written =
             record &&

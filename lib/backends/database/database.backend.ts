@@ -60,10 +60,6 @@ export class DatabaseBackend extends TaskBackend {
     );
   }
 
-  get leaseMs(): number {
-    return this.store.settings.leaseMs;
-  }
-
   override workerQueue(): WorkerQueue {
     this.queue ??= new DatabaseWorkerQueue(this.alias, this.store, {
       queues: this.queues,
@@ -99,7 +95,7 @@ export class DatabaseBackend extends TaskBackend {
   }
 
   override async writesIn(manager: EntityManager): Promise<boolean> {
-    return manager.connection === (await this.store.open()).sql.dataSource;
+    return this.store.joins(manager);
   }
 
   async enqueue(
@@ -108,7 +104,9 @@ export class DatabaseBackend extends TaskBackend {
   ): Promise<TaskResult<any>[]> {
     const { sql, tasks } = await this.store.open();
     const transaction =
-      task.transaction?.connection === sql.dataSource ? task.transaction : null;
+      task.transaction && (await this.store.joins(task.transaction))
+        ? task.transaction
+        : null;
     await tasks
       .insert(rows.map(encodeNewRow), transaction)
       .catch((error: unknown) => {

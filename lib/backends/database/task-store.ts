@@ -200,6 +200,16 @@ export class TaskStore {
     );
   }
 
+  /** RUNNING rows marked as this worker's whose lease ran out by the database's clock. */
+  async orphaned(workerId: string, limit: number): Promise<TaskRow[]> {
+    const sql = new SqlBuilder(this.dialect);
+    return this.sql.read(
+      `SELECT * FROM ${this.tasks} WHERE status = '${RUNNING}' AND lease_expires_at < ${this.dialect.clockMs} ` +
+        `AND worker_id = ${sql.p(workerId, 'text')} ORDER BY lease_expires_at LIMIT ${sql.p(limit, 'integer')}`,
+      sql.params,
+    );
+  }
+
   /** A lease from the database's clock now. */
   private leaseFromNow(sql: SqlBuilder, leaseMs: number): string {
     return `${this.dialect.clockMs} + ${sql.p(leaseMs, 'bigint')}`;

@@ -49,12 +49,14 @@ export class WorkerStore {
     );
   }
 
-  async heartbeatWorker(id: string): Promise<void> {
+  /** Marks the worker alive; false when its row is gone (removed as stale while it was paused). */
+  async heartbeatWorker(id: string): Promise<boolean> {
     const sql = new SqlBuilder(this.sql.dialect);
-    await this.sql.write(
+    const changed = await this.sql.write(
       `UPDATE ${this.table} SET heartbeat_at = ${this.sql.dialect.clockMs} WHERE id = ${sql.p(id, 'text')}`,
       sql.params,
     );
+    return changed > 0;
   }
 
   /** Removes a worker's row, and rows of workers silent for `staleMs`. */

@@ -33,9 +33,6 @@ export interface SessionLockSql {
  * talk to this interface; each database has one file.
  */
 export abstract class Dialect {
-  /** Whether enqueues can wake workers at once (LISTEN/NOTIFY). */
-  readonly canListen: boolean = false;
-
   /**
    * The database's clock in epoch milliseconds, read when the statement
    * executes (after any lock wait): every lease is measured by it, never by
@@ -45,6 +42,17 @@ export abstract class Dialect {
 
   /** Whether the application's transactions share one connection, so that only one may be open at a time. */
   readonly serialTransactions: boolean = false;
+
+  /**
+   * Called first in a transactional attempt's transaction, on the task's
+   * row: where it matters (SQLite), takes the database's write lock at once,
+   * so the attempt never fails on a snapshot another connection changed.
+   */
+  async beginAttempt(
+    _runner: QueryRunner,
+    _tables: TaskTables,
+    _id: string,
+  ): Promise<void> {}
 
   /** Whether UPDATE … RETURNING exists here. */
   readonly returningUpdates: boolean = true;

@@ -38,7 +38,6 @@ export class PostgresDialect extends Dialect {
   protected override readonly refusalErrors = ['22', '23', '54'];
   /** undefined_table, undefined_column. */
   protected override readonly missingTableErrors = ['42P01', '42703'];
-  override readonly canListen = true;
 
   override placeholder(index: number): string {
     return `$${index}`;

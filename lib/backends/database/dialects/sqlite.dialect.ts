@@ -3,6 +3,7 @@ import { Logger } from '@nestjs/common';
 import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import type { SqlBuilder } from '../sql-builder.js';
+import type { TaskTables } from '../task-tables.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
@@ -25,6 +26,8 @@ const STYLE: DdlStyle = {
  * instead, which lets a transaction of this same process finish meanwhile.
  */
 const BUSY_TIMEOUT_MS = 5;
+/** How long a transactional attempt waits for the write lock before it fails. */
+const WRITE_LOCK_WAIT_MS = 10_000;
 /** Tries at switching the database to WAL before going on without it. */
 const WAL_ATTEMPTS = 5;
 
@@ -60,6 +63,30 @@ export class SqliteDialect extends Dialect {
   }
 
   override readonly serialTransactions = true;
+
+  /** Takes the write lock with a no-op write, waiting (asynchronously) while another connection holds it. */
+  override async beginAttempt(
+    runner: QueryRunner,
+    tables: TaskTables,
+    id: string,
+  ): Promise<void> {
+    const table = this.quote(tables.tasks);
+    const giveUpAt = Date.now() + WRITE_LOCK_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runner.query(
+          `UPDATE ${table} SET lease_expires_at = lease_expires_at WHERE id = ?`,
+          [id],
+        );
+        return;
+      } catch (error) {
+        if (!this.isTransient(error) || Date.now() > giveUpAt) throw error;
+        await new Promise((resolve) =>
+          setTimeout(resolve, Math.min(5 * 2 ** attempt, 100)),
+        );
+      }
+    }
+  }
 
   override readonly clockMs =
     "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
