@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatabaseBackend, TasksModule } from '../../lib/index.js';
+import { ProcessEvents } from './process-events.js';
 import { ProcessTasks } from './process-tasks.js';
 import { dataSourceOptions, type TestDatabaseName } from './test-database.js';
 
@@ -9,7 +10,8 @@ const env = process.env;
 /**
  * The application the worker processes of the end-to-end suites boot,
  * configured from the environment: TASKS_TEST_DB, TASKS_TEST_TABLE,
- * TASKS_TEST_LEASE_MS and (for SQLite) TASKS_TEST_SQLITE_FILE.
+ * TASKS_TEST_LEASE_MS and (for SQLite) TASKS_TEST_SQLITE_FILE; with
+ * TASKS_TEST_RECORD_FINISHED=1 it also records `finished` events.
  */
 @Module({
   imports: [
@@ -32,6 +34,6 @@ const env = process.env;
       },
     }),
   ],
-  providers: [ProcessTasks],
+  providers: [ProcessTasks, ProcessEvents],
 })
 export class AppModule {}

@@ -129,12 +129,20 @@ export async function openTestDataSource(
   return ds;
 }
 
-/** Another DataSource on the same database (the same file for SQLite), without migrating. */
+/**
+ * Another DataSource on the same database (the same file for SQLite),
+ * without migrating. `overrides` replace options, e.g. the host and port
+ * of a proxy in front of the server.
+ */
 export async function connectTestDataSource(
   db: TestDatabase,
   tableName: string,
+  overrides: Partial<DataSourceOptions> = {},
 ): Promise<DataSource> {
-  const ds = new DataSource(optionsFor(db, tableName, false));
+  const ds = new DataSource({
+    ...optionsFor(db, tableName, false),
+    ...overrides,
+  } as DataSourceOptions);
   await ds.initialize();
   return ds;
 }
