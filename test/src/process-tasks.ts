@@ -31,4 +31,24 @@ export class ProcessTasks {
     await new Promise((resolve) => setTimeout(resolve, ms));
     return `slept ${ms}`;
   }
+
+  /** Writes its effect through its attempt's transaction, then takes `ms` to finish. */
+  @Task({
+    takesContext: true,
+    queueName: 'default',
+    transactional: true,
+    maxAttempts: 2,
+    retryDelay: 0,
+  })
+  async transactionalEffect(ctx: TaskContext, ms: number): Promise<string> {
+    const table = `${process.env.TASKS_TEST_TABLE}_effects`;
+    const placeholders =
+      this.dataSource.options.type === 'postgres' ? '$1, $2' : '?, ?';
+    await ctx.manager!.query(
+      `INSERT INTO ${table} (result_id, pid) VALUES (${placeholders})`,
+      [ctx.taskResult.id, process.pid],
+    );
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    return 'written';
+  }
 }
