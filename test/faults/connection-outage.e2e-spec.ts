@@ -10,7 +10,7 @@ import {
   type TestDatabase,
 } from '../support/databases.js';
 import {
-  captureLogs,
+  bootFaultApp,
   countRunning,
   expiredLeasesSql,
   FaultTasks,
@@ -23,7 +23,6 @@ import {
   type CapturedLogs,
   type TableLock,
 } from '../support/faults.js';
-import { bootTasksApp } from '../support/tasks-app.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { waitFor } from '../support/wait.js';
 
@@ -76,16 +75,11 @@ describe.each(availableDatabases())(
         workerDs = ds;
         lockDs = await connectTestDataSource(db, table);
       }
-      moduleRef = await bootTasksApp({
-        dataSource: workerDs,
-        tableName: table,
-        leaseMs: LEASE_MS,
-        providers: [FaultTasks, FinishedEvents],
-      });
-      logs = captureLogs();
-      queue = moduleRef.get(TaskQueue);
-      tasks = moduleRef.get(FaultTasks);
-      events = moduleRef.get(FinishedEvents);
+      ({ moduleRef, queue, tasks, events, logs } = await bootFaultApp(
+        workerDs,
+        table,
+        LEASE_MS,
+      ));
     });
 
     afterEach(async () => {

@@ -20,7 +20,9 @@ import { bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 import {
   buildTestApp,
+  killAll,
   startWorker,
+  workerEnv,
   type WorkerProcess,
 } from '../support/worker-process.js';
 
@@ -59,8 +61,6 @@ describe.each(availableDatabases())(
       processes.push(worker);
       return worker;
     };
-    const running = (worker: WorkerProcess) =>
-      worker.child.exitCode === null && worker.child.signalCode === null;
     const stopGracefully = async (worker: WorkerProcess) => {
       worker.child.kill('SIGTERM');
       const exit = await worker.exited;
@@ -72,19 +72,9 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      env = {
-        TASKS_TEST_DB: db.name,
-        TASKS_TEST_TABLE: table,
-        TASKS_TEST_LEASE_MS: String(LEASE_MS),
+      env = workerEnv(db, ds, table, LEASE_MS, {
         TASKS_TEST_RECORD_FINISHED: '1',
-        ...(db.name === 'sqlite'
-          ? {
-              TASKS_TEST_SQLITE_FILE: String(
-                (ds.options as { database: string }).database,
-              ),
-            }
-          : {}),
-      };
+      });
       await ds.query(
         `CREATE TABLE ${table}_runs (result_id VARCHAR(36) NOT NULL, pid INTEGER NOT NULL, attempt INTEGER NOT NULL)`,
       );
@@ -101,16 +91,7 @@ describe.each(availableDatabases())(
       queue = moduleRef.get(TaskQueue);
     }, 60_000);
 
-    afterEach(async () => {
-      // Nothing is left stopped or running, whatever the test did.
-      for (const worker of processes.splice(0)) {
-        if (running(worker)) {
-          worker.child.kill('SIGCONT');
-          worker.child.kill('SIGKILL');
-        }
-        await worker.exited;
-      }
-    });
+    afterEach(() => killAll(processes));
 
     afterAll(async () => {
       try {

@@ -10,7 +10,7 @@ import {
   type TestDatabase,
 } from '../support/databases.js';
 import {
-  captureLogs,
+  bootFaultApp,
   countRunning,
   expiredLeasesSql,
   FaultTasks,
@@ -21,7 +21,6 @@ import {
   Workers,
   type CapturedLogs,
 } from '../support/faults.js';
-import { bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 
 const LEASE_MS = 1500;
@@ -58,16 +57,11 @@ describe.each(availableDatabases())(
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
       lockDs = await connectTestDataSource(db, table);
-      moduleRef = await bootTasksApp({
-        dataSource: ds,
-        tableName: table,
-        leaseMs: LEASE_MS,
-        providers: [FaultTasks, FinishedEvents],
-      });
-      logs = captureLogs();
-      queue = moduleRef.get(TaskQueue);
-      tasks = moduleRef.get(FaultTasks);
-      events = moduleRef.get(FinishedEvents);
+      ({ moduleRef, queue, tasks, events, logs } = await bootFaultApp(
+        ds,
+        table,
+        LEASE_MS,
+      ));
     });
 
     afterEach(async () => {

@@ -13,7 +13,9 @@ import { bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 import {
   buildTestApp,
+  killAll,
   startWorker,
+  workerEnv,
   type WorkerProcess,
 } from '../support/worker-process.js';
 
@@ -45,18 +47,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      env = {
-        TASKS_TEST_DB: db.name,
-        TASKS_TEST_TABLE: table,
-        TASKS_TEST_LEASE_MS: String(LEASE_MS),
-        ...(db.name === 'sqlite'
-          ? {
-              TASKS_TEST_SQLITE_FILE: String(
-                (ds.options as { database: string }).database,
-              ),
-            }
-          : {}),
-      };
+      env = workerEnv(db, ds, table, LEASE_MS);
       await ds.query(
         `CREATE TABLE ${table}_effects (result_id VARCHAR(36) NOT NULL, pid INTEGER NOT NULL)`,
       );
@@ -70,13 +61,7 @@ describe.each(availableDatabases())(
       queue = moduleRef.get(TaskQueue);
     }, 60_000);
 
-    afterEach(async () => {
-      for (const worker of processes.splice(0)) {
-        if (worker.child.exitCode === null && worker.child.signalCode === null)
-          worker.child.kill('SIGKILL');
-        await worker.exited;
-      }
-    });
+    afterEach(() => killAll(processes));
 
     afterAll(async () => {
       await moduleRef?.close();

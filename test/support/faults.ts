@@ -10,12 +10,14 @@ import {
   OnTaskEvent,
   Task,
   TaskContext,
+  TaskQueue,
   type TaskResult,
 } from '../../lib/index.js';
 import type { TaskWorker, WorkerExit } from '../../lib/worker/task-worker.js';
 import type { WorkerRequest } from '../../lib/worker/worker-factory.service.js';
+import { Gate } from '../fixtures/conformance.fixtures.js';
 import type { TestDatabase, TestDatabaseName } from './databases.js';
-import { batchWorker } from './tasks-app.js';
+import { batchWorker, bootTasksApp } from './tasks-app.js';
 
 /**
  * The database's clock in epoch milliseconds, as SQL: leases are measured
@@ -220,16 +222,6 @@ export function watchRescues(moduleRef: TestingModule): {
   };
 }
 
-/** A promise the test opens: tasks wait on it. */
-export class Gate {
-  private open!: () => void;
-  readonly opened = new Promise<void>((resolve) => (this.open = resolve));
-
-  release(): void {
-    this.open();
-  }
-}
-
 /** Tasks of the fault suites: count their executions per result and notice aborts. */
 @Injectable()
 export class FaultTasks {
@@ -354,3 +346,30 @@ export function captureLogs(): CapturedLogs {
 
 export const sleep = (ms: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** An app of the fault suites: FaultTasks and FinishedEvents on a DatabaseBackend, its logs captured. */
+export async function bootFaultApp(
+  dataSource: DataSource,
+  tableName: string,
+  leaseMs: number,
+): Promise<{
+  moduleRef: TestingModule;
+  queue: TaskQueue;
+  tasks: FaultTasks;
+  events: FinishedEvents;
+  logs: CapturedLogs;
+}> {
+  const moduleRef = await bootTasksApp({
+    dataSource,
+    tableName,
+    leaseMs,
+    providers: [FaultTasks, FinishedEvents],
+  });
+  return {
+    moduleRef,
+    logs: captureLogs(),
+    queue: moduleRef.get(TaskQueue),
+    tasks: moduleRef.get(FaultTasks),
+    events: moduleRef.get(FinishedEvents),
+  };
+}

@@ -3,6 +3,8 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { DataSource } from 'typeorm';
+import type { TestDatabase } from './databases.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER_ENTRY = resolve(ROOT, '.test-build/test/src/worker.js');
@@ -61,4 +63,38 @@ export function startWorker(
   args: string[],
 ): WorkerProcess {
   return startCli(env, ['tasks:work', ...args]);
+}
+
+/** The environment of the test application's worker processes for a suite's table. */
+export function workerEnv(
+  db: TestDatabase,
+  ds: DataSource,
+  table: string,
+  leaseMs: number,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    TASKS_TEST_DB: db.name,
+    TASKS_TEST_TABLE: table,
+    TASKS_TEST_LEASE_MS: String(leaseMs),
+    ...(db.name === 'sqlite'
+      ? {
+          TASKS_TEST_SQLITE_FILE: String(
+            (ds.options as { database: string }).database,
+          ),
+        }
+      : {}),
+    ...extra,
+  };
+}
+
+/** Ends every process that still runs (resuming a stopped one first) and waits for it. */
+export async function killAll(processes: WorkerProcess[]): Promise<void> {
+  for (const worker of processes.splice(0)) {
+    if (worker.child.exitCode === null && worker.child.signalCode === null) {
+      worker.child.kill('SIGCONT');
+      worker.child.kill('SIGKILL');
+    }
+    await worker.exited;
+  }
 }
