@@ -167,6 +167,8 @@ export const TaskMessages = {
     `, or set synchronize: true on the DataSource in development.`,
   checkFailed: (alias: string, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): the database could not be checked: ${cause}`,
+  packetTooLarge: (bytes: number, max: number) =>
+    `The statement would be ${bytes} bytes, more than the server's max_allowed_packet (${max}); raise max_allowed_packet or store less.`,
   enqueueRefused: (alias: string, name: string, count: number, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): the database refused ${count} enqueue(s) of task '${name}' (${cause}). ` +
     `The arguments or metadata are too large or invalid for it (on MySQL/MariaDB, raise max_allowed_packet for large arguments); nothing was stored.`,

@@ -37,11 +37,13 @@ export class TaskStore {
           chunk,
           sql,
         );
-        await runner.query(
-          this.dialect.wakeOnInsert(insert, sql, this.sql.tables.tasks),
-          sql.params,
-          true,
+        const text = this.dialect.wakeOnInsert(
+          insert,
+          sql,
+          this.sql.tables.tasks,
         );
+        this.dialect.assertFits(text, sql.params);
+        await runner.query(text, sql.params, true);
       }
     };
     const joined =
@@ -142,11 +144,9 @@ export class TaskStore {
       ).records.map((row: TaskRow) => String(row.id));
       if (locked.length === 0) return [];
       const update = new SqlBuilder(this.dialect);
-      await runner.query(
-        `UPDATE ${this.tasks} SET ${set(update)} WHERE id IN (${update.list(locked, 'text')})`,
-        update.params,
-        true,
-      );
+      const text = `UPDATE ${this.tasks} SET ${set(update)} WHERE id IN (${update.list(locked, 'text')})`;
+      this.dialect.assertFits(text, update.params);
+      await runner.query(text, update.params, true);
       return locked;
     };
     if (transaction) return write(transaction);

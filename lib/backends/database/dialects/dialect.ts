@@ -175,6 +175,13 @@ export abstract class Dialect {
   /** Driver error codes (or prefixes of string codes) meaning the data was refused. */
   protected readonly refusalErrors: readonly (string | number)[] = [];
 
+  /**
+   * Refuses, as the database would, a statement larger than the database
+   * accepts (MySQL/MariaDB: `max_allowed_packet`, which otherwise may drop
+   * the connection mid-write and look like an outage).
+   */
+  assertFits(_text: string, _params: readonly unknown[]): void {}
+
   /** Whether a statement failed because a table or column does not exist (the schema is missing or outdated). */
   isMissingTable(error: unknown): boolean {
     return this.hasCode(error, (code) =>

@@ -1,4 +1,5 @@
-import type { QueryRunner } from 'typeorm';
+import type { DataSource, QueryRunner } from 'typeorm';
+import { TaskMessages } from '../../../tasks.messages.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
@@ -43,6 +44,29 @@ export class MysqlDialect extends Dialect {
   }
 
   override readonly returningUpdates = false;
+
+  /** The server's `max_allowed_packet`, read when the connection is prepared. */
+  private maxPacket: number | null = null;
+
+  override async prepare(dataSource: DataSource): Promise<void> {
+    const [row] = await dataSource.query(
+      'SELECT @@max_allowed_packet AS max_packet',
+    );
+    this.maxPacket = Number(row?.max_packet) || null;
+  }
+
+  /** Escaping can double a value: a statement that might exceed the packet limit is refused. */
+  override assertFits(text: string, params: readonly unknown[]): void {
+    if (this.maxPacket === null) return;
+    let bytes = Buffer.byteLength(text);
+    for (const param of params)
+      if (typeof param === 'string') bytes += Buffer.byteLength(param);
+    if (bytes > this.maxPacket)
+      throw Object.assign(
+        new Error(TaskMessages.packetTooLarge(bytes, this.maxPacket)),
+        { code: 'ER_NET_PACKET_TOO_LARGE' },
+      );
+  }
 
   /** SYSDATE, unlike NOW, is read when the statement executes, after any wait. */
   override readonly clockMs =
