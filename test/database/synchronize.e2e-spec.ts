@@ -163,9 +163,19 @@ describe.each(availableDatabases())(
       const starting = await Promise.all(
         Array.from({ length: 4 }, () => open({ logger })),
       );
+      // Each process first finds both tables missing, as when they start at
+      // the same instant, so that every one of them tries to create them.
+      const racing = (ds: DataSource) => {
+        const dialect = dialectFor(ds);
+        const hasTable = dialect.hasTable.bind(dialect);
+        let checks = 0;
+        dialect.hasTable = async (runner, table) =>
+          ++checks <= 2 ? false : hasTable(runner, table);
+        return dialect;
+      };
       await Promise.all(
         starting.map((ds) =>
-          synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES),
+          synchronizeTaskTables(ds, racing(ds), DEFAULT_TABLES),
         ),
       );
       expect(await existing(starting[0])).toEqual([
