@@ -6,7 +6,14 @@ import tseslint from 'typescript-eslint';
 
 export default defineConfig(
   {
-    ignores: ['.test-build/', 'dist/', 'node_modules/', 'coverage/', '**/dist/'],
+    ignores: [
+      '.test-build/',
+      '.bench-build/',
+      'dist/',
+      'node_modules/',
+      'coverage/',
+      '**/dist/',
+    ],
   },
   js.configs.recommended,
   tseslint.configs.recommended,
