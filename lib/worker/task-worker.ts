@@ -1,3 +1,6 @@
+// Longer than most files here on purpose: the claim loop, the running set
+// and the two-stage shutdown share their state and read best together; the
+// heartbeat, the attempts and the outcome writes live in their own files.
 import { Logger } from '@nestjs/common';
 import type {
   ClaimedTask,

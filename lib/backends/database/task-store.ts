@@ -1,3 +1,7 @@
+// Longer than most files here on purpose: every statement on the tasks
+// table, for all three databases, in one place, so that the guards they share
+// (held by this worker, this attempt, a lease by the database clock) stay
+// visibly the same.
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
