@@ -237,6 +237,8 @@ export const TaskMessages = {
     `Backend '${alias}' answers again after ${Math.round(ms / 100) / 10} s.`,
   leaseLost: (id: string, taskName: string, workerId: string) =>
     `Task ${id} (${taskName}) is no longer held by worker ${workerId}: the store handed it to another worker. Its attempt here is stopped and its outcome discarded.`,
+  releaseFailed: (ids: readonly string[], error: unknown) =>
+    `Could not hand back ${ids.length} claimed task(s) that never started (${ids.join(', ')}): ${reason(error)}. Once this worker is gone and their lease has run out, another worker rescues them (each counted as an interrupted attempt).`,
   outcomeDiscarded: (id: string, taskName: string, workerId: string) =>
     `The outcome of task ${id} (${taskName}) was discarded: worker ${workerId} no longer held it (another worker rescued it after its lease ran out).`,
   workerPaused: (workerId: string, ms: number, leaseMs: number) =>

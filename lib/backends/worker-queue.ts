@@ -38,7 +38,8 @@ export interface WorkerInfo {
  * The queue a worker consumes (`tasks:work`, the in-process worker): what a
  * backend offers through `TaskBackend.workerQueue()` for workers to run its
  * tasks. Every call is batched where it can be: claims take as many tasks as
- * the worker has free slots, completions are written many per call.
+ * the worker has free slots (and, where `release` exists, a few more it
+ * keeps ready), completions are written many per call.
  *
  * The contract a worker relies on: a claimed task is held by that worker
  * (its lease) until it records the attempt, or until it stops heartbeating
@@ -56,6 +57,13 @@ export interface WorkerQueue {
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]>;
+  /**
+   * Hands back claimed tasks whose attempt never started (a worker's
+   * prefetched tasks when it stops): READY again as before the claim, the
+   * attempt not counted. Only attempts the worker still holds are changed.
+   * Optional: without it, a worker claims no more than it can start.
+   */
+  release?(workerId: string, held: readonly HeldTask[]): Promise<void>;
   /** Writes outcomes; returns the ids of those still held by their worker in that attempt, and so written. */
   complete(records: readonly AttemptRecord[]): Promise<string[]>;
   /** Whether a failed write was the store refusing the data (too large, invalid), as opposed to a lost connection. */
@@ -66,6 +74,14 @@ export interface WorkerQueue {
    * meanwhile): their attempts must stop and record nothing.
    */
   heartbeat(workerId: string, held: readonly HeldTask[]): Promise<string[]>;
+  /**
+   * Hands back, as interrupted attempts, tasks still marked as this
+   * worker's whose lease ran out although it does not hold them (an attempt
+   * that ended without a recorded outcome, or an earlier process with the
+   * same worker id). `held` is everything the worker holds, taken while no
+   * claim of it is on its way. Returns how many it handed back. Optional.
+   */
+  recoverOrphans?(workerId: string, held: readonly HeldTask[]): Promise<number>;
   /**
    * Fails or re-queues (after their retry delay) the tasks of other workers
    * that are gone: their lease ran out and, where the store can tell, their

@@ -23,6 +23,8 @@ export interface TasksWorkerOptions {
   backend?: string;
   queues?: string[];
   concurrency?: number;
+  /** Claimed tasks kept ready beyond the free slots (default: the concurrency; 0: none). */
+  prefetch?: number;
 }
 
 export interface TasksModuleOptions {

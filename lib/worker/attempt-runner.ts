@@ -28,6 +28,8 @@ export interface Running {
   lost: boolean;
   /** Its outcome is being written: whether the store still held it, the write decides. */
   recording: boolean;
+  /** When its code started (monotonic ms). */
+  startedAt: number;
 }
 
 /** What running attempts needs besides the queue: the executor, events, and joining a transaction. */
@@ -55,6 +57,8 @@ export class AttemptRunner {
     private readonly aborted: () => boolean,
     /** Told when a retry this worker recorded falls due. */
     private readonly onRetry: (id: string, dueAt: number) => void,
+    /** Told when an attempt's code has ended and its outcome is being written. */
+    private readonly onCodeEnded: (entry: Running) => void,
   ) {}
 
   /** Runs the attempt of a claimed task and records what became of it. */
@@ -79,7 +83,7 @@ export class AttemptRunner {
 
   /** Writes an outcome through the recorder, then announces it; false when it could not be written. */
   async record(entry: Running, verdict: AttemptVerdict): Promise<boolean> {
-    entry.recording = true;
+    this.markRecording(entry);
     let recorded: Recorded;
     try {
       recorded = await this.recorder.record(this.recordOf(entry, verdict));
@@ -92,6 +96,12 @@ export class AttemptRunner {
     }
     await this.announce(entry, recorded);
     return true;
+  }
+
+  private markRecording(entry: Running): void {
+    if (entry.recording) return;
+    entry.recording = true;
+    this.onCodeEnded(entry);
   }
 
   /** What is written for an attempt this worker holds. */
@@ -119,7 +129,7 @@ export class AttemptRunner {
           failure = this.verdictOf(entry.result, ran);
           return null;
         }
-        entry.recording = true;
+        this.markRecording(entry);
         success = this.recordOf(entry, this.verdictOf(entry.result, ran));
         return success;
       });

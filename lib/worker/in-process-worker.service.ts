@@ -63,6 +63,7 @@ export class InProcessWorker {
       backend: config.backend,
       queues: config.queues ?? null,
       concurrency: config.concurrency,
+      prefetch: config.prefetch,
     });
   }
 

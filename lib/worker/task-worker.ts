@@ -2,6 +2,7 @@
 // and the two-stage shutdown share their state and read best together; the
 // heartbeat, the attempts and the outcome writes live in their own files.
 import { Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import type {
   ClaimedTask,
   HeldTask,
@@ -18,6 +19,7 @@ import {
   type WorkerRunner,
 } from './attempt-runner.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
+import { ClaimBuffer } from './claim-buffer.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { WorkerOptions } from './worker-options.js';
@@ -26,14 +28,19 @@ import type { WorkerOptions } from './worker-options.js';
 export type WorkerExit = 'drained' | 'aborted';
 
 /**
- * Pulls tasks from a backend's worker queue and runs them: claims as many
- * as it has free slots, heartbeats while they run, writes outcomes in
- * batches, rescues tasks of workers that are gone, and stops gracefully (or
- * aborts) on request.
+ * Pulls tasks from a backend's worker queue and runs them: claims in
+ * batches into a small local buffer (`prefetch` tasks beyond its free
+ * slots), starts one whenever a slot frees, heartbeats while they run,
+ * writes outcomes in batches while the next tasks run, rescues tasks of
+ * workers that are gone, and stops gracefully (or aborts) on request,
+ * handing its unstarted tasks back.
  */
 export class TaskWorker {
   private readonly logger = new Logger(LOGGER_CONTEXT);
+  /** Attempts held by this worker that started: running, or their outcome being written. */
   private readonly running = new Map<string, Running>();
+  /** Claimed tasks not started yet, best first. */
+  private readonly buffer: ClaimBuffer;
   private readonly outage: OutageLog;
   private readonly recorder: OutcomeRecorder;
   private readonly attempts: AttemptRunner;
@@ -46,6 +53,8 @@ export class TaskWorker {
   private recordingDeadline: number | null = null;
   private started = 0;
   private moreMayBeReady = true;
+  /** A claim is on its way: the store may hold tasks for this worker that it does not know yet. */
+  private claiming = false;
   private readonly heartbeat: WorkerHeartbeat;
   private stopRequested: () => void = () => {};
   private readonly stopSignal = new Promise<void>(
@@ -61,6 +70,10 @@ export class TaskWorker {
     runner: WorkerRunner,
     readonly options: WorkerOptions,
   ) {
+    this.buffer = new ClaimBuffer(
+      options.concurrency,
+      queue.release ? options.prefetch : 0,
+    );
     this.outage = new OutageLog(this.logger, options.backend);
     this.recorder = new OutcomeRecorder(
       queue,
@@ -79,18 +92,22 @@ export class TaskWorker {
       (id, dueAt) => {
         if (options.batch) this.retries.set(id, dueAt);
       },
+      (entry) => this.codeEnded(entry),
     );
     this.heartbeat = new WorkerHeartbeat(
       queue,
       options.workerId,
       this.logger,
       this.outage,
-      () =>
-        [...this.running.values()].map((entry) => ({
+      () => [
+        ...[...this.running.values()].map((entry) => ({
           id: entry.result.id,
           attempt: entry.attempt,
         })),
+        ...this.buffer.held(),
+      ],
       (task) => this.loseLease(task),
+      () => this.claiming,
     );
   }
 
@@ -148,18 +165,26 @@ export class TaskWorker {
 
   private async loop(): Promise<void> {
     while (!this.stopping) {
-      const free = this.freeSlots();
-      if (free > 0 && this.moreMayBeReady) {
-        const claimed = await this.claim(free);
+      this.startBuffered();
+      if (this.limitReached()) break;
+      await this.release(this.buffer.takeStale());
+      const wanted = this.claimSize();
+      if (wanted > 0 && this.moreMayBeReady) {
+        this.claiming = true;
+        const claimed = await this.claim(wanted);
+        // Only once they are buffered are the claimed tasks known as held.
+        if (claimed) this.buffer.add(claimed);
+        this.claiming = false;
         if (claimed) {
-          this.moreMayBeReady = claimed.length === free;
-          for (const task of claimed) this.start(task);
+          this.moreMayBeReady = claimed.length === wanted;
+          this.startBuffered();
           if (this.limitReached()) break;
-          if (this.moreMayBeReady && this.freeSlots() > 0) continue;
+          if (this.moreMayBeReady && this.claimSize() > 0) continue;
           if (
             this.options.batch &&
             claimed.length === 0 &&
             this.running.size === 0 &&
+            this.buffer.size === 0 &&
             !this.retryDueSoon()
           )
             break;
@@ -176,7 +201,11 @@ export class TaskWorker {
     const soonest = Math.min(
       ...[...this.retries.values()].filter((due) => due > now),
     );
-    return Math.min(this.options.intervalMs, soonest - now);
+    return Math.min(
+      this.options.intervalMs,
+      soonest - now,
+      this.buffer.msUntilStale(),
+    );
   }
 
   /**
@@ -193,13 +222,52 @@ export class TaskWorker {
     );
   }
 
-  private freeSlots(): number {
-    const slots = this.options.concurrency - this.running.size;
+  /** Attempts whose task code runs now (not those whose outcome is being written). */
+  private executing(): number {
+    let count = 0;
+    for (const entry of this.running.values()) if (!entry.recording) count++;
+    return count;
+  }
+
+  /**
+   * How many tasks to claim now: none while the buffer is more than half
+   * full or outcomes are piling up unwritten; else enough to fill the free
+   * slots and the buffer, within `maxTasks`.
+   */
+  private claimSize(): number {
+    const { concurrency, maxTasks } = this.options;
+    const prefetch = this.buffer.gauge.target(this.oldestRunningMs());
+    if (this.buffer.size > Math.floor(prefetch / 2)) return 0;
+    const executing = this.executing();
+    if (this.running.size - executing >= concurrency + prefetch) return 0;
+    const room = concurrency + prefetch - executing - this.buffer.size;
     const budget =
-      this.options.maxTasks === null
-        ? Infinity
-        : this.options.maxTasks - this.started;
-    return Math.max(0, Math.min(slots, budget));
+      maxTasks === null ? Infinity : maxTasks - this.started - this.buffer.size;
+    return Math.max(0, Math.min(room, budget));
+  }
+
+  /** How long the attempt that started first among those whose code runs has run. */
+  private oldestRunningMs(): number {
+    const now = performance.now();
+    let oldest = 0;
+    for (const entry of this.running.values())
+      if (!entry.recording) oldest = Math.max(oldest, now - entry.startedAt);
+    return oldest;
+  }
+
+  /** Starts buffered tasks while slots are free. */
+  private startBuffered(): void {
+    if (this.stopping) return;
+    let free = this.options.concurrency - this.executing();
+    for (let task; free > 0 && (task = this.buffer.take()); free--)
+      this.start(task);
+  }
+
+  /** An attempt's code ended (its outcome is being written): its slot takes the next task. */
+  private codeEnded(entry: Running): void {
+    this.buffer.gauge.taskEnded(performance.now() - entry.startedAt);
+    this.startBuffered();
+    this.wake();
   }
 
   private limitReached(): boolean {
@@ -211,11 +279,14 @@ export class TaskWorker {
   /** Claims up to `limit` tasks; null when claiming failed (which is not an empty queue). */
   private async claim(limit: number): Promise<ClaimedTask[] | null> {
     try {
+      const begun = performance.now();
       const claimed = await this.queue.claim(
         this.workerId,
         this.options.queues,
         limit,
       );
+      if (claimed.length > 0)
+        this.buffer.gauge.claimAnswered(performance.now() - begun);
       this.outage.answered();
       return claimed;
     } catch (error) {
@@ -238,6 +309,7 @@ export class TaskWorker {
       done: Promise.resolve(),
       lost: false,
       recording: false,
+      startedAt: performance.now(),
     };
     entry.done = this.attempts
       .execute(entry, problem)
@@ -263,6 +335,7 @@ export class TaskWorker {
    * about an earlier attempt of a task that runs here again, is stale.
    */
   private loseLease({ id, attempt }: HeldTask): void {
+    if (this.buffer.drop({ id, attempt })) return;
     const entry = this.running.get(id);
     if (!entry || entry.lost || entry.recording || entry.attempt !== attempt)
       return;
@@ -277,12 +350,28 @@ export class TaskWorker {
     this.running.delete(id);
   }
 
+  /** Hands claimed tasks that never started back to the queue. */
+  private async release(unstarted: HeldTask[]): Promise<void> {
+    if (unstarted.length === 0) return;
+    try {
+      await this.queue.release!(this.workerId, unstarted);
+    } catch (error) {
+      this.logger.warn(
+        TaskMessages.releaseFailed(
+          unstarted.map((task) => task.id),
+          error,
+        ),
+      );
+    }
+  }
+
   /**
    * Waits for running tasks: without limit after `--max-tasks` (until a
    * stop arrives), then up to the shutdown timeout or an abort; interrupts
    * what is left.
    */
   private async drain(): Promise<void> {
+    await this.release(this.buffer.takeAll());
     const allDone = () =>
       Promise.all([...this.running.values()].map((entry) => entry.done));
     if (!this.stopping) await Promise.race([allDone(), this.stopSignal]);

@@ -6,7 +6,9 @@ import type { OutageLog } from './outage-log.js';
 
 /**
  * A worker's heartbeat, every third of the lease: proves the worker alive,
- * learns which tasks it lost, and rescues the tasks of workers that are
+ * learns which tasks it lost, hands back tasks marked as its own that it
+ * does not hold (only while no claim of its own is on its way, whose tasks
+ * it could not know yet), and rescues the tasks of workers that are
  * gone — but only once this worker has itself heartbeated without a failure
  * for a whole lease. A worker that just regained the store never rescues at
  * once: the others get a lease to renew theirs first.
@@ -27,6 +29,8 @@ export class WorkerHeartbeat {
     private readonly held: () => HeldTask[],
     /** Called for each held attempt the store no longer holds for this worker. */
     private readonly onLost: (task: HeldTask) => void,
+    /** Whether a claim of the worker is on its way (its tasks are held in the store, not yet here). */
+    private readonly claiming: () => boolean,
   ) {}
 
   get intervalMs(): number {
@@ -74,6 +78,12 @@ export class WorkerHeartbeat {
       return;
     }
     for (const task of held) if (lost.includes(task.id)) this.onLost(task);
+    try {
+      if (this.queue.recoverOrphans && !this.claiming())
+        await this.queue.recoverOrphans(this.workerId, this.held());
+    } catch (error) {
+      this.outage.failed('heartbeat', error);
+    }
     if (performance.now() - this.steadySince < this.queue.leaseMs) return;
     try {
       await this.queue.rescueExpired(this.workerId);

@@ -10,6 +10,15 @@ export interface WorkerOptions {
   queues: readonly string[] | null;
   /** Tasks run at once. */
   concurrency: number;
+  /**
+   * At most this many claimed tasks kept ready beyond the free slots, so
+   * that a freed slot starts the next task without waiting for the store
+   * and claims carry many tasks per round trip. The worker keeps only what
+   * its slots would run during one claim (none for tasks that run longer
+   * than a claim takes); unstarted tasks are handed back, uncounted, when
+   * it stops. 0: claim only what can start at once.
+   */
+  prefetch: number;
   /** Polling interval when no wake-up arrives. */
   intervalMs: number;
   /** Exit once the queues are empty. */
@@ -29,6 +38,8 @@ export interface WorkerRequest extends Partial<Omit<WorkerOptions, 'queues'>> {
 
 export const DEFAULT_WORKER_OPTIONS = {
   concurrency: 10,
+  /** The default `prefetch` is this many times the concurrency. */
+  prefetchPerSlot: 10,
   intervalMs: 1000,
   shutdownTimeoutMs: 30_000,
 };
@@ -69,15 +80,16 @@ export function resolveWorkerOptions(
       );
     return value;
   };
+  const concurrency = whole(
+    'concurrency',
+    request.concurrency,
+    1,
+    DEFAULT_WORKER_OPTIONS.concurrency,
+  );
   return {
     backend,
     queues,
-    concurrency: whole(
-      'concurrency',
-      request.concurrency,
-      1,
-      DEFAULT_WORKER_OPTIONS.concurrency,
-    ),
+    concurrency,
     intervalMs: whole(
       'intervalMs',
       request.intervalMs,
@@ -89,6 +101,12 @@ export function resolveWorkerOptions(
       request.shutdownTimeoutMs,
       0,
       DEFAULT_WORKER_OPTIONS.shutdownTimeoutMs,
+    ),
+    prefetch: whole(
+      'prefetch',
+      request.prefetch,
+      0,
+      DEFAULT_WORKER_OPTIONS.prefetchPerSlot * concurrency,
     ),
     maxTasks: whole('maxTasks', request.maxTasks, 1, null),
     batch: request.batch ?? false,

@@ -386,8 +386,8 @@ describe.each(availableDatabases())(
           ...overrides,
         };
         await sql(
-          `INSERT INTO ${tableName} (${INSERT_COLUMNS.join(', ')}) SELECT ${INSERT_COLUMNS.map(
-            (column) => values[column] ?? column,
+          `INSERT INTO ${tableName} (${INSERT_COLUMNS.map(({ name }) => name).join(', ')}) SELECT ${INSERT_COLUMNS.map(
+            ({ name }) => values[name] ?? name,
           ).join(', ')} FROM ${tableName} WHERE id = :1`,
           [id],
         );

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
@@ -10,6 +11,7 @@ import {
   TaskResultStatus,
   type TaskContext,
 } from '../../lib/index.js';
+import { DatabaseWorkerQueue } from '../../lib/backends/database/database-worker-queue.js';
 import type { WorkerRequest } from '../../lib/worker/worker-factory.service.js';
 import {
   availableDatabases,
@@ -223,6 +225,38 @@ describe.each(availableDatabases())(
       await result.refresh();
       expect(result.status).toBe(TaskResultStatus.FAILED);
       expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
+    });
+
+    it('does not take the tasks of a claim still on its way for orphans, however late it arrives', async () => {
+      const results = await queue
+        .task(ResilienceTasks, 'small')
+        .enqueueMany([[1], [2], [3]]);
+      const original = DatabaseWorkerQueue.prototype.claim;
+      let delayed = false;
+      // The claim commits in the database, then its answer takes longer than a lease to arrive.
+      const spy = jest
+        .spyOn(DatabaseWorkerQueue.prototype, 'claim')
+        .mockImplementation(async function (
+          this: DatabaseWorkerQueue,
+          ...args
+        ) {
+          const claimed = await original.apply(this, args);
+          if (claimed.length > 0 && !delayed) {
+            delayed = true;
+            await new Promise((resolve) => setTimeout(resolve, 1600));
+          }
+          return claimed;
+        });
+      try {
+        expect(await worker().run()).toBe('drained');
+      } finally {
+        spy.mockRestore();
+      }
+      for (const result of results) {
+        await result.refresh();
+        expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+        expect(result.attempts).toBe(1);
+      }
     });
   },
 );

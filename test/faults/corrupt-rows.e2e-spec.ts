@@ -81,8 +81,8 @@ describe.each(availableDatabases())(
         ...overrides,
       };
       await sql(
-        `INSERT INTO ${table} (${INSERT_COLUMNS.join(', ')}) SELECT ${INSERT_COLUMNS.map(
-          (column) => values[column] ?? column,
+        `INSERT INTO ${table} (${INSERT_COLUMNS.map(({ name }) => name).join(', ')}) SELECT ${INSERT_COLUMNS.map(
+          ({ name }) => values[name] ?? name,
         ).join(', ')} FROM ${table} WHERE id = :1`,
         [id],
       );

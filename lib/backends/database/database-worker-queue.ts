@@ -148,16 +148,16 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     return tasks.complete(records.map(encodeCompletion));
   }
 
+  async release(workerId: string, held: readonly HeldTask[]): Promise<void> {
+    const { tasks } = await this.store.open();
+    await tasks.release(workerId, held);
+  }
+
   isRefusal(error: unknown): boolean {
     return this.store.dialect?.isRefusal(error) ?? false;
   }
 
-  /**
-   * Extends the leases this worker holds and returns the ids it no longer
-   * holds. Rows still marked as this worker's whose lease ran out (an
-   * attempt that ended without a recorded outcome, or a previous process
-   * with the same worker id) are handed back as interrupted attempts.
-   */
+  /** Extends the leases this worker holds and returns the ids it no longer holds. */
   async heartbeat(
     workerId: string,
     held: readonly HeldTask[],
@@ -168,11 +168,19 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     const still = await tasks.extendLeases(workerId, held, this.leaseMs);
     if (!(await workers.heartbeatWorker(workerId)) && session)
       await workers.registerWorker(session.row, this.leaseMs);
-    const orphans = (await tasks.orphaned(workerId, RESCUE_BATCH)).filter(
-      (row) => !still.has(String(row.id)),
-    );
-    await this.interrupt(orphans, workerId, false);
     return held.filter((task) => !still.has(task.id)).map((task) => task.id);
+  }
+
+  async recoverOrphans(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<number> {
+    const { tasks } = await this.store.open();
+    const holding = new Set(held.map((task) => task.id));
+    const orphans = (await tasks.orphaned(workerId, RESCUE_BATCH)).filter(
+      (row) => !holding.has(String(row.id)),
+    );
+    return this.interrupt(orphans, workerId, false);
   }
 
   /**

@@ -82,7 +82,7 @@ export class SqlConnection {
   async tableProblem(): Promise<string | null> {
     try {
       await this.read(
-        `SELECT ${INSERT_COLUMNS.join(', ')} FROM ${this.dialect.quote(this.tables.tasks)} WHERE 1 = 0`,
+        `SELECT ${INSERT_COLUMNS.map((column) => column.name).join(', ')} FROM ${this.dialect.quote(this.tables.tasks)} WHERE 1 = 0`,
         [],
       );
       await this.read(

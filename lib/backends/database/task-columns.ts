@@ -67,9 +67,9 @@ export const WORKER_COLUMNS = [
 export type TaskColumnName = (typeof TASK_COLUMNS)[number]['name'];
 
 /** Columns written by an enqueue (all but the generated `seq`). */
-export const INSERT_COLUMNS: readonly TaskColumnName[] = TASK_COLUMNS.filter(
+export const INSERT_COLUMNS: readonly ColumnSpec[] = TASK_COLUMNS.filter(
   (column) => column.type !== 'seq',
-).map((column) => column.name);
+);
 
 /** An index of the tasks table, named `<table>_<suffix>`; `partial` is honoured where the database has partial indexes. */
 export interface IndexSpec {

@@ -4,7 +4,7 @@ import {
 } from '../../task/task-error-record.js';
 import type { TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
-import { INSERT_COLUMNS } from './task-columns.js';
+import type { TaskColumnName } from './task-columns.js';
 import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import type { AttemptRecord } from '../worker-queue.js';
@@ -102,11 +102,14 @@ export function decodeRow(row: TaskRow): DecodedRow {
   return { data, problem };
 }
 
-/** The values of a new row, in `INSERT_COLUMNS` order. */
-export function encodeNewRow(data: TaskResultData): unknown[] {
+/** A new row's values, by column. */
+export type NewRow = Record<Exclude<TaskColumnName, 'seq'>, unknown>;
+
+/** The values of a new row, by column. */
+export function encodeNewRow(data: TaskResultData): NewRow {
   const ms = (date: Date | null) => (date ? date.getTime() : null);
   const enqueuedAt = ms(data.enqueuedAt) ?? Date.now();
-  const values: Record<string, unknown> = {
+  return {
     id: data.id,
     task_name: data.taskName,
     backend: data.backend,
@@ -131,7 +134,6 @@ export function encodeNewRow(data: TaskResultData): unknown[] {
     worker_id: null,
     lease_expires_at: null,
   };
-  return INSERT_COLUMNS.map((column) => values[column]);
 }
 
 /** The final (or retry) state written for one attempt. */

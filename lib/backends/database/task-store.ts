@@ -5,11 +5,44 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
-import { SqlBuilder, type SqlType } from './sql-builder.js';
-import { INSERT_COLUMNS } from './task-columns.js';
-import type { Completion } from './task-row.js';
+import { SqlBuilder } from './sql-builder.js';
+import { INSERT_COLUMNS, type ColumnSpec } from './task-columns.js';
+import type { Completion, NewRow } from './task-row.js';
 
 const { READY, RUNNING } = TaskResultStatus;
+
+/** The outcomes a completion writes, as a recordset `o` (its names apart from the table's). */
+const OUTCOME_COLUMNS: readonly ColumnSpec[] = [
+  { name: 'o_id', type: 'id' },
+  { name: 'o_worker_id', type: 'short' },
+  { name: 'o_attempt', type: 'integer' },
+  { name: 'o_status', type: 'short' },
+  { name: 'o_finished_at', type: 'bigint' },
+  { name: 'o_return_value', type: 'text' },
+  { name: 'o_errors', type: 'text' },
+  { name: 'o_worker_ids', type: 'text' },
+  { name: 'o_available_at', type: 'bigint' },
+];
+
+/** The claims a release hands back, as a recordset `o`. */
+const RELEASE_COLUMNS: readonly ColumnSpec[] = [
+  { name: 'o_id', type: 'id' },
+  { name: 'o_attempt', type: 'integer' },
+];
+
+function outcomeRow(completion: Completion): Record<string, unknown> {
+  return {
+    o_id: completion.id,
+    o_worker_id: completion.workerId,
+    o_attempt: completion.attempt,
+    o_status: completion.status,
+    o_finished_at: completion.finishedAt,
+    o_return_value: completion.returnValue,
+    o_errors: completion.errors,
+    o_worker_ids: completion.workerIds,
+    o_available_at: completion.availableAt,
+  };
+}
 
 /** Every statement on the tasks table, written once for all dialects. */
 export class TaskStore {
@@ -24,23 +57,15 @@ export class TaskStore {
   }
 
   /** Inserts rows (already encoded), joining `manager`'s transaction when given. */
-  async insert(
-    rows: unknown[][],
-    manager?: EntityManager | null,
-  ): Promise<void> {
-    const chunks: unknown[][][] = [];
-    const size = this.dialect.insertChunk;
-    for (let i = 0; i < rows.length; i += size)
-      chunks.push(rows.slice(i, i + size));
+  async insert(rows: NewRow[], manager?: EntityManager | null): Promise<void> {
+    const chunks = [...this.dialect.chunks(rows)];
     const write = async (runner: QueryRunner) => {
       for (const chunk of chunks) {
         const sql = new SqlBuilder(this.dialect);
-        const insert = this.dialect.insertSql(
-          this.tasks,
-          INSERT_COLUMNS,
-          chunk,
-          sql,
-        );
+        const names = INSERT_COLUMNS.map((column) => column.name).join(', ');
+        const insert =
+          `INSERT INTO ${this.tasks} (${names}) SELECT ${names} ` +
+          `FROM ${this.dialect.recordset(chunk, INSERT_COLUMNS, 'r', sql)}`;
         const text = this.dialect.wakeOnInsert(
           insert,
           sql,
@@ -106,52 +131,50 @@ export class TaskStore {
     transaction?: QueryRunner,
   ): Promise<string[]> {
     if (completions.length === 0) return [];
-    const ids = completions.map((c) => c.id);
-    const cases = (
-      sql: SqlBuilder,
-      pick: (c: Completion) => unknown,
-      type: SqlType,
-    ) =>
-      `CASE id ${completions.map((c) => `WHEN ${sql.p(c.id, 'text')} THEN ${sql.p(pick(c), type)}`).join(' ')} END`;
-    const set = (sql: SqlBuilder) =>
-      `status = ${cases(sql, (c) => c.status, 'text')}, ` +
-      `finished_at = ${cases(sql, (c) => c.finishedAt, 'bigint')}, ` +
-      `return_value = ${cases(sql, (c) => c.returnValue, 'text')}, ` +
-      `errors = ${cases(sql, (c) => c.errors, 'text')}, ` +
-      `worker_ids = ${cases(sql, (c) => c.workerIds, 'text')}, ` +
-      `available_at = COALESCE(${cases(sql, (c) => c.availableAt, 'bigint')}, available_at), ` +
-      `worker_id = NULL, lease_expires_at = NULL`;
+    const outcomes = (sql: SqlBuilder) =>
+      this.dialect.recordset(
+        completions.map(outcomeRow),
+        OUTCOME_COLUMNS,
+        'o',
+        sql,
+      );
     const held = (sql: SqlBuilder) =>
-      `id IN (${sql.list(ids, 'text')}) AND status = '${RUNNING}' ` +
-      `AND worker_id = ${cases(sql, (c) => c.workerId, 'text')} AND attempts = ${cases(sql, (c) => c.attempt, 'integer')}` +
+      `status = '${RUNNING}' AND worker_id = o.o_worker_id AND attempts = o.o_attempt` +
       (rescuer ? ` AND ${this.abandoned(sql, rescuer)}` : '');
+    const update = (sql: SqlBuilder) =>
+      this.dialect.updateById(
+        this.sql.tables,
+        outcomes(sql),
+        'status = o.o_status, finished_at = o.o_finished_at, return_value = o.o_return_value, ' +
+          'errors = o.o_errors, worker_ids = o.o_worker_ids, ' +
+          'available_at = COALESCE(o.o_available_at, available_at), worker_id = NULL, lease_expires_at = NULL',
+        held(sql),
+      );
     const write = async (runner: QueryRunner): Promise<string[]> => {
       if (this.dialect.returningUpdates) {
         const sql = new SqlBuilder(this.dialect);
         const rows: TaskRow[] = (
           await runner.query(
-            `UPDATE ${this.tasks} SET ${set(sql)} WHERE ${held(sql)} RETURNING id`,
+            `${update(sql)} RETURNING ${this.tasks}.id`,
             sql.params,
             true,
           )
         ).records;
         return rows.map((row) => String(row.id));
       }
-      // Without RETURNING: lock the rows still held, then write those.
+      // Without RETURNING: lock the rows still held, then write them.
       const select = new SqlBuilder(this.dialect);
-      const locked = (
-        await runner.query(
-          `SELECT id FROM ${this.tasks} WHERE ${held(select)} FOR UPDATE`,
-          select.params,
-          true,
-        )
-      ).records.map((row: TaskRow) => String(row.id));
+      const text = this.dialect.lockById(
+        this.sql.tables,
+        outcomes(select),
+        held(select),
+      );
+      this.dialect.assertFits(text, select.params);
+      const locked = (await runner.query(text, select.params, true)).records;
       if (locked.length === 0) return [];
-      const update = new SqlBuilder(this.dialect);
-      const text = `UPDATE ${this.tasks} SET ${set(update)} WHERE id IN (${update.list(locked, 'text')})`;
-      this.dialect.assertFits(text, update.params);
-      await runner.query(text, update.params, true);
-      return locked;
+      const sql = new SqlBuilder(this.dialect);
+      await runner.query(update(sql), sql.params, true);
+      return locked.map((row: TaskRow) => String(row.id));
     };
     if (transaction) return write(transaction);
     return this.sql.withRunner((runner) =>
@@ -159,6 +182,35 @@ export class TaskStore {
         ? write(runner)
         : this.sql.inTransaction(runner, write),
     );
+  }
+
+  /**
+   * Makes claimed rows whose attempt never started READY again, as they
+   * were before the claim (the attempt uncounted), if this worker still
+   * holds them in that attempt.
+   */
+  async release(
+    workerId: string,
+    held: readonly { id: string; attempt: number }[],
+  ): Promise<void> {
+    if (held.length === 0) return;
+    const sql = new SqlBuilder(this.dialect);
+    const claims = this.dialect.recordset(
+      held.map((task) => ({ o_id: task.id, o_attempt: task.attempt })),
+      RELEASE_COLUMNS,
+      'o',
+      sql,
+    );
+    const first = 'o.o_attempt = 1';
+    const text = this.dialect.updateById(
+      this.sql.tables,
+      claims,
+      `started_at = CASE WHEN ${first} THEN NULL ELSE started_at END, ` +
+        `last_attempted_at = CASE WHEN ${first} THEN NULL ELSE last_attempted_at END, ` +
+        `status = '${READY}', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL`,
+      `status = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')} AND attempts = o.o_attempt`,
+    );
+    await this.sql.write(text, sql.params);
   }
 
   /**

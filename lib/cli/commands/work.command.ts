@@ -13,6 +13,7 @@ interface WorkOptions {
   backend: string;
   queue: string[];
   concurrency: number;
+  prefetch?: number;
   interval: number;
   batch?: boolean;
   maxTasks?: number;
@@ -38,6 +39,11 @@ export function registerWorkCommand(
       [],
     )
     .option('--concurrency <n>', 'tasks run at once', integerOption(1), 10)
+    .option(
+      '--prefetch <n>',
+      'claimed tasks kept ready beyond the free slots (default: the concurrency; 0: none)',
+      integerOption(0),
+    )
     .option(
       '--interval <ms>',
       'polling interval in milliseconds',
@@ -67,6 +73,7 @@ export function registerWorkCommand(
           backend: options.backend,
           queues: options.queue.length ? options.queue : null,
           concurrency: options.concurrency,
+          prefetch: options.prefetch,
           intervalMs: options.interval,
           batch: options.batch ?? false,
           maxTasks: options.maxTasks ?? null,

@@ -2,6 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { SqlBuilder, type SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { TaskMessages } from '../../../tasks.messages.js';
+import type { ColumnSpec } from '../task-columns.js';
 import { createTablesSql, type DdlStyle } from './ddl.js';
 
 /** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
@@ -122,18 +123,74 @@ export abstract class Dialect {
     throw new Error(TaskMessages.claimSqlMissing(this.constructor.name));
   }
 
-  /** Rows per INSERT statement: keeps every statement under the database's parameter limit. */
-  readonly insertChunk: number = 500;
+  /** Rows per INSERT statement at most. */
+  readonly insertChunk: number = 5000;
 
-  /** One INSERT of many rows into `table` (quoted): a VALUES list unless the database has a cheaper form. */
-  insertSql(
-    table: string,
-    columns: readonly string[],
-    rows: readonly unknown[][],
+  /** About how many bytes of values one statement may carry. */
+  protected statementBytes(): number {
+    return 16 * 1024 * 1024;
+  }
+
+  /** Splits rows into statements of at most `insertChunk` rows and about `statementBytes()` of values each. */
+  *chunks<T extends Record<string, unknown>>(
+    rows: readonly T[],
+  ): Generator<T[]> {
+    const budget = this.statementBytes();
+    let chunk: T[] = [];
+    let bytes = 0;
+    for (const row of rows) {
+      let size = 0;
+      for (const value of Object.values(row))
+        size += typeof value === 'string' ? value.length : 8;
+      if (
+        chunk.length > 0 &&
+        (chunk.length >= this.insertChunk || bytes + size > budget)
+      ) {
+        yield chunk;
+        chunk = [];
+        bytes = 0;
+      }
+      chunk.push(row);
+      bytes += size;
+    }
+    if (chunk.length > 0) yield chunk;
+  }
+
+  /**
+   * A table expression named `alias` over `rows`, which travel as a single
+   * JSON parameter whatever their number: far cheaper to bind and plan than
+   * a parameter per value. Each row is an object keyed by column name.
+   */
+  abstract recordset(
+    rows: readonly Record<string, unknown>[],
+    columns: readonly ColumnSpec[],
+    alias: string,
     sql: SqlBuilder,
+  ): string;
+
+  /** The SQL type a column of a recordset is read as. */
+  protected columnType(column: ColumnSpec): string {
+    return this.ddl.types[column.type];
+  }
+
+  /**
+   * `UPDATE` of the tasks rows named by the `o_id` column of a recordset
+   * `o` (`from`), which `set` and `where` may refer to.
+   */
+  updateById(
+    tables: TaskTables,
+    from: string,
+    set: string,
+    where: string,
   ): string {
-    const values = rows.map((row) => `(${sql.list(row)})`).join(', ');
-    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES ${values}`;
+    const table = this.quote(tables.tasks);
+    return `UPDATE ${table} SET ${set} FROM ${from} WHERE ${table}.id = o.o_id AND ${where}`;
+  }
+
+  /** Locks and returns the ids of the tasks rows named by the `o_id` column of a recordset `o` that match `where`. */
+  lockById(tables: TaskTables, from: string, where: string): string {
+    const table = this.quote(tables.tasks);
+    return `SELECT ${table}.id FROM ${table} JOIN ${from} ON ${table}.id = o.o_id WHERE ${where} FOR UPDATE`;
   }
 
   /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */

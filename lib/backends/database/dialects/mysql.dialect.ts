@@ -2,6 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { TaskMessages } from '../../../tasks.messages.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
+import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
 
@@ -45,6 +46,49 @@ export class MysqlDialect extends Dialect {
 
   override readonly returningUpdates = false;
 
+  override recordset(
+    rows: readonly Record<string, unknown>[],
+    columns: readonly ColumnSpec[],
+    alias: string,
+    sql: SqlBuilder,
+  ): string {
+    const types = columns.map(
+      (column) =>
+        `${column.name} ${this.columnType(column)} PATH '$.${column.name}'`,
+    );
+    return `JSON_TABLE(${sql.p(JSON.stringify(rows))}, '$[*]' COLUMNS (${types.join(', ')})) AS ${alias}`;
+  }
+
+  /** The row of an auto-increment key is read as a plain BIGINT. */
+  protected override columnType(column: ColumnSpec): string {
+    return column.type === 'seq' ? 'BIGINT' : super.columnType(column);
+  }
+
+  /**
+   * The recordset drives the join and each row is reached by its id's
+   * unique index, whatever the statistics say: a locking statement that
+   * scanned the table instead would lock rows that claims then skip.
+   */
+  private joinById(tables: TaskTables, from: string): string {
+    const table = this.quote(tables.tasks);
+    const index = this.quote(`${tables.tasks}_id`);
+    return `${from} STRAIGHT_JOIN ${table} FORCE INDEX (${index}) ON ${table}.id = o.o_id`;
+  }
+
+  override updateById(
+    tables: TaskTables,
+    from: string,
+    set: string,
+    where: string,
+  ): string {
+    return `UPDATE ${this.joinById(tables, from)} SET ${set} WHERE ${where}`;
+  }
+
+  override lockById(tables: TaskTables, from: string, where: string): string {
+    const table = this.quote(tables.tasks);
+    return `SELECT ${table}.id FROM ${this.joinById(tables, from)} WHERE ${where} FOR UPDATE`;
+  }
+
   /** The server's `max_allowed_packet`, read when the connection is prepared. */
   private maxPacket: number | null = null;
 
@@ -53,6 +97,13 @@ export class MysqlDialect extends Dialect {
       'SELECT @@max_allowed_packet AS max_packet',
     );
     this.maxPacket = Number(row?.max_packet) || null;
+  }
+
+  /** A share of `max_allowed_packet`: values grow when they are escaped. */
+  protected override statementBytes(): number {
+    return this.maxPacket === null
+      ? super.statementBytes()
+      : Math.floor(this.maxPacket / 4);
   }
 
   /** Escaping can double a value: a statement that might exceed the packet limit is refused. */

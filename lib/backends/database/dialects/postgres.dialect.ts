@@ -1,5 +1,6 @@
 import type { DataSource } from 'typeorm';
 import type { SqlBuilder, SqlType } from '../sql-builder.js';
+import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
 
@@ -30,7 +31,7 @@ interface PgClient {
   release(error?: Error | boolean): void;
 }
 
-/** PostgreSQL: CTE + FOR UPDATE SKIP LOCKED + UPDATE … RETURNING; LISTEN/NOTIFY wake-ups. */
+/** PostgreSQL: UPDATE … WHERE seq = ANY (ARRAY(SELECT … FOR UPDATE SKIP LOCKED)) RETURNING; LISTEN/NOTIFY wake-ups. */
 export class PostgresDialect extends Dialect {
   protected readonly ddl = STYLE;
   protected override readonly transientErrors = ['40P01', '40001'];
@@ -53,23 +54,21 @@ export class PostgresDialect extends Dialect {
     return `${placeholder}::${names[type]}`;
   }
 
-  override readonly insertChunk = 5000;
-
-  /**
-   * All rows travel as one JSON parameter expanded by the table's own row
-   * type: far cheaper to bind and plan than thousands of parameters.
-   */
-  override insertSql(
-    table: string,
-    columns: readonly string[],
-    rows: readonly unknown[][],
+  override recordset(
+    rows: readonly Record<string, unknown>[],
+    columns: readonly ColumnSpec[],
+    alias: string,
     sql: SqlBuilder,
   ): string {
-    const records = rows.map((row) =>
-      Object.fromEntries(columns.map((column, i) => [column, row[i]])),
+    const types = columns.map(
+      (column) => `${column.name} ${this.columnType(column)}`,
     );
-    const list = columns.join(', ');
-    return `INSERT INTO ${table} (${list}) SELECT ${list} FROM json_populate_recordset(NULL::${table}, ${sql.p(JSON.stringify(records))}::json)`;
+    return `json_to_recordset(${sql.p(JSON.stringify(rows))}::json) AS ${alias}(${types.join(', ')})`;
+  }
+
+  /** The row of an identity key is read as a plain BIGINT. */
+  protected override columnType(column: ColumnSpec): string {
+    return column.type === 'seq' ? 'BIGINT' : super.columnType(column);
   }
 
   /** Found through the search path, as the backend's own statements find it. */
@@ -108,9 +107,10 @@ export class PostgresDialect extends Dialect {
     parts: ClaimParts,
     sql: SqlBuilder,
   ): string {
+    // An array of keys, not a join: the rows are found by primary key whatever the batch size.
     return (
-      `WITH next AS (${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED) ` +
-      `UPDATE ${table} SET ${parts.setRunning(sql)} FROM next WHERE ${table}.seq = next.seq RETURNING ${table}.*`
+      `UPDATE ${table} SET ${parts.setRunning(sql)} ` +
+      `WHERE seq = ANY (ARRAY(${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED)) RETURNING *`
     );
   }
 

@@ -4,6 +4,7 @@ import { DataSource, type DataSourceOptions, type QueryRunner } from 'typeorm';
 import { LOGGER_CONTEXT } from '../../../tasks.constants.js';
 import type { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
+import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts } from './dialect.js';
 
@@ -63,6 +64,19 @@ export class SqliteDialect extends Dialect {
   }
 
   override readonly serialTransactions = true;
+
+  /** SQLite types values, not columns: JSON numbers arrive as integers or reals, strings as text. */
+  override recordset(
+    rows: readonly Record<string, unknown>[],
+    columns: readonly ColumnSpec[],
+    alias: string,
+    sql: SqlBuilder,
+  ): string {
+    const fields = columns.map(
+      (column) => `value ->> '${column.name}' AS ${column.name}`,
+    );
+    return `(SELECT ${fields.join(', ')} FROM json_each(${sql.p(JSON.stringify(rows))})) AS ${alias}`;
+  }
 
   /** Takes the write lock with a no-op write, waiting (asynchronously) while another connection holds it. */
   override async beginAttempt(
