@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
+import type { PostgresDialect } from '../../lib/backends/database/dialects/postgres.dialect.js';
 import { SqlBuilder } from '../../lib/backends/database/sql-builder.js';
 import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import { TaskStore } from '../../lib/backends/database/task-store.js';
@@ -112,5 +113,58 @@ describe.each(availableDatabases())(
         expect(plan).not.toMatch(/Sort|filesort|TEMP B-TREE/i);
       },
     );
+  },
+);
+
+describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
+  'the claim on $name, before the table is analyzed',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_unanalyzed');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = new TaskStore(
+        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
+      );
+      await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+      // A burst of enqueues the statistics know nothing of.
+      const now = Date.now();
+      await store.insert(
+        Array.from({ length: 20_000 }, (_, i) => encodeNewRow(row(i, now))),
+      );
+    });
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it('walks the claim index in order and sorts nothing', async () => {
+      const dialect = store.sql.dialect as PostgresDialect;
+      const statements = dialect.claimStatements(
+        store.sql.tables,
+        store.claimParts('w', null, 50, 30_000),
+        (value) => `'${value.replace(/'/g, "''")}'`,
+      );
+      const runner = ds.createQueryRunner();
+      let plan: string;
+      try {
+        await runner.startTransaction();
+        for (const statement of statements.slice(0, -1))
+          await runner.query(statement);
+        const rows: { 'QUERY PLAN': string }[] = await runner.query(
+          `EXPLAIN ${statements.at(-1)}`,
+        );
+        plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+      } finally {
+        await runner.rollbackTransaction();
+        await runner.release();
+      }
+      const [{ analyzed }] = await ds.query(
+        `SELECT COALESCE(last_analyze, last_autoanalyze) IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = '${table}'`,
+      );
+      expect(analyzed).toBe(false);
+      expect(plan).toMatch(new RegExp(`Index Scan using ${table}_claim`));
+      expect(plan).not.toMatch(/Sort|Bitmap|Seq Scan/);
+    });
   },
 );

@@ -4,6 +4,7 @@
 // visibly the same.
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TaskResultStatus } from '../../task/task-result-status.js';
+import type { ClaimParts } from './dialects/dialect.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
 import { SqlBuilder } from './sql-builder.js';
 import { INSERT_COLUMNS, type ColumnSpec } from './task-columns.js';
@@ -91,16 +92,27 @@ export class TaskStore {
     limit: number,
     leaseMs: number,
   ): Promise<TaskRow[]> {
-    const now = Date.now();
+    const parts = this.claimParts(workerId, queues, limit, leaseMs);
     return this.sql.withRunner((runner) =>
-      this.dialect.claim(runner, this.sql.tables, {
-        selectReady: (sql) => this.selectReady(sql, queues, limit, now),
-        setRunning: (sql) =>
-          `status = '${RUNNING}', worker_id = ${sql.p(workerId, 'text')}, attempts = attempts + 1, ` +
-          `started_at = COALESCE(started_at, ${sql.p(now, 'bigint')}), last_attempted_at = ${sql.p(now, 'bigint')}, ` +
-          `lease_expires_at = ${this.leaseFromNow(sql, leaseMs)}`,
-      }),
+      this.dialect.claim(runner, this.sql.tables, parts),
     );
+  }
+
+  /** The pieces of a claim, for the dialect to put together. */
+  claimParts(
+    workerId: string,
+    queues: readonly string[] | null,
+    limit: number,
+    leaseMs: number,
+  ): ClaimParts {
+    const now = Date.now();
+    return {
+      selectReady: (sql) => this.selectReady(sql, queues, limit, now),
+      setRunning: (sql) =>
+        `status = '${RUNNING}', worker_id = ${sql.p(workerId, 'text')}, attempts = attempts + 1, ` +
+        `started_at = COALESCE(started_at, ${sql.p(now, 'bigint')}), last_attempted_at = ${sql.p(now, 'bigint')}, ` +
+        `lease_expires_at = ${this.leaseFromNow(sql, leaseMs)}`,
+    };
   }
 
   /** The claim query's row selection: what the claim index serves. */

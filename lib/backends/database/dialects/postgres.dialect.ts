@@ -1,8 +1,21 @@
-import type { DataSource } from 'typeorm';
-import type { SqlBuilder, SqlType } from '../sql-builder.js';
+import type { DataSource, QueryRunner } from 'typeorm';
+import {
+  SqlBuilder,
+  type ParameterSpelling,
+  type SqlType,
+} from '../sql-builder.js';
+import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
+
+/** How PostgreSQL names the types values are cast to. */
+const SQL_TYPES: Record<SqlType, string> = {
+  bigint: 'bigint',
+  integer: 'integer',
+  text: 'text',
+  double: 'double precision',
+};
 
 const STYLE: DdlStyle = {
   types: {
@@ -16,9 +29,17 @@ const STYLE: DdlStyle = {
   partialIndexes: true,
 };
 
-/** Minimal view of the `pg` client that LISTEN needs. */
+/** Planner settings of a claim's transaction: only the claim index, in order. */
+const CLAIM_PLAN = [
+  'SET LOCAL enable_sort = off',
+  'SET LOCAL enable_bitmapscan = off',
+  'SET LOCAL enable_seqscan = off',
+];
+
+/** Minimal view of the `pg` client that LISTEN and claims need. */
 interface PgClient {
   query(sql: string): Promise<unknown>;
+  escapeLiteral(value: string): string;
   on(
     event: 'notification',
     listener: (message: { channel: string }) => void,
@@ -29,6 +50,28 @@ interface PgClient {
     listener: (...args: any[]) => void,
   ): void;
   release(error?: Error | boolean): void;
+}
+
+/**
+ * Writes values into the SQL text as literals (escaped by the driver), for a
+ * multi-statement string, which cannot carry parameters.
+ */
+class LiteralSqlBuilder extends SqlBuilder {
+  constructor(
+    dialect: ParameterSpelling,
+    private readonly escape: (value: string) => string,
+  ) {
+    super(dialect);
+  }
+
+  override p(value: unknown, type?: SqlType): string {
+    let literal: string;
+    if (value === null || value === undefined) literal = 'NULL';
+    else if (typeof value === 'number' && Number.isFinite(value))
+      literal = String(value);
+    else literal = this.escape(String(value));
+    return type ? `${literal}::${SQL_TYPES[type]}` : literal;
+  }
 }
 
 /** PostgreSQL: UPDATE … WHERE seq = ANY (ARRAY(SELECT … FOR UPDATE SKIP LOCKED)) RETURNING; LISTEN/NOTIFY wake-ups. */
@@ -45,13 +88,7 @@ export class PostgresDialect extends Dialect {
   }
 
   override cast(placeholder: string, type: SqlType): string {
-    const names: Record<SqlType, string> = {
-      bigint: 'bigint',
-      integer: 'integer',
-      text: 'text',
-      double: 'double precision',
-    };
-    return `${placeholder}::${names[type]}`;
+    return `${placeholder}::${SQL_TYPES[type]}`;
   }
 
   override recordset(
@@ -102,16 +139,45 @@ export class PostgresDialect extends Dialect {
       `AND l.classid = hashtext(${sql.p(namespace, 'text')})::oid AND l.objid = hashtext(${column})::oid)`,
   };
 
-  protected override claimSql(
-    table: string,
+  /**
+   * The claim runs with sorts, bitmap scans and sequential scans priced out,
+   * so it always walks the claim index in order and stops at `limit`. With
+   * statistics that lag behind the table (a burst of enqueues before
+   * autovacuum analyzes it), the planner would otherwise sort every ready
+   * row on every claim. `SET LOCAL` needs the settings and the claim in one
+   * transaction: they travel as one multi-statement string (one round trip),
+   * with the values written as literals, which only the simple protocol
+   * allows.
+   */
+  override async claim(
+    runner: QueryRunner,
+    tables: TaskTables,
     parts: ClaimParts,
-    sql: SqlBuilder,
-  ): string {
-    // An array of keys, not a join: the rows are found by primary key whatever the batch size.
-    return (
-      `UPDATE ${table} SET ${parts.setRunning(sql)} ` +
-      `WHERE seq = ANY (ARRAY(${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED)) RETURNING *`
+  ): Promise<Record<string, unknown>[]> {
+    const client = (await runner.connect()) as PgClient;
+    const statements = this.claimStatements(tables, parts, (value) =>
+      client.escapeLiteral(value),
     );
+    const results = (await client.query(statements.join('; '))) as unknown as {
+      rows: Record<string, unknown>[];
+    }[];
+    return results[results.length - 1].rows;
+  }
+
+  /** The statements of a claim, the claim itself last, values written as literals by `escape`. */
+  claimStatements(
+    tables: TaskTables,
+    parts: ClaimParts,
+    escape: (value: string) => string,
+  ): string[] {
+    const sql = new LiteralSqlBuilder(this, escape);
+    const table = this.quote(tables.tasks);
+    // An array of keys, not a join: the rows are found by primary key whatever the batch size.
+    return [
+      ...CLAIM_PLAN,
+      `UPDATE ${table} SET ${parts.setRunning(sql)} ` +
+        `WHERE seq = ANY (ARRAY(${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED)) RETURNING *`,
+    ];
   }
 
   override wakeOnInsert(
