@@ -5,9 +5,11 @@ interface Pending<T, R> {
 }
 
 /**
- * Coalesces writes: while one write is in flight, the items that arrive
- * meanwhile wait and go out together in the next one. `write` answers one
- * result per item, in order.
+ * Coalesces writes: a write waits for the current turn of the event loop to
+ * end, so that the items of every attempt that ended in it go together, and
+ * while one write is in flight the items that arrive meanwhile wait and go
+ * out together in the next one. `write` answers one result per item, in
+ * order.
  */
 export class CompletionBatcher<T, R> {
   private queue: Pending<T, R>[] = [];
@@ -27,6 +29,7 @@ export class CompletionBatcher<T, R> {
     this.flushing = true;
     try {
       while (this.queue.length > 0) {
+        await new Promise((resolve) => setImmediate(resolve));
         const batch = this.queue;
         this.queue = [];
         try {

@@ -151,7 +151,7 @@ export class TaskStore {
         sql,
       );
     const held = (sql: SqlBuilder) =>
-      `status = '${RUNNING}' AND worker_id = o.o_worker_id AND attempts = o.o_attempt` +
+      `${this.dialect.notIndexed('status')} = '${RUNNING}' AND worker_id = o.o_worker_id AND attempts = o.o_attempt` +
       (rescuer ? ` AND ${this.abandoned(sql, rescuer)}` : '');
     const update = (sql: SqlBuilder) =>
       this.dialect.updateById(
@@ -220,7 +220,7 @@ export class TaskStore {
       `started_at = CASE WHEN ${first} THEN NULL ELSE started_at END, ` +
         `last_attempted_at = CASE WHEN ${first} THEN NULL ELSE last_attempted_at END, ` +
         `status = '${READY}', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL`,
-      `status = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')} AND attempts = o.o_attempt`,
+      `${this.dialect.notIndexed('status')} = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')} AND attempts = o.o_attempt`,
     );
     await this.sql.write(text, sql.params);
   }

@@ -187,6 +187,14 @@ export abstract class Dialect {
     return `UPDATE ${table} SET ${set} FROM ${from} WHERE ${table}.id = o.o_id AND ${where}`;
   }
 
+  /**
+   * A column as a term the planner must not look up in an index, where it
+   * would rather drive a join from it than from the few rows named by id.
+   */
+  notIndexed(column: string): string {
+    return column;
+  }
+
   /** Locks and returns the ids of the tasks rows named by the `o_id` column of a recordset `o` that match `where`. */
   lockById(tables: TaskTables, from: string, where: string): string {
     const table = this.quote(tables.tasks);
