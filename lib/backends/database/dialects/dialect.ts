@@ -157,9 +157,10 @@ export abstract class Dialect {
   }
 
   /**
-   * A table expression named `alias` over `rows`, which travel as a single
-   * JSON parameter whatever their number: far cheaper to bind and plan than
-   * a parameter per value. Each row is an object keyed by column name.
+   * A table expression named `alias` over `rows`, which travel as a few
+   * parameters whatever their number (a JSON document, or an array per
+   * column): far cheaper to bind and plan than a parameter per value. Each
+   * row is an object keyed by column name.
    */
   abstract recordset(
     rows: readonly Record<string, unknown>[],

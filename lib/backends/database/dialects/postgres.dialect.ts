@@ -91,16 +91,22 @@ export class PostgresDialect extends Dialect {
     return `${placeholder}::${SQL_TYPES[type]}`;
   }
 
+  /**
+   * One array parameter per column, unnested side by side: PostgreSQL reads
+   * arrays about twice as fast as JSON objects.
+   */
   override recordset(
     rows: readonly Record<string, unknown>[],
     columns: readonly ColumnSpec[],
     alias: string,
     sql: SqlBuilder,
   ): string {
-    const types = columns.map(
-      (column) => `${column.name} ${this.columnType(column)}`,
+    const arrays = columns.map(
+      (column) =>
+        `${sql.p(rows.map((row) => row[column.name] ?? null))}::${this.columnType(column)}[]`,
     );
-    return `json_to_recordset(${sql.p(JSON.stringify(rows))}::json) AS ${alias}(${types.join(', ')})`;
+    const names = columns.map((column) => column.name).join(', ');
+    return `unnest(${arrays.join(', ')}) AS ${alias}(${names})`;
   }
 
   /** The row of an identity key is read as a plain BIGINT. */
