@@ -1,10 +1,5 @@
-import type { ColumnSpec, ColumnType } from '../task-columns.js';
-import {
-  TASK_COLUMNS,
-  TASK_INDEXES,
-  VARCHAR_LENGTHS,
-  WORKER_COLUMNS,
-} from '../task-columns.js';
+import type { ColumnSpec, ColumnType, IndexSpec } from '../task-columns.js';
+import { VARCHAR_LENGTHS } from '../task-columns.js';
 import type { TaskTables } from '../task-tables.js';
 
 /** The column types every supported database spells alike. */
@@ -54,23 +49,40 @@ function tableSql(
   return `CREATE TABLE ${q(table)} (${definitions.join(', ')})${style.tableSuffix ?? ''}`;
 }
 
-/** CREATE TABLE and CREATE INDEX statements for both tables, in one dialect's style. */
-export function createTablesSql(style: DdlStyle, tables: TaskTables): string[] {
+/** The tables of one version of the schema. */
+export interface TaskSchema {
+  taskColumns: readonly ColumnSpec[];
+  workerColumns: readonly ColumnSpec[];
+  indexes: readonly IndexSpec[];
+}
+
+/** CREATE INDEX of one index of the tasks table, in one dialect's style. */
+export function createIndexSql(
+  style: DdlStyle,
+  tables: TaskTables,
+  index: IndexSpec,
+): string {
   const q = style.quote;
-  const tasks = tableSql(style, tables.tasks, TASK_COLUMNS);
-  const workers = tableSql(style, tables.workers, WORKER_COLUMNS);
-  const indexes = TASK_INDEXES.map((index) => {
-    const columns = index.columns.map((column) =>
-      column.replace(/^(\w+)/, (name) => q(name)),
-    );
-    const statusFirst =
-      !style.partialIndexes &&
-      index.partial &&
-      !index.columns.includes('status');
-    const list = statusFirst ? [q('status'), ...columns] : columns;
-    const where =
-      style.partialIndexes && index.partial ? ` WHERE ${index.partial}` : '';
-    return `CREATE INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
-  });
-  return [tasks, workers, ...indexes];
+  const columns = index.columns.map((column) =>
+    column.replace(/^(\w+)/, (name) => q(name)),
+  );
+  const statusFirst =
+    !style.partialIndexes && index.partial && !index.columns.includes('status');
+  const list = statusFirst ? [q('status'), ...columns] : columns;
+  const where =
+    style.partialIndexes && index.partial ? ` WHERE ${index.partial}` : '';
+  return `CREATE INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
+}
+
+/** CREATE TABLE and CREATE INDEX statements for both tables of `schema`, in one dialect's style. */
+export function createTablesSql(
+  style: DdlStyle,
+  tables: TaskTables,
+  schema: TaskSchema,
+): string[] {
+  return [
+    tableSql(style, tables.tasks, schema.taskColumns),
+    tableSql(style, tables.workers, schema.workerColumns),
+    ...schema.indexes.map((index) => createIndexSql(style, tables, index)),
+  ];
 }

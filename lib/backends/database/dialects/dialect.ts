@@ -2,8 +2,17 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { SqlBuilder, type SqlType } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import { TaskMessages } from '../../../tasks.messages.js';
-import type { ColumnSpec } from '../task-columns.js';
-import { createTablesSql, type DdlStyle } from './ddl.js';
+import {
+  CURRENT_SCHEMA,
+  type ColumnSpec,
+  type IndexSpec,
+} from '../task-columns.js';
+import {
+  createIndexSql,
+  createTablesSql,
+  type DdlStyle,
+  type TaskSchema,
+} from './ddl.js';
 
 /** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
 export interface ClaimParts {
@@ -271,9 +280,31 @@ export abstract class Dialect {
     );
   }
 
-  /** DDL creating the tables and the indexes that serve the claim query exactly. */
-  createTablesSql(tables: TaskTables): string[] {
-    return createTablesSql(this.ddl, tables);
+  /** DDL creating the tables and indexes of `schema` (by default the current one). */
+  createTablesSql(
+    tables: TaskTables,
+    schema: TaskSchema = CURRENT_SCHEMA,
+  ): string[] {
+    return createTablesSql(this.ddl, tables, schema);
+  }
+
+  /**
+   * DDL turning index `from` into index `to` (same name), or nothing where
+   * this database spells both alike (MySQL/MariaDB have no partial indexes).
+   */
+  replaceIndexSql(
+    tables: TaskTables,
+    from: IndexSpec,
+    to: IndexSpec,
+  ): string[] {
+    const before = createIndexSql(this.ddl, tables, from);
+    const after = createIndexSql(this.ddl, tables, to);
+    if (before === after) return [];
+    return [this.dropIndexSql(tables, from.suffix), after];
+  }
+
+  protected dropIndexSql(tables: TaskTables, suffix: string): string {
+    return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)}`;
   }
 
   /** Whether `table` exists where the backend's unqualified statements find it. */

@@ -46,6 +46,10 @@ export class MysqlDialect extends Dialect {
 
   override readonly returningUpdates = false;
 
+  protected override dropIndexSql(tables: TaskTables, suffix: string): string {
+    return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)} ON ${this.quote(tables.tasks)}`;
+  }
+
   override recordset(
     rows: readonly Record<string, unknown>[],
     columns: readonly ColumnSpec[],

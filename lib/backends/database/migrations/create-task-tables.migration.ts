@@ -1,8 +1,9 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { dialectFor } from '../dialects/index.js';
 import { tablesFor } from '../task-tables.js';
+import { SCHEMA_0_1 } from './released-schema-0.1.js';
 
-/** Creates the tasks and workers tables with the indexes that serve the claim query on each database. */
+/** Creates the tasks and workers tables and their indexes as version 0.1.0 shipped them. */
 export function createTaskTablesMigration(
   tableName?: string,
 ): new () => MigrationInterface {
@@ -13,7 +14,7 @@ export function createTaskTablesMigration(
     async up(queryRunner: QueryRunner): Promise<void> {
       for (const statement of dialectFor(
         queryRunner.connection,
-      ).createTablesSql(tables)) {
+      ).createTablesSql(tables, SCHEMA_0_1)) {
         await queryRunner.query(statement);
       }
     }

@@ -1,11 +1,18 @@
 import type { MigrationInterface } from 'typeorm';
 import { createTaskTablesMigration } from './create-task-tables.migration.js';
+import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
 
-/** The migrations for a DatabaseBackend with a custom `tableName`, in order. */
+/**
+ * The migrations for a DatabaseBackend with a custom `tableName`, in order.
+ * A new version appends migrations; a shipped one is never edited.
+ */
 export function createTaskMigrations(
   tableName?: string,
 ): (new () => MigrationInterface)[] {
-  return [createTaskTablesMigration(tableName)];
+  return [
+    createTaskTablesMigration(tableName),
+    partialTaskIndexesMigration(tableName),
+  ];
 }
 
 /** The migrations of the default tables, in order: add them beside the application's own. */

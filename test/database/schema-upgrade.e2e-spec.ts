@@ -1,0 +1,126 @@
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import {
+  Task,
+  TaskQueue,
+  TaskRecord,
+  TaskResultStatus,
+  TaskWorkerRecord,
+  taskMigrations,
+} from '../../lib/index.js';
+import { Injectable } from '@nestjs/common';
+import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
+import {
+  availableDatabases,
+  createPrivateDatabase,
+  uniqueTableName,
+  type PrivateDatabase,
+  type TestDatabase,
+} from '../support/databases.js';
+import { describeTables } from '../support/schema-introspection.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+
+const TABLES = [DEFAULT_TABLES.tasks, DEFAULT_TABLES.workers];
+
+@Injectable()
+class UpgradeTasks {
+  @Task()
+  async double(n: number): Promise<number> {
+    return 2 * n;
+  }
+}
+
+/**
+ * An application that created its tables with the migrations 0.1.0 shipped
+ * and stored tasks, then upgrades: the appended migrations bring the schema
+ * to exactly what a new installation gets, and the stored tasks still run.
+ */
+describe.each(availableDatabases())(
+  'schema upgrade from 0.1.0 on $name',
+  (db: TestDatabase) => {
+    const namespaces: PrivateDatabase[] = [];
+    const dataSources: DataSource[] = [];
+
+    const open = async (
+      options: Partial<DataSourceOptions>,
+      namespace?: PrivateDatabase,
+    ) => {
+      namespace ??= await createPrivateDatabase(
+        db,
+        uniqueTableName('t_upgrade'),
+      );
+      if (!namespaces.includes(namespace)) namespaces.push(namespace);
+      const ds = new DataSource({
+        ...namespace.options,
+        ...options,
+        logging: false,
+      } as DataSourceOptions);
+      dataSources.push(ds);
+      return { ds: await ds.initialize(), namespace };
+    };
+
+    afterAll(async () => {
+      for (const ds of dataSources) if (ds.isInitialized) await ds.destroy();
+      for (const namespace of namespaces) await namespace.drop();
+    });
+
+    it('appends migrations that bring a 0.1.0 schema to the current one, keeping its tasks', async () => {
+      const released = taskMigrations.slice(0, 1);
+      const { ds: old, namespace } = await open({ migrations: released });
+      await old.runMigrations({ transaction: 'each' });
+      let app = await bootTasksApp({
+        dataSource: old,
+        providers: [UpgradeTasks],
+      });
+      const stored = await app
+        .get(TaskQueue)
+        .task(UpgradeTasks, 'double')
+        .enqueueMany([[1], [2], [3]]);
+      await app.close();
+      await old.destroy();
+
+      const { ds: upgraded } = await open(
+        { migrations: taskMigrations },
+        namespace,
+      );
+      const ran = await upgraded.runMigrations({ transaction: 'each' });
+      expect(ran.map((migration) => migration.name)).toEqual(
+        taskMigrations.slice(1).map((Migration) => new Migration().name),
+      );
+
+      const { ds: fresh } = await open({
+        entities: [TaskRecord, TaskWorkerRecord],
+        synchronize: true,
+      });
+      const check = await bootTasksApp({ dataSource: fresh });
+      expect(await check.get(TaskQueue).backend().check()).toEqual([]);
+      await check.close();
+      expect(await describeTables(db.name, upgraded, TABLES)).toEqual(
+        await describeTables(db.name, fresh, TABLES),
+      );
+
+      app = await bootTasksApp({
+        dataSource: upgraded,
+        providers: [UpgradeTasks],
+      });
+      try {
+        expect(await batchWorker(app).run()).toBe('drained');
+        for (const { id } of stored) {
+          const result = await app.get(TaskQueue).getResult(id);
+          expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+          expect(result.returnValue).toBe(2 * (result.args[0] as number));
+        }
+      } finally {
+        await app.close();
+      }
+
+      // And back down: the released schema again.
+      for (let i = 1; i < taskMigrations.length; i++)
+        await upgraded.undoLastMigration({ transaction: 'each' });
+      const { ds: again } = await open({ migrations: released });
+      await again.runMigrations({ transaction: 'each' });
+      expect(await describeTables(db.name, upgraded, TABLES)).toEqual(
+        await describeTables(db.name, again, TABLES),
+      );
+    });
+  },
+);
