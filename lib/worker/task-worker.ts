@@ -257,7 +257,8 @@ export class TaskWorker {
 
   /** Starts buffered tasks while slots are free. */
   private startBuffered(): void {
-    if (this.stopping) return;
+    // A stopping worker hands its unstarted tasks back; a queue that cannot take them back gets them run.
+    if (this.stopping && this.queue.release) return;
     let free = this.options.concurrency - this.executing();
     for (let task; free > 0 && (task = this.buffer.take()); free--)
       this.start(task);

@@ -227,6 +227,20 @@ describe.each(availableDatabases())(
       expect(result.errors[0].errorClass).toBe('TaskInterruptedError');
     });
 
+    it('claims with a worker id and queue names holding quotes and backslashes', async () => {
+      const odd = `it's a \\ "queue"`;
+      const result = await queue
+        .task(ResilienceTasks, 'small')
+        .using({ queueName: odd })
+        .enqueue(9);
+      expect(
+        await worker({ workerId: `o'brien \\ "w"`, queues: [odd] }).run(),
+      ).toBe('drained');
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+      expect(result.workerIds).toEqual([`o'brien \\ "w"`]);
+    });
+
     it('does not take the tasks of a claim still on its way for orphans, however late it arrives', async () => {
       const results = await queue
         .task(ResilienceTasks, 'small')
