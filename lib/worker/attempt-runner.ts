@@ -28,6 +28,8 @@ export interface Running {
   lost: boolean;
   /** Its outcome is being written: whether the store still held it, the write decides. */
   recording: boolean;
+  /** When its claim arrived (monotonic ms). */
+  claimedAt: number;
   /** When its code started (monotonic ms). */
   startedAt: number;
 }
@@ -57,8 +59,12 @@ export class AttemptRunner {
     private readonly aborted: () => boolean,
     /** Told when a retry this worker recorded falls due. */
     private readonly onRetry: (id: string, dueAt: number) => void,
-    /** Told when an attempt's code has ended and its outcome is being written. */
-    private readonly onCodeEnded: (entry: Running) => void,
+    /**
+     * Told, once the current call stack has unwound, when an attempt's code
+     * has ended and its outcome is being written; `measured` is false when
+     * no code ran (a damaged row).
+     */
+    private readonly onCodeEnded: (entry: Running, measured: boolean) => void,
   ) {}
 
   /** Runs the attempt of a claimed task and records what became of it. */
@@ -68,7 +74,11 @@ export class AttemptRunner {
   ): Promise<void> {
     const { result } = entry;
     if (problem) {
-      await this.record(entry, attemptFailed(result, problem, { final: true }));
+      await this.record(
+        entry,
+        attemptFailed(result, problem, { final: true }),
+        false,
+      );
       return;
     }
     await this.runner.emit('started', result);
@@ -82,8 +92,12 @@ export class AttemptRunner {
   }
 
   /** Writes an outcome through the recorder, then announces it; false when it could not be written. */
-  async record(entry: Running, verdict: AttemptVerdict): Promise<boolean> {
-    this.markRecording(entry);
+  async record(
+    entry: Running,
+    verdict: AttemptVerdict,
+    ranCode = true,
+  ): Promise<boolean> {
+    this.markRecording(entry, ranCode);
     let recorded: Recorded;
     try {
       recorded = await this.recorder.record(this.recordOf(entry, verdict));
@@ -98,10 +112,10 @@ export class AttemptRunner {
     return true;
   }
 
-  private markRecording(entry: Running): void {
+  private markRecording(entry: Running, ranCode = true): void {
     if (entry.recording) return;
     entry.recording = true;
-    this.onCodeEnded(entry);
+    queueMicrotask(() => this.onCodeEnded(entry, ranCode));
   }
 
   /** What is written for an attempt this worker holds. */

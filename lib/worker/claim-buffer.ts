@@ -7,9 +7,10 @@ export const heldOf = ({ result }: ClaimedTask): HeldTask => ({
   attempt: result.attempts,
 });
 
-interface Buffered {
+/** A claimed task waiting for a slot. */
+export interface Buffered {
   task: ClaimedTask;
-  /** When it was claimed (monotonic ms). */
+  /** When its claim arrived (monotonic ms). */
   at: number;
 }
 
@@ -32,14 +33,27 @@ export class ClaimBuffer {
     return this.tasks.length;
   }
 
+  /**
+   * Adds the tasks of a claim (best first): each goes after the tasks kept
+   * of the same or a higher priority, before those of a lower one.
+   */
   add(claimed: readonly ClaimedTask[]): void {
     const at = performance.now();
-    for (const task of claimed) this.tasks.push({ task, at });
+    for (const task of claimed) {
+      const priority = task.result.task.priority;
+      let index = this.tasks.length;
+      while (
+        index > 0 &&
+        this.tasks[index - 1].task.result.task.priority < priority
+      )
+        index--;
+      this.tasks.splice(index, 0, { task, at });
+    }
   }
 
   /** The next task to start, if any. */
-  take(): ClaimedTask | undefined {
-    return this.tasks.shift()?.task;
+  take(): Buffered | undefined {
+    return this.tasks.shift();
   }
 
   /** Every buffered task, as the store holds it. */
@@ -47,10 +61,13 @@ export class ClaimBuffer {
     return this.tasks.map(({ task }) => heldOf(task));
   }
 
-  /** Forgets the task of this attempt (its claim was lost); whether it was here. */
-  drop({ id, attempt }: HeldTask): boolean {
+  /** Forgets the task of this attempt, if claimed at `since` or earlier (its claim was lost); whether it was here. */
+  drop({ id, attempt }: HeldTask, since: number): boolean {
     const index = this.tasks.findIndex(
-      ({ task }) => task.result.id === id && task.result.attempts === attempt,
+      ({ task, at }) =>
+        task.result.id === id &&
+        task.result.attempts === attempt &&
+        at <= since,
     );
     if (index < 0) return false;
     this.tasks.splice(index, 1);

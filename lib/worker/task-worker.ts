@@ -19,7 +19,8 @@ import {
   type WorkerRunner,
 } from './attempt-runner.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
-import { ClaimBuffer } from './claim-buffer.js';
+import { ClaimBuffer, type Buffered } from './claim-buffer.js';
+import { TaskHandback } from './task-handback.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { WorkerOptions } from './worker-options.js';
@@ -41,6 +42,8 @@ export class TaskWorker {
   private readonly running = new Map<string, Running>();
   /** Claimed tasks not started yet, best first. */
   private readonly buffer: ClaimBuffer;
+  /** Claimed tasks that never started, on their way back to the queue. */
+  private readonly handback: TaskHandback;
   private readonly outage: OutageLog;
   private readonly recorder: OutcomeRecorder;
   private readonly attempts: AttemptRunner;
@@ -75,6 +78,13 @@ export class TaskWorker {
       queue.release ? options.prefetch : 0,
     );
     this.outage = new OutageLog(this.logger, options.backend);
+    this.handback = new TaskHandback(
+      queue,
+      options.workerId,
+      this.logger,
+      () =>
+        this.recordingDeadline !== null && Date.now() > this.recordingDeadline,
+    );
     this.recorder = new OutcomeRecorder(
       queue,
       this.logger,
@@ -92,7 +102,7 @@ export class TaskWorker {
       (id, dueAt) => {
         if (options.batch) this.retries.set(id, dueAt);
       },
-      (entry) => this.codeEnded(entry),
+      (entry, measured) => this.codeEnded(entry, measured),
     );
     this.heartbeat = new WorkerHeartbeat(
       queue,
@@ -105,8 +115,9 @@ export class TaskWorker {
           attempt: entry.attempt,
         })),
         ...this.buffer.held(),
+        ...this.handback.held(),
       ],
-      (task) => this.loseLease(task),
+      (task, since) => this.loseLease(task, since),
       () => this.claiming,
     );
   }
@@ -167,7 +178,6 @@ export class TaskWorker {
     while (!this.stopping) {
       this.startBuffered();
       if (this.limitReached()) break;
-      await this.release(this.buffer.takeStale());
       const wanted = this.claimSize();
       if (wanted > 0 && this.moreMayBeReady) {
         this.claiming = true;
@@ -259,14 +269,19 @@ export class TaskWorker {
   private startBuffered(): void {
     // A stopping worker hands its unstarted tasks back; a queue that cannot take them back gets them run.
     if (this.stopping && this.queue.release) return;
-    let free = this.options.concurrency - this.executing();
-    for (let task; free > 0 && (task = this.buffer.take()); free--)
-      this.start(task);
+    // Kept too long (the slots are busy with long tasks): back to the queue, never started late.
+    this.handback.handBack(this.buffer.takeStale(), performance.now());
+    while (this.options.concurrency - this.executing() > 0) {
+      const next = this.buffer.take();
+      if (!next) return;
+      this.start(next);
+    }
   }
 
   /** An attempt's code ended (its outcome is being written): its slot takes the next task. */
-  private codeEnded(entry: Running): void {
-    this.buffer.gauge.taskEnded(performance.now() - entry.startedAt);
+  private codeEnded(entry: Running, measured: boolean): void {
+    if (measured)
+      this.buffer.gauge.taskEnded(performance.now() - entry.startedAt);
     this.startBuffered();
     this.wake();
   }
@@ -300,7 +315,7 @@ export class TaskWorker {
     this.wakeSignal.wake();
   }
 
-  private start({ result, problem }: ClaimedTask): void {
+  private start({ task: { result, problem }, at }: Buffered): void {
     this.started += 1;
     this.retries.delete(result.id);
     const entry: Running = {
@@ -310,8 +325,11 @@ export class TaskWorker {
       done: Promise.resolve(),
       lost: false,
       recording: false,
+      claimedAt: at,
       startedAt: performance.now(),
     };
+    // Counted as running before its attempt begins: a damaged row's attempt ends at once.
+    this.running.set(result.id, entry);
     entry.done = this.attempts
       .execute(entry, problem)
       .catch((error: unknown) =>
@@ -327,18 +345,26 @@ export class TaskWorker {
         this.moreMayBeReady = true;
         this.wake();
       });
-    this.running.set(result.id, entry);
   }
 
   /**
-   * The store no longer holds this attempt for this worker: stop it, record
-   * nothing. A report about an attempt whose outcome is being written, or
-   * about an earlier attempt of a task that runs here again, is stale.
+   * The store no longer holds this attempt for this worker (as a heartbeat
+   * that looked at the tasks held at `since` found): stop it, record
+   * nothing. A report about an attempt whose outcome is being written, about
+   * an earlier attempt of a task that runs here again, or about a claim that
+   * arrived after `since` (a task handed back and claimed again) is stale.
    */
-  private loseLease({ id, attempt }: HeldTask): void {
-    if (this.buffer.drop({ id, attempt })) return;
+  private loseLease({ id, attempt }: HeldTask, since: number): void {
+    if (this.buffer.drop({ id, attempt }, since)) return;
+    if (this.handback.drop({ id, attempt }, since)) return;
     const entry = this.running.get(id);
-    if (!entry || entry.lost || entry.recording || entry.attempt !== attempt)
+    if (
+      !entry ||
+      entry.lost ||
+      entry.recording ||
+      entry.attempt !== attempt ||
+      entry.claimedAt > since
+    )
       return;
     entry.lost = true;
     const message = TaskMessages.leaseLost(
@@ -351,28 +377,37 @@ export class TaskWorker {
     this.running.delete(id);
   }
 
-  /** Hands claimed tasks that never started back to the queue. */
-  private async release(unstarted: HeldTask[]): Promise<void> {
-    if (unstarted.length === 0) return;
-    try {
-      await this.queue.release!(this.workerId, unstarted);
-    } catch (error) {
-      this.logger.warn(
-        TaskMessages.releaseFailed(
-          unstarted.map((task) => task.id),
-          error,
-        ),
-      );
-    }
-  }
-
   /**
    * Waits for running tasks: without limit after `--max-tasks` (until a
    * stop arrives), then up to the shutdown timeout or an abort; interrupts
    * what is left.
    */
   private async drain(): Promise<void> {
-    await this.release(this.buffer.takeAll());
+    this.handback.handBack(this.buffer.takeAll(), performance.now());
+    try {
+      await this.waitForRunning();
+    } finally {
+      await this.handbackSettled();
+    }
+  }
+
+  /** Waits for the hand-backs, at most until the shutdown deadline or an abort. */
+  private async handbackSettled(): Promise<void> {
+    const deadline =
+      this.recordingDeadline ?? Date.now() + this.options.shutdownTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.handback.settled(),
+      this.abortSignal,
+      new Promise<void>(
+        (resolve) =>
+          (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+      ),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private async waitForRunning(): Promise<void> {
     const allDone = () =>
       Promise.all([...this.running.values()].map((entry) => entry.done));
     if (!this.stopping) await Promise.race([allDone(), this.stopSignal]);

@@ -27,8 +27,8 @@ export class WorkerHeartbeat {
     private readonly outage: OutageLog,
     /** The tasks the worker holds now. */
     private readonly held: () => HeldTask[],
-    /** Called for each held attempt the store no longer holds for this worker. */
-    private readonly onLost: (task: HeldTask) => void,
+    /** Called for each held attempt the store no longer holds for this worker, with when the beat looked at what it held. */
+    private readonly onLost: (task: HeldTask, since: number) => void,
     /** Whether a claim of the worker is on its way (its tasks are held in the store, not yet here). */
     private readonly claiming: () => boolean,
   ) {}
@@ -67,6 +67,7 @@ export class WorkerHeartbeat {
         TaskMessages.workerPaused(this.workerId, silentMs, this.queue.leaseMs),
       );
     }
+    const since = performance.now();
     const held = this.held();
     let lost: string[];
     try {
@@ -77,7 +78,8 @@ export class WorkerHeartbeat {
       this.steadySince = performance.now();
       return;
     }
-    for (const task of held) if (lost.includes(task.id)) this.onLost(task);
+    for (const task of held)
+      if (lost.includes(task.id)) this.onLost(task, since);
     try {
       if (this.queue.recoverOrphans && !this.claiming())
         await this.queue.recoverOrphans(this.workerId, this.held());

@@ -3,8 +3,11 @@ import type { ClaimedTask } from '../../lib/backends/worker-queue.js';
 import { ClaimBuffer } from '../../lib/worker/claim-buffer.js';
 import { PrefetchGauge } from '../../lib/worker/prefetch-gauge.js';
 
-const claimed = (id: string, attempts = 1) =>
-  ({ result: { id, attempts }, problem: null }) as unknown as ClaimedTask;
+const claimed = (id: string, attempts = 1, priority = 0) =>
+  ({
+    result: { id, attempts, task: { priority } },
+    problem: null,
+  }) as unknown as ClaimedTask;
 
 describe('PrefetchGauge', () => {
   it('keeps nothing until it has measured both a task and a claim', () => {
@@ -55,16 +58,30 @@ describe('ClaimBuffer', () => {
       { id: 'a', attempt: 1 },
       { id: 'b', attempt: 3 },
     ]);
-    expect(buffer.take()?.result.id).toBe('a');
+    expect(buffer.take()?.task.result.id).toBe('a');
     expect(buffer.size).toBe(1);
   });
 
-  it('drops a task only for the attempt it holds', () => {
+  it('drops a task only for the attempt it holds, and only if claimed by the time the report looked', () => {
     const buffer = new ClaimBuffer(2, 10);
     buffer.add([claimed('a', 2)]);
-    expect(buffer.drop({ id: 'a', attempt: 1 })).toBe(false);
-    expect(buffer.drop({ id: 'a', attempt: 2 })).toBe(true);
+    const now = performance.now();
+    expect(buffer.drop({ id: 'a', attempt: 1 }, now)).toBe(false);
+    expect(buffer.drop({ id: 'a', attempt: 2 }, now - 1000)).toBe(false);
+    expect(buffer.drop({ id: 'a', attempt: 2 }, now)).toBe(true);
     expect(buffer.size).toBe(0);
+  });
+
+  it('places a claimed task after those of its priority or higher, before lower ones', () => {
+    const buffer = new ClaimBuffer(2, 10);
+    buffer.add([claimed('p5', 1, 5), claimed('p0', 1, 0)]);
+    buffer.add([claimed('p3', 1, 3), claimed('p5-later', 1, 5)]);
+    expect(buffer.held().map((task) => task.id)).toEqual([
+      'p5',
+      'p5-later',
+      'p3',
+      'p0',
+    ]);
   });
 
   it('gives up the tasks kept longer than the gauge allows, oldest first', () => {
