@@ -53,7 +53,7 @@ export const USAGE = `Usage: npm run bench -- [options]
   --help
 
 A list part equal to a key picks that key alone (--phases drain: the one-process
-drain); any other part picks every key containing it (--systems nestjs-tasks: all three).
+drain); any other part picks every key containing it (--systems bullmq: both).
 Database URLs (loopback only): BENCH_POSTGRES_URL, BENCH_MARIADB_URL, BENCH_REDIS_URL.`;
 
 function positiveInt(name: string, value: string): number {

@@ -15,6 +15,8 @@ export const silentLogger = new Logger(() => () => {});
 export interface GraphileWorkerConfig {
   connectionString: string;
   schema: string;
+  /** Local queue and batched completion on (the `graphile-worker:batched` system). */
+  batched: boolean;
 }
 
 /** The task every job names; its worker handles no-op and pickup payloads alike. */
@@ -24,6 +26,8 @@ export const GRAPHILE_TASK = 'noop';
 export class GraphileWorkerSystem implements BenchSystem {
   private readonly schema = new PostgresSchema('gw');
   private utils?: WorkerUtils;
+
+  constructor(private readonly batched: boolean) {}
 
   async open(): Promise<void> {
     this.utils = await makeWorkerUtils({
@@ -95,6 +99,7 @@ export class GraphileWorkerSystem implements BenchSystem {
     const config: GraphileWorkerConfig = {
       connectionString: this.schema.url,
       schema: this.schema.name,
+      batched: this.batched,
     };
     return {
       entry: new URL('../workers/graphile-worker-worker.js', import.meta.url),

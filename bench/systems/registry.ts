@@ -1,4 +1,5 @@
 import type { BenchSystem } from '../system.js';
+import { BullmqSystem } from './bullmq.js';
 import { GraphileWorkerSystem } from './graphile-worker.js';
 import { NestjsTasksSystem } from './nestjs-tasks.js';
 import { PgBossSystem } from './pg-boss.js';
@@ -39,12 +40,30 @@ export const SYSTEMS: readonly SystemEntry[] = [
     key: 'graphile-worker',
     store: 'postgres',
     peer: true,
-    create: () => new GraphileWorkerSystem(),
+    create: () => new GraphileWorkerSystem(false),
+  },
+  {
+    key: 'graphile-worker:batched',
+    store: 'postgres',
+    peer: true,
+    create: () => new GraphileWorkerSystem(true),
   },
   {
     key: 'pg-boss',
     store: 'postgres',
     peer: true,
     create: () => new PgBossSystem(),
+  },
+  {
+    key: 'bullmq:redis',
+    store: 'redis',
+    peer: true,
+    create: () => new BullmqSystem('redis'),
+  },
+  {
+    key: 'bullmq:postgres',
+    store: 'postgres',
+    peer: true,
+    create: () => new BullmqSystem('postgres'),
   },
 ];
