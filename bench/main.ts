@@ -25,14 +25,13 @@ function writeResult(name: string, text: string): string {
 
 /** "median of 3 interleaved runs (memory: 1 run)", as the phases ran. */
 function describeRuns(options: Options): string {
-  const plural = (runs: number) => `${runs} run${runs === 1 ? '' : 's'}`;
+  const runs = (count: number) => `${count} run${count === 1 ? '' : 's'}`;
   const exceptions = options.phases
     .filter((phase) => runsOf(phase, options) !== options.runs)
-    .map((phase) => `${phase.key}: ${plural(runsOf(phase, options))}`);
-  return (
-    `median of ${plural(options.runs).replace('run', 'interleaved run')}` +
-    (exceptions.length ? ` (${exceptions.join(', ')})` : '')
-  );
+    .map((phase) => `${phase.key}: ${runs(runsOf(phase, options))}`);
+  const rounds =
+    options.runs === 1 ? '1 run' : `median of ${options.runs} interleaved runs`;
+  return rounds + (exceptions.length ? ` (${exceptions.join(', ')})` : '');
 }
 
 async function main(): Promise<number> {

@@ -27,7 +27,9 @@ function count(n: number): string {
 function ratio(mine: Bounded | null, theirs: Bounded | null): string {
   if (!mine || !theirs || (mine.lowerBound && theirs.lowerBound)) return 'n/a';
   const prefix = mine.lowerBound ? '>' : theirs.lowerBound ? '<' : '';
-  return prefix + (mine.value / theirs.value).toFixed(2);
+  const value = mine.value / theirs.value;
+  // Two decimals, or two significant digits for ratios too small for them.
+  return prefix + (value < 0.1 ? value.toPrecision(2) : value.toFixed(2));
 }
 
 function exact(value: number | undefined): Bounded | null {
