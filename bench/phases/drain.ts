@@ -2,7 +2,7 @@ import { waitUntil } from '../limits.js';
 import { BULK_CHUNK } from '../system.js';
 import { WORKER_CONCURRENCY } from '../workers/protocol.js';
 import { withWorkerProcesses } from '../workers/worker-process.js';
-import { timeIt, type Phase, type ThroughputSample } from './phase.js';
+import { timed, type Phase, type ThroughputSample } from './phase.js';
 
 /**
  * N tasks are queued and `processes` worker processes booted (untimed); the
@@ -23,17 +23,14 @@ export function drainPhase(processes: number): Phase {
         label,
         deadline,
         (workers): Promise<ThroughputSample> =>
-          timeIt(
-            async () => {},
-            async () => {
-              await Promise.all(workers.map((w) => w.start(deadline)));
-              const done = waitUntil(
-                async () => (await system.remaining()) === 0,
-                deadline,
-              );
-              await Promise.race([done, ...workers.map((w) => w.failure)]);
-            },
-          ),
+          timed(async () => {
+            await Promise.all(workers.map((w) => w.start(deadline)));
+            const done = waitUntil(
+              async () => (await system.remaining()) === 0,
+              deadline,
+            );
+            await Promise.race([done, ...workers.map((w) => w.failure)]);
+          }),
       );
     },
   };

@@ -57,12 +57,10 @@ export interface Phase {
   run(run: PhaseRun): Promise<Sample>;
 }
 
-/** Runs `prepare` (untimed), then times `measure`. */
-export async function timeIt(
-  prepare: () => Promise<void>,
+/** Times `measure`. */
+export async function timed(
   measure: () => Promise<void>,
 ): Promise<ThroughputSample> {
-  await prepare();
   const started = process.hrtime.bigint();
   await measure();
   return {
