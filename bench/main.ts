@@ -8,12 +8,33 @@ import { summarize } from './report/summary.js';
 import { buildTables } from './report/tables.js';
 import { tableAsText } from './report/text.js';
 import { runPhases, type Figure, type OpenSystem } from './runner.js';
+import { killWorkerProcesses } from './workers/worker-process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-// A signal still runs the exit handlers, which kill leftover worker processes.
+/** How long an interrupted bench may spend removing what it made. */
+const INTERRUPT_CLEANUP_MS = 20_000;
+
+/** The systems opened so far; each is closed once, at the end or on interruption. */
+const opened: OpenSystem[] = [];
+
+async function closeSystems(): Promise<void> {
+  for (const { entry, system } of opened.splice(0)) {
+    await system
+      .close()
+      .catch((error) => console.error(`${entry.key}: cleanup failed:`, error));
+  }
+}
+
+// Interrupted (Ctrl-C, CI's timeout): kill the worker processes, drop what
+// the systems made, exit. A second signal ends the process at once.
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => process.exit(1));
+  process.once(signal, () => {
+    console.error(`\n${signal}: stopping; removing what the benchmark made`);
+    killWorkerProcesses();
+    setTimeout(() => process.exit(1), INTERRUPT_CLEANUP_MS).unref();
+    void closeSystems().finally(() => process.exit(1));
+  });
 
 function writeResult(name: string, text: string): string {
   const dir = join(ROOT, 'bench', 'results');
@@ -52,7 +73,6 @@ async function main(): Promise<number> {
       `  phases: ${options.phases.map((p) => p.key).join(', ')}\n` +
       `  ${environment.cpus}; Node ${environment.node}; ${Object.values(environment.servers).join(', ')}`,
   );
-  const opened: OpenSystem[] = [];
   let figures: Figure[] = [];
   let failed = false;
   try {
@@ -66,13 +86,7 @@ async function main(): Promise<number> {
     failed = true;
     console.error(error);
   } finally {
-    for (const { entry, system } of opened) {
-      await system
-        .close()
-        .catch((error) =>
-          console.error(`${entry.key}: cleanup failed:`, error),
-        );
-    }
+    await closeSystems();
   }
   const tables = buildTables(figures, options.systems, settings);
   console.log('\n' + tables.map(tableAsText).join('\n\n'));

@@ -9,9 +9,13 @@ const STOP_GRACE_MS = 10_000;
 
 /** Every worker process still alive, killed if the bench exits without stopping them. */
 const alive = new Set<ChildProcess>();
-process.on('exit', () => {
+
+/** Kills every worker process at once (on exit, or when the bench is interrupted). */
+export function killWorkerProcesses(): void {
   for (const child of alive) child.kill('SIGKILL');
-});
+}
+
+process.on('exit', killWorkerProcesses);
 
 type Reply<T extends ChildMessage['type']> = Extract<ChildMessage, { type: T }>;
 
