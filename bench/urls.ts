@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 
 export const DEFAULT_POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
 export const DEFAULT_MARIADB_URL = 'mysql://root@127.0.0.1:3306/test';
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
 function isLoopback(hostname: string): boolean {
   const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();

@@ -1,32 +1,39 @@
+import { Logger, makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
+import { checkDeadline } from '../limits.js';
 import {
-  Logger,
-  makeWorkerUtils,
-  run,
-  type Runner,
-  type WorkerUtils,
-} from 'graphile-worker';
-import {
-  checkDeadline,
+  BULK_CHUNK,
   chunks,
-  waitUntilDone,
   type BenchSystem,
-} from '../harness.js';
+  type WorkerSpec,
+} from '../system.js';
+import { noopPayload, pickupPayload } from '../workers/payload.js';
 import { PostgresSchema } from './postgres-schema.js';
 
-const silent = new Logger(() => () => {});
+export const silentLogger = new Logger(() => () => {});
+
+/** What the bench and its worker processes share to open the same store. */
+export interface GraphileWorkerConfig {
+  connectionString: string;
+  schema: string;
+  /** Local queue and batched completion on (the `graphile-worker:batched` system). */
+  batched: boolean;
+}
+
+/** The task every job names; its worker handles no-op and pickup payloads alike. */
+export const GRAPHILE_TASK = 'noop';
 
 /** graphile-worker on PostgreSQL, in a schema of its own. */
 export class GraphileWorkerSystem implements BenchSystem {
-  readonly name = 'graphile-worker';
   private readonly schema = new PostgresSchema('gw');
   private utils?: WorkerUtils;
-  private runner?: Runner;
+
+  constructor(private readonly batched: boolean) {}
 
   async open(): Promise<void> {
     this.utils = await makeWorkerUtils({
       connectionString: this.schema.url,
       schema: this.schema.name,
-      logger: silent,
+      logger: silentLogger,
     });
     await this.utils.migrate();
   }
@@ -40,7 +47,7 @@ export class GraphileWorkerSystem implements BenchSystem {
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
     for (let i = 0; i < n; i++) {
       checkDeadline(deadline);
-      await this.utils!.addJob('noop', { i });
+      await this.utils!.addJob(GRAPHILE_TASK, noopPayload(i));
     }
   }
 
@@ -52,39 +59,55 @@ export class GraphileWorkerSystem implements BenchSystem {
     for (const indexes of chunks(n, chunk)) {
       checkDeadline(deadline);
       await this.utils!.addJobs(
-        indexes.map((i) => ({ identifier: 'noop', payload: { i } })),
+        indexes.map((i) => ({
+          identifier: GRAPHILE_TASK,
+          payload: noopPayload(i),
+        })),
       );
     }
   }
 
-  async drain(_n: number, deadline: AbortSignal): Promise<void> {
-    this.runner = await run({
-      connectionString: this.schema.url,
-      schema: this.schema.name,
-      concurrency: 10,
-      pollInterval: 50,
-      noHandleSignals: true,
-      logger: silent,
-      taskList: { noop: async () => {} },
-    });
-    // Completed jobs are deleted: the store is done when no job is left.
-    await waitUntilDone(
-      () =>
-        this.schema.count(
-          `SELECT COUNT(*) AS n FROM ${this.schema.name}._private_jobs`,
-        ),
-      deadline,
+  async enqueueDeferred(
+    n: number,
+    runAt: Date,
+    deadline: AbortSignal,
+  ): Promise<void> {
+    for (const indexes of chunks(n, BULK_CHUNK)) {
+      checkDeadline(deadline);
+      await this.utils!.addJobs(
+        indexes.map((i) => ({
+          identifier: GRAPHILE_TASK,
+          payload: noopPayload(i),
+          runAt,
+        })),
+      );
+    }
+  }
+
+  async enqueuePickup(enqueuedAt: number): Promise<void> {
+    await this.utils!.addJob(GRAPHILE_TASK, pickupPayload(enqueuedAt));
+  }
+
+  /** Completed jobs are deleted: every job left is not done yet. */
+  remaining(): Promise<number> {
+    return this.schema.count(
+      `SELECT COUNT(*) AS n FROM ${this.schema.name}._private_jobs`,
     );
   }
 
-  async stopWorker(): Promise<void> {
-    const runner = this.runner;
-    this.runner = undefined;
-    await runner?.stop();
+  worker(): WorkerSpec {
+    const config: GraphileWorkerConfig = {
+      connectionString: this.schema.url,
+      schema: this.schema.name,
+      batched: this.batched,
+    };
+    return {
+      entry: new URL('../workers/graphile-worker-worker.js', import.meta.url),
+      config,
+    };
   }
 
   async close(): Promise<void> {
-    await this.stopWorker();
     await this.utils?.release();
     await this.schema.drop();
   }

@@ -2,119 +2,55 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { INestApplicationContext } from '@nestjs/common';
+import { getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import { TaskQueue, type TaskDefinition } from '../../lib/index.js';
+import { checkDeadline } from '../limits.js';
 import {
-  Injectable,
-  Module,
-  type DynamicModule,
-  type INestApplicationContext,
-} from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource, DataSourceOptions } from 'typeorm';
-import {
-  createTaskMigrations,
-  DatabaseBackend,
-  Task,
-  TaskQueue,
-  TasksModule,
-  type TaskDefinition,
-} from '../../lib/index.js';
-import type { TaskWorker } from '../../lib/worker/task-worker.js';
-import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
-import {
-  checkDeadline,
+  BULK_CHUNK,
   chunks,
-  waitUntilDone,
   type BenchSystem,
-} from '../harness.js';
+  type WorkerSpec,
+} from '../system.js';
 import {
-  DEFAULT_MARIADB_URL,
-  DEFAULT_POSTGRES_URL,
-  loopbackUrl,
-} from '../urls.js';
-
-export type BenchDatabase = 'postgres' | 'mariadb' | 'sqlite';
-
-@Injectable()
-class BenchTasks {
-  @Task({ name: 'bench.noop' })
-  async noop(_index: number): Promise<void> {}
-}
-
-@Module({})
-class BenchModule {}
-
-function dataSourceOptions(db: BenchDatabase, sqliteFile: string) {
-  switch (db) {
-    case 'postgres':
-      return {
-        type: 'postgres',
-        url: loopbackUrl('BENCH_POSTGRES_URL', DEFAULT_POSTGRES_URL),
-      } as const;
-    case 'mariadb':
-      return {
-        type: 'mariadb',
-        url: loopbackUrl('BENCH_MARIADB_URL', DEFAULT_MARIADB_URL),
-      } as const;
-    case 'sqlite':
-      return {
-        type: 'better-sqlite3',
-        database: sqliteFile,
-        enableWAL: true,
-      } as const;
-  }
-}
+  BenchTasks,
+  createBenchApp,
+  type BenchDatabase,
+  type NestjsTasksConfig,
+} from './nestjs-tasks-app.js';
 
 /** nestjs-tasks' DatabaseBackend in a minimal Nest application context. */
 export class NestjsTasksSystem implements BenchSystem {
-  readonly name: string;
-  private readonly table = `bench_${randomBytes(4).toString('hex')}`;
-  private readonly sqliteFile = join(
-    tmpdir(),
-    `nestjs-tasks-${this.table}.sqlite`,
-  );
+  private readonly config: NestjsTasksConfig;
   private app?: INestApplicationContext;
   private dataSource?: DataSource;
   private noop?: TaskDefinition<[number], void>;
-  private worker?: { worker: TaskWorker; done: Promise<unknown> };
+  private pickup?: TaskDefinition<[number], void>;
 
-  constructor(private readonly db: BenchDatabase) {
-    this.name = `nestjs-tasks (${db})`;
+  constructor(db: BenchDatabase) {
+    const table = `bench_${randomBytes(4).toString('hex')}`;
+    this.config = {
+      db,
+      table,
+      sqliteFile: join(tmpdir(), `nestjs-tasks-${table}.sqlite`),
+    };
   }
 
   async open(): Promise<void> {
-    const module: DynamicModule = {
-      module: BenchModule,
-      imports: [
-        TypeOrmModule.forRoot({
-          ...dataSourceOptions(this.db, this.sqliteFile),
-          migrations: createTaskMigrations(this.table),
-          migrationsTableName: `${this.table}_migrations`,
-          migrationsRun: true,
-          logging: false,
-        } as DataSourceOptions),
-        TasksModule.forRoot({
-          backends: {
-            default: {
-              backend: DatabaseBackend,
-              queues: [],
-              options: { tableName: this.table },
-            },
-          },
-        }),
-      ],
-      providers: [BenchTasks],
-    };
-    this.app = await NestFactory.createApplicationContext(module, {
-      logger: false,
+    this.app = await createBenchApp(this.config, {
+      runMigrations: true,
+      observePickup: () => {},
     });
     this.dataSource = this.app.get<DataSource>(getDataSourceToken());
-    this.noop = this.app.get(TaskQueue).task(BenchTasks, 'noop');
+    const queue = this.app.get(TaskQueue);
+    this.noop = queue.task(BenchTasks, 'noop');
+    this.pickup = queue.task(BenchTasks, 'pickup');
   }
 
   async reset(): Promise<void> {
-    await this.dataSource!.query(`DELETE FROM ${this.table}`);
-    await this.dataSource!.query(`DELETE FROM ${this.table}_workers`);
+    await this.dataSource!.query(`DELETE FROM ${this.config.table}`);
+    await this.dataSource!.query(`DELETE FROM ${this.config.table}_workers`);
   }
 
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
@@ -124,57 +60,66 @@ export class NestjsTasksSystem implements BenchSystem {
     }
   }
 
-  async enqueueBulk(
+  enqueueBulk(n: number, chunk: number, deadline: AbortSignal): Promise<void> {
+    return this.enqueueMany(this.noop!, n, chunk, deadline);
+  }
+
+  enqueueDeferred(
+    n: number,
+    runAt: Date,
+    deadline: AbortSignal,
+  ): Promise<void> {
+    return this.enqueueMany(
+      this.noop!.using({ runAfter: runAt }),
+      n,
+      BULK_CHUNK,
+      deadline,
+    );
+  }
+
+  async enqueuePickup(enqueuedAt: number): Promise<void> {
+    await this.pickup!.enqueue(enqueuedAt);
+  }
+
+  async remaining(): Promise<number> {
+    const [row] = await this.dataSource!.query(
+      `SELECT COUNT(*) AS n FROM ${this.config.table} WHERE status <> 'SUCCESSFUL'`,
+    );
+    return Number(row.n);
+  }
+
+  worker(): WorkerSpec {
+    return {
+      entry: new URL('../workers/nestjs-tasks-worker.js', import.meta.url),
+      config: this.config,
+    };
+  }
+
+  async close(): Promise<void> {
+    const { table } = this.config;
+    try {
+      if (this.dataSource?.isInitialized) {
+        for (const name of [`${table}_workers`, table, `${table}_migrations`])
+          await this.dataSource.query(`DROP TABLE IF EXISTS ${name}`);
+      }
+    } finally {
+      await this.app?.close();
+      if (this.config.db === 'sqlite') {
+        for (const suffix of ['', '-wal', '-shm', '-journal'])
+          rmSync(this.config.sqliteFile + suffix, { force: true });
+      }
+    }
+  }
+
+  private async enqueueMany(
+    definition: TaskDefinition<[number], void>,
     n: number,
     chunk: number,
     deadline: AbortSignal,
   ): Promise<void> {
     for (const indexes of chunks(n, chunk)) {
       checkDeadline(deadline);
-      await this.noop!.enqueueMany(indexes.map((i) => [i]));
-    }
-  }
-
-  async drain(_n: number, deadline: AbortSignal): Promise<void> {
-    const worker = this.app!.get(WorkerFactory).create({
-      batch: true,
-      concurrency: 10,
-      intervalMs: 50,
-    });
-    this.worker = { worker, done: worker.run() };
-    await waitUntilDone(async () => {
-      const [row] = await this.dataSource!.query(
-        `SELECT COUNT(*) AS n FROM ${this.table} WHERE status <> 'SUCCESSFUL'`,
-      );
-      return Number(row.n);
-    }, deadline);
-  }
-
-  async stopWorker(): Promise<void> {
-    if (!this.worker) return;
-    const { worker, done } = this.worker;
-    this.worker = undefined;
-    worker.stop();
-    await done;
-  }
-
-  async close(): Promise<void> {
-    await this.stopWorker();
-    try {
-      if (this.dataSource?.isInitialized) {
-        for (const table of [
-          `${this.table}_workers`,
-          this.table,
-          `${this.table}_migrations`,
-        ])
-          await this.dataSource.query(`DROP TABLE IF EXISTS ${table}`);
-      }
-    } finally {
-      await this.app?.close();
-      if (this.db === 'sqlite') {
-        for (const suffix of ['', '-wal', '-shm', '-journal'])
-          rmSync(this.sqliteFile + suffix, { force: true });
-      }
+      await definition.enqueueMany(indexes.map((i) => [i]));
     }
   }
 }

@@ -1,20 +1,27 @@
 import PgBoss from 'pg-boss';
+import { checkDeadline } from '../limits.js';
 import {
-  checkDeadline,
+  BULK_CHUNK,
   chunks,
-  waitUntilDone,
   type BenchSystem,
-} from '../harness.js';
+  type WorkerSpec,
+} from '../system.js';
+import { noopPayload, pickupPayload } from '../workers/payload.js';
 import { PostgresSchema } from './postgres-schema.js';
+
+/** What the bench and its worker processes share to open the same store. */
+export interface PgBossConfig {
+  connectionString: string;
+  schema: string;
+  queue: string;
+}
 
 const QUEUE = 'noop';
 
 /** pg-boss on PostgreSQL, in a schema of its own. */
 export class PgBossSystem implements BenchSystem {
-  readonly name = 'pg-boss';
   private readonly schema = new PostgresSchema('boss');
   private boss?: PgBoss;
-  private working = false;
 
   async open(): Promise<void> {
     this.boss = new PgBoss({
@@ -35,7 +42,7 @@ export class PgBossSystem implements BenchSystem {
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
     for (let i = 0; i < n; i++) {
       checkDeadline(deadline);
-      await this.boss!.send(QUEUE, { i });
+      await this.boss!.send(QUEUE, noopPayload(i));
     }
   }
 
@@ -47,39 +54,52 @@ export class PgBossSystem implements BenchSystem {
     for (const indexes of chunks(n, chunk)) {
       checkDeadline(deadline);
       await this.boss!.insert(
-        indexes.map((i) => ({ name: QUEUE, data: { i } })),
+        indexes.map((i) => ({ name: QUEUE, data: noopPayload(i) })),
       );
     }
   }
 
-  async drain(_n: number, deadline: AbortSignal): Promise<void> {
-    // One worker with ten jobs at a time. pg-boss 10 waits its polling
-    // interval (at least 0.5 s) after each fetch unless a send() of this
-    // process wakes it, so this drains at most 20 queued jobs a second.
-    this.working = true;
-    await this.boss!.work(
-      QUEUE,
-      { batchSize: 10, pollingIntervalSeconds: 0.5 },
-      async () => {},
-    );
-    await waitUntilDone(
-      () =>
-        this.schema.count(
-          `SELECT COUNT(*) AS n FROM ${this.schema.name}.job WHERE name = $1 AND state <> 'completed'`,
-          [QUEUE],
-        ),
-      deadline,
+  async enqueueDeferred(
+    n: number,
+    runAt: Date,
+    deadline: AbortSignal,
+  ): Promise<void> {
+    for (const indexes of chunks(n, BULK_CHUNK)) {
+      checkDeadline(deadline);
+      await this.boss!.insert(
+        indexes.map((i) => ({
+          name: QUEUE,
+          data: noopPayload(i),
+          startAfter: runAt,
+        })),
+      );
+    }
+  }
+
+  async enqueuePickup(enqueuedAt: number): Promise<void> {
+    await this.boss!.send(QUEUE, pickupPayload(enqueuedAt));
+  }
+
+  remaining(): Promise<number> {
+    return this.schema.count(
+      `SELECT COUNT(*) AS n FROM ${this.schema.name}.job WHERE name = $1 AND state <> 'completed'`,
+      [QUEUE],
     );
   }
 
-  async stopWorker(): Promise<void> {
-    if (!this.working) return;
-    this.working = false;
-    await this.boss!.offWork(QUEUE);
+  worker(): WorkerSpec {
+    const config: PgBossConfig = {
+      connectionString: this.schema.url,
+      schema: this.schema.name,
+      queue: QUEUE,
+    };
+    return {
+      entry: new URL('../workers/pg-boss-worker.js', import.meta.url),
+      config,
+    };
   }
 
   async close(): Promise<void> {
-    await this.stopWorker();
     await this.boss?.stop({ graceful: false, wait: true });
     await this.schema.drop();
   }

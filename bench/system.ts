@@ -1,0 +1,40 @@
+/** How to start one worker process on a system's store. */
+export interface WorkerSpec {
+  /** The compiled entry under `bench/workers/`. */
+  readonly entry: URL;
+  /** JSON settings handed to the entry (store, schema, queue names). */
+  readonly config: unknown;
+}
+
+/** What every system under measurement offers the harness. */
+export interface BenchSystem {
+  /** Creates the system's own database objects and connections. */
+  open(): Promise<void>;
+  /** Empties the store between measurements (untimed). */
+  reset(): Promise<void>;
+  /** Enqueues `n` no-op tasks, awaiting each call before the next. */
+  enqueueOne(n: number, deadline: AbortSignal): Promise<void>;
+  /** Enqueues `n` no-op tasks through the bulk API, `chunk` per call. */
+  enqueueBulk(n: number, chunk: number, deadline: AbortSignal): Promise<void>;
+  /** Enqueues `n` no-op tasks due at `runAt`, the fastest way the system offers. */
+  enqueueDeferred(n: number, runAt: Date, deadline: AbortSignal): Promise<void>;
+  /** Enqueues one task whose worker reports `enqueuedAt` when it starts it. */
+  enqueuePickup(enqueuedAt: number): Promise<void>;
+  /** How many tasks the store does not report complete yet. */
+  remaining(): Promise<number>;
+  /** The worker process for this store (`bench/workers/`). */
+  worker(): WorkerSpec;
+  /** Drops the system's database objects and closes its connections. */
+  close(): Promise<void>;
+}
+
+/** Tasks per call of a bulk API. */
+export const BULK_CHUNK = 1_000;
+
+/** `[0, 1, …, n - 1]` in chunks of `size`. */
+export function* chunks(n: number, size: number): Generator<number[]> {
+  for (let start = 0; start < n; start += size) {
+    const end = Math.min(n, start + size);
+    yield Array.from({ length: end - start }, (_, i) => start + i);
+  }
+}
