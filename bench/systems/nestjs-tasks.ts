@@ -81,9 +81,10 @@ export class NestjsTasksSystem implements BenchSystem {
     await this.pickup!.enqueue(enqueuedAt);
   }
 
+  /** Tasks not yet finished: counted through the two partial indexes of READY and RUNNING rows, not a scan of the table. */
   async remaining(): Promise<number> {
     const [row] = await this.dataSource!.query(
-      `SELECT COUNT(*) AS n FROM ${this.config.table} WHERE status <> 'SUCCESSFUL'`,
+      `SELECT COUNT(*) AS n FROM ${this.config.table} WHERE status IN ('READY', 'RUNNING')`,
     );
     return Number(row.n);
   }

@@ -21,6 +21,9 @@ await serveWorker<NestjsTasksConfig>(
           batch: false,
           concurrency: WORKER_CONCURRENCY,
           intervalMs: POLL_INTERVAL_MS,
+          prefetch: process.env.BENCH_PREFETCH
+            ? Number(process.env.BENCH_PREFETCH)
+            : undefined,
         });
         running = { worker, done: worker.run() };
         running.done.catch(fail);

@@ -10,6 +10,9 @@ import type { TaskResult } from '../task/task-result.js';
 import { TaskMessages } from '../tasks.messages.js';
 import type { RegisteredTask, TaskLookup } from './registered-task.js';
 
+/** The signal of an attempt nothing can abort. */
+const NEVER_ABORTED = new AbortController().signal;
+
 /** How one attempt ended. */
 export type AttemptOutcome =
   { ok: true; returnValue: unknown } | { ok: false; error: TaskErrorRecord };
@@ -38,17 +41,21 @@ export class TaskExecutor {
         ),
       };
     }
-    const stop = new AbortController();
-    const onAbort = () => stop.abort(abort?.reason);
-    abort?.addEventListener('abort', onAbort, { once: true });
+    // A controller of its own only when a timeout may abort the attempt.
+    const timeout = registered.definition.timeout;
+    const stop = timeout === null ? null : new AbortController();
+    const onAbort = () => stop?.abort(abort?.reason);
+    if (stop) abort?.addEventListener('abort', onAbort, { once: true });
     try {
-      const context = new TaskContext(
-        result,
-        attempt,
-        saveProgress,
-        stop.signal,
-        manager,
-      );
+      const context = registered.definition.takesContext
+        ? new TaskContext(
+            result,
+            attempt,
+            saveProgress,
+            stop?.signal ?? abort ?? NEVER_ABORTED,
+            manager,
+          )
+        : undefined;
       const value = await this.withTimeout(
         registered,
         this.invoke(registered, result.args, context),
@@ -66,7 +73,7 @@ export class TaskExecutor {
     } catch (error) {
       return { ok: false, error: toErrorRecord(error) };
     } finally {
-      abort?.removeEventListener('abort', onAbort);
+      if (stop) abort?.removeEventListener('abort', onAbort);
     }
   }
 
@@ -101,12 +108,12 @@ export class TaskExecutor {
   private async withTimeout<T>(
     registered: RegisteredTask,
     work: Promise<T>,
-    stop: AbortController,
+    stop: AbortController | null,
     /** After a timeout, wait for the method to return before failing the attempt. */
     settle: boolean,
   ): Promise<T> {
     const ms = registered.definition.timeout;
-    if (ms === null) return work;
+    if (ms === null || stop === null) return work;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

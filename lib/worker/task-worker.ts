@@ -56,6 +56,8 @@ export class TaskWorker {
   private recordingDeadline: number | null = null;
   private started = 0;
   private moreMayBeReady = true;
+  /** How many attempts' code runs now: counted up at their start, down when their code ends or they are dropped. */
+  private executingCount = 0;
   /** A claim is on its way: the store may hold tasks for this worker that it does not know yet. */
   private claiming = false;
   private readonly heartbeat: WorkerHeartbeat;
@@ -234,9 +236,7 @@ export class TaskWorker {
 
   /** Attempts whose task code runs now (not those whose outcome is being written). */
   private executing(): number {
-    let count = 0;
-    for (const entry of this.running.values()) if (!entry.recording) count++;
-    return count;
+    return this.executingCount;
   }
 
   /**
@@ -280,6 +280,7 @@ export class TaskWorker {
 
   /** An attempt's code ended (its outcome is being written): its slot takes the next task. */
   private codeEnded(entry: Running, measured: boolean): void {
+    if (this.running.get(entry.result.id) === entry) this.executingCount--;
     if (measured)
       this.buffer.gauge.taskEnded(performance.now() - entry.startedAt);
     this.startBuffered();
@@ -330,6 +331,7 @@ export class TaskWorker {
     };
     // Counted as running before its attempt begins: a damaged row's attempt ends at once.
     this.running.set(result.id, entry);
+    this.executingCount++;
     entry.done = this.attempts
       .execute(entry, problem)
       .catch((error: unknown) =>
@@ -340,8 +342,11 @@ export class TaskWorker {
       )
       .finally(() => {
         // The same task may already run again here (a retry due at once).
-        if (this.running.get(result.id) === entry)
+        if (this.running.get(result.id) === entry) {
           this.running.delete(result.id);
+          // Ended without recording anything (aborted): its code ended here.
+          if (!entry.recording) this.executingCount--;
+        }
         this.moreMayBeReady = true;
         this.wake();
       });
@@ -375,6 +380,7 @@ export class TaskWorker {
     this.logger.warn(message);
     entry.stop.abort(new TaskInterruptedError(message));
     this.running.delete(id);
+    this.executingCount--;
   }
 
   /**
@@ -442,6 +448,7 @@ export class TaskWorker {
     this.aborted = true;
     const entries = [...this.running.values()].filter((entry) => !entry.lost);
     this.running.clear();
+    this.executingCount = 0;
     this.logger.warn(TaskMessages.interrupted(entries.length));
     const unrecorded: string[] = [];
     await Promise.all(
