@@ -112,6 +112,23 @@ describe.each(availableDatabases())(
           expect(failure.errors[0].errorClass).toBe('Error');
           expectText(failure.errors[0].traceback, TRACEBACK);
         });
+
+        it('stores values made of the characters every layer escapes (each doubled on its way to MySQL/MariaDB)', async () => {
+          // 2.5 MB of backslashes and quotes: 5 MB once JSON, more than 16 MB had it been escaped twice more.
+          const escapes = '\\"'.repeat(1_250_000);
+          const queue = moduleRef.get(TaskQueue);
+          const enqueued = await queue
+            .task(LargeTasks, 'shout')
+            .enqueueMany([[escapes], ['small']]);
+          expect(await batchWorker(moduleRef).run()).toBe('drained');
+          const [large, small] = await Promise.all(
+            enqueued.map((result) => queue.getResult<string>(result.id)),
+          );
+          expect(large.status).toBe(TaskResultStatus.SUCCESSFUL);
+          expectText(large.args[0], escapes);
+          expectText(large.returnValue, escapes);
+          expect(small.returnValue).toBe('SMALL');
+        });
       },
     );
   },

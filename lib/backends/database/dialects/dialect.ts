@@ -14,6 +14,18 @@ import {
   type TaskSchema,
 } from './ddl.js';
 
+/** The parameter type a value of each column type is cast to. */
+const SQL_TYPE_OF: Record<ColumnSpec['type'], SqlType> = {
+  seq: 'bigint',
+  bigint: 'bigint',
+  integer: 'integer',
+  double: 'double',
+  id: 'text',
+  name: 'text',
+  short: 'text',
+  text: 'text',
+};
+
 /** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
 export interface ClaimParts {
   /** `SELECT seq FROM … WHERE <ready> ORDER BY … LIMIT n` (no locking clause). */
@@ -135,6 +147,11 @@ export abstract class Dialect {
   /** Rows per INSERT statement at most. */
   readonly insertChunk: number = 5000;
 
+  /** About how many bytes a string value takes in a statement of many rows. */
+  protected encodedLength(value: string): number {
+    return value.length;
+  }
+
   /** About how many bytes of values one statement may carry. */
   protected statementBytes(): number {
     return 16 * 1024 * 1024;
@@ -148,9 +165,10 @@ export abstract class Dialect {
     let chunk: T[] = [];
     let bytes = 0;
     for (const row of rows) {
-      let size = 0;
+      // Names and punctuation of each value, then the value.
+      let size = 16 * Object.keys(row).length;
       for (const value of Object.values(row))
-        size += typeof value === 'string' ? value.length : 8;
+        size += typeof value === 'string' ? this.encodedLength(value) : 8;
       if (
         chunk.length > 0 &&
         (chunk.length >= this.insertChunk || bytes + size > budget)
@@ -166,12 +184,31 @@ export abstract class Dialect {
   }
 
   /**
-   * A table expression named `alias` over `rows`, which travel as a few
-   * parameters whatever their number (a JSON document, or an array per
-   * column): far cheaper to bind and plan than a parameter per value. Each
-   * row is an object keyed by column name.
+   * A table expression named `alias` over `rows`, each an object keyed by
+   * column name. One row travels as a parameter per value (as a plain
+   * statement would); many as a few parameters whatever their number (see
+   * `manyRows`).
    */
-  abstract recordset(
+  recordset(
+    rows: readonly Record<string, unknown>[],
+    columns: readonly ColumnSpec[],
+    alias: string,
+    sql: SqlBuilder,
+  ): string {
+    if (rows.length !== 1) return this.manyRows(rows, columns, alias, sql);
+    const [row] = rows;
+    const values = columns.map(
+      (column) =>
+        `${sql.p(row[column.name] ?? null, SQL_TYPE_OF[column.type])} AS ${column.name}`,
+    );
+    return `(SELECT ${values.join(', ')}) AS ${alias}`;
+  }
+
+  /**
+   * `recordset` of several rows: a JSON document, or an array per column,
+   * far cheaper to bind and plan than a parameter per value.
+   */
+  protected abstract manyRows(
     rows: readonly Record<string, unknown>[],
     columns: readonly ColumnSpec[],
     alias: string,

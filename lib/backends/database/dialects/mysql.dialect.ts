@@ -10,6 +10,16 @@ import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
 const lockName = (namespace: string, workerId: string) =>
   `CONCAT('nestjs-tasks:', MD5(CONCAT(DATABASE(), ':', ${namespace}, ':', ${workerId})))`;
 
+/** How many characters of `value` the driver escapes (each then takes two bytes). */
+function escapedCharacters(value: string): number {
+  let count = 0;
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code === 34 || code === 39 || code === 92 || code < 32) count++;
+  }
+  return count;
+}
+
 const STYLE: DdlStyle = {
   types: {
     ...STANDARD_TYPES,
@@ -50,7 +60,7 @@ export class MysqlDialect extends Dialect {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)} ON ${this.quote(tables.tasks)}`;
   }
 
-  override recordset(
+  protected override manyRows(
     rows: readonly Record<string, unknown>[],
     columns: readonly ColumnSpec[],
     alias: string,
@@ -103,19 +113,28 @@ export class MysqlDialect extends Dialect {
     this.maxPacket = Number(row?.max_packet) || null;
   }
 
-  /** A share of `max_allowed_packet`: values grow when they are escaped. */
+  /**
+   * In a JSON document, then escaped again by the driver: every quote,
+   * backslash and control character grows twice.
+   */
+  protected override encodedLength(value: string): number {
+    return Buffer.byteLength(value) + 3 * escapedCharacters(value);
+  }
+
+  /** Most of `max_allowed_packet`, leaving room for the statement's text. */
   protected override statementBytes(): number {
     return this.maxPacket === null
       ? super.statementBytes()
-      : Math.floor(this.maxPacket / 4);
+      : Math.floor(this.maxPacket * 0.8);
   }
 
-  /** Escaping can double a value: a statement that might exceed the packet limit is refused. */
+  /** Refuses a statement that, escaped by the driver, would exceed the packet limit. */
   override assertFits(text: string, params: readonly unknown[]): void {
     if (this.maxPacket === null) return;
     let bytes = Buffer.byteLength(text);
     for (const param of params)
-      if (typeof param === 'string') bytes += Buffer.byteLength(param);
+      if (typeof param === 'string')
+        bytes += Buffer.byteLength(param) + escapedCharacters(param);
     if (bytes > this.maxPacket)
       throw Object.assign(
         new Error(TaskMessages.packetTooLarge(bytes, this.maxPacket)),

@@ -95,7 +95,7 @@ export class PostgresDialect extends Dialect {
    * One array parameter per column, unnested side by side: PostgreSQL reads
    * arrays about twice as fast as JSON objects.
    */
-  override recordset(
+  protected override manyRows(
     rows: readonly Record<string, unknown>[],
     columns: readonly ColumnSpec[],
     alias: string,

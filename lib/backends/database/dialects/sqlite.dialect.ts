@@ -71,7 +71,7 @@ export class SqliteDialect extends Dialect {
   }
 
   /** SQLite types values, not columns: JSON numbers arrive as integers or reals, strings as text. */
-  override recordset(
+  protected override manyRows(
     rows: readonly Record<string, unknown>[],
     columns: readonly ColumnSpec[],
     alias: string,
