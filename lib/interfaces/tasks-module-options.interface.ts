@@ -23,7 +23,7 @@ export interface TasksWorkerOptions {
   backend?: string;
   queues?: string[];
   concurrency?: number;
-  /** Claimed tasks kept ready beyond the free slots (default: the concurrency; 0: none). */
+  /** Claimed tasks kept ready beyond the free slots (at most; default: 10 × the concurrency; 0: none). */
   prefetch?: number;
 }
 

@@ -41,7 +41,7 @@ export function registerWorkCommand(
     .option('--concurrency <n>', 'tasks run at once', integerOption(1), 10)
     .option(
       '--prefetch <n>',
-      'claimed tasks kept ready beyond the free slots (default: the concurrency; 0: none)',
+      'most claimed tasks kept ready beyond the free slots (default: 10 × the concurrency; 0: none)',
       integerOption(0),
     )
     .option(
