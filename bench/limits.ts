@@ -1,3 +1,4 @@
+import { chunks } from './system.js';
 /** Thrown when one phase of one system overruns `--timeout`. */
 export class PhaseTimeoutError extends Error {
   constructor(phase: string, system: string, limitMs: number) {
@@ -44,6 +45,31 @@ export async function withinLimit<T>(
 /** Throws once the phase's time is up, so that loops of calls stop. */
 export function checkDeadline(deadline: AbortSignal): void {
   if (deadline.aborted) throw new Error('phase time limit reached');
+}
+
+/** Calls `call(i)` for each of 0 … n - 1 in turn, each awaited, until the deadline. */
+export async function eachIndex(
+  n: number,
+  deadline: AbortSignal,
+  call: (i: number) => Promise<unknown>,
+): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    checkDeadline(deadline);
+    await call(i);
+  }
+}
+
+/** Calls `call(indexes)` for 0 … n - 1 in chunks of `size`, each awaited, until the deadline. */
+export async function eachChunk(
+  n: number,
+  size: number,
+  deadline: AbortSignal,
+  call: (indexes: number[]) => Promise<unknown>,
+): Promise<void> {
+  for (const indexes of chunks(n, size)) {
+    checkDeadline(deadline);
+    await call(indexes);
+  }
 }
 
 /** Resolves after `ms`, or rejects as soon as the deadline passes. */

@@ -1,11 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { checkDeadline } from '../limits.js';
-import {
-  BULK_CHUNK,
-  chunks,
-  type BenchSystem,
-  type WorkerSpec,
-} from '../system.js';
+import { eachChunk, eachIndex } from '../limits.js';
+import { BULK_CHUNK, type BenchSystem, type WorkerSpec } from '../system.js';
 import { DEFAULT_REDIS_URL, loopbackUrl } from '../urls.js';
 import { noopPayload, pickupPayload } from '../workers/payload.js';
 import { PostgresSchema } from './postgres-schema.js';
@@ -57,10 +52,7 @@ export class BullmqSystem implements BenchSystem {
   }
 
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      checkDeadline(deadline);
-      await this.queue!.add(JOB, noopPayload(i));
-    }
+    await eachIndex(n, deadline, (i) => this.queue!.add(JOB, noopPayload(i)));
   }
 
   async enqueueBulk(
@@ -68,12 +60,11 @@ export class BullmqSystem implements BenchSystem {
     chunk: number,
     deadline: AbortSignal,
   ): Promise<void> {
-    for (const indexes of chunks(n, chunk)) {
-      checkDeadline(deadline);
-      await this.queue!.addBulk(
+    await eachChunk(n, chunk, deadline, (indexes) =>
+      this.queue!.addBulk(
         indexes.map((i) => ({ name: JOB, data: noopPayload(i) })),
-      );
-    }
+      ),
+    );
   }
 
   async enqueueDeferred(
@@ -82,16 +73,15 @@ export class BullmqSystem implements BenchSystem {
     deadline: AbortSignal,
   ): Promise<void> {
     const delay = runAt.getTime() - Date.now();
-    for (const indexes of chunks(n, BULK_CHUNK)) {
-      checkDeadline(deadline);
-      await this.queue!.addBulk(
+    await eachChunk(n, BULK_CHUNK, deadline, (indexes) =>
+      this.queue!.addBulk(
         indexes.map((i) => ({
           name: JOB,
           data: noopPayload(i),
           opts: { delay },
         })),
-      );
-    }
+      ),
+    );
   }
 
   async enqueuePickup(enqueuedAt: number): Promise<void> {

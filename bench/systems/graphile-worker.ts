@@ -1,11 +1,6 @@
 import { Logger, makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
-import { checkDeadline } from '../limits.js';
-import {
-  BULK_CHUNK,
-  chunks,
-  type BenchSystem,
-  type WorkerSpec,
-} from '../system.js';
+import { eachChunk, eachIndex } from '../limits.js';
+import { BULK_CHUNK, type BenchSystem, type WorkerSpec } from '../system.js';
 import { noopPayload, pickupPayload } from '../workers/payload.js';
 import { PostgresSchema } from './postgres-schema.js';
 
@@ -45,10 +40,9 @@ export class GraphileWorkerSystem implements BenchSystem {
   }
 
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      checkDeadline(deadline);
-      await this.utils!.addJob(GRAPHILE_TASK, noopPayload(i));
-    }
+    await eachIndex(n, deadline, (i) =>
+      this.utils!.addJob(GRAPHILE_TASK, noopPayload(i)),
+    );
   }
 
   async enqueueBulk(
@@ -56,15 +50,14 @@ export class GraphileWorkerSystem implements BenchSystem {
     chunk: number,
     deadline: AbortSignal,
   ): Promise<void> {
-    for (const indexes of chunks(n, chunk)) {
-      checkDeadline(deadline);
-      await this.utils!.addJobs(
+    await eachChunk(n, chunk, deadline, (indexes) =>
+      this.utils!.addJobs(
         indexes.map((i) => ({
           identifier: GRAPHILE_TASK,
           payload: noopPayload(i),
         })),
-      );
-    }
+      ),
+    );
   }
 
   async enqueueDeferred(
@@ -72,16 +65,15 @@ export class GraphileWorkerSystem implements BenchSystem {
     runAt: Date,
     deadline: AbortSignal,
   ): Promise<void> {
-    for (const indexes of chunks(n, BULK_CHUNK)) {
-      checkDeadline(deadline);
-      await this.utils!.addJobs(
+    await eachChunk(n, BULK_CHUNK, deadline, (indexes) =>
+      this.utils!.addJobs(
         indexes.map((i) => ({
           identifier: GRAPHILE_TASK,
           payload: noopPayload(i),
           runAt,
         })),
-      );
-    }
+      ),
+    );
   }
 
   async enqueuePickup(enqueuedAt: number): Promise<void> {

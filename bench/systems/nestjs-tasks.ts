@@ -6,13 +6,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { TaskQueue, type TaskDefinition } from '../../lib/index.js';
-import { checkDeadline } from '../limits.js';
-import {
-  BULK_CHUNK,
-  chunks,
-  type BenchSystem,
-  type WorkerSpec,
-} from '../system.js';
+import { eachChunk, eachIndex } from '../limits.js';
+import { BULK_CHUNK, type BenchSystem, type WorkerSpec } from '../system.js';
 import {
   BenchTasks,
   createBenchApp,
@@ -54,10 +49,7 @@ export class NestjsTasksSystem implements BenchSystem {
   }
 
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      checkDeadline(deadline);
-      await this.noop!.enqueue(i);
-    }
+    await eachIndex(n, deadline, (i) => this.noop!.enqueue(i));
   }
 
   enqueueBulk(n: number, chunk: number, deadline: AbortSignal): Promise<void> {
@@ -118,9 +110,8 @@ export class NestjsTasksSystem implements BenchSystem {
     chunk: number,
     deadline: AbortSignal,
   ): Promise<void> {
-    for (const indexes of chunks(n, chunk)) {
-      checkDeadline(deadline);
-      await definition.enqueueMany(indexes.map((i) => [i]));
-    }
+    await eachChunk(n, chunk, deadline, (indexes) =>
+      definition.enqueueMany(indexes.map((i) => [i])),
+    );
   }
 }

@@ -1,11 +1,6 @@
 import PgBoss from 'pg-boss';
-import { checkDeadline } from '../limits.js';
-import {
-  BULK_CHUNK,
-  chunks,
-  type BenchSystem,
-  type WorkerSpec,
-} from '../system.js';
+import { eachChunk, eachIndex } from '../limits.js';
+import { BULK_CHUNK, type BenchSystem, type WorkerSpec } from '../system.js';
 import { noopPayload, pickupPayload } from '../workers/payload.js';
 import { PostgresSchema } from './postgres-schema.js';
 
@@ -40,10 +35,7 @@ export class PgBossSystem implements BenchSystem {
   }
 
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
-    for (let i = 0; i < n; i++) {
-      checkDeadline(deadline);
-      await this.boss!.send(QUEUE, noopPayload(i));
-    }
+    await eachIndex(n, deadline, (i) => this.boss!.send(QUEUE, noopPayload(i)));
   }
 
   async enqueueBulk(
@@ -51,12 +43,11 @@ export class PgBossSystem implements BenchSystem {
     chunk: number,
     deadline: AbortSignal,
   ): Promise<void> {
-    for (const indexes of chunks(n, chunk)) {
-      checkDeadline(deadline);
-      await this.boss!.insert(
+    await eachChunk(n, chunk, deadline, (indexes) =>
+      this.boss!.insert(
         indexes.map((i) => ({ name: QUEUE, data: noopPayload(i) })),
-      );
-    }
+      ),
+    );
   }
 
   async enqueueDeferred(
@@ -64,16 +55,15 @@ export class PgBossSystem implements BenchSystem {
     runAt: Date,
     deadline: AbortSignal,
   ): Promise<void> {
-    for (const indexes of chunks(n, BULK_CHUNK)) {
-      checkDeadline(deadline);
-      await this.boss!.insert(
+    await eachChunk(n, BULK_CHUNK, deadline, (indexes) =>
+      this.boss!.insert(
         indexes.map((i) => ({
           name: QUEUE,
           data: noopPayload(i),
           startAfter: runAt,
         })),
-      );
-    }
+      ),
+    );
   }
 
   async enqueuePickup(enqueuedAt: number): Promise<void> {
