@@ -75,6 +75,12 @@ describe.each(availableDatabases())(
         .get(TaskQueue)
         .task(UpgradeTasks, 'double')
         .enqueueMany([[1], [2], [3]]);
+      // tasks:check tells the application its schema is behind, and how to fix it.
+      const [behind, ...more] = await app.get(TaskQueue).backend().check();
+      expect(more).toEqual([]);
+      expect(behind.level).toBe('error');
+      expect(behind.message).toContain('are behind this version');
+      expect(behind.message).toContain('taskMigrations');
       await app.close();
       await old.destroy();
 

@@ -100,6 +100,11 @@ export abstract class Dialect {
     return this.ddl.quote(identifier);
   }
 
+  /** Whether indexes here may be partial (`CREATE INDEX … WHERE`). */
+  get partialIndexes(): boolean {
+    return this.ddl.partialIndexes;
+  }
+
   /**
    * The DataSource the backend runs its own statements on. Usually the
    * application's (its pool hands out separate connections); a database with
