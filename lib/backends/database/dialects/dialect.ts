@@ -50,6 +50,16 @@ export interface SessionLockSql {
   gone(namespace: string, column: string, sql: SqlBuilder): string;
 }
 
+/** Rows as a JSON array of arrays, each the values of `columns` in order: what the JSON recordsets read by position. */
+export function jsonRows(
+  rows: readonly Record<string, unknown>[],
+  columns: readonly ColumnSpec[],
+): string {
+  return JSON.stringify(
+    rows.map((row) => columns.map((column) => row[column.name] ?? null)),
+  );
+}
+
 /**
  * Everything that differs between databases. The backend and the worker only
  * talk to this interface; each database has one file.
@@ -192,7 +202,8 @@ export abstract class Dialect {
    * A table expression named `alias` over `rows`, each an object keyed by
    * column name. One row travels as a parameter per value (as a plain
    * statement would); many as a few parameters whatever their number (see
-   * `manyRows`).
+   * `manyRows`), a value every row shares (the task name, the queue, the
+   * worker) once.
    */
   recordset(
     rows: readonly Record<string, unknown>[],
@@ -200,13 +211,27 @@ export abstract class Dialect {
     alias: string,
     sql: SqlBuilder,
   ): string {
-    if (rows.length !== 1) return this.manyRows(rows, columns, alias, sql);
-    const [row] = rows;
-    const values = columns.map(
+    const [first] = rows;
+    const same = (column: ColumnSpec) =>
+      rows.every(
+        (row) => (row[column.name] ?? null) === (first[column.name] ?? null),
+      );
+    const fixed = rows.length > 0 ? columns.filter(same) : [];
+    const values = fixed.map(
       (column) =>
-        `${sql.p(row[column.name] ?? null, SQL_TYPE_OF[column.type])} AS ${column.name}`,
+        `${sql.p(first[column.name] ?? null, SQL_TYPE_OF[column.type])} AS ${column.name}`,
     );
-    return `(SELECT ${values.join(', ')}) AS ${alias}`;
+    if (fixed.length === 0) return this.manyRows(rows, columns, alias, sql);
+    if (fixed.length === columns.length)
+      return `(SELECT ${values.join(', ')}) AS ${alias}`;
+    // The values all rows share travel once; only the others row by row.
+    const varying = columns.filter((column) => !fixed.includes(column));
+    const inner = `${alias}_rows`;
+    const names = varying.map((column) => `${inner}.${column.name}`);
+    return (
+      `(SELECT ${[...values, ...names].join(', ')} ` +
+      `FROM ${this.manyRows(rows, varying, inner, sql)}) AS ${alias}`
+    );
   }
 
   /**

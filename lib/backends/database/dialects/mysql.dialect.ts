@@ -4,7 +4,12 @@ import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
+import {
+  Dialect,
+  jsonRows,
+  type ClaimParts,
+  type SessionLockSql,
+} from './dialect.js';
 
 /** The name of a worker's lock: server-wide, so the database and table are part of it. */
 const lockName = (namespace: string, workerId: string) =>
@@ -67,10 +72,9 @@ export class MysqlDialect extends Dialect {
     sql: SqlBuilder,
   ): string {
     const types = columns.map(
-      (column) =>
-        `${column.name} ${this.columnType(column)} PATH '$.${column.name}'`,
+      (column, i) => `${column.name} ${this.columnType(column)} PATH '$[${i}]'`,
     );
-    return `JSON_TABLE(${sql.p(JSON.stringify(rows))}, '$[*]' COLUMNS (${types.join(', ')})) AS ${alias}`;
+    return `JSON_TABLE(${sql.p(jsonRows(rows, columns))}, '$[*]' COLUMNS (${types.join(', ')})) AS ${alias}`;
   }
 
   /** The row of an auto-increment key is read as a plain BIGINT. */
