@@ -261,6 +261,7 @@ describe.each(availableDatabases())(
 
     it.each([
       [
+        'an invalid cron string',
         BadCron,
         /Task 'BadCron.run': schedule "every five minutes" is not a cron expression .*five fields/,
       ],
