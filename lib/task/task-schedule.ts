@@ -4,7 +4,7 @@ import { TaskMessages } from '../tasks.messages.js';
 import type { TaskOptions } from './task-options.js';
 
 /** The time zone a schedule without `timeZone` is read in: the same on every host. */
-export const DEFAULT_SCHEDULE_TIME_ZONE = 'UTC';
+const DEFAULT_SCHEDULE_TIME_ZONE = 'UTC';
 
 const SCHEDULE_KEYS = ['cron', 'timeZone'];
 

@@ -4,6 +4,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import {
   InvalidTaskError,
   Task,
+  createTaskMigrations,
   TaskQueue,
   TaskResultStatus,
   type WorkerQueue,
@@ -258,6 +259,37 @@ describe.each(availableDatabases())(
       for (let i = 1; i < ticks.length; i++)
         expect(ticks[i] - ticks[i - 1]).toBe(1000);
     }, 30_000);
+
+    it('check() reports tables of an earlier version without the schedules table, with the fix', async () => {
+      const behind = uniqueTableName('t_behind');
+      const runner = ds.createQueryRunner();
+      const [created, ...later] = createTaskMigrations(behind);
+      try {
+        await new created().up(runner);
+        const app = await bootTasksApp({
+          dataSource: ds,
+          tableName: behind,
+          providers: [EveryMinute],
+        });
+        try {
+          const [problem, ...more] = await app.get(TaskQueue).backend().check();
+          expect(more).toEqual([]);
+          expect(problem.level).toBe('error');
+          expect(problem.message).toContain(`'${behind}_schedules'`);
+          expect(problem.message).toContain(
+            `createTaskMigrations('${behind}')`,
+          );
+          for (const Migration of later) await new Migration().up(runner);
+          expect(await app.get(TaskQueue).backend().check()).toEqual([]);
+        } finally {
+          await app.close();
+        }
+      } finally {
+        for (const name of [`${behind}_schedules`, `${behind}_workers`, behind])
+          await ds.query(`DROP TABLE IF EXISTS ${name}`);
+        await runner.release();
+      }
+    });
 
     it.each([
       [
