@@ -201,6 +201,21 @@ describe.each(availableDatabases())(
       expect(await lastTick(MINUTE_TASK)).toBe(tick.getTime());
     });
 
+    it('lets many workers meet a new task at once: one row, its first tick recorded, nothing enqueued', async () => {
+      const queue = queueOf(moduleRef);
+      const tick = new Date(Date.UTC(2030, 0, 1, 12, 0));
+      const won = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          queue.claimTick!(MINUTE_TASK, tick, async () => {
+            throw new Error('a first tick is not enqueued');
+          }),
+        ),
+      );
+      expect(won).toEqual(Array(8).fill(false));
+      expect(await lastTick(MINUTE_TASK)).toBe(tick.getTime());
+      expect(await enqueued(MINUTE_TASK)).toEqual([]);
+    });
+
     it('rolls the tick back with an enqueue that fails, so the tick is claimed again', async () => {
       const queue = queueOf(moduleRef);
       const tick = new Date(Date.UTC(2030, 0, 1, 12, 0));

@@ -4,7 +4,7 @@ import type { ColumnSpec } from '../task-columns.js';
 import { tablesFor } from '../task-tables.js';
 
 /** The schedules table as this migration creates it (kept verbatim, like every shipped migration). */
-const SCHEDULE_COLUMNS: readonly ColumnSpec[] = [
+const CREATED: readonly ColumnSpec[] = [
   { name: 'task_name', type: 'name', primary: true },
   { name: 'last_tick', type: 'bigint' },
 ];
@@ -21,7 +21,7 @@ export function taskSchedulesMigration(
       await queryRunner.query(
         dialectFor(queryRunner.connection).createTableSql(
           tables.schedules,
-          SCHEDULE_COLUMNS,
+          CREATED,
         ),
       );
     }
