@@ -56,6 +56,7 @@ export type {
   BackendAdmin,
   BackendStatus,
   PruneRequest,
+  ScheduleTickStatus,
   WorkerStatus,
 } from './backends/backend-admin.js';
 export { ImmediateBackend } from './backends/immediate/immediate.backend.js';

@@ -107,6 +107,23 @@ export interface WorkerQueue {
     held: HeldTask,
     attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
   ): Promise<boolean>;
+  /**
+   * For periodic tasks: decides, once for every worker of the store, who
+   * enqueues the tick `tick` of the task `taskName`. Advances the task's
+   * last enqueued tick to `tick` only when it is earlier (a compare-and-set)
+   * and, only then, calls `enqueue` with the store's transaction where it has
+   * one (the enqueue is written in it, so the tick and its task commit or
+   * roll back together), else with null after the tick is taken. A task
+   * seen for the first time gets its tick recorded without an enqueue: its
+   * schedule starts at its next tick. Resolves with whether this call
+   * enqueued the tick. Optional: without it each process decides alone, so
+   * only one worker process may run the backend's periodic tasks.
+   */
+  claimTick?(
+    taskName: string,
+    tick: Date,
+    enqueue: (transaction: EntityManager | null) => Promise<void>,
+  ): Promise<boolean>;
   /** Calls `onWake` when new work may be there; returns a function that stops listening. */
   listen(onWake: () => void): Promise<() => Promise<void>>;
 }

@@ -21,6 +21,7 @@ import {
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { ClaimBuffer, type Buffered } from './claim-buffer.js';
 import { TaskHandback } from './task-handback.js';
+import { TickScheduler, type PeriodicTasks } from './tick-scheduler.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { WorkerOptions } from './worker-options.js';
@@ -61,6 +62,7 @@ export class TaskWorker {
   /** A claim is on its way: the store may hold tasks for this worker that it does not know yet. */
   private claiming = false;
   private readonly heartbeat: WorkerHeartbeat;
+  private readonly scheduler: TickScheduler;
   private stopRequested: () => void = () => {};
   private readonly stopSignal = new Promise<void>(
     (resolve) => (this.stopRequested = resolve),
@@ -74,6 +76,8 @@ export class TaskWorker {
     private readonly queue: WorkerQueue,
     runner: WorkerRunner,
     readonly options: WorkerOptions,
+    /** The periodic tasks it enqueues at their ticks while it runs. */
+    periodic: PeriodicTasks = { tasks: [], claim: async () => false },
   ) {
     this.buffer = new ClaimBuffer(
       options.concurrency,
@@ -122,6 +126,11 @@ export class TaskWorker {
       (task, since) => this.loseLease(task, since),
       () => this.claiming,
     );
+    this.scheduler = new TickScheduler(
+      periodic,
+      options.intervalMs,
+      this.outage,
+    );
   }
 
   get workerId(): string {
@@ -144,9 +153,13 @@ export class TaskWorker {
         ),
       );
       await this.heartbeat.start();
+      await this.scheduler.start();
       await this.loop();
+      this.scheduler.stop();
       await this.drain();
     } finally {
+      this.scheduler.stop();
+      await this.scheduler.settled();
       await this.heartbeat.stop();
       await stopListening();
       await this.queue
@@ -166,6 +179,7 @@ export class TaskWorker {
     if (!this.stopping)
       this.recordingDeadline = Date.now() + this.options.shutdownTimeoutMs;
     this.stopping = true;
+    this.scheduler.stop();
     this.stopRequested();
     this.wake();
   }

@@ -3,6 +3,7 @@ import {
   Task,
   TaskQueue,
   TaskRecord,
+  TaskScheduleRecord,
   TaskResultStatus,
   TaskWorkerRecord,
   taskMigrations,
@@ -19,7 +20,11 @@ import {
 import { describeTables } from '../support/schema-introspection.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 
-const TABLES = [DEFAULT_TABLES.tasks, DEFAULT_TABLES.workers];
+const TABLES = [
+  DEFAULT_TABLES.tasks,
+  DEFAULT_TABLES.workers,
+  DEFAULT_TABLES.schedules,
+];
 
 @Injectable()
 class UpgradeTasks {
@@ -94,7 +99,7 @@ describe.each(availableDatabases())(
       );
 
       const { ds: fresh } = await open({
-        entities: [TaskRecord, TaskWorkerRecord],
+        entities: [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
         synchronize: true,
       });
       const check = await bootTasksApp({ dataSource: fresh });

@@ -6,6 +6,7 @@ import { TaskMessages } from '../../tasks.messages.js';
 import { resolveDataSource } from '../../typeorm/resolve-data-source.js';
 import type { ResolvedDatabaseOptions } from './database-backend.options.js';
 import { dialectFor, type Dialect } from './dialects/index.js';
+import { ScheduleStore } from './schedule-store.js';
 import { SqlConnection } from './sql-connection.js';
 import { TaskStore } from './task-store.js';
 import { synchronizeTaskTables } from './synchronize-task-tables.js';
@@ -17,6 +18,7 @@ export interface OpenStore {
   sql: SqlConnection;
   tasks: TaskStore;
   workers: WorkerStore;
+  schedules: ScheduleStore;
 }
 
 /**
@@ -121,7 +123,12 @@ export class DatabaseStore {
     const connection = await this.preparedConnection(dialect, dataSource);
     const sql = new SqlConnection(dataSource, connection, dialect, tables);
     this.opened = dialect;
-    return { sql, tasks: new TaskStore(sql), workers: new WorkerStore(sql) };
+    return {
+      sql,
+      tasks: new TaskStore(sql),
+      workers: new WorkerStore(sql),
+      schedules: new ScheduleStore(sql),
+    };
   }
 
   /** The dialect's own connection, prepared; the application's when that one cannot be prepared. */

@@ -281,6 +281,38 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     });
   }
 
+  /**
+   * In one transaction: advances the task's last tick to `tick` if it is
+   * earlier and, only then, enqueues it there (the row of a task seen for
+   * the first time is created instead, recording `tick` unenqueued). On the
+   * connection transactional attempts use, whose transactions enqueues join.
+   */
+  async claimTick(
+    taskName: string,
+    tick: Date,
+    enqueue: (transaction: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    const { sql, schedules } = await this.store.open();
+    return this.store.withAttemptConnection((dataSource) =>
+      sql.retryTransient(async () => {
+        const runner = dataSource.createQueryRunner();
+        try {
+          await runner.connect();
+          return await sql.inTransaction(runner, async () => {
+            if (await schedules.advance(runner, taskName, tick.getTime())) {
+              await enqueue(runner.manager);
+              return true;
+            }
+            await schedules.start(runner, taskName, tick.getTime());
+            return false;
+          });
+        } finally {
+          await runner.release();
+        }
+      }),
+    );
+  }
+
   async saveProgress(
     id: string,
     workerId: string,

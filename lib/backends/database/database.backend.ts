@@ -154,7 +154,7 @@ export class DatabaseBackend extends TaskBackend {
               ? TaskMessages.tablesMissing(
                   this.alias,
                   sql.tables,
-                  `no table ${lag.tables.join(', ')}`,
+                  `no table '${lag.tables.join("', '")}'`,
                 )
               : TaskMessages.schemaBehind(
                   this.alias,

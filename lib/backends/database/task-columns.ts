@@ -2,7 +2,8 @@
  * The one definition of the DatabaseBackend's tables. Every dialect's DDL
  * (run by `taskMigrations`, and by the backend itself under
  * `synchronize: true`), the row mapping and the `TaskRecord` /
- * `TaskWorkerRecord` entities are derived from the lists in this file.
+ * `TaskWorkerRecord` / `TaskScheduleRecord` entities are derived from the
+ * lists in this file.
  */
 
 /** The logical type of a column; each dialect spells it in its own DDL. */
@@ -63,6 +64,12 @@ export const WORKER_COLUMNS = [
   { name: 'heartbeat_at', type: 'bigint' },
 ] as const satisfies readonly ColumnSpec[];
 
+/** The schedules table: per periodic task, the last tick enqueued (epoch ms). */
+export const SCHEDULE_COLUMNS = [
+  { name: 'task_name', type: 'name', primary: true },
+  { name: 'last_tick', type: 'bigint' },
+] as const satisfies readonly ColumnSpec[];
+
 /** The name of a column of the tasks table. */
 export type TaskColumnName = (typeof TASK_COLUMNS)[number]['name'];
 
@@ -111,5 +118,6 @@ export const TASK_INDEXES: readonly IndexSpec[] = [
 export const CURRENT_SCHEMA = {
   taskColumns: TASK_COLUMNS,
   workerColumns: WORKER_COLUMNS,
+  scheduleColumns: SCHEDULE_COLUMNS,
   indexes: TASK_INDEXES,
 };

@@ -25,7 +25,8 @@ function columnSql(style: DdlStyle, column: ColumnSpec): string {
   return `${style.quote(column.name)} ${type}${nullability}`;
 }
 
-function tableSql(
+/** CREATE TABLE of one table, in one dialect's style. */
+export function createTableSql(
   style: DdlStyle,
   table: string,
   columns: readonly ColumnSpec[],
@@ -53,8 +54,15 @@ function tableSql(
 export interface TaskSchema {
   taskColumns: readonly ColumnSpec[];
   workerColumns: readonly ColumnSpec[];
+  /** Absent before periodic tasks came. */
+  scheduleColumns?: readonly ColumnSpec[];
   indexes: readonly IndexSpec[];
 }
+
+/** A table of the schema, by its key in `TaskTables`. */
+export type TaskTableKey = keyof TaskTables;
+
+const ALL_TABLES: readonly TaskTableKey[] = ['tasks', 'workers', 'schedules'];
 
 /** CREATE INDEX of one index of the tasks table, in one dialect's style. */
 export function createIndexSql(
@@ -74,15 +82,23 @@ export function createIndexSql(
   return `CREATE INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
 }
 
-/** CREATE TABLE and CREATE INDEX statements for both tables of `schema`, in one dialect's style. */
+/** CREATE TABLE and CREATE INDEX statements for the tables of `schema` (or only those in `only`), in one dialect's style. */
 export function createTablesSql(
   style: DdlStyle,
   tables: TaskTables,
   schema: TaskSchema,
+  only: readonly TaskTableKey[] = ALL_TABLES,
 ): string[] {
+  const create = (key: TaskTableKey, columns?: readonly ColumnSpec[]) =>
+    columns && only.includes(key)
+      ? [createTableSql(style, tables[key], columns)]
+      : [];
   return [
-    tableSql(style, tables.tasks, schema.taskColumns),
-    tableSql(style, tables.workers, schema.workerColumns),
-    ...schema.indexes.map((index) => createIndexSql(style, tables, index)),
+    ...create('tasks', schema.taskColumns),
+    ...create('workers', schema.workerColumns),
+    ...(only.includes('tasks')
+      ? schema.indexes.map((index) => createIndexSql(style, tables, index))
+      : []),
+    ...create('schedules', schema.scheduleColumns),
   ];
 }

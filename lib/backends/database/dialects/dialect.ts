@@ -9,9 +9,11 @@ import {
 } from '../task-columns.js';
 import {
   createIndexSql,
+  createTableSql,
   createTablesSql,
   type DdlStyle,
   type TaskSchema,
+  type TaskTableKey,
 } from './ddl.js';
 
 /** The parameter type a value of each column type is cast to. */
@@ -278,6 +280,18 @@ export abstract class Dialect {
     return `SELECT ${table}.id FROM ${table} JOIN ${from} ON ${table}.id = o.o_id WHERE ${where} FOR UPDATE`;
   }
 
+  /**
+   * An INSERT of one row into `table` that does nothing when a row with the
+   * same primary key exists (and waits for one being inserted to commit).
+   */
+  insertIfAbsentSql(
+    table: string,
+    columns: readonly string[],
+    values: readonly string[],
+  ): string {
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT DO NOTHING`;
+  }
+
   /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */
   wakeOnInsert(insertSql: string, _sql: SqlBuilder, _channel: string): string {
     return insertSql;
@@ -347,12 +361,22 @@ export abstract class Dialect {
     );
   }
 
-  /** DDL creating the tables and indexes of `schema` (by default the current one). */
+  /** DDL creating the tables and indexes of `schema` (by default the current one), or only of the tables in `only`. */
   createTablesSql(
     tables: TaskTables,
     schema: TaskSchema = CURRENT_SCHEMA,
+    only?: readonly TaskTableKey[],
   ): string[] {
-    return createTablesSql(this.ddl, tables, schema);
+    return createTablesSql(this.ddl, tables, schema, only);
+  }
+
+  /** CREATE TABLE of one table with these columns. */
+  createTableSql(table: string, columns: readonly ColumnSpec[]): string {
+    return createTableSql(this.ddl, table, columns);
+  }
+
+  dropTableSql(table: string): string {
+    return `DROP TABLE IF EXISTS ${this.quote(table)}`;
   }
 
   /**
@@ -384,10 +408,8 @@ export abstract class Dialect {
   /** A query returning a row when `table` exists (see `hasTable`). */
   protected abstract hasTableSql(table: string, sql: SqlBuilder): string;
 
+  /** DROP TABLE of the tasks and workers tables (the first migration's undoing). */
   dropTablesSql(tables: TaskTables): string[] {
-    return [
-      `DROP TABLE IF EXISTS ${this.quote(tables.workers)}`,
-      `DROP TABLE IF EXISTS ${this.quote(tables.tasks)}`,
-    ];
+    return [this.dropTableSql(tables.workers), this.dropTableSql(tables.tasks)];
   }
 }

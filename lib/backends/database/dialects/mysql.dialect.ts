@@ -61,6 +61,16 @@ export class MysqlDialect extends Dialect {
 
   override readonly returningUpdates = false;
 
+  /** A duplicate key leaves the row as it is (INSERT IGNORE would also hide other errors). */
+  override insertIfAbsentSql(
+    table: string,
+    columns: readonly string[],
+    values: readonly string[],
+  ): string {
+    const [key] = columns;
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON DUPLICATE KEY UPDATE ${key} = ${key}`;
+  }
+
   protected override dropIndexSql(tables: TaskTables, suffix: string): string {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)} ON ${this.quote(tables.tasks)}`;
   }
