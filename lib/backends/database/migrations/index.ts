@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { cancelRequestsMigration } from './cancel-requests.migration.js';
 import { createTaskTablesMigration } from './create-task-tables.migration.js';
 import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
 
@@ -12,6 +13,7 @@ export function createTaskMigrations(
   return [
     createTaskTablesMigration(tableName),
     partialTaskIndexesMigration(tableName),
+    cancelRequestsMigration(tableName),
   ];
 }
 
