@@ -277,6 +277,29 @@ describe.each(availableDatabases().map((db) => db.name))(
         expect(await runs()).toHaveLength(1);
       }, 30_000);
 
+      it('whose worker was killed is rescued CANCELLED by another worker, not retried', async () => {
+        const { result, worker: doomed } = await startCancellable(() =>
+          queue.enqueue(ProcessTasks, 'untilCancelled'),
+        );
+        doomed.child.kill('SIGKILL');
+        expect(await doomed.exited).toBe('SIGKILL');
+        expect((await queue.cancel(result.id)).status).toBe(
+          TaskResultStatus.RUNNING,
+        );
+        const rescuer = start('--concurrency', '2');
+        await waitFor(
+          'the rescue',
+          async () => (await queue.getResult(result.id)).isFinished,
+        );
+        await stopGracefully(rescuer);
+        await result.refresh();
+        expect(result.status).toBe(TaskResultStatus.CANCELLED);
+        expect(result.errors.map((error) => error.errorClass)).toEqual([
+          'TaskInterruptedError',
+        ]);
+        expect(await runs()).toHaveLength(1);
+      }, 30_000);
+
       // On SQLite a transactional attempt holds the write lock: the cancel waits for its end (test/database/cancel-running).
       (db === 'sqlite' ? it.skip : it)(
         'that is transactional ends CANCELLED with its writes rolled back',
