@@ -37,6 +37,7 @@ export {
 } from './backends/backend.js';
 export type { TaskBackendHost } from './backends/backend-host.js';
 export {
+  attemptCancelled,
   attemptFailed,
   attemptInterrupted,
   attemptStarted,
@@ -49,6 +50,8 @@ export type {
   WorkerQueue,
   ClaimedTask,
   AttemptRecord,
+  CompletionReport,
+  HeartbeatReport,
   HeldTask,
   WorkerInfo,
 } from './backends/worker-queue.js';

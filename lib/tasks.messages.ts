@@ -128,7 +128,9 @@ export const TaskMessages = {
   cancelNotSupported: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass}) cannot cancel results.`,
   cannotCancel: (id: string, status: string) =>
-    `Task result '${id}' is ${status}; only a READY result can be cancelled.`,
+    `Task result '${id}' is ${status}: it has finished, and only a READY or RUNNING result can be cancelled.`,
+  taskCancelled: (id: string, taskName: string) =>
+    `Task ${id} (${taskName}) was cancelled while it ran: its attempt should stop now; the result ends CANCELLED and is not retried.`,
 
   dispatchFailed: (name: string, count: number) =>
     `Task '${name}': ${count} enqueue(s) held until a commit could not be stored after it; the committed work stands, the task(s) were not enqueued.`,

@@ -8,6 +8,7 @@ import type {
   HeldTask,
   WorkerQueue,
 } from '../backends/worker-queue.js';
+import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
 import { attemptInterrupted } from '../execution/attempt-policy.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
@@ -124,6 +125,7 @@ export class TaskWorker {
         ...this.handback.held(),
       ],
       (task, since) => this.loseLease(task, since),
+      (task, since) => this.cancelAttempt(task, since),
       () => this.claiming,
     );
     this.scheduler = new TickScheduler(
@@ -142,6 +144,8 @@ export class TaskWorker {
     const { workerId, queues, concurrency } = this.options;
     await this.queue.registerWorker({ workerId, queues, concurrency });
     let stopListening = async () => {};
+    const stopWatching =
+      this.queue.watchCancels?.((id) => this.cancelHere(id)) ?? (() => {});
     try {
       stopListening = await this.queue.listen(() => this.wake());
       this.logger.log(
@@ -160,6 +164,7 @@ export class TaskWorker {
     } finally {
       this.scheduler.stop();
       await this.scheduler.settled();
+      stopWatching();
       await this.heartbeat.stop();
       await stopListening();
       await this.queue
@@ -339,6 +344,7 @@ export class TaskWorker {
       stop: new AbortController(),
       done: Promise.resolve(),
       lost: false,
+      cancelled: false,
       recording: false,
       claimedAt: at,
       startedAt: performance.now(),
@@ -395,6 +401,43 @@ export class TaskWorker {
     entry.stop.abort(new TaskInterruptedError(message));
     this.running.delete(id);
     this.executingCount--;
+  }
+
+  /**
+   * The result of a held attempt was cancelled (as a heartbeat that looked
+   * at the tasks held at `since` found, or a cancel made in this process):
+   * a running attempt has its signal aborted and ends CANCELLED; an
+   * unstarted one is handed back, which cancels it. Reports about attempts
+   * not held, or no longer running their code, change nothing.
+   */
+  private cancelAttempt({ id, attempt }: HeldTask, since: number): void {
+    if (this.queue.release && this.buffer.drop({ id, attempt }, since)) {
+      this.handback.handBack([{ id, attempt }], performance.now());
+      return;
+    }
+    const entry = this.running.get(id);
+    if (
+      !entry ||
+      entry.lost ||
+      entry.cancelled ||
+      entry.recording ||
+      entry.attempt !== attempt ||
+      entry.claimedAt > since
+    )
+      return;
+    entry.cancelled = true;
+    const message = TaskMessages.taskCancelled(id, entry.result.task.name);
+    this.logger.log(message);
+    entry.stop.abort(new TaskCancelledError(message));
+  }
+
+  /** A cancel of task `id` was requested in this process: whichever attempt of it this worker holds is cancelled. */
+  private cancelHere(id: string): void {
+    const attempt =
+      this.running.get(id)?.attempt ??
+      this.buffer.held().find((task) => task.id === id)?.attempt;
+    if (attempt !== undefined)
+      this.cancelAttempt({ id, attempt }, performance.now());
   }
 
   /**

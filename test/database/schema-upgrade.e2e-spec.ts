@@ -9,7 +9,10 @@ import {
   taskMigrations,
 } from '../../lib/index.js';
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
+import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import {
   availableDatabases,
   createPrivateDatabase,
@@ -25,6 +28,51 @@ const TABLES = [
   DEFAULT_TABLES.workers,
   DEFAULT_TABLES.schedules,
 ];
+
+/** Enqueues of `UpgradeTasks.double`, written as version 0.1.0 wrote them: its columns only. */
+async function storeReleasedRows(
+  db: TestDatabase,
+  ds: DataSource,
+  args: number[],
+): Promise<{ id: string }[]> {
+  const columns = SCHEMA_0_1.taskColumns
+    .filter((column) => column.type !== 'seq')
+    .map((column) => column.name);
+  const stored: { id: string }[] = [];
+  for (const n of args) {
+    const row: Record<string, unknown> = encodeNewRow({
+      id: randomUUID(),
+      taskName: 'UpgradeTasks.double',
+      backend: 'default',
+      queueName: 'default',
+      priority: 0,
+      args: [n],
+      status: TaskResultStatus.READY,
+      runAfter: null,
+      enqueuedAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+      lastAttemptedAt: null,
+      attempts: 0,
+      maxAttempts: 1,
+      workerIds: [],
+      errors: [],
+      returnValue: null,
+      progress: null,
+      metadata: {},
+      uniqueKey: null,
+    });
+    const placeholders = columns.map((_, i) =>
+      db.name === 'postgres' ? `$${i + 1}` : '?',
+    );
+    await ds.query(
+      `INSERT INTO ${DEFAULT_TABLES.tasks} (${columns.join(', ')}) VALUES (${placeholders.join(', ')})`,
+      columns.map((column) => row[column]),
+    );
+    stored.push({ id: String(row.id) });
+  }
+  return stored;
+}
 
 @Injectable()
 class UpgradeTasks {
@@ -72,21 +120,18 @@ describe.each(availableDatabases())(
       const released = taskMigrations.slice(0, 1);
       const { ds: old, namespace } = await open({ migrations: released });
       await old.runMigrations({ transaction: 'each' });
-      let app = await bootTasksApp({
-        dataSource: old,
-        providers: [UpgradeTasks],
-      });
-      const stored = await app
-        .get(TaskQueue)
-        .task(UpgradeTasks, 'double')
-        .enqueueMany([[1], [2], [3]]);
+      const stored = await storeReleasedRows(db, old, [1, 2, 3]);
       // tasks:check tells the application its schema is behind, and how to fix it.
-      const [behind, ...more] = await app.get(TaskQueue).backend().check();
-      expect(more).toEqual([]);
-      expect(behind.level).toBe('error');
-      expect(behind.message).toContain('are behind this version');
-      expect(behind.message).toContain('taskMigrations');
-      await app.close();
+      const before = await bootTasksApp({ dataSource: old });
+      try {
+        const [behind, ...more] = await before.get(TaskQueue).backend().check();
+        expect(more).toEqual([]);
+        expect(behind.level).toBe('error');
+        expect(behind.message).toContain('are behind this version');
+        expect(behind.message).toContain('taskMigrations');
+      } finally {
+        await before.close();
+      }
       await old.destroy();
 
       const { ds: upgraded } = await open(
@@ -109,7 +154,7 @@ describe.each(availableDatabases())(
         await describeTables(db.name, fresh, TABLES),
       );
 
-      app = await bootTasksApp({
+      const app = await bootTasksApp({
         dataSource: upgraded,
         providers: [UpgradeTasks],
       });

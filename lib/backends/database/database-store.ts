@@ -36,6 +36,8 @@ export class DatabaseStore {
   private attemptConnection?: DataSource;
   /** Workers of this process, woken at once by enqueues made here. */
   readonly localWakers = new Set<() => void>();
+  /** Workers of this process, told at once of cancels of running tasks requested here. */
+  readonly localCancelWatchers = new Set<(id: string) => void>();
 
   constructor(
     private readonly alias: string,
@@ -96,6 +98,11 @@ export class DatabaseStore {
 
   wakeLocalWorkers(): void {
     for (const wake of this.localWakers) wake();
+  }
+
+  /** Tells this process's workers that the cancel of running task `id` was requested. */
+  cancelLocally(id: string): void {
+    for (const onCancel of this.localCancelWatchers) onCancel(id);
   }
 
   async close(): Promise<void> {

@@ -51,6 +51,8 @@ export const TASK_COLUMNS = [
   { name: 'unique_key', type: 'name', nullable: true },
   { name: 'worker_id', type: 'short', nullable: true },
   { name: 'lease_expires_at', type: 'bigint', nullable: true },
+  /** When the cancel of a RUNNING row was requested: its attempt ends CANCELLED, never retried. */
+  { name: 'cancel_requested_at', type: 'bigint', nullable: true },
 ] as const satisfies readonly ColumnSpec[];
 
 /** The workers table. */

@@ -50,6 +50,15 @@ export function createTableSql(
   return `CREATE TABLE ${q(table)} (${definitions.join(', ')})${style.tableSuffix ?? ''}`;
 }
 
+/** ALTER TABLE adding a column, in one dialect's style. */
+export function addColumnSql(
+  style: DdlStyle,
+  table: string,
+  column: ColumnSpec,
+): string {
+  return `ALTER TABLE ${style.quote(table)} ADD COLUMN ${columnSql(style, column)}`;
+}
+
 /** The tables of one version of the schema. */
 export interface TaskSchema {
   taskColumns: readonly ColumnSpec[];

@@ -8,6 +8,7 @@ import {
   type IndexSpec,
 } from '../task-columns.js';
 import {
+  addColumnSql,
   createIndexSql,
   createTableSql,
   createTablesSql,
@@ -274,10 +275,20 @@ export abstract class Dialect {
     return column;
   }
 
-  /** Locks and returns the ids of the tasks rows named by the `o_id` column of a recordset `o` that match `where`. */
-  lockById(tables: TaskTables, from: string, where: string): string {
+  /** Locks the tasks rows named by the `o_id` column of a recordset `o` that match `where`, and returns their `columns`. */
+  lockById(
+    tables: TaskTables,
+    from: string,
+    columns: readonly string[],
+    where: string,
+  ): string {
     const table = this.quote(tables.tasks);
-    return `SELECT ${table}.id FROM ${table} JOIN ${from} ON ${table}.id = o.o_id WHERE ${where} FOR UPDATE`;
+    return `SELECT ${this.columnsOf(table, columns)} FROM ${table} JOIN ${from} ON ${table}.id = o.o_id WHERE ${where} FOR UPDATE`;
+  }
+
+  /** `columns` of `table`, qualified, for a select list. */
+  protected columnsOf(table: string, columns: readonly string[]): string {
+    return columns.map((column) => `${table}.${column}`).join(', ');
   }
 
   /**
@@ -392,6 +403,16 @@ export abstract class Dialect {
     const after = createIndexSql(this.ddl, tables, to);
     if (before === after) return [];
     return [this.dropIndexSql(tables, from.suffix), after];
+  }
+
+  /** DDL adding a column to the tasks table. */
+  addTaskColumnSql(tables: TaskTables, column: ColumnSpec): string {
+    return addColumnSql(this.ddl, tables.tasks, column);
+  }
+
+  /** DDL dropping a column of the tasks table. */
+  dropTaskColumnSql(tables: TaskTables, name: string): string {
+    return `ALTER TABLE ${this.quote(tables.tasks)} DROP COLUMN ${this.quote(name)}`;
   }
 
   protected dropIndexSql(tables: TaskTables, suffix: string): string {

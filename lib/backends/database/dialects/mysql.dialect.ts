@@ -112,9 +112,14 @@ export class MysqlDialect extends Dialect {
     return `UPDATE ${this.joinById(tables, from)} SET ${set} WHERE ${where}`;
   }
 
-  override lockById(tables: TaskTables, from: string, where: string): string {
+  override lockById(
+    tables: TaskTables,
+    from: string,
+    columns: readonly string[],
+    where: string,
+  ): string {
     const table = this.quote(tables.tasks);
-    return `SELECT ${table}.id FROM ${this.joinById(tables, from)} WHERE ${where} FOR UPDATE`;
+    return `SELECT ${this.columnsOf(table, columns)} FROM ${this.joinById(tables, from)} WHERE ${where} FOR UPDATE`;
   }
 
   /** The server's `max_allowed_packet`, read when the connection is prepared. */

@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { cancelRequestsMigration } from './cancel-requests.migration.js';
 import { createTaskTablesMigration } from './create-task-tables.migration.js';
 import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
 import { taskSchedulesMigration } from './task-schedules.migration.js';
@@ -13,6 +14,7 @@ export function createTaskMigrations(
   return [
     createTaskTablesMigration(tableName),
     partialTaskIndexesMigration(tableName),
+    cancelRequestsMigration(tableName),
     taskSchedulesMigration(tableName),
   ];
 }
