@@ -1,9 +1,12 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { TaskBackends } from '../dispatch/task-backends.js';
+import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import type {
   TasksModuleOptions,
   TasksWorkerOptions,
 } from '../interfaces/tasks-module-options.interface.js';
 import {
+  DEFAULT_BACKEND_ALIAS,
   LOGGER_CONTEXT,
   TASKS_IN_PROCESS_WORKER_DISABLED,
   TASKS_MODULE_OPTIONS,
@@ -33,6 +36,7 @@ export class InProcessWorker {
   constructor(
     @Inject(TASKS_MODULE_OPTIONS) private readonly options: TasksModuleOptions,
     private readonly factory: WorkerFactory,
+    private readonly backends: TaskBackends,
     /**
      * Provided (true) by the `tasks:*` commands, which run their own worker,
      * and by TasksTestingModule, whose DummyBackends TaskQueueTester runs.
@@ -67,10 +71,28 @@ export class InProcessWorker {
     });
   }
 
+  /**
+   * Refuses to run on a backend whose check finds an error (tables missing
+   * or behind this version): a worker there could claim tasks whose outcome
+   * it then cannot write. Checked at each start, so migrations run while the
+   * application is up are picked up at the next restart.
+   */
+  private async ensureReady(config: TasksWorkerOptions): Promise<void> {
+    const messages = await this.backends
+      .get(config.backend ?? DEFAULT_BACKEND_ALIAS)
+      .check();
+    const errors = messages.filter((message) => message.level === 'error');
+    if (errors.length > 0)
+      throw new InvalidTaskBackendError(
+        errors.map((error) => error.message).join(' '),
+      );
+  }
+
   /** Runs the worker; after a failure, logs it once and starts a new one after a backoff. */
   private async keepRunning(config: TasksWorkerOptions): Promise<void> {
     for (let failures = 0; !this.stopped;) {
       try {
+        await this.ensureReady(config);
         await this.worker!.run();
         return;
       } catch (error) {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { EntityManager } from 'typeorm';
 import type { TaskSchedule } from '../task/task-schedule.js';
 import { TaskMessages } from '../tasks.messages.js';
@@ -48,10 +49,7 @@ export class TickScheduler {
   private readonly entries: Entry[];
   private stopping = false;
   private loops: Promise<void>[] = [];
-  private stopRequested: () => void = () => {};
-  private readonly stopSignal = new Promise<void>(
-    (resolve) => (this.stopRequested = resolve),
-  );
+  private readonly stopper = new AbortController();
 
   constructor(
     private readonly periodic: PeriodicTasks,
@@ -75,7 +73,7 @@ export class TickScheduler {
   /** Schedules nothing more; `settled()` resolves once a claim under way has ended. */
   stop(): void {
     this.stopping = true;
-    this.stopRequested();
+    this.stopper.abort();
   }
 
   async settled(): Promise<void> {
@@ -84,15 +82,17 @@ export class TickScheduler {
 
   private async keepClaiming(entry: Entry): Promise<void> {
     while (!this.stopping) {
+      // The tick after the one settled: one that fell due while a slow claim
+      // ran is claimed at once (the latest due, so still at most one).
       const now = Date.now();
-      const next = entry.task.schedule.nextTick(new Date(now));
+      const from = Number.isFinite(entry.settled) ? entry.settled : now;
+      const next = entry.task.schedule.nextTick(new Date(from));
       if (next === null && !entry.failed) return;
       const untilNext = next === null ? Infinity : next.getTime() - now;
       await this.sleep(
-        Math.min(
-          untilNext,
-          entry.failed ? Math.max(this.retryMs, MIN_RETRY_MS) : MAX_SLEEP_MS,
-        ),
+        entry.failed
+          ? Math.max(this.retryMs, MIN_RETRY_MS)
+          : Math.min(untilNext, MAX_SLEEP_MS),
       );
       if (!this.stopping) await this.claimDue(entry);
     }
@@ -119,14 +119,10 @@ export class TickScheduler {
     }
   }
 
+  /** Waits `ms`, or less if the scheduler is stopped meanwhile. */
   private async sleep(ms: number): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.stopSignal,
-      new Promise<void>(
-        (resolve) => (timer = setTimeout(resolve, Math.max(0, ms))),
-      ),
-    ]);
-    clearTimeout(timer);
+    await delay(Math.max(0, ms), undefined, {
+      signal: this.stopper.signal,
+    }).catch(() => undefined);
   }
 }

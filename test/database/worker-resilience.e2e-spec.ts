@@ -144,6 +144,57 @@ describe.each(availableDatabases())(
       }
     }, 30_000);
 
+    it('keeps the in-process worker from claiming on tables behind this version until they are migrated', async () => {
+      const behind = uniqueTableName('t_behind');
+      const runner = ds.createQueryRunner();
+      try {
+        for (const Migration of createTaskMigrations(behind))
+          await new Migration().up(runner);
+      } finally {
+        await runner.release();
+      }
+      const producer = await bootTasksApp({
+        dataSource: ds,
+        tableName: behind,
+        providers: [ResilienceTasks],
+      });
+      const result = await producer
+        .get(TaskQueue)
+        .enqueue(ResilienceTasks, 'small', 8);
+      await producer.close();
+      // As before the migration that added it: a worker claiming here could not record the outcome.
+      await ds.query(`ALTER TABLE ${behind} DROP COLUMN cancel_requested_at`);
+      const app = await bootTasksApp({
+        dataSource: ds,
+        tableName: behind,
+        leaseMs: 1000,
+        providers: [ResilienceTasks],
+        extraOptions: { worker: { concurrency: 2 } },
+      });
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const [row] = await ds.query(
+          `SELECT status, attempts FROM ${behind} WHERE id = '${result.id}'`,
+        );
+        expect(row.status).toBe(TaskResultStatus.READY);
+        expect(Number(row.attempts)).toBe(0);
+        await ds.query(
+          `ALTER TABLE ${behind} ADD cancel_requested_at BIGINT NULL`,
+        );
+        await waitFor(
+          'the in-process worker to start once the tables are current',
+          async () =>
+            (await app.get(TaskQueue).getResult(result.id)).status ===
+            TaskResultStatus.SUCCESSFUL,
+          15_000,
+        );
+      } finally {
+        await app.close();
+        for (const name of [`${behind}_schedules`, `${behind}_workers`, behind])
+          await ds.query(`DROP TABLE IF EXISTS ${name}`);
+      }
+    }, 30_000);
+
     // Only MariaDB/MySQL refuse a value this size by default; PostgreSQL and SQLite store it.
     (db.name === 'mariadb' ? it : it.skip)(
       'records an outcome the database refuses as FAILED and goes on with the others',

@@ -220,6 +220,38 @@ describe('TickScheduler', () => {
     expect(claimed).toHaveLength(1);
   });
 
+  it('claims at once a tick that fell due while a slow claim ran, rather than skipping it', async () => {
+    const claimed: number[] = [];
+    const scheduler = new TickScheduler(
+      {
+        tasks: [
+          {
+            name: 'T.run',
+            schedule: TaskSchedule.parse('T.run', '* * * * * *'),
+            enqueue: async () => {},
+          },
+        ],
+        // Slower than the schedule's period: every tick falls due during the claim before it.
+        claim: async (_task, tick) => {
+          claimed.push(tick.getTime() / 1000);
+          await new Promise((resolve) => setTimeout(resolve, 1300));
+          return true;
+        },
+      },
+      10,
+      quietOutage(),
+    );
+    await scheduler.start();
+    await waitFor('five claims', () => claimed.length >= 5, 15_000);
+    scheduler.stop();
+    await scheduler.settled();
+    const gaps = claimed.slice(1).map((tick, i) => tick - claimed[i]);
+    // A tick after the one claimed, each time (a loaded machine may let one more fall due).
+    expect(gaps.filter((gap) => gap === 1).length).toBeGreaterThanOrEqual(
+      gaps.length - 1,
+    );
+  }, 20_000);
+
   it('does not start once stopped', async () => {
     let claims = 0;
     const scheduler = new TickScheduler(

@@ -20,11 +20,16 @@ export class DatabaseAdmin implements BackendAdmin {
   }
 
   async status(): Promise<BackendStatus> {
-    const { tasks, workers, schedules } = await this.store.open();
+    const { sql, tasks, workers, schedules } = await this.store.open();
     const live = await workers.workers(this.store.settings.leaseMs);
+    // Tables behind this version have no schedules table yet: no ticks to show.
+    const ticks = await schedules.lastTicks().catch((error: unknown) => {
+      if (sql.dialect.isMissingTable(error)) return [];
+      throw error;
+    });
     return {
       counts: await tasks.counts(),
-      lastTicks: (await schedules.lastTicks()).map((row) => ({
+      lastTicks: ticks.map((row) => ({
         taskName: row.taskName,
         lastTick: new Date(row.lastTick),
       })),
