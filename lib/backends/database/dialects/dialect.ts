@@ -8,8 +8,11 @@ import {
   type IndexSpec,
 } from '../task-columns.js';
 import {
+  addColumnSql,
   createIndexSql,
   createTablesSql,
+  dropColumnSql,
+  indexColumns,
   type DdlStyle,
   type TaskSchema,
 } from './ddl.js';
@@ -328,17 +331,60 @@ export abstract class Dialect {
   /**
    * DDL turning index `from` into index `to` (same name), or nothing where
    * this database spells both alike (MySQL/MariaDB have no partial indexes).
+   * A column standing in for either (see `ColumnSpec.standsInFor`) is found
+   * among `columns`.
    */
   replaceIndexSql(
     tables: TaskTables,
     from: IndexSpec,
     to: IndexSpec,
+    columns: readonly ColumnSpec[] = [],
   ): string[] {
-    const before = createIndexSql(this.ddl, tables, from);
-    const after = createIndexSql(this.ddl, tables, to);
+    const before = createIndexSql(this.ddl, tables, from, columns);
+    const after = createIndexSql(this.ddl, tables, to, columns);
     if (before === after) return [];
     return [this.dropIndexSql(tables, from.suffix), after];
   }
+
+  /** DDL adding `column` to the tasks table, or nothing where this database has no such column; a stand-in's index is found among `indexes`. */
+  addColumnSql(
+    tables: TaskTables,
+    column: ColumnSpec,
+    indexes: readonly IndexSpec[],
+  ): string[] {
+    return addColumnSql(this.ddl, tables, column, indexes);
+  }
+
+  /** DDL dropping `column` from the tasks table, or nothing where this database has no such column. */
+  dropColumnSql(tables: TaskTables, column: ColumnSpec): string[] {
+    return dropColumnSql(this.ddl, tables, column);
+  }
+
+  /** The columns of `index` of the current schema as this database indexes them. */
+  indexedColumns(index: IndexSpec): string[] {
+    return indexColumns(this.ddl, index, CURRENT_SCHEMA.taskColumns);
+  }
+
+  /**
+   * The clause of an `INSERT … SELECT … WHERE …` that skips, without an
+   * error and without aborting the transaction, each row whose values
+   * another row already holds in the unique index `index`. The conflict
+   * target repeats the index's condition, which a partial index needs.
+   */
+  skipConflictsSql(_tables: TaskTables, index: IndexSpec): string {
+    const columns = index.columns.map((column) => this.quote(column));
+    const where = index.partial ? ` WHERE ${index.partial}` : '';
+    return `ON CONFLICT (${columns.join(', ')})${where} DO NOTHING`;
+  }
+
+  /**
+   * Appended to a SELECT that must see the rows committed by now (and wait
+   * for those another transaction is writing) even inside a transaction
+   * whose snapshot is older: empty where each statement already reads the
+   * latest rows, as PostgreSQL's READ COMMITTED and SQLite's single writer
+   * do.
+   */
+  readonly latestRowsSql: string = '';
 
   protected dropIndexSql(tables: TaskTables, suffix: string): string {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)}`;

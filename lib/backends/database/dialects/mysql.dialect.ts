@@ -2,7 +2,7 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { TaskMessages } from '../../../tasks.messages.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
-import type { ColumnSpec } from '../task-columns.js';
+import type { ColumnSpec, IndexSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
 
@@ -55,6 +55,21 @@ export class MysqlDialect extends Dialect {
   }
 
   override readonly returningUpdates = false;
+
+  /**
+   * MySQL/MariaDB cannot name the index a conflict is on: a row that
+   * duplicates any unique key is left as it is. The id (a random UUID) and
+   * the auto-incremented seq never collide, so only `index` can. Unlike
+   * INSERT IGNORE, which would also swallow values too long or out of range,
+   * every other error still fails the statement.
+   */
+  override skipConflictsSql(tables: TaskTables, _index: IndexSpec): string {
+    const table = this.quote(tables.tasks);
+    return `ON DUPLICATE KEY UPDATE ${table}.seq = ${table}.seq`;
+  }
+
+  /** InnoDB's REPEATABLE READ reads a transaction's first snapshot; a locking read reads the latest rows. */
+  override readonly latestRowsSql = ' LOCK IN SHARE MODE';
 
   protected override dropIndexSql(tables: TaskTables, suffix: string): string {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)} ON ${this.quote(tables.tasks)}`;

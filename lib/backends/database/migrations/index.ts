@@ -1,6 +1,7 @@
 import type { MigrationInterface } from 'typeorm';
 import { createTaskTablesMigration } from './create-task-tables.migration.js';
 import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
+import { uniqueTaskKeysMigration } from './unique-task-keys.migration.js';
 
 /**
  * The migrations for a DatabaseBackend with a custom `tableName`, in order.
@@ -12,6 +13,7 @@ export function createTaskMigrations(
   return [
     createTaskTablesMigration(tableName),
     partialTaskIndexesMigration(tableName),
+    uniqueTaskKeysMigration(tableName),
   ];
 }
 
