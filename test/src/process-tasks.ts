@@ -32,6 +32,12 @@ export class ProcessTasks {
     return `slept ${ms}`;
   }
 
+  /** Unique by its key: while one is READY or RUNNING, an enqueue of the same key returns it. */
+  @Task({ queueName: 'default', unique: { key: (key: string) => key } })
+  async keyed(key: string): Promise<string> {
+    return key;
+  }
+
   /** Writes its effect through its attempt's transaction, then takes `ms` to finish. */
   @Task({
     takesContext: true,
