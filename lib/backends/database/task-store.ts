@@ -87,7 +87,8 @@ export class TaskStore {
    * would abort a PostgreSQL transaction). Returns, by the id of each row
    * not inserted, the row that holds its key, read after the insert; a key
    * whose holder finished in between is inserted again. Rows without a key
-   * are inserted as they are.
+   * are inserted as they are. All in one transaction (`manager`'s, or one
+   * of the store's).
    */
   async insertUnique(
     rows: NewRow[],
@@ -97,8 +98,8 @@ export class TaskStore {
       this.sql.tables,
       UNIQUE_KEY_INDEX,
     );
-    const several = [...this.dialect.chunks(rows)].length > 1;
-    return this.writeRows(manager, several, async (runner) => {
+    // In a transaction even for one row: a failed lookup leaves nothing stored.
+    return this.writeRows(manager, true, async (runner) => {
       const holders = new Map<string, TaskRow>();
       let pending = rows;
       for (let round = 1; pending.length > 0; round++) {
