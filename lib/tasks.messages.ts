@@ -187,7 +187,7 @@ export const TaskMessages = {
     keys: readonly string[],
     rounds: number,
   ) =>
-    `Task '${name}': the unique key(s) ${list(keys.slice(0, 5))}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''} were each finished and taken again ${rounds} times while this enqueue looked for their holder; try again.`,
+    `Task '${name}': ${rounds} times in a row, the unique key(s) ${list(keys.slice(0, 5))}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''} were held, and the result holding them had finished before this enqueue could read it. Nothing was stored; enqueue again.`,
   ownConnectionFailed: (alias: string, error: unknown) =>
     `Backend '${alias}': a connection of its own could not be prepared (${reason(error)}); it shares the application's.`,
   walUnavailable: (mode: string, error: unknown) =>

@@ -347,6 +347,41 @@ describe.each(availableDatabases())(
       }
     });
 
+    // Only PostgreSQL fires a trigger for an INSERT that stored nothing.
+    (db.name === 'postgres' ? it : it.skip)(
+      'stores a new result when the holder of the key finished between the insert that met it and the lookup',
+      async () => {
+        const holder = await queue.enqueue(UniqueTasks, 'run', 'raced');
+        // Finishes the holder right after the next INSERT on the table, once.
+        await ds.query(`CREATE TABLE ${table}_once (pending INTEGER)`);
+        await ds.query(`INSERT INTO ${table}_once VALUES (1)`);
+        await ds.query(
+          `CREATE FUNCTION ${table}_finish() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+            `DELETE FROM ${table}_once; IF FOUND THEN ` +
+            `UPDATE ${table} SET status = 'SUCCESSFUL', finished_at = 0 WHERE id = '${holder.id}'; ` +
+            `END IF; RETURN NULL; END $$`,
+        );
+        await ds.query(
+          `CREATE TRIGGER ${table}_finish AFTER INSERT ON ${table} FOR EACH STATEMENT EXECUTE FUNCTION ${table}_finish()`,
+        );
+        try {
+          const next = await queue.enqueue(UniqueTasks, 'run', 'raced');
+          expect(next.id).not.toBe(holder.id);
+          expect(await rows('run')).toEqual(
+            expect.arrayContaining([
+              { id: holder.id, status: 'SUCCESSFUL', unique_key: 'raced' },
+              { id: next.id, status: 'READY', unique_key: 'raced' },
+            ]),
+          );
+          expect(enqueued.ids).toEqual([holder.id, next.id]);
+        } finally {
+          await ds.query(`DROP TRIGGER ${table}_finish ON ${table}`);
+          await ds.query(`DROP FUNCTION ${table}_finish()`);
+          await ds.query(`DROP TABLE ${table}_once`);
+        }
+      },
+    );
+
     it('refuses a unique.key that throws or returns no string, naming the task, and stores nothing', async () => {
       await expect(queue.enqueue(UniqueTasks, 'keyThrows')).rejects.toThrow(
         InvalidTaskArgumentsError,

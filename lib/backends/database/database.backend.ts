@@ -134,7 +134,9 @@ export class DatabaseBackend extends TaskBackend {
         ? task.transaction
         : null;
     const fail = (error: unknown) => {
-      throw this.enqueueError(sql, task.name, rows.length, error);
+      throw error instanceof InvalidTaskBackendError
+        ? error
+        : this.enqueueError(sql, task.name, rows.length, error);
     };
     let results: TaskResult<any>[];
     let stored: TaskResult<any>[];

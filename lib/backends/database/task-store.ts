@@ -13,6 +13,7 @@ import {
   type ColumnSpec,
 } from './task-columns.js';
 import type { Completion, NewRow } from './task-row.js';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 
 const { READY, RUNNING } = TaskResultStatus;
@@ -104,7 +105,7 @@ export class TaskStore {
       let pending = rows;
       for (let round = 1; pending.length > 0; round++) {
         if (round > UNIQUE_KEY_ROUNDS)
-          throw new Error(
+          throw new InvalidTaskBackendError(
             TaskMessages.uniqueKeysUnsettled(
               String(pending[0].task_name),
               pending.map((row) => String(row.unique_key)),
