@@ -172,6 +172,14 @@ export const TaskMessages = {
       ? `Add taskMigrations to your DataSource's migrations and run them`
       : `Add createTaskMigrations('${tables.tasks}') to your DataSource's migrations and run them`) +
     `, or set synchronize: true on the DataSource in development.`,
+  schemaBehind: (
+    alias: string,
+    tables: { tasks: string; workers: string },
+    differences: readonly string[],
+  ) =>
+    `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}' and '${tables.workers}' are behind this version of nestjs-tasks (${differences.join('; ')}). ` +
+    `Run the migrations this version appends to ${tables.tasks === 'nestjs_tasks' ? 'taskMigrations' : `createTaskMigrations('${tables.tasks}')`} ` +
+    `(e.g. npx typeorm migration:run -d <your data source file>). Tables made by synchronize: true are never altered: in development, drop them and restart.`,
   checkFailed: (alias: string, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): the database could not be checked: ${cause}`,
   packetTooLarge: (bytes: number, max: number) =>

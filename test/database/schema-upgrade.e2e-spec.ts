@@ -80,6 +80,15 @@ describe.each(availableDatabases())(
         .get(TaskQueue)
         .task(UpgradeTasks, 'double')
         .enqueueMany([[1], [2], [3]]);
+      // tasks:check tells the application its schema is behind, and how to fix it.
+      const [behind, ...more] = await app.get(TaskQueue).backend().check();
+      expect(more).toEqual([]);
+      expect(behind.level).toBe('error');
+      expect(behind.message).toContain('are behind this version');
+      expect(behind.message).toContain('taskMigrations');
+      expect(behind.message).toContain(
+        'index nestjs_tasks_unique is not unique',
+      );
       // Unique tasks need the upgraded schema: refused with the advice to migrate, nothing stored.
       await expect(
         app.get(TaskQueue).enqueue(UpgradeTasks, 'rebuild', 'early'),

@@ -19,7 +19,8 @@ import { resolveDatabaseOptions } from './database-backend.options.js';
 import { DatabaseStore } from './database-store.js';
 import { DatabaseWorkerQueue } from './database-worker-queue.js';
 import { registerTaskEntities } from './task-entities.module.js';
-import { VARCHAR_LENGTHS } from './task-columns.js';
+import { CURRENT_SCHEMA, VARCHAR_LENGTHS } from './task-columns.js';
+import { schemaLag } from './schema-lag.js';
 import { TASK_TABLE } from './task-record.entity.js';
 import { decodeRow, encodeNewRow } from './task-row.js';
 import type { SqlConnection } from './sql-connection.js';
@@ -188,8 +189,26 @@ export class DatabaseBackend extends TaskBackend {
 
   override async check(): Promise<TaskCheckMessage[]> {
     try {
-      const advice = await this.tableAdvice((await this.store.open()).sql);
-      return advice ? [{ level: 'error', message: advice.message }] : [];
+      const { sql } = await this.store.open();
+      const lag = await schemaLag(sql, CURRENT_SCHEMA);
+      if (!lag) return [];
+      return [
+        {
+          level: 'error',
+          message:
+            lag.kind === 'missing-tables'
+              ? TaskMessages.tablesMissing(
+                  this.alias,
+                  sql.tables,
+                  `no table ${lag.tables.join(', ')}`,
+                )
+              : TaskMessages.schemaBehind(
+                  this.alias,
+                  sql.tables,
+                  lag.differences,
+                ),
+        },
+      ];
     } catch (error) {
       return [
         {
@@ -220,17 +239,6 @@ export class DatabaseBackend extends TaskBackend {
         ? TaskMessages.enqueueRefused(this.alias, taskName, count, cause)
         : TaskMessages.enqueueFailed(this.alias, taskName, count, cause),
       { cause: error },
-    );
-  }
-
-  /** An error explaining how to create the tables, when they are missing or outdated. */
-  private async tableAdvice(
-    sql: SqlConnection,
-  ): Promise<InvalidTaskBackendError | null> {
-    const problem = await sql.tableProblem();
-    if (!problem) return null;
-    return new InvalidTaskBackendError(
-      TaskMessages.tablesMissing(this.alias, sql.tables, problem),
     );
   }
 

@@ -1,6 +1,5 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import type { Dialect } from './dialects/dialect.js';
-import { INSERT_COLUMNS } from './task-columns.js';
 import type { TaskTables } from './task-tables.js';
 
 /** A row as the driver returns it: numbers may arrive as strings, JSON as text. */
@@ -71,28 +70,6 @@ export class SqlConnection {
       // A connection the server dropped (e.g. a packet too large) cannot roll back: the failure that matters is the first.
       await runner.rollbackTransaction().catch(() => undefined);
       throw error;
-    }
-  }
-
-  /**
-   * Why the tables are missing or outdated, or null when they exist with the
-   * columns this version uses. Any other failure (the database unreachable)
-   * is thrown, not taken for a missing table.
-   */
-  async tableProblem(): Promise<string | null> {
-    try {
-      await this.read(
-        `SELECT ${INSERT_COLUMNS.map((column) => column.name).join(', ')} FROM ${this.dialect.quote(this.tables.tasks)} WHERE 1 = 0`,
-        [],
-      );
-      await this.read(
-        `SELECT id, heartbeat_at FROM ${this.dialect.quote(this.tables.workers)} WHERE 1 = 0`,
-        [],
-      );
-      return null;
-    } catch (error) {
-      if (!this.dialect.isMissingTable(error)) throw error;
-      return (error as Error).message;
     }
   }
 

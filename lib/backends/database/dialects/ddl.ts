@@ -29,7 +29,7 @@ export interface TaskSchema {
 const columnName = (column: string): string => column.replace(/ DESC$/, '');
 
 /** Whether a column exists in this style's tables: a stand-in for a partial index only where indexes cannot be partial. */
-function exists(style: DdlStyle, column: ColumnSpec): boolean {
+export function columnExists(style: DdlStyle, column: ColumnSpec): boolean {
   return !(column.standsInFor && style.partialIndexes);
 }
 
@@ -99,7 +99,7 @@ function tableSql(
     : [];
   const definitions = [
     ...columns
-      .filter((column) => exists(style, column))
+      .filter((column) => columnExists(style, column))
       .map((column) => columnSql(style, column, indexes)),
     ...unique,
     ...primaryKey,
@@ -149,7 +149,7 @@ export function addColumnSql(
   column: ColumnSpec,
   indexes: readonly IndexSpec[],
 ): string[] {
-  if (!exists(style, column)) return [];
+  if (!columnExists(style, column)) return [];
   return [
     `ALTER TABLE ${style.quote(tables.tasks)} ADD COLUMN ${columnSql(style, column, indexes)}`,
   ];
@@ -161,7 +161,7 @@ export function dropColumnSql(
   tables: TaskTables,
   column: ColumnSpec,
 ): string[] {
-  if (!exists(style, column)) return [];
+  if (!columnExists(style, column)) return [];
   return [
     `ALTER TABLE ${style.quote(tables.tasks)} DROP COLUMN ${style.quote(column.name)}`,
   ];

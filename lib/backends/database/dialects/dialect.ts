@@ -9,6 +9,7 @@ import {
 } from '../task-columns.js';
 import {
   addColumnSql,
+  columnExists,
   createIndexSql,
   createTablesSql,
   dropColumnSql,
@@ -51,6 +52,22 @@ export interface SessionLockSql {
   readonly releaseAll: string;
   /** A predicate that is true when no session holds the lock of the worker named in `column`. */
   gone(namespace: string, column: string, sql: SqlBuilder): string;
+}
+
+/** Rows as a JSON array of arrays, each the values of `columns` in order: what the JSON recordsets read by position. */
+export function jsonRows(
+  rows: readonly Record<string, unknown>[],
+  columns: readonly ColumnSpec[],
+): string {
+  return JSON.stringify(
+    rows.map((row) => columns.map((column) => row[column.name] ?? null)),
+  );
+}
+
+/** The columns and indexes of a table, as far as the schema check compares them. */
+export interface TableShape {
+  columns: string[];
+  indexes: { name: string; unique: boolean; partial: boolean }[];
 }
 
 /**
@@ -101,6 +118,16 @@ export abstract class Dialect {
 
   quote(identifier: string): string {
     return this.ddl.quote(identifier);
+  }
+
+  /** Whether indexes here may be partial (`CREATE INDEX … WHERE`). */
+  get partialIndexes(): boolean {
+    return this.ddl.partialIndexes;
+  }
+
+  /** Whether this database's tables have `column` (a stand-in for a partial index only where indexes cannot be partial). */
+  hasColumn(column: ColumnSpec): boolean {
+    return columnExists(this.ddl, column);
   }
 
   /**
@@ -190,7 +217,8 @@ export abstract class Dialect {
    * A table expression named `alias` over `rows`, each an object keyed by
    * column name. One row travels as a parameter per value (as a plain
    * statement would); many as a few parameters whatever their number (see
-   * `manyRows`).
+   * `manyRows`), a value every row shares (the task name, the queue, the
+   * worker) once.
    */
   recordset(
     rows: readonly Record<string, unknown>[],
@@ -198,13 +226,27 @@ export abstract class Dialect {
     alias: string,
     sql: SqlBuilder,
   ): string {
-    if (rows.length !== 1) return this.manyRows(rows, columns, alias, sql);
-    const [row] = rows;
-    const values = columns.map(
+    const [first] = rows;
+    const same = (column: ColumnSpec) =>
+      rows.every(
+        (row) => (row[column.name] ?? null) === (first[column.name] ?? null),
+      );
+    const fixed = rows.length > 0 ? columns.filter(same) : [];
+    const values = fixed.map(
       (column) =>
-        `${sql.p(row[column.name] ?? null, SQL_TYPE_OF[column.type])} AS ${column.name}`,
+        `${sql.p(first[column.name] ?? null, SQL_TYPE_OF[column.type])} AS ${column.name}`,
     );
-    return `(SELECT ${values.join(', ')}) AS ${alias}`;
+    if (fixed.length === 0) return this.manyRows(rows, columns, alias, sql);
+    if (fixed.length === columns.length)
+      return `(SELECT ${values.join(', ')}) AS ${alias}`;
+    // The values all rows share travel once; only the others row by row.
+    const varying = columns.filter((column) => !fixed.includes(column));
+    const inner = `${alias}_rows`;
+    const names = varying.map((column) => `${inner}.${column.name}`);
+    return (
+      `(SELECT ${[...values, ...names].join(', ')} ` +
+      `FROM ${this.manyRows(rows, varying, inner, sql)}) AS ${alias}`
+    );
   }
 
   /**
@@ -388,6 +430,23 @@ export abstract class Dialect {
 
   protected dropIndexSql(tables: TaskTables, suffix: string): string {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)}`;
+  }
+
+  /** The columns and indexes of `table`, or null when it does not exist. */
+  async tableShape(
+    runner: QueryRunner,
+    table: string,
+  ): Promise<TableShape | null> {
+    const found = await runner.getTable(table);
+    if (!found) return null;
+    return {
+      columns: found.columns.map((column) => column.name),
+      indexes: found.indices.map((index) => ({
+        name: index.name ?? '',
+        unique: index.isUnique,
+        partial: Boolean(index.where),
+      })),
+    };
   }
 
   /** Whether `table` exists where the backend's unqualified statements find it. */

@@ -4,7 +4,13 @@ import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec, IndexSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
+import {
+  Dialect,
+  jsonRows,
+  type ClaimParts,
+  type SessionLockSql,
+  type TableShape,
+} from './dialect.js';
 
 /** The name of a worker's lock: server-wide, so the database and table are part of it. */
 const lockName = (namespace: string, workerId: string) =>
@@ -54,6 +60,39 @@ export class MysqlDialect extends Dialect {
     return `SELECT 1 AS present FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
   }
 
+  /**
+   * From information_schema: TypeORM's `getTable` reads the expression of a
+   * generated column from a metadata table of its own, which has no entry
+   * for (and usually no table beside) the task tables.
+   */
+  override async tableShape(
+    runner: QueryRunner,
+    table: string,
+  ): Promise<TableShape | null> {
+    const where = (sql: SqlBuilder) =>
+      `TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
+    const columnsSql = new SqlBuilder(this);
+    const columns: { name: string }[] = await runner.query(
+      `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE ${where(columnsSql)}`,
+      columnsSql.params,
+    );
+    if (columns.length === 0) return null;
+    const indexesSql = new SqlBuilder(this);
+    const indexes: { name: string; non_unique: number | string }[] =
+      await runner.query(
+        `SELECT DISTINCT INDEX_NAME AS name, NON_UNIQUE AS non_unique FROM information_schema.STATISTICS WHERE ${where(indexesSql)}`,
+        indexesSql.params,
+      );
+    return {
+      columns: columns.map((column) => String(column.name)),
+      indexes: indexes.map((index) => ({
+        name: String(index.name),
+        unique: Number(index.non_unique) === 0,
+        partial: false,
+      })),
+    };
+  }
+
   override readonly returningUpdates = false;
 
   /**
@@ -82,10 +121,9 @@ export class MysqlDialect extends Dialect {
     sql: SqlBuilder,
   ): string {
     const types = columns.map(
-      (column) =>
-        `${column.name} ${this.columnType(column)} PATH '$.${column.name}'`,
+      (column, i) => `${column.name} ${this.columnType(column)} PATH '$[${i}]'`,
     );
-    return `JSON_TABLE(${sql.p(JSON.stringify(rows))}, '$[*]' COLUMNS (${types.join(', ')})) AS ${alias}`;
+    return `JSON_TABLE(${sql.p(jsonRows(rows, columns))}, '$[*]' COLUMNS (${types.join(', ')})) AS ${alias}`;
   }
 
   /** The row of an auto-increment key is read as a plain BIGINT. */

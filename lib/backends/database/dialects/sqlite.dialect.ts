@@ -6,7 +6,7 @@ import type { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, type ClaimParts } from './dialect.js';
+import { Dialect, jsonRows, type ClaimParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
   types: {
@@ -84,9 +84,9 @@ export class SqliteDialect extends Dialect {
     sql: SqlBuilder,
   ): string {
     const fields = columns.map(
-      (column) => `value ->> '${column.name}' AS ${column.name}`,
+      (column, i) => `value ->> '$[${i}]' AS ${column.name}`,
     );
-    return `(SELECT ${fields.join(', ')} FROM json_each(${sql.p(JSON.stringify(rows))})) AS ${alias}`;
+    return `(SELECT ${fields.join(', ')} FROM json_each(${sql.p(jsonRows(rows, columns))})) AS ${alias}`;
   }
 
   /** Takes the write lock with a no-op write, waiting (asynchronously) while another connection holds it. */
