@@ -209,6 +209,19 @@ describe.each(availableDatabases())(
       ]);
     });
 
+    it('stores one result for concurrent enqueues of one key in one process', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          queue.enqueue(UniqueTasks, 'run', 'concurrent', i),
+        ),
+      );
+      expect(new Set(results.map((result) => result.id)).size).toBe(1);
+      expect(await ready('run')).toEqual([
+        { id: results[0].id, status: 'READY', unique_key: 'concurrent' },
+      ]);
+      expect(enqueued.ids).toEqual([results[0].id]);
+    });
+
     it('enqueueMany stores one result per new key (the first given) and returns, in order, the holder of each', async () => {
       const stored = await queue.enqueue(UniqueTasks, 'run', 'held');
       const keys = ['a', 'held', 'b', 'a', 'c', 'held', 'b'];

@@ -88,8 +88,8 @@ export class TaskStore {
    * would abort a PostgreSQL transaction). Returns, by the id of each row
    * not inserted, the row that holds its key, read after the insert; a key
    * whose holder finished in between is inserted again. Rows without a key
-   * are inserted as they are. All in one transaction (`manager`'s, or one
-   * of the store's).
+   * are inserted as they are. In `manager`'s transaction, or one of the
+   * store's.
    */
   async insertUnique(
     rows: NewRow[],
@@ -99,8 +99,14 @@ export class TaskStore {
       this.sql.tables,
       UNIQUE_KEY_INDEX,
     );
-    // In a transaction even for one row: a failed lookup leaves nothing stored.
-    return this.writeRows(manager, true, async (runner) => {
+    // In a transaction even for one row, so that a failed lookup leaves
+    // nothing stored; but where transactions share the one connection
+    // (SQLite), concurrent enqueues cannot each open one: there only when
+    // it takes several statements, as `insert` does.
+    const atomic =
+      !this.dialect.serialTransactions ||
+      [...this.dialect.chunks(rows)].length > 1;
+    return this.writeRows(manager, atomic, async (runner) => {
       const holders = new Map<string, TaskRow>();
       let pending = rows;
       for (let round = 1; pending.length > 0; round++) {
