@@ -37,6 +37,7 @@ export {
 } from './backends/backend.js';
 export type { TaskBackendHost } from './backends/backend-host.js';
 export {
+  attemptCancelled,
   attemptFailed,
   attemptInterrupted,
   attemptStarted,
@@ -49,6 +50,8 @@ export type {
   WorkerQueue,
   ClaimedTask,
   AttemptRecord,
+  CompletionReport,
+  HeartbeatReport,
   HeldTask,
   WorkerInfo,
 } from './backends/worker-queue.js';
@@ -56,6 +59,7 @@ export type {
   BackendAdmin,
   BackendStatus,
   PruneRequest,
+  ScheduleTickStatus,
   WorkerStatus,
 } from './backends/backend-admin.js';
 export { ImmediateBackend } from './backends/immediate/immediate.backend.js';

@@ -98,7 +98,14 @@ export class TaskQueue {
     return this.transactions.run(work, options);
   }
 
-  /** Cancels a READY result so that it never runs. */
+  /**
+   * Cancels a result: a READY one becomes CANCELLED at once and never runs;
+   * a RUNNING one has its `ctx.signal` aborted (reason: a
+   * `TaskCancelledError`) in whichever process runs it, and ends CANCELLED
+   * when its attempt ends, never retried. A finished one is refused with
+   * `InvalidTaskError`; an unknown id with `TaskResultDoesNotExistError`.
+   * Resolves with the result as it is then (RUNNING, for a running one).
+   */
   cancel(
     id: string,
     backendAlias: string = DEFAULT_BACKEND_ALIAS,

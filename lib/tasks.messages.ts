@@ -37,8 +37,6 @@ export const TaskMessages = {
     `${site} is a @Task() on a request-scoped provider. Tasks run outside any request: make the provider singleton-scoped (the default) and pass request data as arguments.`,
   requestScopedListener: (site: string) =>
     `${site} is an @OnTaskEvent() listener on a request-scoped provider. Task events happen outside any request: make the provider singleton-scoped (the default).`,
-  scheduleNotSupported: (site: string) =>
-    `${site} sets @Task({ schedule }), which this version of nestjs-tasks does not run yet. Remove it and enqueue the task from your own scheduler (e.g. @nestjs/schedule) for now.`,
   notATaskMethod: (site: string) =>
     `${site} is not a @Task() method. Decorate it with @Task() or pass the name of a decorated method.`,
   taskProviderMissing: (name: string, site: string) =>
@@ -111,6 +109,20 @@ export const TaskMessages = {
   workerIdTooLong: (value: string, max: number) =>
     `Worker id '${value}' is ${value.length} characters long; at most ${max} are stored. Pass a shorter --worker-id.`,
 
+  // periodic tasks
+  badSchedule: (name: string, value: unknown) =>
+    `Task '${name}': schedule must be a cron expression or { cron, timeZone? }, got ${describe(value)}. E.g. schedule: '*/5 * * * *' or { cron: '0 9 * * 1-5', timeZone: 'Europe/Paris' }.`,
+  badCron: (name: string, cron: string, problem: string) =>
+    `Task '${name}': schedule ${JSON.stringify(cron)} is not a cron expression (${problem}). Use five fields (minute hour day-of-month month day-of-week), or six with seconds first: e.g. '*/5 * * * *' or '*/10 * * * * *'.`,
+  unknownTimeZone: (name: string, timeZone: string) =>
+    `Task '${name}': schedule time zone ${JSON.stringify(timeZone)} is unknown. Use an IANA time zone name such as 'Europe/Paris', 'America/New_York' or 'UTC'.`,
+  cronNeverFires: (name: string, cron: string) =>
+    `Task '${name}': schedule ${JSON.stringify(cron)} never falls due (no date matches it). Fix the expression.`,
+  scheduledTaskTakesArguments: (name: string, site: string, count: number) =>
+    `Task '${name}' (${site}) has a schedule but requires ${count} argument(s); workers enqueue periodic tasks without arguments. Remove its parameters or give them default values, or enqueue it yourself instead of scheduling it.`,
+  enqueueingTick: (name: string, tick: Date) =>
+    `enqueueing the tick ${tick.toISOString()} of periodic task '${name}'`,
+
   // results
   resultDoesNotExist: (id: string, alias: string) =>
     `No task result with id '${id}' exists on backend '${alias}'.`,
@@ -123,7 +135,9 @@ export const TaskMessages = {
   cancelNotSupported: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass}) cannot cancel results.`,
   cannotCancel: (id: string, status: string) =>
-    `Task result '${id}' is ${status}; only a READY result can be cancelled.`,
+    `Task result '${id}' is ${status}: it has finished, and only a READY or RUNNING result can be cancelled.`,
+  taskCancelled: (id: string, taskName: string) =>
+    `Task ${id} (${taskName}) was cancelled while it ran: its attempt should stop now; the result ends CANCELLED and is not retried.`,
 
   dispatchFailed: (name: string, count: number) =>
     `Task '${name}': ${count} enqueue(s) held until a commit could not be stored after it; the committed work stands, the task(s) were not enqueued.`,
@@ -154,7 +168,7 @@ export const TaskMessages = {
   badDataSourceOption: (value: unknown) =>
     `'dataSource' must be a TypeORM DataSource or the name of one, got ${describe(value)}.`,
   badTableName: (value: unknown) =>
-    `'tableName' must be a plain SQL identifier (letters, digits, underscores; at most 55 characters), got ${describe(value)}.`,
+    `'tableName' must be a plain SQL identifier (letters, digits, underscores; at most 54 characters), got ${describe(value)}.`,
   badLeaseMs: (value: unknown, min: number) =>
     `'leaseMs' must be an integer number of milliseconds of at least ${min}, got ${describe(value)}.`,
   dataSourceMissing: (who: string, name: string) =>
@@ -164,22 +178,22 @@ export const TaskMessages = {
     `DatabaseBackend supports PostgreSQL, MySQL/MariaDB and SQLite (TypeORM types ${types.join(', ')}); this DataSource is '${String(type)}'.`,
   tablesMissing: (
     alias: string,
-    tables: { tasks: string; workers: string },
+    tables: { tasks: string; workers: string; schedules: string },
     problem: string,
   ) =>
-    `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}' and '${tables.workers}' are missing or outdated (${problem}). ` +
+    `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}', '${tables.workers}' and '${tables.schedules}' are missing or outdated (${problem}). ` +
     (tables.tasks === 'nestjs_tasks'
       ? `Add taskMigrations to your DataSource's migrations and run them`
       : `Add createTaskMigrations('${tables.tasks}') to your DataSource's migrations and run them`) +
     `, or set synchronize: true on the DataSource in development.`,
   schemaBehind: (
     alias: string,
-    tables: { tasks: string; workers: string },
+    tables: { tasks: string; workers: string; schedules: string },
     differences: readonly string[],
   ) =>
-    `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}' and '${tables.workers}' are behind this version of nestjs-tasks (${differences.join('; ')}). ` +
+    `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}', '${tables.workers}' and '${tables.schedules}' are behind this version of nestjs-tasks (${differences.join('; ')}). ` +
     `Run the migrations this version appends to ${tables.tasks === 'nestjs_tasks' ? 'taskMigrations' : `createTaskMigrations('${tables.tasks}')`} ` +
-    `(e.g. npx typeorm migration:run -d <your data source file>). Tables made by synchronize: true are never altered: in development, drop them and restart.`,
+    `(e.g. npx typeorm migration:run -d <your data source file>). synchronize: true never alters existing tables: in development, drop them and restart.`,
   checkFailed: (alias: string, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): the database could not be checked: ${cause}`,
   packetTooLarge: (bytes: number, max: number) =>
@@ -304,6 +318,7 @@ export const TaskMessages = {
   backendHeading: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass})`,
   noAdministrableBackend: () => 'No backend keeps results to report on.',
+  periodicHeading: () => 'Periodic tasks',
   checkOk: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass}): OK`,
   stopSignal: (signal: string) =>

@@ -22,10 +22,18 @@ export interface WorkerStatus {
   heartbeatAt: Date;
 }
 
+/** The last tick of a periodic task that was enqueued, as the backend recorded it. */
+export interface ScheduleTickStatus {
+  taskName: string;
+  lastTick: Date;
+}
+
 /** What `tasks:status` shows. */
 export interface BackendStatus {
   counts: { queue: string; status: string; count: number }[];
   workers: WorkerStatus[];
+  /** Periodic tasks' last enqueued ticks, where the backend records them (see `WorkerQueue.claimTick`). */
+  lastTicks?: ScheduleTickStatus[];
 }
 
 /**

@@ -215,7 +215,11 @@ export abstract class TaskBackend {
     return this.toResult<R>(await this.loadResult(id));
   }
 
-  /** Cancels a READY result so that it never runs. */
+  /**
+   * Cancels a result (see `TaskQueue.cancel`): a READY one at once; a
+   * RUNNING one, where the backend can, by a request its worker learns (see
+   * `WorkerQueue`); a finished one is refused with `InvalidTaskError`.
+   */
   async cancel(_id: string): Promise<TaskResult<unknown>> {
     throw new InvalidTaskBackendError(
       TaskMessages.cancelNotSupported(this.alias, this.constructor.name),

@@ -26,6 +26,36 @@ export interface HeldTask {
   attempt: number;
 }
 
+/**
+ * What `heartbeat()` answers where the backend cancels running tasks (the
+ * plain list of lost ids is still accepted, meaning nothing was cancelled).
+ */
+export interface HeartbeatReport {
+  /** Held attempts the store no longer holds for the worker: they stop and record nothing. */
+  lost: string[];
+  /**
+   * Held tasks whose cancel was requested (`TaskBackend.cancel`): their
+   * attempts' signals are aborted with a `TaskCancelledError`, and they end
+   * CANCELLED; unstarted ones are handed back (`release`).
+   */
+  cancelled: string[];
+}
+
+/**
+ * What `complete()` answers where the backend cancels running tasks (the
+ * plain list of written ids is still accepted, meaning none was cancelled).
+ */
+export interface CompletionReport {
+  /** The ids of the records written: still held by their worker in that attempt. */
+  written: string[];
+  /**
+   * Those of them written CANCELLED whatever their record said, because
+   * their cancel was requested before the write (after the worker's last
+   * heartbeat).
+   */
+  cancelled: string[];
+}
+
 /** What a worker registers about itself. */
 export interface WorkerInfo {
   workerId: string;
@@ -45,6 +75,13 @@ export interface WorkerInfo {
  * (its lease) until it records the attempt, or until it stops heartbeating
  * for `leaseMs` and is gone; only then may `rescueExpired()` of another
  * worker take it; `complete()` writes only attempts the worker still holds.
+ *
+ * Cancelling running tasks is optional. A backend that offers it (its
+ * `cancel()` accepts a RUNNING result) stores the request, reports it in
+ * the holding worker's heartbeat answers (`HeartbeatReport`), and ends the
+ * task CANCELLED, never READY again, whatever is written for it next:
+ * an outcome (`complete()`, which reports it), a hand-back (`release()`) or
+ * a rescue (`rescueExpired()`, `recoverOrphans()`).
  */
 export interface WorkerQueue {
   /** How long a claimed task stays held without a heartbeat. */
@@ -64,16 +101,33 @@ export interface WorkerQueue {
    * Optional: without it, a worker claims no more than it can start.
    */
   release?(workerId: string, held: readonly HeldTask[]): Promise<void>;
-  /** Writes outcomes; returns the ids of those still held by their worker in that attempt, and so written. */
-  complete(records: readonly AttemptRecord[]): Promise<string[]>;
+  /**
+   * Writes outcomes; returns the ids of those still held by their worker in
+   * that attempt, and so written (or a `CompletionReport` of them).
+   */
+  complete(
+    records: readonly AttemptRecord[],
+  ): Promise<string[] | CompletionReport>;
   /** Whether a failed write was the store refusing the data (too large, invalid), as opposed to a lost connection. */
   isRefusal(error: unknown): boolean;
   /**
    * Proves the worker alive: extends the leases of the tasks it holds.
    * Returns the ids of those it no longer holds (rescued by another worker
-   * meanwhile): their attempts must stop and record nothing.
+   * meanwhile): their attempts must stop and record nothing. A backend that
+   * cancels running tasks answers a `HeartbeatReport`, which also names
+   * the held tasks whose cancel was requested.
    */
-  heartbeat(workerId: string, held: readonly HeldTask[]): Promise<string[]>;
+  heartbeat(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<string[] | HeartbeatReport>;
+  /**
+   * Calls `onCancel` as soon as this process requests the cancel of a
+   * running task (through the backend's `cancel()`), so that a worker here
+   * stops it before its next heartbeat. Returns a function that stops
+   * watching. Optional: heartbeats report cancels anyway.
+   */
+  watchCancels?(onCancel: (id: string) => void): () => void;
   /**
    * Hands back, as interrupted attempts, tasks still marked as this
    * worker's whose lease ran out although it does not hold them (an attempt
@@ -101,11 +155,31 @@ export interface WorkerQueue {
    * (a success), that record is written in the same transaction, fenced by
    * the lease, and the transaction commits; when it returns null (a
    * failure, or the lease lost) or the record is no longer held, it rolls
-   * back. Resolves with whether the record was written.
+   * back. Resolves with whether the record was written, or with
+   * `'cancelled'` when the result's cancel was requested before the record
+   * was written: then it rolled back, and the worker records the attempt
+   * CANCELLED through `complete()`.
    */
   inTransaction?(
     held: HeldTask,
     attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
+  ): Promise<boolean | 'cancelled'>;
+  /**
+   * For periodic tasks: decides, once for every worker of the store, who
+   * enqueues the tick `tick` of the task `taskName`. Advances the task's
+   * last enqueued tick to `tick` only when it is earlier (a compare-and-set)
+   * and, only then, calls `enqueue` with the store's transaction where it has
+   * one (the enqueue is written in it, so the tick and its task commit or
+   * roll back together), else with null after the tick is taken. A task
+   * seen for the first time gets its tick recorded without an enqueue: its
+   * schedule starts at its next tick. Resolves with whether this call
+   * enqueued the tick. Optional: without it each process decides alone, so
+   * only one worker process may run the backend's periodic tasks.
+   */
+  claimTick?(
+    taskName: string,
+    tick: Date,
+    enqueue: (transaction: EntityManager | null) => Promise<void>,
   ): Promise<boolean>;
   /** Calls `onWake` when new work may be there; returns a function that stops listening. */
   listen(onWake: () => void): Promise<() => Promise<void>>;

@@ -10,6 +10,7 @@ import {
 } from '../task/task-definition.js';
 import { TASK_OPTION_KEYS, type TaskOptions } from '../task/task-options.js';
 import type { TaskPort } from '../task/task-port.js';
+import { TaskSchedule } from '../task/task-schedule.js';
 import { TaskMessages } from '../tasks.messages.js';
 
 /** A `@Task()` method as discovery found it, before its definition is built. */
@@ -54,12 +55,9 @@ export class TaskRegistry implements TaskLookup {
         throw new InvalidTaskError(
           TaskMessages.unknownTaskOptions(task.site, unknown, TASK_OPTION_KEYS),
         );
-      if (options.schedule !== undefined)
-        throw new InvalidTaskError(
-          TaskMessages.scheduleNotSupported(task.site),
-        );
       const registered: RegisteredTask = {
         ...task,
+        schedule: this.scheduleOf(task, options),
         definition: new TaskDefinition(
           port,
           taskStateFromOptions(task.name, options),
@@ -71,6 +69,28 @@ export class TaskRegistry implements TaskLookup {
         registered,
       );
     }
+  }
+
+  /** The task's schedule, checked; a scheduled method must need no arguments. */
+  private scheduleOf(
+    task: Omit<CollectedTask, 'options'>,
+    options: TaskOptions,
+  ): TaskSchedule | null {
+    if (options.schedule === undefined) return null;
+    const schedule = TaskSchedule.parse(task.name, options.schedule);
+    const method = (
+      task.instance as Record<string, (...args: unknown[]) => unknown>
+    )[task.methodName];
+    const required = method.length - (options.takesContext ? 1 : 0);
+    if (required > 0)
+      throw new InvalidTaskError(
+        TaskMessages.scheduledTaskTakesArguments(
+          task.name,
+          task.site,
+          required,
+        ),
+      );
+    return schedule;
   }
 
   find(name: string): RegisteredTask | undefined {
@@ -97,5 +117,13 @@ export class TaskRegistry implements TaskLookup {
 
   all(): RegisteredTask[] {
     return [...this.byName.values()];
+  }
+
+  /** The tasks that have a schedule. */
+  periodic(): (RegisteredTask & { schedule: TaskSchedule })[] {
+    return this.all().filter(
+      (task): task is RegisteredTask & { schedule: TaskSchedule } =>
+        task.schedule !== null,
+    );
   }
 }

@@ -7,3 +7,4 @@ export * from './task-result-mismatch.error.js';
 export * from './task-result-not-ready.error.js';
 export * from './task-timeout.error.js';
 export * from './task-interrupted.error.js';
+export * from './task-cancelled.error.js';

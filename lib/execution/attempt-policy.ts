@@ -118,3 +118,24 @@ export function attemptInterrupted(
     { now },
   );
 }
+
+/**
+ * The result's cancel was requested while the attempt ran: whatever the
+ * attempt did, the result is CANCELLED and never retried. The errors of the
+ * attempt's verdict are kept (an attempt that threw, the cancellation
+ * included, is listed); a value it returned is not.
+ */
+export function attemptCancelled(
+  verdict: AttemptVerdict,
+  now = new Date(),
+): AttemptVerdict {
+  return {
+    data: {
+      ...verdict.data,
+      status: TaskResultStatus.CANCELLED,
+      finishedAt: verdict.data.finishedAt ?? now,
+      returnValue: null,
+    },
+    retryAt: null,
+  };
+}

@@ -1,4 +1,5 @@
 import type { TaskDefinition } from '../task/task-definition.js';
+import type { TaskSchedule } from '../task/task-schedule.js';
 
 /** One `@Task()` method found in the application. */
 export interface RegisteredTask {
@@ -8,6 +9,8 @@ export interface RegisteredTask {
   instance: object;
   methodName: string;
   definition: TaskDefinition<any, any>;
+  /** When workers enqueue it (`@Task({ schedule })`), or null. */
+  schedule: TaskSchedule | null;
 }
 
 /** Finds the code behind a stored task name (the registry implements it). */

@@ -2,6 +2,7 @@ import type { TaskEventName } from '../task/task-event.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import {
+  attemptCancelled,
   attemptFailed,
   attemptStarted,
   attemptSucceeded,
@@ -18,12 +19,15 @@ export interface InMemoryRunner {
 /**
  * Runs the next attempt of a result kept in memory, updating it in place
  * (ImmediateBackend, and the testing helpers). Returns the verdict: a READY
- * result with `retryAt` is to be attempted again from then on.
+ * result with `retryAt` is to be attempted again from then on. `cancel`,
+ * aborted when the result is cancelled, is the attempt's signal: once it
+ * has aborted, the attempt ends CANCELLED.
  */
 export async function runAttemptInMemory(
   result: TaskResult<any>,
   runner: InMemoryRunner,
   workerId: string,
+  cancel?: AbortSignal,
 ): Promise<AttemptVerdict> {
   result.update(attemptStarted(result.snapshot, workerId));
   await runner.emit('started', result);
@@ -31,10 +35,12 @@ export async function runAttemptInMemory(
     result,
     result.attempts,
     async () => {},
+    cancel,
   );
-  const verdict = outcome.ok
+  const ended = outcome.ok
     ? attemptSucceeded(result, outcome.returnValue)
     : attemptFailed(result, outcome.error);
+  const verdict = cancel?.aborted ? attemptCancelled(ended) : ended;
   result.update(verdict.data);
   if (verdict.data.status !== TaskResultStatus.READY)
     await runner.emit('finished', result);

@@ -72,10 +72,12 @@ export class TaskQueueTester implements OnModuleInit {
       next;
       next = this.nextReady(options)
     ) {
+      const backend = this.backends!.get(next.backend) as DummyBackend;
       const { retryAt } = await runAttemptInMemory(
         next,
         runner,
         TESTER_WORKER_ID,
+        backend.cancelSignal(next.id),
       );
       if (retryAt) this.retryAt.set(next.id, retryAt.getTime());
       else this.retryAt.delete(next.id);

@@ -6,6 +6,7 @@ import type {
   WorkerQueue,
 } from '../backends/worker-queue.js';
 import {
+  attemptCancelled,
   attemptFailed,
   attemptSucceeded,
   type AttemptVerdict,
@@ -26,6 +27,8 @@ export interface Running {
   done: Promise<void>;
   /** Another worker took the task over: the attempt records nothing. */
   lost: boolean;
+  /** The result was cancelled while the attempt ran: it ends CANCELLED, whatever the attempt does. */
+  cancelled: boolean;
   /** Its outcome is being written: whether the store still held it, the write decides. */
   recording: boolean;
   /** When its claim arrived (monotonic ms). */
@@ -118,20 +121,22 @@ export class AttemptRunner {
     queueMicrotask(() => this.onCodeEnded(entry, ranCode));
   }
 
-  /** What is written for an attempt this worker holds. */
+  /** What is written for an attempt this worker holds: CANCELLED, whatever the verdict, once its result was cancelled. */
   recordOf(entry: Running, verdict: AttemptVerdict): AttemptRecord {
-    return { ...verdict, workerId: this.workerId, attempt: entry.attempt };
+    const final = entry.cancelled ? attemptCancelled(verdict) : verdict;
+    return { ...final, workerId: this.workerId, attempt: entry.attempt };
   }
 
   /**
    * A transactional attempt: the task runs in a transaction of the store
-   * and its success is written in it, fenced by the lease. A failure rolls
-   * the task's writes back and is recorded like any other.
+   * and its success is written in it, fenced by the lease. A failure, or a
+   * cancelled attempt whatever it returned, rolls the task's writes back
+   * and is recorded like any other outcome.
    */
   private async executeInTransaction(entry: Running): Promise<void> {
     let success: AttemptRecord | null = null;
-    let failure: AttemptVerdict | null = null;
-    let written: boolean;
+    let rolledBack: AttemptVerdict | null = null;
+    let written: boolean | 'cancelled';
     try {
       const held = { id: entry.result.id, attempt: entry.attempt };
       written = await this.queue.inTransaction!(held, async (manager) => {
@@ -139,12 +144,13 @@ export class AttemptRunner {
           this.attempt(entry, manager),
         );
         if (this.aborted() || entry.lost) return null;
-        if (!ran.ok) {
-          failure = this.verdictOf(entry.result, ran);
+        const verdict = this.verdictOf(entry.result, ran);
+        if (!ran.ok || entry.cancelled) {
+          rolledBack = verdict;
           return null;
         }
         this.markRecording(entry);
-        success = this.recordOf(entry, this.verdictOf(entry.result, ran));
+        success = this.recordOf(entry, verdict);
         return success;
       });
     } catch (error) {
@@ -153,12 +159,20 @@ export class AttemptRunner {
       if (!this.aborted() && !entry.lost)
         await this.record(
           entry,
-          failure ?? attemptFailed(entry.result, toErrorRecord(error)),
+          rolledBack ?? attemptFailed(entry.result, toErrorRecord(error)),
         );
       return;
     }
-    if (success) await this.announce(entry, { stored: success, written });
-    else if (failure) await this.record(entry, failure);
+    if (written === 'cancelled' && success) {
+      // Cancelled after the last heartbeat, before the write: rolled back.
+      entry.cancelled = true;
+      await this.record(entry, success);
+    } else if (success)
+      await this.announce(entry, {
+        stored: success,
+        written: written === true,
+      });
+    else if (rolledBack) await this.record(entry, rolledBack);
   }
 
   private attempt(

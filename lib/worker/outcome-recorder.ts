@@ -1,5 +1,10 @@
 import type { Logger } from '@nestjs/common';
-import type { AttemptRecord, WorkerQueue } from '../backends/worker-queue.js';
+import type {
+  AttemptRecord,
+  CompletionReport,
+  WorkerQueue,
+} from '../backends/worker-queue.js';
+import { attemptCancelled } from '../execution/attempt-policy.js';
 import { toErrorRecord } from '../task/task-error-record.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { TaskMessages } from '../tasks.messages.js';
@@ -10,6 +15,19 @@ import type { OutageLog } from './outage-log.js';
 export interface Recorded {
   stored: AttemptRecord;
   written: boolean;
+}
+
+/** A store's answer to `complete()`, in its richer form. */
+function reportOf(answer: string[] | CompletionReport): CompletionReport {
+  return Array.isArray(answer) ? { written: answer, cancelled: [] } : answer;
+}
+
+/** What became of `record` by the store's answer: written as it was, CANCELLED instead, or not at all. */
+function recordedBy(record: AttemptRecord, report: CompletionReport): Recorded {
+  const id = record.data.id;
+  if (!report.cancelled.includes(id))
+    return { stored: record, written: report.written.includes(id) };
+  return { stored: { ...record, ...attemptCancelled(record) }, written: true };
 }
 
 /**
@@ -41,12 +59,9 @@ export class OutcomeRecorder {
   ): Promise<Recorded[]> {
     if (records.length > 1) {
       try {
-        const written = new Set(await this.queue.complete(records));
+        const report = reportOf(await this.queue.complete(records));
         this.outage.answered();
-        return records.map((stored) => ({
-          stored,
-          written: written.has(stored.data.id),
-        }));
+        return records.map((record) => recordedBy(record, report));
       } catch {
         // Split: find out which outcome the store refuses, or retry each while it is unreachable.
       }
@@ -63,13 +78,14 @@ export class OutcomeRecorder {
    */
   private async writeAlone(record: AttemptRecord): Promise<Recorded> {
     const first = await this.writeUntilReachable(record);
-    if (first.ok) return { stored: record, written: first.written };
+    if (first.ok) return recordedBy(record, first.report);
     let refusal = first.refusal;
     for (const keptErrors of [3, 0]) {
       const standIn = unstorable(record, refusal, keptErrors);
       const outcome = await this.writeUntilReachable(standIn);
       if (outcome.ok) {
-        if (outcome.written) {
+        const recorded = recordedBy(standIn, outcome.report);
+        if (recorded.written) {
           this.logger.error(
             TaskMessages.outcomeRefused(
               record.data.id,
@@ -78,7 +94,7 @@ export class OutcomeRecorder {
             ),
           );
         }
-        return { stored: standIn, written: outcome.written };
+        return recorded;
       }
       refusal = outcome.refusal;
     }
@@ -90,12 +106,14 @@ export class OutcomeRecorder {
   /** Writes one record, retrying lost connections with backoff; a refusal of the data is returned, not retried. */
   private async writeUntilReachable(
     record: AttemptRecord,
-  ): Promise<{ ok: true; written: boolean } | { ok: false; refusal: unknown }> {
+  ): Promise<
+    { ok: true; report: CompletionReport } | { ok: false; refusal: unknown }
+  > {
     for (let failures = 0; ; failures++) {
       try {
-        const written = await this.queue.complete([record]);
+        const report = reportOf(await this.queue.complete([record]));
         this.outage.answered();
-        return { ok: true, written: written.includes(record.data.id) };
+        return { ok: true, report };
       } catch (error) {
         if (this.queue.isRefusal(error)) return { ok: false, refusal: error };
         if (this.giveUp()) throw error;

@@ -8,6 +8,7 @@ import type {
   HeldTask,
   WorkerQueue,
 } from '../backends/worker-queue.js';
+import { TaskCancelledError } from '../errors/task-cancelled.error.js';
 import { TaskInterruptedError } from '../errors/task-interrupted.error.js';
 import { attemptInterrupted } from '../execution/attempt-policy.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
@@ -21,6 +22,7 @@ import {
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { ClaimBuffer, type Buffered } from './claim-buffer.js';
 import { TaskHandback } from './task-handback.js';
+import { TickScheduler, type PeriodicTasks } from './tick-scheduler.js';
 import { WakeSignal } from './wake-signal.js';
 import { WorkerHeartbeat } from './worker-heartbeat.js';
 import type { WorkerOptions } from './worker-options.js';
@@ -61,6 +63,7 @@ export class TaskWorker {
   /** A claim is on its way: the store may hold tasks for this worker that it does not know yet. */
   private claiming = false;
   private readonly heartbeat: WorkerHeartbeat;
+  private readonly scheduler: TickScheduler;
   private stopRequested: () => void = () => {};
   private readonly stopSignal = new Promise<void>(
     (resolve) => (this.stopRequested = resolve),
@@ -74,6 +77,8 @@ export class TaskWorker {
     private readonly queue: WorkerQueue,
     runner: WorkerRunner,
     readonly options: WorkerOptions,
+    /** The periodic tasks it enqueues at their ticks while it runs. */
+    periodic: PeriodicTasks = { tasks: [], claim: async () => false },
   ) {
     this.buffer = new ClaimBuffer(
       options.concurrency,
@@ -120,7 +125,13 @@ export class TaskWorker {
         ...this.handback.held(),
       ],
       (task, since) => this.loseLease(task, since),
+      (task, since) => this.cancelAttempt(task, since),
       () => this.claiming,
+    );
+    this.scheduler = new TickScheduler(
+      periodic,
+      options.intervalMs,
+      this.outage,
     );
   }
 
@@ -133,6 +144,8 @@ export class TaskWorker {
     const { workerId, queues, concurrency } = this.options;
     await this.queue.registerWorker({ workerId, queues, concurrency });
     let stopListening = async () => {};
+    const stopWatching =
+      this.queue.watchCancels?.((id) => this.cancelHere(id)) ?? (() => {});
     try {
       stopListening = await this.queue.listen(() => this.wake());
       this.logger.log(
@@ -144,9 +157,14 @@ export class TaskWorker {
         ),
       );
       await this.heartbeat.start();
+      await this.scheduler.start();
       await this.loop();
+      this.scheduler.stop();
       await this.drain();
     } finally {
+      this.scheduler.stop();
+      await this.scheduler.settled();
+      stopWatching();
       await this.heartbeat.stop();
       await stopListening();
       await this.queue
@@ -166,6 +184,7 @@ export class TaskWorker {
     if (!this.stopping)
       this.recordingDeadline = Date.now() + this.options.shutdownTimeoutMs;
     this.stopping = true;
+    this.scheduler.stop();
     this.stopRequested();
     this.wake();
   }
@@ -325,6 +344,7 @@ export class TaskWorker {
       stop: new AbortController(),
       done: Promise.resolve(),
       lost: false,
+      cancelled: false,
       recording: false,
       claimedAt: at,
       startedAt: performance.now(),
@@ -381,6 +401,43 @@ export class TaskWorker {
     entry.stop.abort(new TaskInterruptedError(message));
     this.running.delete(id);
     this.executingCount--;
+  }
+
+  /**
+   * The result of a held attempt was cancelled (as a heartbeat that looked
+   * at the tasks held at `since` found, or a cancel made in this process):
+   * a running attempt has its signal aborted and ends CANCELLED; an
+   * unstarted one is handed back, which cancels it. Reports about attempts
+   * not held, or no longer running their code, change nothing.
+   */
+  private cancelAttempt({ id, attempt }: HeldTask, since: number): void {
+    if (this.queue.release && this.buffer.drop({ id, attempt }, since)) {
+      this.handback.handBack([{ id, attempt }], performance.now());
+      return;
+    }
+    const entry = this.running.get(id);
+    if (
+      !entry ||
+      entry.lost ||
+      entry.cancelled ||
+      entry.recording ||
+      entry.attempt !== attempt ||
+      entry.claimedAt > since
+    )
+      return;
+    entry.cancelled = true;
+    const message = TaskMessages.taskCancelled(id, entry.result.task.name);
+    this.logger.log(message);
+    entry.stop.abort(new TaskCancelledError(message));
+  }
+
+  /** A cancel of task `id` was requested in this process: whichever attempt of it this worker holds is cancelled. */
+  private cancelHere(id: string): void {
+    const attempt =
+      this.running.get(id)?.attempt ??
+      this.buffer.held().find((task) => task.id === id)?.attempt;
+    if (attempt !== undefined)
+      this.cancelAttempt({ id, attempt }, performance.now());
   }
 
   /**

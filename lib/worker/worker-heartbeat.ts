@@ -1,12 +1,16 @@
 import type { Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import type { HeldTask, WorkerQueue } from '../backends/worker-queue.js';
+import type {
+  HeartbeatReport,
+  HeldTask,
+  WorkerQueue,
+} from '../backends/worker-queue.js';
 import { TaskMessages } from '../tasks.messages.js';
 import type { OutageLog } from './outage-log.js';
 
 /**
  * A worker's heartbeat, every third of the lease: proves the worker alive,
- * learns which tasks it lost, hands back tasks marked as its own that it
+ * learns which tasks it lost and which were cancelled, hands back tasks marked as its own that it
  * does not hold (only while no claim of its own is on its way, whose tasks
  * it could not know yet), and rescues the tasks of workers that are
  * gone — but only once this worker has itself heartbeated without a failure
@@ -29,6 +33,8 @@ export class WorkerHeartbeat {
     private readonly held: () => HeldTask[],
     /** Called for each held attempt the store no longer holds for this worker, with when the beat looked at what it held. */
     private readonly onLost: (task: HeldTask, since: number) => void,
+    /** Called, likewise, for each held attempt whose result's cancel was requested. */
+    private readonly onCancelled: (task: HeldTask, since: number) => void,
     /** Whether a claim of the worker is on its way (its tasks are held in the store, not yet here). */
     private readonly claiming: () => boolean,
   ) {}
@@ -69,17 +75,22 @@ export class WorkerHeartbeat {
     }
     const since = performance.now();
     const held = this.held();
-    let lost: string[];
+    let report: HeartbeatReport;
     try {
-      lost = await this.queue.heartbeat(this.workerId, held);
+      const answer = await this.queue.heartbeat(this.workerId, held);
+      report = Array.isArray(answer) ? { lost: answer, cancelled: [] } : answer;
       this.outage.answered();
     } catch (error) {
       this.outage.failed('heartbeat', error);
       this.steadySince = performance.now();
       return;
     }
-    for (const task of held)
-      if (lost.includes(task.id)) this.onLost(task, since);
+    const lost = new Set(report.lost);
+    const cancelled = new Set(report.cancelled);
+    for (const task of held) {
+      if (lost.has(task.id)) this.onLost(task, since);
+      else if (cancelled.has(task.id)) this.onCancelled(task, since);
+    }
     try {
       if (this.queue.recoverOrphans && !this.claiming())
         await this.queue.recoverOrphans(this.workerId, this.held());

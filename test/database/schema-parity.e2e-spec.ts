@@ -2,10 +2,12 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
   TaskQueue,
   TaskRecord,
+  TaskScheduleRecord,
   TaskWorkerRecord,
   taskMigrations,
 } from '../../lib/index.js';
 import {
+  SCHEDULE_COLUMNS,
   TASK_COLUMNS,
   WORKER_COLUMNS,
 } from '../../lib/backends/database/task-columns.js';
@@ -20,7 +22,11 @@ import {
 import { describeTables } from '../support/schema-introspection.js';
 import { bootTasksApp } from '../support/tasks-app.js';
 
-const TABLES = [DEFAULT_TABLES.tasks, DEFAULT_TABLES.workers];
+const TABLES = [
+  DEFAULT_TABLES.tasks,
+  DEFAULT_TABLES.workers,
+  DEFAULT_TABLES.schedules,
+];
 
 /**
  * The tables an application gets with `synchronize: true` (the entities
@@ -57,7 +63,7 @@ describe.each(availableDatabases())(
 
     it('synchronize: true creates exactly the tables taskMigrations create', async () => {
       const synchronized = await open({
-        entities: [TaskRecord, TaskWorkerRecord],
+        entities: [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
         synchronize: true,
       });
       const moduleRef = await bootTasksApp({ dataSource: synchronized });
@@ -75,7 +81,11 @@ describe.each(availableDatabases())(
       // The description is not vacuous: it names every column (a stand-in
       // for a partial index only where indexes cannot be partial).
       const text = JSON.stringify(expected);
-      for (const column of [...TASK_COLUMNS, ...WORKER_COLUMNS])
+      for (const column of [
+        ...TASK_COLUMNS,
+        ...WORKER_COLUMNS,
+        ...SCHEDULE_COLUMNS,
+      ])
         if (!('standsInFor' in column) || db.name === 'mariadb')
           expect(text).toContain(`"${column.name}"`);
       expect(await describeTables(db.name, synchronized, TABLES)).toEqual(

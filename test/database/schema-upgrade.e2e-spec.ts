@@ -3,12 +3,16 @@ import {
   Task,
   TaskQueue,
   TaskRecord,
+  TaskScheduleRecord,
   TaskResultStatus,
   TaskWorkerRecord,
   taskMigrations,
 } from '../../lib/index.js';
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
+import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import {
   availableDatabases,
   createPrivateDatabase,
@@ -19,7 +23,56 @@ import {
 import { describeTables } from '../support/schema-introspection.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 
-const TABLES = [DEFAULT_TABLES.tasks, DEFAULT_TABLES.workers];
+const TABLES = [
+  DEFAULT_TABLES.tasks,
+  DEFAULT_TABLES.workers,
+  DEFAULT_TABLES.schedules,
+];
+
+/** Enqueues of `UpgradeTasks.double`, written as version 0.1.0 wrote them: its columns only. */
+async function storeReleasedRows(
+  db: TestDatabase,
+  ds: DataSource,
+  args: number[],
+): Promise<{ id: string }[]> {
+  const columns = SCHEMA_0_1.taskColumns
+    .filter((column) => column.type !== 'seq')
+    .map((column) => column.name);
+  const stored: { id: string }[] = [];
+  for (const n of args) {
+    const row: Record<string, unknown> = encodeNewRow({
+      id: randomUUID(),
+      taskName: 'UpgradeTasks.double',
+      backend: 'default',
+      queueName: 'default',
+      priority: 0,
+      args: [n],
+      status: TaskResultStatus.READY,
+      runAfter: null,
+      enqueuedAt: new Date(),
+      startedAt: null,
+      finishedAt: null,
+      lastAttemptedAt: null,
+      attempts: 0,
+      maxAttempts: 1,
+      workerIds: [],
+      errors: [],
+      returnValue: null,
+      progress: null,
+      metadata: {},
+      uniqueKey: null,
+    });
+    const placeholders = columns.map((_, i) =>
+      db.name === 'postgres' ? `$${i + 1}` : '?',
+    );
+    await ds.query(
+      `INSERT INTO ${DEFAULT_TABLES.tasks} (${columns.join(', ')}) VALUES (${placeholders.join(', ')})`,
+      columns.map((column) => row[column]),
+    );
+    stored.push({ id: String(row.id) });
+  }
+  return stored;
+}
 
 @Injectable()
 class UpgradeTasks {
@@ -72,28 +125,28 @@ describe.each(availableDatabases())(
       const released = taskMigrations.slice(0, 1);
       const { ds: old, namespace } = await open({ migrations: released });
       await old.runMigrations({ transaction: 'each' });
-      let app = await bootTasksApp({
+      const stored = await storeReleasedRows(db, old, [1, 2, 3]);
+      // tasks:check tells the application its schema is behind, and how to fix it.
+      const before = await bootTasksApp({
         dataSource: old,
         providers: [UpgradeTasks],
       });
-      const stored = await app
-        .get(TaskQueue)
-        .task(UpgradeTasks, 'double')
-        .enqueueMany([[1], [2], [3]]);
-      // tasks:check tells the application its schema is behind, and how to fix it.
-      const [behind, ...more] = await app.get(TaskQueue).backend().check();
-      expect(more).toEqual([]);
-      expect(behind.level).toBe('error');
-      expect(behind.message).toContain('are behind this version');
-      expect(behind.message).toContain('taskMigrations');
-      expect(behind.message).toContain(
-        'index nestjs_tasks_unique is not unique',
-      );
-      // Unique tasks need the upgraded schema: refused with the advice to migrate, nothing stored.
-      await expect(
-        app.get(TaskQueue).enqueue(UpgradeTasks, 'rebuild', 'early'),
-      ).rejects.toThrow(/missing or outdated.*taskMigrations/s);
-      await app.close();
+      try {
+        const [behind, ...more] = await before.get(TaskQueue).backend().check();
+        expect(more).toEqual([]);
+        expect(behind.level).toBe('error');
+        expect(behind.message).toContain('are behind this version');
+        expect(behind.message).toContain('taskMigrations');
+        expect(behind.message).toContain(
+          "index 'nestjs_tasks_unique' is not unique",
+        );
+        // Unique tasks need the upgraded schema: refused with the advice to migrate, nothing stored.
+        await expect(
+          before.get(TaskQueue).enqueue(UpgradeTasks, 'rebuild', 'early'),
+        ).rejects.toThrow(/missing or outdated.*taskMigrations/s);
+      } finally {
+        await before.close();
+      }
       await old.destroy();
 
       const { ds: upgraded } = await open(
@@ -106,7 +159,7 @@ describe.each(availableDatabases())(
       );
 
       const { ds: fresh } = await open({
-        entities: [TaskRecord, TaskWorkerRecord],
+        entities: [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
         synchronize: true,
       });
       const check = await bootTasksApp({ dataSource: fresh });
@@ -116,7 +169,7 @@ describe.each(availableDatabases())(
         await describeTables(db.name, fresh, TABLES),
       );
 
-      app = await bootTasksApp({
+      const app = await bootTasksApp({
         dataSource: upgraded,
         providers: [UpgradeTasks],
       });

@@ -13,6 +13,7 @@ import {
   TaskWorkerRecord,
 } from '../../lib/index.js';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
+import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
 import { synchronizeTaskTables } from '../../lib/backends/database/synchronize-task-tables.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
 import {
@@ -73,7 +74,7 @@ describe.each(availableDatabases())(
       try {
         const dialect = dialectFor(ds);
         const found: string[] = [];
-        for (const table of [DEFAULT_TABLES.tasks, DEFAULT_TABLES.workers])
+        for (const table of Object.values(DEFAULT_TABLES))
           if (await dialect.hasTable(runner, table)) found.push(table);
         return found;
       } finally {
@@ -112,10 +113,7 @@ describe.each(availableDatabases())(
       try {
         const queue = moduleRef.get(TaskQueue);
         expect(await queue.backend().check()).toEqual([]);
-        expect(await existing(ds)).toEqual([
-          DEFAULT_TABLES.tasks,
-          DEFAULT_TABLES.workers,
-        ]);
+        expect(await existing(ds)).toEqual(Object.values(DEFAULT_TABLES));
         const results = await queue
           .task(SyncTasks, 'double')
           .enqueueMany([[1], [2], [3]]);
@@ -152,6 +150,26 @@ describe.each(availableDatabases())(
       }
     });
 
+    it('creates only the tables that are missing: tables of an earlier version get the schedules table', async () => {
+      const ds = await open();
+      const runner = ds.createQueryRunner();
+      try {
+        for (const statement of dialectFor(ds).createTablesSql(
+          DEFAULT_TABLES,
+          SCHEMA_0_1,
+        ))
+          await runner.query(statement);
+      } finally {
+        await runner.release();
+      }
+      expect(await existing(ds)).toEqual([
+        DEFAULT_TABLES.tasks,
+        DEFAULT_TABLES.workers,
+      ]);
+      await synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES);
+      expect(await existing(ds)).toEqual(Object.values(DEFAULT_TABLES));
+    });
+
     it('creates nothing without synchronize', async () => {
       const ds = await open({ synchronize: false });
       await synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES);
@@ -163,14 +181,14 @@ describe.each(availableDatabases())(
       const starting = await Promise.all(
         Array.from({ length: 4 }, () => open({ logger })),
       );
-      // Each process first finds both tables missing, as when they start at
+      // Each process first finds every table missing, as when they start at
       // the same instant, so that every one of them tries to create them.
       const racing = (ds: DataSource) => {
         const dialect = dialectFor(ds);
         const hasTable = dialect.hasTable.bind(dialect);
         let checks = 0;
         dialect.hasTable = async (runner, table) =>
-          ++checks <= 2 ? false : hasTable(runner, table);
+          ++checks <= 3 ? false : hasTable(runner, table);
         return dialect;
       };
       await Promise.all(
@@ -178,10 +196,9 @@ describe.each(availableDatabases())(
           synchronizeTaskTables(ds, racing(ds), DEFAULT_TABLES),
         ),
       );
-      expect(await existing(starting[0])).toEqual([
-        DEFAULT_TABLES.tasks,
-        DEFAULT_TABLES.workers,
-      ]);
+      expect(await existing(starting[0])).toEqual(
+        Object.values(DEFAULT_TABLES),
+      );
       // The race was run: at least one CREATE lost it, and was forgiven.
       expect(logger.failures).toBeGreaterThan(0);
     });

@@ -139,7 +139,7 @@ describe.each(availableDatabases())(
         expect(result.returnValue).toBe(7);
       } finally {
         await app.close();
-        for (const name of [`${late}_workers`, late])
+        for (const name of [`${late}_schedules`, `${late}_workers`, late])
           await ds.query(`DROP TABLE IF EXISTS ${name}`);
       }
     }, 30_000);

@@ -98,6 +98,9 @@ describe.each(availableDatabases().map((db) => db.name))(
       await ds.query(
         `CREATE TABLE ${table}_runs (result_id VARCHAR(36) NOT NULL, pid INTEGER NOT NULL, attempt INTEGER NOT NULL)`,
       );
+      await ds.query(
+        `CREATE TABLE ${table}_effects (result_id VARCHAR(36) NOT NULL, pid INTEGER NOT NULL)`,
+      );
       moduleRef = await bootTasksApp({
         tableName: table,
         leaseMs: LEASE_MS,
@@ -115,6 +118,7 @@ describe.each(availableDatabases().map((db) => db.name))(
         await worker.exited;
       }
       await ds.query(`DELETE FROM ${table}_runs`);
+      await ds.query(`DELETE FROM ${table}_effects`);
       await ds.query(`DELETE FROM ${table}`);
     });
 
@@ -123,6 +127,7 @@ describe.each(availableDatabases().map((db) => db.name))(
       if (ds?.isInitialized) {
         await ds.undoLastMigration();
         await ds.query(`DROP TABLE IF EXISTS ${table}_runs`);
+        await ds.query(`DROP TABLE IF EXISTS ${table}_effects`);
         await ds.query(`DROP TABLE IF EXISTS ${table}_migrations`);
         await ds.destroy();
       }
@@ -215,6 +220,102 @@ describe.each(availableDatabases().map((db) => db.name))(
       await expectExit(worker, 1);
       await expectInterrupted(result);
     }, 30_000);
+
+    describe('a running task cancelled from this process', () => {
+      /** Enqueues `task` with `args`, starts a worker and waits until the task runs there. */
+      const startCancellable = async (
+        enqueue: () => Promise<TaskResult>,
+      ): Promise<{ result: TaskResult; worker: WorkerProcess }> => {
+        const result = await enqueue();
+        const worker = start('--concurrency', '2');
+        await waitFor(
+          'the task to run',
+          async () =>
+            (await queue.getResult(result.id)).status ===
+            TaskResultStatus.RUNNING,
+        );
+        return { result, worker };
+      };
+      /** Cancels `result` (still RUNNING then) and waits until its attempt has ended. */
+      const cancelAndWait = async (result: TaskResult) => {
+        expect((await queue.cancel(result.id)).status).toBe(
+          TaskResultStatus.RUNNING,
+        );
+        await waitFor(
+          'the attempt to end',
+          async () => (await queue.getResult(result.id)).isFinished,
+        );
+        await result.refresh();
+      };
+
+      it('has its signal aborted in the worker process with TaskCancelledError and ends CANCELLED, not retried', async () => {
+        const { result, worker } = await startCancellable(() =>
+          queue.enqueue(ProcessTasks, 'untilCancelled'),
+        );
+        await cancelAndWait(result);
+        await stopGracefully(worker);
+        expect(result.status).toBe(TaskResultStatus.CANCELLED);
+        expect(result.finishedAt).toBeInstanceOf(Date);
+        expect(result.attempts).toBe(1);
+        expect(result.errors.map((error) => error.errorClass)).toEqual([
+          'TaskCancelledError',
+        ]);
+        expect(result.errors[0].message).toContain(result.id);
+        expect(await runs()).toHaveLength(1);
+      }, 30_000);
+
+      it('that ignores its signal still ends, and its result is recorded CANCELLED', async () => {
+        const { result, worker } = await startCancellable(() =>
+          queue.enqueue(ProcessTasks, 'ignoresCancel', 300),
+        );
+        await cancelAndWait(result);
+        await stopGracefully(worker);
+        expect(result.status).toBe(TaskResultStatus.CANCELLED);
+        expect(result.metadata.abortedWith).toBe('TaskCancelledError');
+        expect(result.errors).toEqual([]);
+        expect(result.attempts).toBe(1);
+        expect(await runs()).toHaveLength(1);
+      }, 30_000);
+
+      it('whose worker was killed is rescued CANCELLED by another worker, not retried', async () => {
+        const { result, worker: doomed } = await startCancellable(() =>
+          queue.enqueue(ProcessTasks, 'untilCancelled'),
+        );
+        doomed.child.kill('SIGKILL');
+        expect(await doomed.exited).toBe('SIGKILL');
+        expect((await queue.cancel(result.id)).status).toBe(
+          TaskResultStatus.RUNNING,
+        );
+        const rescuer = start('--concurrency', '2');
+        await waitFor(
+          'the rescue',
+          async () => (await queue.getResult(result.id)).isFinished,
+        );
+        await stopGracefully(rescuer);
+        await result.refresh();
+        expect(result.status).toBe(TaskResultStatus.CANCELLED);
+        expect(result.errors.map((error) => error.errorClass)).toEqual([
+          'TaskInterruptedError',
+        ]);
+        expect(await runs()).toHaveLength(1);
+      }, 30_000);
+
+      // On SQLite a transactional attempt holds the write lock: the cancel waits for its end (test/database/cancel-running).
+      (db === 'sqlite' ? it.skip : it)(
+        'that is transactional ends CANCELLED with its writes rolled back',
+        async () => {
+          const { result, worker } = await startCancellable(() =>
+            queue.enqueue(ProcessTasks, 'transactionalEffect', 1500),
+          );
+          await cancelAndWait(result);
+          await stopGracefully(worker);
+          expect(result.status).toBe(TaskResultStatus.CANCELLED);
+          expect(result.attempts).toBe(1);
+          expect(await ds.query(`SELECT * FROM ${table}_effects`)).toEqual([]);
+        },
+        30_000,
+      );
+    });
 
     // Only PostgreSQL can wake a worker in another process; elsewhere workers poll.
     (db === 'postgres' ? it : it.skip)(

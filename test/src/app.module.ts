@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { DatabaseBackend, TasksModule } from '../../lib/index.js';
+import { PeriodicTasks } from './periodic-tasks.js';
 import { ProcessEvents } from './process-events.js';
 import { ProcessTasks } from './process-tasks.js';
 import { dataSourceOptions, type TestDatabaseName } from './test-database.js';
@@ -11,7 +12,8 @@ const env = process.env;
  * The application the worker processes of the end-to-end suites boot,
  * configured from the environment: TASKS_TEST_DB, TASKS_TEST_TABLE,
  * TASKS_TEST_LEASE_MS and (for SQLite) TASKS_TEST_SQLITE_FILE; with
- * TASKS_TEST_RECORD_FINISHED=1 it also records `finished` events.
+ * TASKS_TEST_RECORD_FINISHED=1 it also records `finished` events, with
+ * TASKS_TEST_PERIODIC=1 it has a task scheduled every second.
  */
 @Module({
   imports: [
@@ -34,6 +36,10 @@ const env = process.env;
       },
     }),
   ],
-  providers: [ProcessTasks, ProcessEvents],
+  providers: [
+    ProcessTasks,
+    ProcessEvents,
+    ...(env.TASKS_TEST_PERIODIC === '1' ? [PeriodicTasks] : []),
+  ],
 })
 export class AppModule {}

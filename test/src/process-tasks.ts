@@ -38,6 +38,51 @@ export class ProcessTasks {
     return key;
   }
 
+  /** Resolves once its signal aborts, or after a minute. */
+  private async aborted(ctx: TaskContext): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 60_000);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops when its signal aborts, throwing its reason. Attempts to spare. */
+  @Task({
+    takesContext: true,
+    queueName: 'default',
+    maxAttempts: 3,
+    retryDelay: 0,
+  })
+  async untilCancelled(ctx: TaskContext): Promise<string> {
+    await this.recordRun(ctx);
+    await this.aborted(ctx);
+    ctx.signal.throwIfAborted();
+    return 'never cancelled';
+  }
+
+  /**
+   * Does not stop when its signal aborts: works `ms` more, saves the abort
+   * reason it saw as metadata, and returns. Attempts to spare.
+   */
+  @Task({
+    takesContext: true,
+    queueName: 'default',
+    maxAttempts: 3,
+    retryDelay: 0,
+  })
+  async ignoresCancel(ctx: TaskContext, ms: number): Promise<string> {
+    await this.recordRun(ctx);
+    await this.aborted(ctx);
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    await ctx.setProgress(1, {
+      abortedWith: (ctx.signal.reason as Error | undefined)?.name ?? null,
+    });
+    return `worked ${ms} ms more`;
+  }
+
   /** Writes its effect through its attempt's transaction, then takes `ms` to finish. */
   @Task({
     takesContext: true,

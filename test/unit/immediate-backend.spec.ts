@@ -1,6 +1,7 @@
 import {
   DummyBackend,
   ImmediateBackend,
+  InvalidTaskBackendError,
   TaskResultNotReadyError,
   TaskResultStatus,
   TasksError,
@@ -146,6 +147,17 @@ describe('ImmediateBackend', () => {
       TasksError,
     );
     await expect(app.tasks.getResult(result.id)).rejects.toThrow(TasksError);
+  });
+
+  it('cannot cancel: its results have finished when enqueue returns', async () => {
+    const result = await app.tasks.enqueue(MathTasks, 'add', 1, 2);
+
+    await expect(app.tasks.cancel(result.id)).rejects.toThrow(
+      InvalidTaskBackendError,
+    );
+    await expect(app.tasks.cancel(result.id)).rejects.toThrow(
+      /ImmediateBackend/,
+    );
   });
 
   it('cannot refresh a result', async () => {

@@ -241,6 +241,20 @@ describe('TasksTestingModule', () => {
       );
     });
 
+    it('aborts the signal of a result cancelled while it runs, which ends CANCELLED, not retried', async () => {
+      const result = await app.tasks.enqueue(ContextTasks, 'cancelsItself');
+
+      expect(await tester.runAll()).toHaveLength(1);
+
+      const done = await app.tasks.getResult(result.id);
+      expect(done.status).toBe(TaskResultStatus.CANCELLED);
+      expect(done.attempts).toBe(1);
+      expect(done.finishedAt).toBeInstanceOf(Date);
+      expect(done.errors.map((error) => error.errorClass)).toEqual([
+        'TaskCancelledError',
+      ]);
+    });
+
     it('does not run a result twice', async () => {
       await app.tasks.enqueue(MathTasks, 'add', 1, 2);
 

@@ -20,10 +20,14 @@ export class DatabaseAdmin implements BackendAdmin {
   }
 
   async status(): Promise<BackendStatus> {
-    const { tasks, workers } = await this.store.open();
+    const { tasks, workers, schedules } = await this.store.open();
     const live = await workers.workers(this.store.settings.leaseMs);
     return {
       counts: await tasks.counts(),
+      lastTicks: (await schedules.lastTicks()).map((row) => ({
+        taskName: row.taskName,
+        lastTick: new Date(row.lastTick),
+      })),
       workers: live.map((worker) => ({
         ...worker,
         queues: JSON.parse(worker.queues) as string[],

@@ -6,7 +6,7 @@ import { TaskMessages } from '../../tasks.messages.js';
 export interface DatabaseBackendOptions {
   /** A TypeORM DataSource, or the name it was registered under with `@nestjs/typeorm`. Default `'default'`. */
   dataSource?: string | DataSource;
-  /** The tasks table; the workers table is named after it. Default `nestjs_tasks`. */
+  /** The tasks table; the workers and schedules tables are named after it. Default `nestjs_tasks`. */
   tableName?: string;
   /** How long a running task may go without its worker's heartbeat before another worker rescues it. Default 30000. */
   leaseMs?: number;
@@ -18,7 +18,8 @@ export interface ResolvedDatabaseOptions {
   leaseMs: number;
 }
 
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,54}$/;
+/** At most 54 characters: the longest name made from it (`<tableName>_schedules`) then fits every database's limit. */
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,53}$/;
 export const DEFAULT_LEASE_MS = 30_000;
 const MIN_LEASE_MS = 500;
 

@@ -6,6 +6,7 @@ import { TaskMessages } from '../../tasks.messages.js';
 import { resolveDataSource } from '../../typeorm/resolve-data-source.js';
 import type { ResolvedDatabaseOptions } from './database-backend.options.js';
 import { dialectFor, type Dialect } from './dialects/index.js';
+import { ScheduleStore } from './schedule-store.js';
 import { SqlConnection } from './sql-connection.js';
 import { TaskStore } from './task-store.js';
 import { synchronizeTaskTables } from './synchronize-task-tables.js';
@@ -17,6 +18,7 @@ export interface OpenStore {
   sql: SqlConnection;
   tasks: TaskStore;
   workers: WorkerStore;
+  schedules: ScheduleStore;
 }
 
 /**
@@ -34,6 +36,8 @@ export class DatabaseStore {
   private attemptConnection?: DataSource;
   /** Workers of this process, woken at once by enqueues made here. */
   readonly localWakers = new Set<() => void>();
+  /** Workers of this process, told at once of cancels of running tasks requested here. */
+  readonly localCancelWatchers = new Set<(id: string) => void>();
 
   constructor(
     private readonly alias: string,
@@ -96,6 +100,11 @@ export class DatabaseStore {
     for (const wake of this.localWakers) wake();
   }
 
+  /** Tells this process's workers that the cancel of running task `id` was requested. */
+  cancelLocally(id: string): void {
+    for (const onCancel of this.localCancelWatchers) onCancel(id);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     const ready = this.ready;
@@ -121,7 +130,12 @@ export class DatabaseStore {
     const connection = await this.preparedConnection(dialect, dataSource);
     const sql = new SqlConnection(dataSource, connection, dialect, tables);
     this.opened = dialect;
-    return { sql, tasks: new TaskStore(sql), workers: new WorkerStore(sql) };
+    return {
+      sql,
+      tasks: new TaskStore(sql),
+      workers: new WorkerStore(sql),
+      schedules: new ScheduleStore(sql),
+    };
   }
 
   /** The dialect's own connection, prepared; the application's when that one cannot be prepared. */

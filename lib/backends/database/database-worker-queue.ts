@@ -1,7 +1,10 @@
 import { hostname } from 'node:os';
 import type { EntityManager } from 'typeorm';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
-import { attemptInterrupted } from '../../execution/attempt-policy.js';
+import {
+  attemptCancelled,
+  attemptInterrupted,
+} from '../../execution/attempt-policy.js';
 import type { TaskEventName } from '../../task/task-event.js';
 import type { TaskResult } from '../../task/task-result.js';
 import type { TaskResultData } from '../../task/task-result-data.js';
@@ -10,6 +13,8 @@ import { TaskMessages } from '../../tasks.messages.js';
 import type {
   AttemptRecord,
   ClaimedTask,
+  CompletionReport,
+  HeartbeatReport,
   HeldTask,
   WorkerInfo,
   WorkerQueue,
@@ -33,6 +38,8 @@ function processExists(pid: number): boolean {
 
 /** Thrown inside a transactional attempt to roll it back. */
 const ROLLBACK = Symbol('rollback');
+/** Thrown inside a transactional attempt to roll it back: its result was cancelled meanwhile. */
+const CANCELLED = Symbol('cancelled');
 
 /** Rows rescued per heartbeat at most. */
 const RESCUE_BATCH = 100;
@@ -143,7 +150,7 @@ export class DatabaseWorkerQueue implements WorkerQueue {
       }));
   }
 
-  async complete(records: readonly AttemptRecord[]): Promise<string[]> {
+  async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
     const { tasks } = await this.store.open();
     return tasks.complete(records.map(encodeCompletion));
   }
@@ -157,18 +164,28 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     return this.store.dialect?.isRefusal(error) ?? false;
   }
 
-  /** Extends the leases this worker holds and returns the ids it no longer holds. */
+  /** Extends the leases this worker holds; reports those it no longer holds, and those whose cancel was requested. */
   async heartbeat(
     workerId: string,
     held: readonly HeldTask[],
-  ): Promise<string[]> {
+  ): Promise<HeartbeatReport> {
     const { tasks, workers } = await this.store.open();
     const session = this.sessions.get(workerId);
     await session?.lock.ensure();
-    const still = await tasks.extendLeases(workerId, held, this.leaseMs);
+    const rows = await tasks.extendLeases(workerId, held, this.leaseMs);
     if (!(await workers.heartbeatWorker(workerId)) && session)
       await workers.registerWorker(session.row, this.leaseMs);
-    return held.filter((task) => !still.has(task.id)).map((task) => task.id);
+    return {
+      lost: held
+        .filter((task) => !rows.held.has(task.id))
+        .map((task) => task.id),
+      cancelled: [...rows.cancelled],
+    };
+  }
+
+  watchCancels(onCancel: (id: string) => void): () => void {
+    this.store.localCancelWatchers.add(onCancel);
+    return () => this.store.localCancelWatchers.delete(onCancel);
   }
 
   async recoverOrphans(
@@ -212,14 +229,17 @@ export class DatabaseWorkerQueue implements WorkerQueue {
         TaskMessages.leaseExpired(workerId, result.task.name, result.attempts),
       );
       const record = { ...verdict, workerId, attempt: result.attempts };
-      const ids = await tasks.complete(
+      const { written: ids, cancelled } = await tasks.complete(
         [encodeCompletion(record)],
         rescue ? by : undefined,
       );
       if (ids.length === 0) continue;
       written += 1;
-      if (verdict.data.status === TaskResultStatus.FAILED)
-        await this.host.emit('finished', this.host.toResult(verdict.data));
+      const stored = cancelled.length
+        ? attemptCancelled(verdict).data
+        : verdict.data;
+      if (stored.status !== TaskResultStatus.READY)
+        await this.host.emit('finished', this.host.toResult(stored));
     }
     return written;
   }
@@ -248,10 +268,11 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     return rows.filter((row) => !alive.has(String(row.worker_id)));
   }
 
+  /** A cancel requested before the record is written rolls the attempt back, its effects with it. */
   async inTransaction(
     held: HeldTask,
     attempt: (manager: EntityManager) => Promise<AttemptRecord | null>,
-  ): Promise<boolean> {
+  ): Promise<boolean | 'cancelled'> {
     const { sql, tasks } = await this.store.open();
     return this.store.withAttemptConnection(async (dataSource) => {
       const runner = dataSource.createQueryRunner();
@@ -260,25 +281,56 @@ export class DatabaseWorkerQueue implements WorkerQueue {
         return await sql.inTransaction(runner, async () => {
           await sql.dialect.beginAttempt(runner, sql.tables, held.id);
           const record = await attempt(runner.manager);
-          const written =
-            record &&
-            (
-              await tasks.complete(
-                [encodeCompletion(record)],
-                undefined,
-                runner,
-              )
-            ).length > 0;
-          if (!written) throw ROLLBACK;
+          if (!record) throw ROLLBACK;
+          const { written, cancelled } = await tasks.complete(
+            [encodeCompletion(record)],
+            undefined,
+            runner,
+          );
+          if (cancelled.length > 0) throw CANCELLED;
+          if (written.length === 0) throw ROLLBACK;
           return true;
         });
       } catch (error) {
         if (error === ROLLBACK) return false;
+        if (error === CANCELLED) return 'cancelled';
         throw error;
       } finally {
         await runner.release();
       }
     });
+  }
+
+  /**
+   * In one transaction: advances the task's last tick to `tick` if it is
+   * earlier and, only then, enqueues it there (the row of a task seen for
+   * the first time is created instead, recording `tick` unenqueued). On the
+   * connection transactional attempts use, whose transactions enqueues join.
+   */
+  async claimTick(
+    taskName: string,
+    tick: Date,
+    enqueue: (transaction: EntityManager) => Promise<void>,
+  ): Promise<boolean> {
+    const { sql, schedules } = await this.store.open();
+    return this.store.withAttemptConnection((dataSource) =>
+      sql.retryTransient(async () => {
+        const runner = dataSource.createQueryRunner();
+        try {
+          await runner.connect();
+          return await sql.inTransaction(runner, async () => {
+            if (await schedules.advance(runner, taskName, tick.getTime())) {
+              await enqueue(runner.manager);
+              return true;
+            }
+            await schedules.start(runner, taskName, tick.getTime());
+            return false;
+          });
+        } finally {
+          await runner.release();
+        }
+      }),
+    );
   }
 
   async saveProgress(

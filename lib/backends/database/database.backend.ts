@@ -6,6 +6,7 @@ import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-e
 import type { TaskDefinition } from '../../task/task-definition.js';
 import type { TaskResult } from '../../task/task-result.js';
 import type { TaskResultData } from '../../task/task-result-data.js';
+import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import type { BackendAdmin } from '../backend-admin.js';
 import {
@@ -179,12 +180,23 @@ export class DatabaseBackend extends TaskBackend {
     return decodeRow(row).data;
   }
 
+  /**
+   * A READY result becomes CANCELLED at once. A RUNNING one keeps running
+   * until its worker learns of the request (at once in this process, else
+   * at its next heartbeat) and aborts its signal; its attempt then ends
+   * CANCELLED, never retried.
+   */
   override async cancel(id: string): Promise<TaskResult<unknown>> {
-    const cancelled = await (await this.store.open()).tasks.cancel(id);
-    const result = await this.getResult(id);
-    if (!cancelled)
-      throw new InvalidTaskError(TaskMessages.cannotCancel(id, result.status));
-    return result;
+    const { row, accepted } = await (await this.store.open()).tasks.cancel(id);
+    if (!row)
+      throw new TaskResultDoesNotExistError(
+        TaskMessages.resultDoesNotExist(id, this.alias),
+      );
+    const { data } = decodeRow(row);
+    if (!accepted)
+      throw new InvalidTaskError(TaskMessages.cannotCancel(id, data.status));
+    if (data.status === TaskResultStatus.RUNNING) this.store.cancelLocally(id);
+    return this.toResult(data);
   }
 
   override async check(): Promise<TaskCheckMessage[]> {
@@ -200,7 +212,7 @@ export class DatabaseBackend extends TaskBackend {
               ? TaskMessages.tablesMissing(
                   this.alias,
                   sql.tables,
-                  `no table ${lag.tables.join(', ')}`,
+                  `no table '${lag.tables.join("', '")}'`,
                 )
               : TaskMessages.schemaBehind(
                   this.alias,

@@ -39,11 +39,22 @@ export class SqlConnection {
 
   /** Runs `work` on a connection of the backend, retrying deadlocks and busy errors with backoff. */
   async withRunner<T>(work: (runner: QueryRunner) => Promise<T>): Promise<T> {
-    const giveUpAt = Date.now() + TRANSIENT_RETRY_MS;
-    for (let attempt = 1; ; attempt++) {
+    return this.retryTransient(async () => {
       const runner = this.connection.createQueryRunner();
       try {
         return await work(runner);
+      } finally {
+        await runner.release();
+      }
+    });
+  }
+
+  /** Runs `work`, and again after a backoff while it fails with a deadlock or busy error (for a while). */
+  async retryTransient<T>(work: () => Promise<T>): Promise<T> {
+    const giveUpAt = Date.now() + TRANSIENT_RETRY_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await work();
       } catch (error) {
         if (!this.dialect.isTransient(error) || Date.now() > giveUpAt)
           throw error;
@@ -51,8 +62,6 @@ export class SqlConnection {
         await new Promise((resolve) =>
           setTimeout(resolve, backoff / 2 + Math.random() * backoff),
         );
-      } finally {
-        await runner.release();
       }
     }
   }

@@ -1,5 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
+import type { TaskTableKey } from './dialects/ddl.js';
 import type { Dialect } from './dialects/dialect.js';
+import { CURRENT_SCHEMA } from './task-columns.js';
 import type { TaskTables } from './task-tables.js';
 
 /** How long tables that another process is creating at the same moment are waited for. */
@@ -36,29 +38,38 @@ async function createMissingTables(
   dialect: Dialect,
   tables: TaskTables,
 ): Promise<void> {
-  const names = [tables.tasks, tables.workers];
+  const keys = Object.keys(tables) as TaskTableKey[];
   const missing = async () => {
-    const left: string[] = [];
-    for (const name of names)
-      if (!(await dialect.hasTable(runner, name))) left.push(name);
+    const left: TaskTableKey[] = [];
+    for (const key of keys)
+      if (!(await dialect.hasTable(runner, tables[key]))) left.push(key);
     return left;
   };
   const giveUpAt = Date.now() + CONCURRENT_CREATE_MS;
   let firstError: unknown;
-  for (let attempt = 1; (await missing()).length > 0; attempt++) {
+  for (
+    let attempt = 1, absent = await missing();
+    absent.length > 0;
+    attempt++
+  ) {
     try {
-      for (const statement of dialect.createTablesSql(tables))
+      for (const statement of dialect.createTablesSql(
+        tables,
+        CURRENT_SCHEMA,
+        absent,
+      ))
         await runner.query(statement);
       return;
     } catch (error) {
       firstError ??= error;
       const left = await missing();
       if (left.length === 0) return;
-      // Part of the tables exists (another process is creating them) or the
-      // database was busy: try again shortly. Anything else is an error.
+      // Part of the tables appeared (another process is creating them) or
+      // the database was busy: try again shortly. Anything else is an error.
       const contended =
-        left.length < names.length || dialect.isTransient(error);
+        left.length < absent.length || dialect.isTransient(error);
       if (!contended || Date.now() >= giveUpAt) throw firstError;
+      absent = left;
       await new Promise((resolve) =>
         setTimeout(resolve, Math.min(20 * attempt, 250)),
       );

@@ -2,7 +2,8 @@
  * The one definition of the DatabaseBackend's tables. Every dialect's DDL
  * (run by `taskMigrations`, and by the backend itself under
  * `synchronize: true`), the row mapping and the `TaskRecord` /
- * `TaskWorkerRecord` entities are derived from the lists in this file.
+ * `TaskWorkerRecord` / `TaskScheduleRecord` entities are derived from the
+ * lists in this file.
  */
 
 /** The logical type of a column; each dialect spells it in its own DDL. */
@@ -65,6 +66,8 @@ export const TASK_COLUMNS = [
     nullable: true,
     standsInFor: 'unique',
   },
+  /** When the cancel of a RUNNING row was requested: its attempt ends CANCELLED, never retried. */
+  { name: 'cancel_requested_at', type: 'bigint', nullable: true },
 ] as const satisfies readonly ColumnSpec[];
 
 /** The workers table. */
@@ -76,6 +79,12 @@ export const WORKER_COLUMNS = [
   { name: 'concurrency', type: 'integer' },
   { name: 'started_at', type: 'bigint' },
   { name: 'heartbeat_at', type: 'bigint' },
+] as const satisfies readonly ColumnSpec[];
+
+/** The schedules table: per periodic task, the last tick enqueued (epoch ms). */
+export const SCHEDULE_COLUMNS = [
+  { name: 'task_name', type: 'name', primary: true },
+  { name: 'last_tick', type: 'bigint' },
 ] as const satisfies readonly ColumnSpec[];
 
 /** The name of a column of the tasks table. */
@@ -149,5 +158,6 @@ export const TASK_INDEXES: readonly IndexSpec[] = [
 export const CURRENT_SCHEMA = {
   taskColumns: TASK_COLUMNS,
   workerColumns: WORKER_COLUMNS,
+  scheduleColumns: SCHEDULE_COLUMNS,
   indexes: TASK_INDEXES,
 };

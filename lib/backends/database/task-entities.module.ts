@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { TaskRecord } from './task-record.entity.js';
+import { TaskScheduleRecord } from './task-schedule-record.entity.js';
 import { TaskWorkerRecord } from './task-worker-record.entity.js';
 
 /** Stands in the module graph where the task entities were registered. */
@@ -7,7 +8,7 @@ import { TaskWorkerRecord } from './task-worker-record.entity.js';
 class TaskEntitiesModule {}
 
 /**
- * Registers `TaskRecord` and `TaskWorkerRecord` with `@nestjs/typeorm`'s
+ * Registers `TaskRecord`, `TaskWorkerRecord` and `TaskScheduleRecord` with `@nestjs/typeorm`'s
  * `autoLoadEntities` for a named DataSource, when that package is installed.
  * Only the registration is kept: no repository providers are added.
  */
@@ -16,7 +17,10 @@ export async function registerTaskEntities(
 ): Promise<DynamicModule> {
   try {
     const { TypeOrmModule } = await import('@nestjs/typeorm');
-    TypeOrmModule.forFeature([TaskRecord, TaskWorkerRecord], dataSourceName);
+    TypeOrmModule.forFeature(
+      [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
+      dataSourceName,
+    );
   } catch {
     // Without @nestjs/typeorm the application lists the entities (or runs taskMigrations) itself.
   }

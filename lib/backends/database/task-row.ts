@@ -133,6 +133,7 @@ export function encodeNewRow(data: TaskResultData): NewRow {
     unique_key: data.uniqueKey,
     worker_id: null,
     lease_expires_at: null,
+    cancel_requested_at: null,
   };
 }
 

@@ -4,6 +4,7 @@
 // visibly the same.
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TaskResultStatus } from '../../task/task-result-status.js';
+import type { CompletionReport } from '../worker-queue.js';
 import type { ClaimParts } from './dialects/dialect.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
 import { SqlBuilder } from './sql-builder.js';
@@ -16,7 +17,18 @@ import type { Completion, NewRow } from './task-row.js';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 
-const { READY, RUNNING } = TaskResultStatus;
+const { READY, RUNNING, CANCELLED } = TaskResultStatus;
+
+/** A row whose cancel was requested: whatever ends its attempt makes it CANCELLED. */
+const CANCEL_REQUESTED = 'cancel_requested_at IS NOT NULL';
+
+/** What a heartbeat learns of the rows a worker holds. */
+export interface HeldRows {
+  /** The ids it still holds in the given attempt. */
+  held: Set<string>;
+  /** Those of them whose cancel was requested. */
+  cancelled: Set<string>;
+}
 
 /**
  * How many times an enqueue inserts the rows of unique keys whose holder
@@ -46,6 +58,13 @@ const RELEASE_COLUMNS: readonly ColumnSpec[] = [
   { name: 'o_id', type: 'id' },
   { name: 'o_attempt', type: 'integer' },
 ];
+
+/**
+ * This host's clock now, as a literal: the SET of `updateById` comes before
+ * or after its recordset depending on the dialect, so it takes no
+ * parameters (positional placeholders would land out of order).
+ */
+const nowLiteral = (): string => String(Date.now());
 
 function outcomeRow(completion: Completion): Record<string, unknown> {
   return {
@@ -245,8 +264,11 @@ export class TaskStore {
   /**
    * Writes the outcome of many attempts in one statement. A row is only
    * written while the same worker still holds the same attempt, so a
-   * rescued task is never overwritten by its old worker. Returns the ids
-   * written.
+   * rescued task is never overwritten by its old worker. A row whose cancel
+   * was requested is written CANCELLED (keeping the outcome's errors, not
+   * its return value), whatever the outcome says: a cancel that arrived
+   * after the worker's last heartbeat still wins over a retry. Returns the
+   * ids written, and which of them were cancelled.
    */
   async complete(
     completions: readonly Completion[],
@@ -254,8 +276,8 @@ export class TaskStore {
     rescuer?: string,
     /** Write in this transaction (a transactional attempt's) instead of one of the store's own. */
     transaction?: QueryRunner,
-  ): Promise<string[]> {
-    if (completions.length === 0) return [];
+  ): Promise<CompletionReport> {
+    if (completions.length === 0) return { written: [], cancelled: [] };
     const outcomes = (sql: SqlBuilder) =>
       this.dialect.recordset(
         completions.map(outcomeRow),
@@ -270,36 +292,46 @@ export class TaskStore {
       this.dialect.updateById(
         this.sql.tables,
         outcomes(sql),
-        'status = o.o_status, finished_at = o.o_finished_at, return_value = o.o_return_value, ' +
+        `status = CASE WHEN ${CANCEL_REQUESTED} THEN '${CANCELLED}' ELSE o.o_status END, ` +
+          `finished_at = CASE WHEN ${CANCEL_REQUESTED} THEN COALESCE(o.o_finished_at, ${nowLiteral()}) ELSE o.o_finished_at END, ` +
+          `return_value = CASE WHEN ${CANCEL_REQUESTED} THEN NULL ELSE o.o_return_value END, ` +
           'errors = o.o_errors, worker_ids = o.o_worker_ids, ' +
           'available_at = COALESCE(o.o_available_at, available_at), worker_id = NULL, lease_expires_at = NULL',
         held(sql),
       );
-    const write = async (runner: QueryRunner): Promise<string[]> => {
+    const report = (rows: TaskRow[]): CompletionReport => ({
+      written: rows.map((row) => String(row.id)),
+      cancelled: rows
+        .filter((row) => row.cancel_requested_at != null)
+        .map((row) => String(row.id)),
+    });
+    const write = async (runner: QueryRunner): Promise<CompletionReport> => {
       if (this.dialect.returningUpdates) {
         const sql = new SqlBuilder(this.dialect);
         const rows: TaskRow[] = (
           await runner.query(
-            `${update(sql)} RETURNING ${this.tasks}.id`,
+            `${update(sql)} RETURNING ${this.tasks}.id, ${this.tasks}.cancel_requested_at`,
             sql.params,
             true,
           )
         ).records;
-        return rows.map((row) => String(row.id));
+        return report(rows);
       }
       // Without RETURNING: lock the rows still held, then write them.
       const select = new SqlBuilder(this.dialect);
       const text = this.dialect.lockById(
         this.sql.tables,
         outcomes(select),
+        ['id', 'cancel_requested_at'],
         held(select),
       );
       this.dialect.assertFits(text, select.params);
-      const locked = (await runner.query(text, select.params, true)).records;
-      if (locked.length === 0) return [];
+      const locked: TaskRow[] = (await runner.query(text, select.params, true))
+        .records;
+      if (locked.length === 0) return report([]);
       const sql = new SqlBuilder(this.dialect);
       await runner.query(update(sql), sql.params, true);
-      return locked.map((row: TaskRow) => String(row.id));
+      return report(locked);
     };
     if (transaction) return write(transaction);
     return this.sql.withRunner((runner) =>
@@ -312,7 +344,7 @@ export class TaskStore {
   /**
    * Makes claimed rows whose attempt never started READY again, as they
    * were before the claim (the attempt uncounted), if this worker still
-   * holds them in that attempt.
+   * holds them in that attempt; CANCELLED, if their cancel was requested.
    */
   async release(
     workerId: string,
@@ -332,7 +364,9 @@ export class TaskStore {
       claims,
       `started_at = CASE WHEN ${first} THEN NULL ELSE started_at END, ` +
         `last_attempted_at = CASE WHEN ${first} THEN NULL ELSE last_attempted_at END, ` +
-        `status = '${READY}', attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL`,
+        `finished_at = CASE WHEN ${CANCEL_REQUESTED} THEN ${nowLiteral()} ELSE finished_at END, ` +
+        `status = CASE WHEN ${CANCEL_REQUESTED} THEN '${CANCELLED}' ELSE '${READY}' END, ` +
+        'attempts = attempts - 1, worker_id = NULL, lease_expires_at = NULL',
       `${this.dialect.notIndexed('status')} = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')} AND attempts = o.o_attempt`,
     );
     await this.sql.write(text, sql.params);
@@ -340,14 +374,15 @@ export class TaskStore {
 
   /**
    * Extends, measured from the database's clock now, the leases of the rows
-   * a worker holds; returns the ids it still holds in the given attempt.
+   * a worker holds; returns the ids it still holds in the given attempt,
+   * and which of those have had their cancel requested.
    */
   async extendLeases(
     workerId: string,
     held: readonly { id: string; attempt: number }[],
     leaseMs: number,
-  ): Promise<Set<string>> {
-    if (held.length === 0) return new Set();
+  ): Promise<HeldRows> {
+    if (held.length === 0) return { held: new Set(), cancelled: new Set() };
     const ids = held.map((task) => task.id);
     const mine = (sql: SqlBuilder) =>
       `id IN (${sql.list(ids, 'text')}) AND status = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')}`;
@@ -358,17 +393,28 @@ export class TaskStore {
     );
     const read = new SqlBuilder(this.dialect);
     const rows = await this.sql.read(
-      `SELECT id, attempts FROM ${this.tasks} WHERE ${mine(read)}`,
+      `SELECT id, attempts, cancel_requested_at FROM ${this.tasks} WHERE ${mine(read)}`,
       read.params,
     );
     const attempts = new Map(
       rows.map((row) => [String(row.id), Number(row.attempts)]),
     );
-    return new Set(
+    const stillHeld = new Set(
       held
         .filter((task) => attempts.get(task.id) === task.attempt)
         .map((task) => task.id),
     );
+    return {
+      held: stillHeld,
+      cancelled: new Set(
+        rows
+          .filter(
+            (row) =>
+              row.cancel_requested_at != null && stillHeld.has(String(row.id)),
+          )
+          .map((row) => String(row.id)),
+      ),
+    };
   }
 
   /** RUNNING rows of other workers whose lease has run out and whose worker is gone. */
@@ -414,15 +460,30 @@ export class TaskStore {
     return row;
   }
 
-  /** Marks a READY row CANCELLED; returns whether it was READY. */
-  async cancel(id: string): Promise<boolean> {
+  /**
+   * Cancels a row: a READY one becomes CANCELLED at once; a RUNNING one
+   * records the request, which its worker learns at its next heartbeat and
+   * which makes whatever ends the attempt write it CANCELLED. Returns the
+   * row as it is then (none: no such id) and whether the cancel stands
+   * (false: the row had finished).
+   */
+  async cancel(id: string): Promise<{ row?: TaskRow; accepted: boolean }> {
     const sql = new SqlBuilder(this.dialect);
+    const now = Date.now();
+    const ready = `status = '${READY}'`;
+    // `status` is set last: MySQL reads a column assigned earlier in the statement as its new value.
     const changed = await this.sql.write(
-      `UPDATE ${this.tasks} SET status = '${TaskResultStatus.CANCELLED}', finished_at = ${sql.p(Date.now(), 'bigint')} ` +
-        `WHERE id = ${sql.p(id, 'text')} AND status = '${READY}'`,
+      `UPDATE ${this.tasks} SET cancel_requested_at = COALESCE(cancel_requested_at, ${sql.p(now, 'bigint')}), ` +
+        `finished_at = CASE WHEN ${ready} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
+        `status = CASE WHEN ${ready} THEN '${CANCELLED}' ELSE status END ` +
+        `WHERE id = ${sql.p(id, 'text')} AND status IN ('${READY}', '${RUNNING}')`,
       sql.params,
     );
-    return changed > 0;
+    const row = await this.find(id);
+    // A repeated request changes nothing, which some drivers count as no row.
+    const requested =
+      row?.status === RUNNING && row.cancel_requested_at != null;
+    return { row, accepted: changed > 0 || requested };
   }
 
   async saveProgress(

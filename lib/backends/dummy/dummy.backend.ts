@@ -1,4 +1,5 @@
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
+import { TaskCancelledError } from '../../errors/task-cancelled.error.js';
 import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
 import type { TaskDefinition } from '../../task/task-definition.js';
 import type { TaskResult } from '../../task/task-result.js';
@@ -7,7 +8,11 @@ import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { TaskBackend } from '../backend.js';
 
-/** Stores results in memory and runs nothing. For tests: inspect `results`, reset with `clear()`. */
+/**
+ * Stores results in memory and runs nothing. For tests: inspect `results`,
+ * reset with `clear()`. A result is RUNNING only while `TaskQueueTester`
+ * runs it; cancelling it then aborts its attempt's signal.
+ */
 export class DummyBackend extends TaskBackend {
   override readonly supportsDefer = true;
   override readonly supportsPriority = true;
@@ -16,6 +21,8 @@ export class DummyBackend extends TaskBackend {
   override readonly supportsTransactional = true;
   /** Every result enqueued since the last `clear()`, in enqueue order. */
   readonly results: TaskResult<any>[] = [];
+  /** What cancelling a result aborts, by id. */
+  private readonly cancels = new Map<string, AbortController>();
 
   async enqueue(
     task: TaskDefinition<any, any>,
@@ -41,10 +48,33 @@ export class DummyBackend extends TaskBackend {
 
   clear(): void {
     this.results.length = 0;
+    this.cancels.clear();
+  }
+
+  /** @internal The signal cancelling this result aborts: its attempts' signal when `TaskQueueTester` runs it. */
+  cancelSignal(id: string): AbortSignal {
+    return this.cancelOf(id).signal;
+  }
+
+  private cancelOf(id: string): AbortController {
+    let cancel = this.cancels.get(id);
+    if (!cancel) {
+      cancel = new AbortController();
+      this.cancels.set(id, cancel);
+    }
+    return cancel;
   }
 
   override async cancel(id: string): Promise<TaskResult<unknown>> {
     const result = this.find(id);
+    if (result.status === TaskResultStatus.RUNNING) {
+      this.cancelOf(id).abort(
+        new TaskCancelledError(
+          TaskMessages.taskCancelled(id, result.task.name),
+        ),
+      );
+      return this.toResult(result.snapshot);
+    }
     if (result.status !== TaskResultStatus.READY) {
       throw new InvalidTaskError(TaskMessages.cannotCancel(id, result.status));
     }

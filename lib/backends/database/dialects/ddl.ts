@@ -22,8 +22,15 @@ export interface DdlStyle {
 export interface TaskSchema {
   taskColumns: readonly ColumnSpec[];
   workerColumns: readonly ColumnSpec[];
+  /** Absent before periodic tasks came. */
+  scheduleColumns?: readonly ColumnSpec[];
   indexes: readonly IndexSpec[];
 }
+
+/** A table of the schema, by its key in `TaskTables`. */
+export type TaskTableKey = keyof TaskTables;
+
+const ALL_TABLES: readonly TaskTableKey[] = ['tasks', 'workers', 'schedules'];
 
 /** The name of an index's column, without its direction. */
 const columnName = (column: string): string => column.replace(/ DESC$/, '');
@@ -80,11 +87,12 @@ function columnSql(
   return `${style.quote(column.name)} ${type}${nullability}`;
 }
 
-function tableSql(
+/** CREATE TABLE of one table, in one dialect's style; a column standing in for an index finds it among `indexes`. */
+export function createTableSql(
   style: DdlStyle,
   table: string,
   columns: readonly ColumnSpec[],
-  indexes: readonly IndexSpec[],
+  indexes: readonly IndexSpec[] = [],
 ): string {
   const q = style.quote;
   const unique = columns
@@ -105,6 +113,16 @@ function tableSql(
     ...primaryKey,
   ];
   return `CREATE TABLE ${q(table)} (${definitions.join(', ')})${style.tableSuffix ?? ''}`;
+}
+
+/** ALTER TABLE adding a column, in one dialect's style; a column standing in for an index finds it among `indexes`. */
+export function addColumnSql(
+  style: DdlStyle,
+  table: string,
+  column: ColumnSpec,
+  indexes: readonly IndexSpec[] = [],
+): string {
+  return `ALTER TABLE ${style.quote(table)} ADD COLUMN ${columnSql(style, column, indexes)}`;
 }
 
 /**
@@ -142,42 +160,25 @@ export function createIndexSql(
   return `CREATE ${unique}INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
 }
 
-/** ALTER TABLE adding a column of the tasks table, or nothing where this style has no such column. */
-export function addColumnSql(
-  style: DdlStyle,
-  tables: TaskTables,
-  column: ColumnSpec,
-  indexes: readonly IndexSpec[],
-): string[] {
-  if (!columnExists(style, column)) return [];
-  return [
-    `ALTER TABLE ${style.quote(tables.tasks)} ADD COLUMN ${columnSql(style, column, indexes)}`,
-  ];
-}
-
-/** ALTER TABLE dropping a column of the tasks table, or nothing where this style has no such column. */
-export function dropColumnSql(
-  style: DdlStyle,
-  tables: TaskTables,
-  column: ColumnSpec,
-): string[] {
-  if (!columnExists(style, column)) return [];
-  return [
-    `ALTER TABLE ${style.quote(tables.tasks)} DROP COLUMN ${style.quote(column.name)}`,
-  ];
-}
-
-/** CREATE TABLE and CREATE INDEX statements for both tables of `schema`, in one dialect's style. */
+/** CREATE TABLE and CREATE INDEX statements for the tables of `schema` (or only those in `only`), in one dialect's style. */
 export function createTablesSql(
   style: DdlStyle,
   tables: TaskTables,
   schema: TaskSchema,
+  only: readonly TaskTableKey[] = ALL_TABLES,
 ): string[] {
+  const create = (key: TaskTableKey, columns?: readonly ColumnSpec[]) =>
+    columns && only.includes(key)
+      ? [createTableSql(style, tables[key], columns, schema.indexes)]
+      : [];
   return [
-    tableSql(style, tables.tasks, schema.taskColumns, schema.indexes),
-    tableSql(style, tables.workers, schema.workerColumns, []),
-    ...schema.indexes.map((index) =>
-      createIndexSql(style, tables, index, schema.taskColumns),
-    ),
+    ...create('tasks', schema.taskColumns),
+    ...create('workers', schema.workerColumns),
+    ...(only.includes('tasks')
+      ? schema.indexes.map((index) =>
+          createIndexSql(style, tables, index, schema.taskColumns),
+        )
+      : []),
+    ...create('schedules', schema.scheduleColumns),
   ];
 }

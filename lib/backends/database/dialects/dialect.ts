@@ -11,11 +11,12 @@ import {
   addColumnSql,
   columnExists,
   createIndexSql,
+  createTableSql,
   createTablesSql,
-  dropColumnSql,
   indexColumns,
   type DdlStyle,
   type TaskSchema,
+  type TaskTableKey,
 } from './ddl.js';
 
 /** The parameter type a value of each column type is cast to. */
@@ -287,10 +288,32 @@ export abstract class Dialect {
     return column;
   }
 
-  /** Locks and returns the ids of the tasks rows named by the `o_id` column of a recordset `o` that match `where`. */
-  lockById(tables: TaskTables, from: string, where: string): string {
+  /** Locks the tasks rows named by the `o_id` column of a recordset `o` that match `where`, and returns their `columns`. */
+  lockById(
+    tables: TaskTables,
+    from: string,
+    columns: readonly string[],
+    where: string,
+  ): string {
     const table = this.quote(tables.tasks);
-    return `SELECT ${table}.id FROM ${table} JOIN ${from} ON ${table}.id = o.o_id WHERE ${where} FOR UPDATE`;
+    return `SELECT ${this.columnsOf(table, columns)} FROM ${table} JOIN ${from} ON ${table}.id = o.o_id WHERE ${where} FOR UPDATE`;
+  }
+
+  /** `columns` of `table`, qualified, for a select list. */
+  protected columnsOf(table: string, columns: readonly string[]): string {
+    return columns.map((column) => `${table}.${column}`).join(', ');
+  }
+
+  /**
+   * An INSERT of one row into `table` that does nothing when a row with the
+   * same primary key exists (and waits for one being inserted to commit).
+   */
+  insertIfAbsentSql(
+    table: string,
+    columns: readonly string[],
+    values: readonly string[],
+  ): string {
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT DO NOTHING`;
   }
 
   /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */
@@ -362,12 +385,22 @@ export abstract class Dialect {
     );
   }
 
-  /** DDL creating the tables and indexes of `schema` (by default the current one). */
+  /** DDL creating the tables and indexes of `schema` (by default the current one), or only of the tables in `only`. */
   createTablesSql(
     tables: TaskTables,
     schema: TaskSchema = CURRENT_SCHEMA,
+    only?: readonly TaskTableKey[],
   ): string[] {
-    return createTablesSql(this.ddl, tables, schema);
+    return createTablesSql(this.ddl, tables, schema, only);
+  }
+
+  /** CREATE TABLE of one table with these columns. */
+  createTableSql(table: string, columns: readonly ColumnSpec[]): string {
+    return createTableSql(this.ddl, table, columns);
+  }
+
+  dropTableSql(table: string): string {
+    return `DROP TABLE IF EXISTS ${this.quote(table)}`;
   }
 
   /**
@@ -388,18 +421,18 @@ export abstract class Dialect {
     return [this.dropIndexSql(tables, from.suffix), after];
   }
 
-  /** DDL adding `column` to the tasks table, or nothing where this database has no such column; a stand-in's index is found among `indexes`. */
-  addColumnSql(
+  /** DDL adding a column to the tasks table; a column standing in for an index finds it among `indexes`. */
+  addTaskColumnSql(
     tables: TaskTables,
     column: ColumnSpec,
-    indexes: readonly IndexSpec[],
-  ): string[] {
-    return addColumnSql(this.ddl, tables, column, indexes);
+    indexes: readonly IndexSpec[] = [],
+  ): string {
+    return addColumnSql(this.ddl, tables.tasks, column, indexes);
   }
 
-  /** DDL dropping `column` from the tasks table, or nothing where this database has no such column. */
-  dropColumnSql(tables: TaskTables, column: ColumnSpec): string[] {
-    return dropColumnSql(this.ddl, tables, column);
+  /** DDL dropping a column of the tasks table. */
+  dropTaskColumnSql(tables: TaskTables, name: string): string {
+    return `ALTER TABLE ${this.quote(tables.tasks)} DROP COLUMN ${this.quote(name)}`;
   }
 
   /** The columns of `index` of the current schema as this database indexes them. */
@@ -459,10 +492,8 @@ export abstract class Dialect {
   /** A query returning a row when `table` exists (see `hasTable`). */
   protected abstract hasTableSql(table: string, sql: SqlBuilder): string;
 
+  /** DROP TABLE of the tasks and workers tables (the first migration's undoing). */
   dropTablesSql(tables: TaskTables): string[] {
-    return [
-      `DROP TABLE IF EXISTS ${this.quote(tables.workers)}`,
-      `DROP TABLE IF EXISTS ${this.quote(tables.tasks)}`,
-    ];
+    return [this.dropTableSql(tables.workers), this.dropTableSql(tables.tasks)];
   }
 }

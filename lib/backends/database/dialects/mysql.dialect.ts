@@ -110,6 +110,16 @@ export class MysqlDialect extends Dialect {
   /** InnoDB's REPEATABLE READ reads a transaction's first snapshot; a locking read reads the latest rows. */
   override readonly latestRowsSql = ' LOCK IN SHARE MODE';
 
+  /** A duplicate key leaves the row as it is (INSERT IGNORE would also hide other errors). */
+  override insertIfAbsentSql(
+    table: string,
+    columns: readonly string[],
+    values: readonly string[],
+  ): string {
+    const [key] = columns;
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON DUPLICATE KEY UPDATE ${key} = ${key}`;
+  }
+
   protected override dropIndexSql(tables: TaskTables, suffix: string): string {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)} ON ${this.quote(tables.tasks)}`;
   }
@@ -151,9 +161,14 @@ export class MysqlDialect extends Dialect {
     return `UPDATE ${this.joinById(tables, from)} SET ${set} WHERE ${where}`;
   }
 
-  override lockById(tables: TaskTables, from: string, where: string): string {
+  override lockById(
+    tables: TaskTables,
+    from: string,
+    columns: readonly string[],
+    where: string,
+  ): string {
     const table = this.quote(tables.tasks);
-    return `SELECT ${table}.id FROM ${this.joinById(tables, from)} WHERE ${where} FOR UPDATE`;
+    return `SELECT ${this.columnsOf(table, columns)} FROM ${this.joinById(tables, from)} WHERE ${where} FOR UPDATE`;
   }
 
   /** The server's `max_allowed_packet`, read when the connection is prepared. */

@@ -1,7 +1,9 @@
 import type { MigrationInterface } from 'typeorm';
+import { cancelRequestsMigration } from './cancel-requests.migration.js';
 import { createTaskTablesMigration } from './create-task-tables.migration.js';
 import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
 import { uniqueTaskKeysMigration } from './unique-task-keys.migration.js';
+import { taskSchedulesMigration } from './task-schedules.migration.js';
 
 /**
  * The migrations for a DatabaseBackend with a custom `tableName`, in order.
@@ -14,6 +16,8 @@ export function createTaskMigrations(
     createTaskTablesMigration(tableName),
     partialTaskIndexesMigration(tableName),
     uniqueTaskKeysMigration(tableName),
+    cancelRequestsMigration(tableName),
+    taskSchedulesMigration(tableName),
   ];
 }
 

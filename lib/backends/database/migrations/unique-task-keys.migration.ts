@@ -43,9 +43,13 @@ export function uniqueTaskKeysMigration(
   const tables = tablesFor(tableName);
   const statements = (queryRunner: QueryRunner, forward: boolean) => {
     const dialect = dialectFor(queryRunner.connection);
+    // The generated column exists only where indexes cannot be partial.
+    const held = dialect.hasColumn(HELD_UNIQUE_KEY);
     return forward
       ? [
-          ...dialect.addColumnSql(tables, HELD_UNIQUE_KEY, [UNIQUE]),
+          ...(held
+            ? [dialect.addTaskColumnSql(tables, HELD_UNIQUE_KEY, [UNIQUE])]
+            : []),
           ...dialect.replaceIndexSql(tables, NOT_UNIQUE, UNIQUE, [
             HELD_UNIQUE_KEY,
           ]),
@@ -54,7 +58,9 @@ export function uniqueTaskKeysMigration(
           ...dialect.replaceIndexSql(tables, UNIQUE, NOT_UNIQUE, [
             HELD_UNIQUE_KEY,
           ]),
-          ...dialect.dropColumnSql(tables, HELD_UNIQUE_KEY),
+          ...(held
+            ? [dialect.dropTaskColumnSql(tables, HELD_UNIQUE_KEY.name)]
+            : []),
         ];
   };
   return class UniqueNestjsTaskKeys1796000000000 implements MigrationInterface {
