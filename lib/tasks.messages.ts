@@ -78,6 +78,13 @@ export const TaskMessages = {
     `Task '${name}': ${problem.path} ${problem.reason}; metadata must survive a JSON round trip.`,
   badUniqueKey: (name: string, value: unknown) =>
     `Task '${name}': the unique key must be a non-empty string, got ${describe(value)}.`,
+  uniqueKeyThrew: (name: string, index: number, error: unknown) =>
+    `Task '${name}': its unique.key function threw for argument list ${index} (${reason(error)}); nothing was enqueued.`,
+  badUniqueKeyResult: (name: string, index: number, value: unknown) =>
+    `Task '${name}': its unique.key function returned ${describe(value)} for argument list ${index}; it must return a non-empty string. Nothing was enqueued.`,
+  uniqueKeyTooLong: (name: string, key: string, max: number) =>
+    `Task '${name}': the unique key ${JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}…` : key)} is ${key.length} characters long; at most ${max} are stored. ` +
+    `Return a shorter key (e.g. a hash of the long one); nothing was enqueued.`,
   invalidArguments: (name: string, problem: JsonProblem) =>
     `Task '${name}': ${problem.path} ${problem.reason}. Task arguments must survive a JSON round trip unchanged; nothing was enqueued.`,
   argumentsNotArray: (name: string, index: number, value: unknown) =>
@@ -197,8 +204,12 @@ export const TaskMessages = {
   enqueueFailed: (alias: string, name: string, count: number, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): ${count} enqueue(s) of task '${name}' could not be stored: ${cause}. ` +
     `Check that the database is reachable; nothing was stored.`,
-  uniqueNotSupported: (name: string, alias: string) =>
-    `Task '${name}': DatabaseBackend '${alias}' does not support 'unique' tasks in this version; remove the option or use DummyBackend.`,
+  uniqueKeysUnsettled: (
+    name: string,
+    keys: readonly string[],
+    rounds: number,
+  ) =>
+    `Task '${name}': ${rounds} times in a row, the unique key(s) ${list(keys.slice(0, 5))}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''} were held, and the result holding them had finished before this enqueue could read it. Nothing was stored; enqueue again.`,
   ownConnectionFailed: (alias: string, error: unknown) =>
     `Backend '${alias}': a connection of its own could not be prepared (${reason(error)}); it shares the application's.`,
   walUnavailable: (mode: string, error: unknown) =>

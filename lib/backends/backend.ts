@@ -158,6 +158,7 @@ export abstract class TaskBackend {
     ) {
       fail(TaskMessages.badUniqueKey(task.name, task.uniqueKey));
     }
+    if (task.uniqueKey !== null) this.validateUniqueKey(task, task.uniqueKey);
     if (task.transactional === true && !this.supportsTransactional) {
       fail(
         TaskMessages.transactionalNotSupported(
@@ -170,6 +171,13 @@ export abstract class TaskBackend {
     const problem = findJsonProblem(task.metadata, 'metadata');
     if (problem) fail(TaskMessages.badMetadata(task.name, problem));
   }
+
+  /**
+   * Throws `InvalidTaskError` when this backend cannot store a result with
+   * this unique key: run on the key given to `using({ uniqueKey })` with
+   * `validateTask`, and on each key `unique.key` returns at enqueue.
+   */
+  validateUniqueKey(_task: TaskDefinition<any, any>, _key: string): void {}
 
   /** DEP 14's system check: problems with this backend's configuration or storage. */
   async check(): Promise<TaskCheckMessage[]> {

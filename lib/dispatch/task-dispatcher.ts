@@ -84,7 +84,10 @@ export class TaskDispatcher implements TaskPort {
         throw new InvalidTaskArgumentsError(
           TaskMessages.invalidArguments(task.name, problem),
         );
-      return newResultData(task, JSON.parse(JSON.stringify(args)) as unknown[]);
+      const stored = JSON.parse(JSON.stringify(args)) as unknown[];
+      const uniqueKey = task.uniqueKeyFor(stored, index);
+      if (uniqueKey !== null) backend.validateUniqueKey(task, uniqueKey);
+      return newResultData(task, stored, uniqueKey);
     });
     const scopes = this.transactions.scopesFor(task);
     const joined = scopes[0]?.manager;
@@ -135,7 +138,7 @@ export class TaskDispatcher implements TaskPort {
     const registered = this.registry.get(task.name);
     return this.executor.call(registered, args, () => {
       const data = {
-        ...newResultData(task, args),
+        ...newResultData(task, args, null),
         status: TaskResultStatus.RUNNING,
         attempts: 1,
       };

@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import { TaskResultMismatchError } from '../errors/task-result-mismatch.error.js';
 import {
@@ -192,10 +193,28 @@ export class TaskDefinition<A extends unknown[] = unknown[], R = unknown> {
     return new TaskDefinition<A, R>(this.port, { ...state, ...defined });
   }
 
-  /** @internal The unique key for one call's arguments, if the task is unique. */
-  uniqueKeyFor(args: unknown[]): string | null {
+  /**
+   * @internal The unique key for the argument list `index` of an enqueue,
+   * if the task is unique; `InvalidTaskArgumentsError` when `unique.key`
+   * throws or returns anything but a non-empty string.
+   */
+  uniqueKeyFor(args: unknown[], index: number): string | null {
     if (this.uniqueKey !== null) return this.uniqueKey;
-    return this.uniqueKeyOf ? String(this.uniqueKeyOf(...args)) : null;
+    if (!this.uniqueKeyOf) return null;
+    let key: unknown;
+    try {
+      key = this.uniqueKeyOf(...args);
+    } catch (error) {
+      throw new InvalidTaskArgumentsError(
+        TaskMessages.uniqueKeyThrew(this.name, index, error),
+        { cause: error },
+      );
+    }
+    if (typeof key !== 'string' || key === '')
+      throw new InvalidTaskArgumentsError(
+        TaskMessages.badUniqueKeyResult(this.name, index, key),
+      );
+    return key;
   }
 
   /** Enqueues one run of the task with these arguments. */

@@ -27,10 +27,11 @@ export interface TaskResultData {
   uniqueKey: string | null;
 }
 
-/** A new READY result of `task` with these arguments. */
+/** A new READY result of `task` with these arguments (and unique key, if the task is unique). */
 export function newResultData(
   task: TaskDefinition<any, any>,
   args: unknown[],
+  uniqueKey: string | null,
   now = new Date(),
 ): TaskResultData {
   return {
@@ -53,6 +54,6 @@ export function newResultData(
     returnValue: null,
     progress: null,
     metadata: { ...task.metadata },
-    uniqueKey: task.uniqueKeyFor(args),
+    uniqueKey,
   };
 }

@@ -78,14 +78,16 @@ describe.each(availableDatabases())(
       await migrated.runMigrations({ transaction: 'each' });
 
       const expected = await describeTables(db.name, migrated, TABLES);
-      // The description is not vacuous: it names every column.
+      // The description is not vacuous: it names every column (a stand-in
+      // for a partial index only where indexes cannot be partial).
       const text = JSON.stringify(expected);
       for (const column of [
         ...TASK_COLUMNS,
         ...WORKER_COLUMNS,
         ...SCHEDULE_COLUMNS,
       ])
-        expect(text).toContain(`"${column.name}"`);
+        if (!('standsInFor' in column) || db.name === 'mariadb')
+          expect(text).toContain(`"${column.name}"`);
       expect(await describeTables(db.name, synchronized, TABLES)).toEqual(
         expected,
       );

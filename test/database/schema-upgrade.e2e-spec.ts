@@ -80,6 +80,11 @@ class UpgradeTasks {
   async double(n: number): Promise<number> {
     return 2 * n;
   }
+
+  @Task({ unique: { key: (account: string) => account } })
+  async rebuild(account: string): Promise<string> {
+    return account;
+  }
 }
 
 /**
@@ -122,13 +127,23 @@ describe.each(availableDatabases())(
       await old.runMigrations({ transaction: 'each' });
       const stored = await storeReleasedRows(db, old, [1, 2, 3]);
       // tasks:check tells the application its schema is behind, and how to fix it.
-      const before = await bootTasksApp({ dataSource: old });
+      const before = await bootTasksApp({
+        dataSource: old,
+        providers: [UpgradeTasks],
+      });
       try {
         const [behind, ...more] = await before.get(TaskQueue).backend().check();
         expect(more).toEqual([]);
         expect(behind.level).toBe('error');
         expect(behind.message).toContain('are behind this version');
         expect(behind.message).toContain('taskMigrations');
+        expect(behind.message).toContain(
+          "index 'nestjs_tasks_unique' is not unique",
+        );
+        // Unique tasks need the upgraded schema: refused with the advice to migrate, nothing stored.
+        await expect(
+          before.get(TaskQueue).enqueue(UpgradeTasks, 'rebuild', 'early'),
+        ).rejects.toThrow(/missing or outdated.*taskMigrations/s);
       } finally {
         await before.close();
       }
@@ -159,12 +174,29 @@ describe.each(availableDatabases())(
         providers: [UpgradeTasks],
       });
       try {
+        const queue = app.get(TaskQueue);
+        const unique = await queue.enqueue(UpgradeTasks, 'rebuild', 'a');
+        expect((await queue.enqueue(UpgradeTasks, 'rebuild', 'a')).id).toBe(
+          unique.id,
+        );
         expect(await batchWorker(app).run()).toBe('drained');
-        for (const { id } of stored) {
-          const result = await app.get(TaskQueue).getResult(id);
+        for (const { id } of [...stored, unique]) {
+          const result = await queue.getResult(id);
           expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+        }
+        for (const { id } of stored) {
+          const result = await queue.getResult(id);
           expect(result.returnValue).toBe(2 * (result.args[0] as number));
         }
+        expect((await queue.enqueue(UpgradeTasks, 'rebuild', 'a')).id).not.toBe(
+          unique.id,
+        );
+        const rows: { task_name: string }[] = await upgraded.query(
+          'SELECT task_name FROM nestjs_tasks',
+        );
+        expect(
+          rows.filter((row) => row.task_name === 'UpgradeTasks.rebuild'),
+        ).toHaveLength(2);
       } finally {
         await app.close();
       }

@@ -32,6 +32,12 @@ export class ProcessTasks {
     return `slept ${ms}`;
   }
 
+  /** Unique by its key: while one is READY or RUNNING, an enqueue of the same key returns it. */
+  @Task({ queueName: 'default', unique: { key: (key: string) => key } })
+  async keyed(key: string): Promise<string> {
+    return key;
+  }
+
   /** Resolves once its signal aborts, or after a minute. */
   private async aborted(ctx: TaskContext): Promise<void> {
     await new Promise<void>((resolve) => {

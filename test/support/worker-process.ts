@@ -55,6 +55,9 @@ export function startCli(
 /** The package's own `nest-tasks` bin, compiled with the test application. */
 export const BIN_ENTRY = resolve(ROOT, '.test-build/lib/cli/bin.js');
 
+/** The test application's script that enqueues one unique key many times at once (test/src/enqueuer.ts). */
+export const ENQUEUER_ENTRY = resolve(ROOT, '.test-build/test/src/enqueuer.js');
+
 /** A `tasks:work` process of the test application. */
 export type WorkerProcess = CliProcess;
 

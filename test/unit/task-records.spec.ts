@@ -76,7 +76,7 @@ describe.each(Object.keys(DRIVERS))('task entities on %s', (driver) => {
       columns: WORKER_COLUMNS,
     },
   ])(
-    '$name has one column per column spec, no index and synchronize: false',
+    '$name has one column per column spec (but stand-ins for indexes), no index and synchronize: false',
     ({ entity, table, columns }) => {
       const metadata = ds.getMetadata(entity);
       expect(metadata.tableName).toBe(table);
@@ -91,13 +91,15 @@ describe.each(Object.keys(DRIVERS))('task entities on %s', (driver) => {
           generated: column.isGenerated,
         })),
       ).toEqual(
-        columns.map((column) => ({
-          name: column.name,
-          property: camelCase(column.name),
-          nullable: column.nullable ?? false,
-          primary: column.type === 'seq' || (column.primary ?? false),
-          generated: column.type === 'seq',
-        })),
+        columns
+          .filter((column) => !column.standsInFor)
+          .map((column) => ({
+            name: column.name,
+            property: camelCase(column.name),
+            nullable: column.nullable ?? false,
+            primary: column.type === 'seq' || (column.primary ?? false),
+            generated: column.type === 'seq',
+          })),
       );
     },
   );

@@ -27,6 +27,27 @@ import { decodeRow, encodeNewRow } from './task-row.js';
 import type { SqlConnection } from './sql-connection.js';
 
 /**
+ * The rows to write for an enqueue of unique tasks, one per unique key (the
+ * first given), and for each row given, the index of the one written for it.
+ */
+function firstPerKey(rows: readonly TaskResultData[]): {
+  written: TaskResultData[];
+  writtenFor: number[];
+} {
+  const written: TaskResultData[] = [];
+  const byKey = new Map<string, number>();
+  const writtenFor = rows.map((data) => {
+    const first =
+      data.uniqueKey === null ? undefined : byKey.get(data.uniqueKey);
+    if (first !== undefined) return first;
+    if (data.uniqueKey !== null) byKey.set(data.uniqueKey, written.length);
+    written.push(data);
+    return written.length - 1;
+  });
+  return { written, writtenFor };
+}
+
+/**
  * Stores tasks in the application's own database through TypeORM
  * (PostgreSQL, MySQL/MariaDB, SQLite); `tasks:work` workers run them.
  * An enqueue inside a transaction on the same DataSource is written in it.
@@ -89,11 +110,16 @@ export class DatabaseBackend extends TaskBackend {
           TaskMessages.nameTooLong(task.name, what, value, max),
         );
     }
-    if (task.uniqueKey !== null || task.state.uniqueKeyOf !== null) {
+  }
+
+  override validateUniqueKey(
+    task: TaskDefinition<any, any>,
+    key: string,
+  ): void {
+    if (key.length > VARCHAR_LENGTHS.name)
       throw new InvalidTaskError(
-        TaskMessages.uniqueNotSupported(task.name, this.alias),
+        TaskMessages.uniqueKeyTooLong(task.name, key, VARCHAR_LENGTHS.name),
       );
-    }
   }
 
   override async writesIn(manager: EntityManager): Promise<boolean> {
@@ -109,16 +135,36 @@ export class DatabaseBackend extends TaskBackend {
       task.transaction && (await this.store.joins(task.transaction))
         ? task.transaction
         : null;
-    await tasks
-      .insert(rows.map(encodeNewRow), transaction)
-      .catch((error: unknown) => {
-        throw this.enqueueError(sql, task.name, rows.length, error);
+    const fail = (error: unknown) => {
+      throw error instanceof InvalidTaskBackendError
+        ? error
+        : this.enqueueError(sql, task.name, rows.length, error);
+    };
+    let results: TaskResult<any>[];
+    let stored: TaskResult<any>[];
+    if (rows.every((data) => data.uniqueKey === null)) {
+      await tasks.insert(rows.map(encodeNewRow), transaction).catch(fail);
+      results = stored = rows.map((data) => this.toResult(data));
+    } else {
+      // One row per key (the first), then each row that another holds the key of.
+      const { written, writtenFor } = firstPerKey(rows);
+      const holders = await tasks
+        .insertUnique(written.map(encodeNewRow), transaction)
+        .catch(fail);
+      stored = [];
+      const outcomes = written.map((data) => {
+        const holder = holders.get(data.id);
+        if (holder) return this.toResult(decodeRow(holder).data);
+        const result = this.toResult(data);
+        stored.push(result);
+        return result;
       });
-    const results = rows.map((data) => this.toResult(data));
+      results = writtenFor.map((index) => outcomes[index]);
+    }
     // Workers here are woken, and listeners told, once the rows are visible.
     const announce = async () => {
-      this.store.wakeLocalWorkers();
-      for (const result of results) await this.host.emit('enqueued', result);
+      if (stored.length > 0) this.store.wakeLocalWorkers();
+      for (const result of stored) await this.host.emit('enqueued', result);
     };
     if (!transaction || !this.host.afterCommit(transaction, announce))
       await announce();

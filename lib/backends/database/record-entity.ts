@@ -32,9 +32,16 @@ interface ColumnValues {
 type ValueOf<Spec extends ColumnSpec> =
   ColumnValues[Spec['type']] | (Spec['nullable'] extends true ? null : never);
 
-/** A row of a table described by `Columns`, as an entity: one camelCase property per column. */
+/**
+ * A row of a table described by `Columns`, as an entity: one camelCase
+ * property per column, but none for a column that stands in for an index.
+ */
 export type RecordOf<Columns extends readonly ColumnSpec[]> = {
-  [Spec in Columns[number] as CamelCase<Spec['name']>]: ValueOf<Spec>;
+  [
+    Spec in Columns[number] as Spec extends { standsInFor: string }
+      ? never
+      : CamelCase<Spec['name']>
+  ]: ValueOf<Spec>;
 };
 
 const camelCase = (name: string): string =>
@@ -57,7 +64,8 @@ const TYPEORM_TYPES: Record<Exclude<ColumnType, 'seq'>, ColumnOptions> = {
 
 /**
  * An entity class named `className` for `table`, its columns declared from
- * `columns` with TypeORM's decorators. It has `synchronize: false`: neither
+ * `columns` with TypeORM's decorators (but a column that stands in for an
+ * index, see `ColumnSpec.standsInFor`). It has `synchronize: false`: neither
  * `synchronize: true` nor `migration:generate` ever creates, alters or drops
  * the table (taskMigrations, or the DatabaseBackend itself, create it).
  */
@@ -68,6 +76,8 @@ export function recordEntity<const Columns extends readonly ColumnSpec[]>(
 ): new () => RecordOf<Columns> {
   const target = { [className]: class {} }[className];
   for (const column of columns) {
+    // Exists only in some databases, and the application has no use for it.
+    if (column.standsInFor) continue;
     const property = camelCase(column.name);
     if (column.type === 'seq') {
       const options = { name: column.name, type: 'bigint' } as const;

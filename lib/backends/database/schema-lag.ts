@@ -1,5 +1,5 @@
-import type { TableIndex } from 'typeorm';
 import type { TaskSchema } from './dialects/ddl.js';
+import type { TableShape } from './dialects/dialect.js';
 import type { SqlConnection } from './sql-connection.js';
 import type { ColumnSpec } from './task-columns.js';
 
@@ -12,7 +12,7 @@ export type SchemaLag =
  * Compares the task tables as the database has them with `schema` (the
  * current one): no tasks table at all, or the marks of migrations that have
  * not run — missing tables, columns and indexes, and indexes that should be
- * partial and are not. Null when the tables are current.
+ * partial or unique and are not. Null when the tables are current.
  * Column types are not compared: no migration changes one.
  */
 export async function schemaLag(
@@ -29,7 +29,7 @@ export async function schemaLag(
     const differences: string[] = [];
     for (const [name, columns] of expected) {
       if (!columns) continue;
-      const table = await runner.getTable(name);
+      const table = await sql.dialect.tableShape(runner, name);
       if (!table) {
         // No tasks table: nothing was ever created, rather than behind.
         if (name === sql.tables.tasks)
@@ -37,12 +37,12 @@ export async function schemaLag(
         differences.push(`table '${name}' is missing`);
         continue;
       }
-      const present = new Set(table.columns.map((column) => column.name));
+      const present = new Set(table.columns);
       for (const column of columns)
-        if (!present.has(column.name))
+        if (sql.dialect.hasColumn(column) && !present.has(column.name))
           differences.push(`column '${name}.${column.name}' is missing`);
       if (name === sql.tables.tasks)
-        differences.push(...indexLag(sql, table.indices, schema));
+        differences.push(...indexLag(sql, table.indexes, schema));
     }
     return differences.length > 0 ? { kind: 'behind', differences } : null;
   } finally {
@@ -52,7 +52,7 @@ export async function schemaLag(
 
 function indexLag(
   sql: SqlConnection,
-  indices: readonly TableIndex[],
+  indices: TableShape['indexes'],
   schema: TaskSchema,
 ): string[] {
   const byName = new Map(indices.map((index) => [index.name, index]));
@@ -61,8 +61,10 @@ function indexLag(
     const name = `${sql.tables.tasks}_${spec.suffix}`;
     const index = byName.get(name);
     if (!index) differences.push(`index '${name}' is missing`);
-    else if (spec.partial && sql.dialect.partialIndexes && !index.where)
+    else if (spec.partial && sql.dialect.partialIndexes && !index.partial)
       differences.push(`index '${name}' is not partial`);
+    else if (spec.unique && !index.unique)
+      differences.push(`index '${name}' is not unique`);
   }
   return differences;
 }

@@ -23,6 +23,15 @@ export interface ColumnSpec {
   primary?: boolean;
   /** Unique, by a constraint named `<table>_<column>`. */
   unique?: boolean;
+  /**
+   * The suffix of a unique partial index that this column stands in for
+   * where the database has no partial indexes (MySQL/MariaDB), and only
+   * there: a column the database generates, holding the index's last column
+   * while the index's condition holds and NULL otherwise (NULLs never
+   * collide), indexed in that column's place. Never written: it is neither
+   * an insert column nor a property of the entity.
+   */
+  standsInFor?: string;
 }
 
 /** The tasks table, column by column. */
@@ -51,6 +60,12 @@ export const TASK_COLUMNS = [
   { name: 'unique_key', type: 'name', nullable: true },
   { name: 'worker_id', type: 'short', nullable: true },
   { name: 'lease_expires_at', type: 'bigint', nullable: true },
+  {
+    name: 'held_unique_key',
+    type: 'name',
+    nullable: true,
+    standsInFor: 'unique',
+  },
   /** When the cancel of a RUNNING row was requested: its attempt ends CANCELLED, never retried. */
   { name: 'cancel_requested_at', type: 'bigint', nullable: true },
 ] as const satisfies readonly ColumnSpec[];
@@ -75,23 +90,50 @@ export const SCHEDULE_COLUMNS = [
 /** The name of a column of the tasks table. */
 export type TaskColumnName = (typeof TASK_COLUMNS)[number]['name'];
 
-/** Columns written by an enqueue (all but the generated `seq`). */
+/** A column the database fills in itself: the `seq` key, or a stand-in for an index. */
+type GeneratedColumn = { type: 'seq' } | { standsInFor: string };
+
+/** The name of a column an enqueue writes. */
+export type InsertColumnName = Exclude<
+  (typeof TASK_COLUMNS)[number],
+  GeneratedColumn
+>['name'];
+
+/** Columns written by an enqueue (all but the generated ones). */
 export const INSERT_COLUMNS: readonly ColumnSpec[] = TASK_COLUMNS.filter(
-  (column) => column.type !== 'seq',
+  (column: ColumnSpec) => column.type !== 'seq' && !column.standsInFor,
 );
 
-/** An index of the tasks table, named `<table>_<suffix>`; `partial` is honoured where the database has partial indexes. */
+/**
+ * An index of the tasks table, named `<table>_<suffix>`; `partial` is
+ * honoured where the database has partial indexes. A `unique` partial index
+ * is emulated elsewhere by a column that stands in for it (see
+ * `ColumnSpec.standsInFor`).
+ */
 export interface IndexSpec {
   suffix: string;
   columns: readonly (TaskColumnName | `${TaskColumnName} DESC`)[];
   partial?: string;
+  unique?: boolean;
 }
+
+/**
+ * At most one READY or RUNNING result per task and unique key: what makes
+ * unique tasks race-free, and what an enqueue of one looks its holder up by.
+ */
+export const UNIQUE_KEY_INDEX: IndexSpec = {
+  suffix: 'unique',
+  columns: ['task_name', 'unique_key'],
+  partial: `unique_key IS NOT NULL AND status IN ('READY', 'RUNNING')`,
+  unique: true,
+};
 
 /**
  * The only definition of the indexes: the entities declare none. Only rows
  * that a query looks for are in each: the unique index holds unique tasks
  * alone, and the one that serves pruning finished rows alone, so an enqueue
- * writes three index entries, not five.
+ * writes three index entries, not five. In the order the migrations leave
+ * them, which SQLite keeps (the last one created or replaced comes last).
  */
 export const TASK_INDEXES: readonly IndexSpec[] = [
   {
@@ -105,15 +147,11 @@ export const TASK_INDEXES: readonly IndexSpec[] = [
     partial: `status = 'RUNNING'`,
   },
   {
-    suffix: 'unique',
-    columns: ['task_name', 'unique_key'],
-    partial: `unique_key IS NOT NULL AND status IN ('READY', 'RUNNING')`,
-  },
-  {
     suffix: 'finished',
     columns: ['status', 'finished_at'],
     partial: 'finished_at IS NOT NULL',
   },
+  UNIQUE_KEY_INDEX,
 ];
 
 /** The schema this version reads and writes: what `synchronize` creates and the migrations end at. */

@@ -4,7 +4,7 @@ import {
 } from '../../task/task-error-record.js';
 import type { TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
-import type { TaskColumnName } from './task-columns.js';
+import type { InsertColumnName } from './task-columns.js';
 import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import type { AttemptRecord } from '../worker-queue.js';
@@ -103,7 +103,7 @@ export function decodeRow(row: TaskRow): DecodedRow {
 }
 
 /** A new row's values, by column. */
-export type NewRow = Record<Exclude<TaskColumnName, 'seq'>, unknown>;
+export type NewRow = Record<InsertColumnName, unknown>;
 
 /** The values of a new row, by column. */
 export function encodeNewRow(data: TaskResultData): NewRow {

@@ -8,8 +8,14 @@ import type { CompletionReport } from '../worker-queue.js';
 import type { ClaimParts } from './dialects/dialect.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
 import { SqlBuilder } from './sql-builder.js';
-import { INSERT_COLUMNS, type ColumnSpec } from './task-columns.js';
+import {
+  INSERT_COLUMNS,
+  UNIQUE_KEY_INDEX,
+  type ColumnSpec,
+} from './task-columns.js';
 import type { Completion, NewRow } from './task-row.js';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { TaskMessages } from '../../tasks.messages.js';
 
 const { READY, RUNNING, CANCELLED } = TaskResultStatus;
 
@@ -23,6 +29,16 @@ export interface HeldRows {
   /** Those of them whose cancel was requested. */
   cancelled: Set<string>;
 }
+
+/**
+ * How many times an enqueue inserts the rows of unique keys whose holder
+ * finished between its insert and its lookup, before it gives up.
+ */
+const UNIQUE_KEY_ROUNDS = 10;
+
+/** A task name and unique key as one map key. */
+const heldKey = (taskName: unknown, uniqueKey: unknown): string =>
+  JSON.stringify([String(taskName), String(uniqueKey)]);
 
 /** The outcomes a completion writes, as a recordset `o` (its names apart from the table's). */
 const OUTCOME_COLUMNS: readonly ColumnSpec[] = [
@@ -79,28 +95,125 @@ export class TaskStore {
   /** Inserts rows (already encoded), joining `manager`'s transaction when given. */
   async insert(rows: NewRow[], manager?: EntityManager | null): Promise<void> {
     const chunks = [...this.dialect.chunks(rows)];
-    const write = async (runner: QueryRunner) => {
-      for (const chunk of chunks) {
-        const sql = new SqlBuilder(this.dialect);
-        const names = INSERT_COLUMNS.map((column) => column.name).join(', ');
-        const insert =
-          `INSERT INTO ${this.tasks} (${names}) SELECT ${names} ` +
-          `FROM ${this.dialect.recordset(chunk, INSERT_COLUMNS, 'r', sql)}`;
-        const text = this.dialect.wakeOnInsert(
-          insert,
-          sql,
-          this.sql.tables.tasks,
-        );
-        this.dialect.assertFits(text, sql.params);
-        await runner.query(text, sql.params, true);
+    await this.writeRows(manager, chunks.length > 1, async (runner) => {
+      for (const chunk of chunks) await this.insertChunk(runner, chunk);
+    });
+  }
+
+  /**
+   * Inserts rows (already encoded) as `insert` does, but not a row whose
+   * task and unique key a READY or RUNNING row already holds: the unique
+   * index refuses it, and the statement skips it without an error (an error
+   * would abort a PostgreSQL transaction). Returns, by the id of each row
+   * not inserted, the row that holds its key, read after the insert; a key
+   * whose holder finished in between is inserted again. Rows without a key
+   * are inserted as they are. In `manager`'s transaction, or one of the
+   * store's.
+   */
+  async insertUnique(
+    rows: NewRow[],
+    manager?: EntityManager | null,
+  ): Promise<Map<string, TaskRow>> {
+    const skip = this.dialect.skipConflictsSql(
+      this.sql.tables,
+      UNIQUE_KEY_INDEX,
+    );
+    // In a transaction even for one row, so that a failed lookup leaves
+    // nothing stored; but where transactions share the one connection
+    // (SQLite), concurrent enqueues cannot each open one: there only when
+    // it takes several statements, as `insert` does.
+    const atomic =
+      !this.dialect.serialTransactions ||
+      [...this.dialect.chunks(rows)].length > 1;
+    return this.writeRows(manager, atomic, async (runner) => {
+      const holders = new Map<string, TaskRow>();
+      let pending = rows;
+      for (let round = 1; pending.length > 0; round++) {
+        if (round > UNIQUE_KEY_ROUNDS)
+          throw new InvalidTaskBackendError(
+            TaskMessages.uniqueKeysUnsettled(
+              String(pending[0].task_name),
+              pending.map((row) => String(row.unique_key)),
+              UNIQUE_KEY_ROUNDS,
+            ),
+          );
+        const unsettled: NewRow[] = [];
+        for (const chunk of this.dialect.chunks(pending)) {
+          await this.insertChunk(runner, chunk, skip);
+          const held = await this.heldKeys(runner, chunk);
+          for (const row of chunk) {
+            if (row.unique_key === null) continue;
+            const holder = held.get(heldKey(row.task_name, row.unique_key));
+            if (!holder) unsettled.push(row);
+            else if (String(holder.id) !== row.id)
+              holders.set(String(row.id), holder);
+          }
+        }
+        pending = unsettled;
       }
-    };
+      return holders;
+    });
+  }
+
+  /** The READY or RUNNING rows that hold the unique keys of `rows`, by task and key (as `heldKey` spells them). */
+  private async heldKeys(
+    runner: QueryRunner,
+    rows: readonly NewRow[],
+  ): Promise<Map<string, TaskRow>> {
+    const keyed = rows.filter((row) => row.unique_key !== null);
+    if (keyed.length === 0) return new Map();
+    const distinct = (values: unknown[]) => [...new Set(values)];
+    const key = this.dialect.indexedColumns(UNIQUE_KEY_INDEX).at(-1);
+    const sql = new SqlBuilder(this.dialect);
+    const names = sql.list(distinct(keyed.map((row) => row.task_name)), 'text');
+    const keys = sql.list(distinct(keyed.map((row) => row.unique_key)), 'text');
+    const found: TaskRow[] = (
+      await runner.query(
+        `SELECT * FROM ${this.tasks} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
+          `AND status IN ('${READY}', '${RUNNING}')${this.dialect.latestRowsSql}`,
+        sql.params,
+        true,
+      )
+    ).records;
+    return new Map(
+      found.map((row) => [heldKey(row.task_name, row.unique_key), row]),
+    );
+  }
+
+  /** One INSERT of rows, waking listening workers; `conflicts` is a clause that skips rows the unique index refuses. */
+  private async insertChunk(
+    runner: QueryRunner,
+    chunk: readonly NewRow[],
+    conflicts?: string,
+  ): Promise<void> {
+    const sql = new SqlBuilder(this.dialect);
+    const names = INSERT_COLUMNS.map((column) => column.name).join(', ');
+    const insert =
+      `INSERT INTO ${this.tasks} (${names}) SELECT ${names} ` +
+      `FROM ${this.dialect.recordset(chunk, INSERT_COLUMNS, 'r', sql)}` +
+      // SQLite reads an ON right after the FROM as a join's; the WHERE separates them.
+      (conflicts ? ` WHERE true ${conflicts}` : '');
+    const text = this.dialect.wakeOnInsert(insert, sql, this.sql.tables.tasks);
+    this.dialect.assertFits(text, sql.params);
+    await runner.query(text, sql.params, true);
+  }
+
+  /**
+   * Runs `write` in `manager`'s transaction (or the one the application
+   * holds on a shared connection), else on a connection of the store's,
+   * in a transaction of its own when `atomic`.
+   */
+  private async writeRows<T>(
+    manager: EntityManager | null | undefined,
+    atomic: boolean,
+    write: (runner: QueryRunner) => Promise<T>,
+  ): Promise<T> {
     const joined =
       manager?.queryRunner ??
       this.dialect.sharedTransaction(this.sql.dataSource, this.sql.connection);
     if (joined) return write(joined);
-    await this.sql.withRunner((runner) =>
-      chunks.length > 1 ? this.sql.inTransaction(runner, write) : write(runner),
+    return this.sql.withRunner((runner) =>
+      atomic ? this.sql.inTransaction(runner, write) : write(runner),
     );
   }
 

@@ -18,47 +18,6 @@ export interface DdlStyle {
   tableSuffix?: string;
 }
 
-function columnSql(style: DdlStyle, column: ColumnSpec): string {
-  const type = style.types[column.type];
-  const nullability =
-    column.type === 'seq' ? '' : column.nullable ? ' NULL' : ' NOT NULL';
-  return `${style.quote(column.name)} ${type}${nullability}`;
-}
-
-/** CREATE TABLE of one table, in one dialect's style. */
-export function createTableSql(
-  style: DdlStyle,
-  table: string,
-  columns: readonly ColumnSpec[],
-): string {
-  const q = style.quote;
-  const unique = columns
-    .filter((column) => column.unique)
-    .map(
-      (column) =>
-        `CONSTRAINT ${q(`${table}_${column.name}`)} UNIQUE (${q(column.name)})`,
-    );
-  const primary = columns.filter((column) => column.primary);
-  const primaryKey = primary.length
-    ? [`PRIMARY KEY (${primary.map((column) => q(column.name)).join(', ')})`]
-    : [];
-  const definitions = [
-    ...columns.map((column) => columnSql(style, column)),
-    ...unique,
-    ...primaryKey,
-  ];
-  return `CREATE TABLE ${q(table)} (${definitions.join(', ')})${style.tableSuffix ?? ''}`;
-}
-
-/** ALTER TABLE adding a column, in one dialect's style. */
-export function addColumnSql(
-  style: DdlStyle,
-  table: string,
-  column: ColumnSpec,
-): string {
-  return `ALTER TABLE ${style.quote(table)} ADD COLUMN ${columnSql(style, column)}`;
-}
-
 /** The tables of one version of the schema. */
 export interface TaskSchema {
   taskColumns: readonly ColumnSpec[];
@@ -73,22 +32,132 @@ export type TaskTableKey = keyof TaskTables;
 
 const ALL_TABLES: readonly TaskTableKey[] = ['tasks', 'workers', 'schedules'];
 
-/** CREATE INDEX of one index of the tasks table, in one dialect's style. */
+/** The name of an index's column, without its direction. */
+const columnName = (column: string): string => column.replace(/ DESC$/, '');
+
+/** Whether a column exists in this style's tables: a stand-in for a partial index only where indexes cannot be partial. */
+export function columnExists(style: DdlStyle, column: ColumnSpec): boolean {
+  return !(column.standsInFor && style.partialIndexes);
+}
+
+/** The unique partial index a column stands in for, among `indexes`. */
+function standInIndex(
+  column: ColumnSpec,
+  indexes: readonly IndexSpec[],
+): IndexSpec {
+  const index = indexes.find(
+    (spec) => spec.suffix === column.standsInFor && spec.unique && spec.partial,
+  );
+  if (!index)
+    throw new Error(
+      `Column '${column.name}' stands in for '${column.standsInFor}', which is no unique partial index`,
+    );
+  return index;
+}
+
+/** The column that stands in for a unique partial index, among `columns`. */
+function standInColumn(
+  index: IndexSpec,
+  columns: readonly ColumnSpec[],
+): ColumnSpec {
+  const column = columns.find((spec) => spec.standsInFor === index.suffix);
+  if (!column)
+    throw new Error(`No column stands in for the index '${index.suffix}'`);
+  return column;
+}
+
+function columnSql(
+  style: DdlStyle,
+  column: ColumnSpec,
+  indexes: readonly IndexSpec[],
+): string {
+  const type = style.types[column.type];
+  if (column.standsInFor) {
+    // The index's last column while its condition holds, else NULL. Spelled
+    // alike by the databases that need it (MySQL, MariaDB); VIRTUAL: only
+    // its index stores it.
+    const index = standInIndex(column, indexes);
+    const held = style.quote(
+      columnName(index.columns[index.columns.length - 1]),
+    );
+    return `${style.quote(column.name)} ${type} GENERATED ALWAYS AS (CASE WHEN ${index.partial} THEN ${held} END) VIRTUAL`;
+  }
+  const nullability =
+    column.type === 'seq' ? '' : column.nullable ? ' NULL' : ' NOT NULL';
+  return `${style.quote(column.name)} ${type}${nullability}`;
+}
+
+/** CREATE TABLE of one table, in one dialect's style; a column standing in for an index finds it among `indexes`. */
+export function createTableSql(
+  style: DdlStyle,
+  table: string,
+  columns: readonly ColumnSpec[],
+  indexes: readonly IndexSpec[] = [],
+): string {
+  const q = style.quote;
+  const unique = columns
+    .filter((column) => column.unique)
+    .map(
+      (column) =>
+        `CONSTRAINT ${q(`${table}_${column.name}`)} UNIQUE (${q(column.name)})`,
+    );
+  const primary = columns.filter((column) => column.primary);
+  const primaryKey = primary.length
+    ? [`PRIMARY KEY (${primary.map((column) => q(column.name)).join(', ')})`]
+    : [];
+  const definitions = [
+    ...columns
+      .filter((column) => columnExists(style, column))
+      .map((column) => columnSql(style, column, indexes)),
+    ...unique,
+    ...primaryKey,
+  ];
+  return `CREATE TABLE ${q(table)} (${definitions.join(', ')})${style.tableSuffix ?? ''}`;
+}
+
+/** ALTER TABLE adding a column, in one dialect's style; a column standing in for an index finds it among `indexes`. */
+export function addColumnSql(
+  style: DdlStyle,
+  table: string,
+  column: ColumnSpec,
+  indexes: readonly IndexSpec[] = [],
+): string {
+  return `ALTER TABLE ${style.quote(table)} ADD COLUMN ${columnSql(style, column, indexes)}`;
+}
+
+/**
+ * The columns of an index as this style indexes them: a partial index
+ * without partial indexes leads with `status` (its condition's column), or,
+ * when unique, takes the column standing in for it (among `columns`) in
+ * place of its last one.
+ */
+export function indexColumns(
+  style: DdlStyle,
+  index: IndexSpec,
+  columns: readonly ColumnSpec[],
+): string[] {
+  const names = [...index.columns];
+  if (style.partialIndexes || !index.partial) return names;
+  if (index.unique)
+    return [...names.slice(0, -1), standInColumn(index, columns).name];
+  return names.includes('status') ? names : ['status', ...names];
+}
+
+/** CREATE INDEX of one index of the tasks table, in one dialect's style; `columns` are the table's (for a stand-in). */
 export function createIndexSql(
   style: DdlStyle,
   tables: TaskTables,
   index: IndexSpec,
+  columns: readonly ColumnSpec[],
 ): string {
   const q = style.quote;
-  const columns = index.columns.map((column) =>
+  const list = indexColumns(style, index, columns).map((column) =>
     column.replace(/^(\w+)/, (name) => q(name)),
   );
-  const statusFirst =
-    !style.partialIndexes && index.partial && !index.columns.includes('status');
-  const list = statusFirst ? [q('status'), ...columns] : columns;
   const where =
     style.partialIndexes && index.partial ? ` WHERE ${index.partial}` : '';
-  return `CREATE INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
+  const unique = index.unique ? 'UNIQUE ' : '';
+  return `CREATE ${unique}INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
 }
 
 /** CREATE TABLE and CREATE INDEX statements for the tables of `schema` (or only those in `only`), in one dialect's style. */
@@ -100,13 +169,15 @@ export function createTablesSql(
 ): string[] {
   const create = (key: TaskTableKey, columns?: readonly ColumnSpec[]) =>
     columns && only.includes(key)
-      ? [createTableSql(style, tables[key], columns)]
+      ? [createTableSql(style, tables[key], columns, schema.indexes)]
       : [];
   return [
     ...create('tasks', schema.taskColumns),
     ...create('workers', schema.workerColumns),
     ...(only.includes('tasks')
-      ? schema.indexes.map((index) => createIndexSql(style, tables, index))
+      ? schema.indexes.map((index) =>
+          createIndexSql(style, tables, index, schema.taskColumns),
+        )
       : []),
     ...create('schedules', schema.scheduleColumns),
   ];

@@ -9,9 +9,11 @@ import {
 } from '../task-columns.js';
 import {
   addColumnSql,
+  columnExists,
   createIndexSql,
   createTableSql,
   createTablesSql,
+  indexColumns,
   type DdlStyle,
   type TaskSchema,
   type TaskTableKey,
@@ -61,6 +63,12 @@ export function jsonRows(
   return JSON.stringify(
     rows.map((row) => columns.map((column) => row[column.name] ?? null)),
   );
+}
+
+/** The columns and indexes of a table, as far as the schema check compares them. */
+export interface TableShape {
+  columns: string[];
+  indexes: { name: string; unique: boolean; partial: boolean }[];
 }
 
 /**
@@ -116,6 +124,11 @@ export abstract class Dialect {
   /** Whether indexes here may be partial (`CREATE INDEX … WHERE`). */
   get partialIndexes(): boolean {
     return this.ddl.partialIndexes;
+  }
+
+  /** Whether this database's tables have `column` (a stand-in for a partial index only where indexes cannot be partial). */
+  hasColumn(column: ColumnSpec): boolean {
+    return columnExists(this.ddl, column);
   }
 
   /**
@@ -393,21 +406,28 @@ export abstract class Dialect {
   /**
    * DDL turning index `from` into index `to` (same name), or nothing where
    * this database spells both alike (MySQL/MariaDB have no partial indexes).
+   * A column standing in for either (see `ColumnSpec.standsInFor`) is found
+   * among `columns`.
    */
   replaceIndexSql(
     tables: TaskTables,
     from: IndexSpec,
     to: IndexSpec,
+    columns: readonly ColumnSpec[] = [],
   ): string[] {
-    const before = createIndexSql(this.ddl, tables, from);
-    const after = createIndexSql(this.ddl, tables, to);
+    const before = createIndexSql(this.ddl, tables, from, columns);
+    const after = createIndexSql(this.ddl, tables, to, columns);
     if (before === after) return [];
     return [this.dropIndexSql(tables, from.suffix), after];
   }
 
-  /** DDL adding a column to the tasks table. */
-  addTaskColumnSql(tables: TaskTables, column: ColumnSpec): string {
-    return addColumnSql(this.ddl, tables.tasks, column);
+  /** DDL adding a column to the tasks table; a column standing in for an index finds it among `indexes`. */
+  addTaskColumnSql(
+    tables: TaskTables,
+    column: ColumnSpec,
+    indexes: readonly IndexSpec[] = [],
+  ): string {
+    return addColumnSql(this.ddl, tables.tasks, column, indexes);
   }
 
   /** DDL dropping a column of the tasks table. */
@@ -415,8 +435,51 @@ export abstract class Dialect {
     return `ALTER TABLE ${this.quote(tables.tasks)} DROP COLUMN ${this.quote(name)}`;
   }
 
+  /** The columns of `index` of the current schema as this database indexes them. */
+  indexedColumns(index: IndexSpec): string[] {
+    return indexColumns(this.ddl, index, CURRENT_SCHEMA.taskColumns);
+  }
+
+  /**
+   * The clause of an `INSERT … SELECT … WHERE …` that skips, without an
+   * error and without aborting the transaction, each row whose values
+   * another row already holds in the unique index `index`. The conflict
+   * target repeats the index's condition, which a partial index needs.
+   */
+  skipConflictsSql(_tables: TaskTables, index: IndexSpec): string {
+    const columns = index.columns.map((column) => this.quote(column));
+    const where = index.partial ? ` WHERE ${index.partial}` : '';
+    return `ON CONFLICT (${columns.join(', ')})${where} DO NOTHING`;
+  }
+
+  /**
+   * Appended to a SELECT that must see the rows committed by now (and wait
+   * for those another transaction is writing) even inside a transaction
+   * whose snapshot is older: empty where each statement already reads the
+   * latest rows, as PostgreSQL's READ COMMITTED and SQLite's single writer
+   * do.
+   */
+  readonly latestRowsSql: string = '';
+
   protected dropIndexSql(tables: TaskTables, suffix: string): string {
     return `DROP INDEX ${this.quote(`${tables.tasks}_${suffix}`)}`;
+  }
+
+  /** The columns and indexes of `table`, or null when it does not exist. */
+  async tableShape(
+    runner: QueryRunner,
+    table: string,
+  ): Promise<TableShape | null> {
+    const found = await runner.getTable(table);
+    if (!found) return null;
+    return {
+      columns: found.columns.map((column) => column.name),
+      indexes: found.indices.map((index) => ({
+        name: index.name ?? '',
+        unique: index.isUnique,
+        partial: Boolean(index.where),
+      })),
+    };
   }
 
   /** Whether `table` exists where the backend's unqualified statements find it. */

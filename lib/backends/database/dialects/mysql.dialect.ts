@@ -2,13 +2,14 @@ import type { DataSource, QueryRunner } from 'typeorm';
 import { TaskMessages } from '../../../tasks.messages.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
-import type { ColumnSpec } from '../task-columns.js';
+import type { ColumnSpec, IndexSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import {
   Dialect,
   jsonRows,
   type ClaimParts,
   type SessionLockSql,
+  type TableShape,
 } from './dialect.js';
 
 /** The name of a worker's lock: server-wide, so the database and table are part of it. */
@@ -59,7 +60,55 @@ export class MysqlDialect extends Dialect {
     return `SELECT 1 AS present FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
   }
 
+  /**
+   * From information_schema: TypeORM's `getTable` reads the expression of a
+   * generated column from a metadata table of its own, which has no entry
+   * for (and usually no table beside) the task tables.
+   */
+  override async tableShape(
+    runner: QueryRunner,
+    table: string,
+  ): Promise<TableShape | null> {
+    const where = (sql: SqlBuilder) =>
+      `TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ${sql.p(table)}`;
+    const columnsSql = new SqlBuilder(this);
+    const columns: { name: string }[] = await runner.query(
+      `SELECT COLUMN_NAME AS name FROM information_schema.COLUMNS WHERE ${where(columnsSql)}`,
+      columnsSql.params,
+    );
+    if (columns.length === 0) return null;
+    const indexesSql = new SqlBuilder(this);
+    const indexes: { name: string; non_unique: number | string }[] =
+      await runner.query(
+        `SELECT DISTINCT INDEX_NAME AS name, NON_UNIQUE AS non_unique FROM information_schema.STATISTICS WHERE ${where(indexesSql)}`,
+        indexesSql.params,
+      );
+    return {
+      columns: columns.map((column) => String(column.name)),
+      indexes: indexes.map((index) => ({
+        name: String(index.name),
+        unique: Number(index.non_unique) === 0,
+        partial: false,
+      })),
+    };
+  }
+
   override readonly returningUpdates = false;
+
+  /**
+   * MySQL/MariaDB cannot name the index a conflict is on: a row that
+   * duplicates any unique key is left as it is. The id (a random UUID) and
+   * the auto-incremented seq never collide, so only `index` can. Unlike
+   * INSERT IGNORE, which would also swallow values too long or out of range,
+   * every other error still fails the statement.
+   */
+  override skipConflictsSql(tables: TaskTables, _index: IndexSpec): string {
+    const table = this.quote(tables.tasks);
+    return `ON DUPLICATE KEY UPDATE ${table}.seq = ${table}.seq`;
+  }
+
+  /** InnoDB's REPEATABLE READ reads a transaction's first snapshot; a locking read reads the latest rows. */
+  override readonly latestRowsSql = ' LOCK IN SHARE MODE';
 
   /** A duplicate key leaves the row as it is (INSERT IGNORE would also hide other errors). */
   override insertIfAbsentSql(

@@ -80,8 +80,11 @@ export class PostgresDialect extends Dialect {
   protected override readonly transientErrors = ['40P01', '40001'];
   /** SQLSTATE classes 22 (data exception), 23 (integrity) and 54 (program limit exceeded). */
   protected override readonly refusalErrors = ['22', '23', '54'];
-  /** undefined_table, undefined_column. */
-  protected override readonly missingTableErrors = ['42P01', '42703'];
+  /**
+   * undefined_table, undefined_column, and invalid_column_reference: an ON
+   * CONFLICT naming a unique index the table does not have yet.
+   */
+  protected override readonly missingTableErrors = ['42P01', '42703', '42P10'];
 
   override placeholder(index: number): string {
     return `$${index}`;

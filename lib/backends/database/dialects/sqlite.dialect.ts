@@ -44,7 +44,11 @@ export class SqliteDialect extends Dialect {
     'SQLITE_CONSTRAINT',
     'SQLITE_MISMATCH',
   ];
-  /** SQLite reports a missing table or column as a plain SQLITE_ERROR, told apart by its message. */
+  /**
+   * SQLite reports a missing table or column, and an ON CONFLICT naming a
+   * unique index the table does not have yet, as a plain SQLITE_ERROR, told
+   * apart by its message.
+   */
   override isMissingTable(error: unknown): boolean {
     const failure = error as {
       code?: string;
@@ -54,7 +58,9 @@ export class SqliteDialect extends Dialect {
     const cause = failure?.driverError ?? failure;
     return (
       cause?.code === 'SQLITE_ERROR' &&
-      /no such (table|column)|has no column named/.test(cause.message ?? '')
+      /no such (table|column)|has no column named|ON CONFLICT clause does not match/.test(
+        cause.message ?? '',
+      )
     );
   }
 

@@ -2,6 +2,7 @@ import type { MigrationInterface } from 'typeorm';
 import { cancelRequestsMigration } from './cancel-requests.migration.js';
 import { createTaskTablesMigration } from './create-task-tables.migration.js';
 import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
+import { uniqueTaskKeysMigration } from './unique-task-keys.migration.js';
 import { taskSchedulesMigration } from './task-schedules.migration.js';
 
 /**
@@ -14,6 +15,7 @@ export function createTaskMigrations(
   return [
     createTaskTablesMigration(tableName),
     partialTaskIndexesMigration(tableName),
+    uniqueTaskKeysMigration(tableName),
     cancelRequestsMigration(tableName),
     taskSchedulesMigration(tableName),
   ];
