@@ -204,6 +204,10 @@ export const TaskMessages = {
   enqueueFailed: (alias: string, name: string, count: number, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): ${count} enqueue(s) of task '${name}' could not be stored: ${cause}. ` +
     `Check that the database is reachable; nothing was stored.`,
+  enqueueRaced: (alias: string, name: string, count: number, cause: string) =>
+    `Backend '${alias}' (DatabaseBackend): ${count} enqueue(s) of task '${name}' lost a race with another transaction (${cause}): ` +
+    `a deadlock, a serialization failure or a lock wait that timed out. ` +
+    `Nothing of it was stored, and a transaction it was in may have been rolled back by the database: run that transaction (or the enqueue) again.`,
   uniqueKeysUnsettled: (
     name: string,
     keys: readonly string[],

@@ -128,6 +128,7 @@ describe.each(availableDatabases())(
       expect(await app.get(TaskQueue).backend().check()).toEqual([]);
       return {
         queue: app.get(TaskQueue),
+        dataSource: other,
         close: async () => {
           await app.close();
           await other.destroy();
@@ -403,6 +404,191 @@ describe.each(availableDatabases())(
           await ds.query(`DROP TABLE ${table}_once`);
         }
       },
+    );
+
+    it('tells apart keys that differ only in case, trailing spaces or accents, as a string comparison would', async () => {
+      const variants = [
+        ['Abc', 'abc'],
+        ['x', 'x '],
+        ['e', 'é'],
+      ];
+      for (const [a, b] of variants) {
+        const first = await queue.enqueue(UniqueTasks, 'run', a);
+        const second = await queue.enqueue(UniqueTasks, 'run', b);
+        expect(second.id).not.toBe(first.id);
+        expect((await queue.enqueue(UniqueTasks, 'run', a)).id).toBe(first.id);
+        expect((await queue.enqueue(UniqueTasks, 'run', b)).id).toBe(second.id);
+      }
+      // In one batch alike, each finding its own holder.
+      const keys = variants.flat();
+      const again = await queue
+        .task(UniqueTasks, 'run')
+        .enqueueMany([...keys, 'ABC', 'x  '].map((key) => [key]));
+      expect(again.map((result) => result.args[0])).toEqual([
+        ...keys,
+        'ABC',
+        'x  ',
+      ]);
+      expect(new Set(again.map((result) => result.id)).size).toBe(8);
+      expect((await ready('run')).map((row) => row.unique_key).sort()).toEqual(
+        [...keys, 'ABC', 'x  '].sort(),
+      );
+    });
+
+    // PostgreSQL and SQLite tell which rows an INSERT stored; elsewhere (MySQL/MariaDB) a transaction hides them from workers until the enqueue is done.
+    (db.name === 'mariadb' ? it.skip : it)(
+      'returns the row it stored even when that row finished before the enqueue could look it up',
+      async () => {
+        // Finishes each row of the key 'fast' as it is inserted, as a quick worker could.
+        const finish =
+          db.name === 'postgres'
+            ? [
+                `CREATE FUNCTION ${table}_fast() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ` +
+                  `UPDATE ${table} SET status = 'SUCCESSFUL', finished_at = 0 WHERE id = NEW.id; RETURN NULL; END $$`,
+                `CREATE TRIGGER ${table}_fast AFTER INSERT ON ${table} FOR EACH ROW WHEN (NEW.unique_key = 'fast') EXECUTE FUNCTION ${table}_fast()`,
+              ]
+            : [
+                `CREATE TRIGGER ${table}_fast AFTER INSERT ON ${table} WHEN NEW.unique_key = 'fast' BEGIN ` +
+                  `UPDATE ${table} SET status = 'SUCCESSFUL', finished_at = 0 WHERE id = NEW.id; END`,
+              ];
+        for (const statement of finish) await ds.query(statement);
+        try {
+          const stored = await queue.enqueue(UniqueTasks, 'run', 'fast');
+          expect(await rows('run')).toEqual([
+            { id: stored.id, status: 'SUCCESSFUL', unique_key: 'fast' },
+          ]);
+          expect(enqueued.ids).toEqual([stored.id]);
+        } finally {
+          await ds.query(
+            db.name === 'postgres'
+              ? `DROP TRIGGER ${table}_fast ON ${table}`
+              : `DROP TRIGGER ${table}_fast`,
+          );
+          if (db.name === 'postgres')
+            await ds.query(`DROP FUNCTION ${table}_fast()`);
+        }
+      },
+    );
+
+    // SQLite has one writer, whose snapshot is always the latest.
+    (db.name === 'sqlite' ? it.skip : it)(
+      'in a REPEATABLE READ transaction, stores a new result when the holder its snapshot shows as READY has finished',
+      async () => {
+        const fillers = await queue
+          .task(UniqueTasks, 'run')
+          .enqueueMany([['f1'], ['f2']]);
+        const holder = await queue.enqueue(UniqueTasks, 'run', 'rr');
+        await ds.query(
+          `DELETE FROM ${table} WHERE id IN ('${fillers[0].id}', '${fillers[1].id}')`,
+        );
+        // PostgreSQL then stores the new row before the holder, where a scan meets it first.
+        if (db.name === 'postgres') await ds.query(`VACUUM ${table}`);
+        enqueued.ids.length = 0;
+        const result = await ds.transaction(
+          'REPEATABLE READ',
+          async (manager) => {
+            await manager.query(`SELECT COUNT(*) FROM ${table}`);
+            await ds.query(
+              `UPDATE ${table} SET status = 'SUCCESSFUL', finished_at = 1 WHERE id = '${holder.id}'`,
+            );
+            return queue
+              .task(UniqueTasks, 'run')
+              .using({ transaction: manager })
+              .enqueue('rr');
+          },
+        );
+        expect(result.id).not.toBe(holder.id);
+        expect(result.status).toBe(TaskResultStatus.READY);
+        expect(await rows('run')).toEqual(
+          expect.arrayContaining([
+            { id: holder.id, status: 'SUCCESSFUL', unique_key: 'rr' },
+            { id: result.id, status: 'READY', unique_key: 'rr' },
+          ]),
+        );
+        expect(await rows('run')).toHaveLength(2);
+        expect(enqueued.ids).toEqual([result.id]);
+      },
+    );
+
+    (db.name === 'sqlite' ? it.skip : it)(
+      'in a REPEATABLE READ transaction, returns the holder that started running after the snapshot, or fails as a race to retry',
+      async () => {
+        const holder = await queue.enqueue(UniqueTasks, 'run', 'rr');
+        const enqueue = ds.transaction('REPEATABLE READ', async (manager) => {
+          await manager.query(`SELECT COUNT(*) FROM ${table}`);
+          await ds.query(
+            `UPDATE ${table} SET status = 'RUNNING' WHERE id = '${holder.id}'`,
+          );
+          return queue
+            .task(UniqueTasks, 'run')
+            .using({ transaction: manager })
+            .enqueue('rr');
+        });
+        if (db.name === 'postgres')
+          // Its snapshot cannot show the row that holds the key.
+          await expect(enqueue).rejects.toThrow(
+            /lost a race with another transaction .*run that transaction \(or the enqueue\) again/,
+          );
+        else expect((await enqueue).id).toBe(holder.id);
+        expect(await rows('run')).toEqual([
+          { id: holder.id, status: 'RUNNING', unique_key: 'rr' },
+        ]);
+      },
+    );
+
+    // SQLite has one writer: concurrent enqueues never interleave.
+    (db.name === 'sqlite' ? it.skip : it)(
+      'settles concurrent enqueueMany calls of the same keys in opposite orders in transactions of their own without a deadlock, or tells a loser to retry where AUTO-INC locks remain',
+      async () => {
+        const other = await otherApp();
+        try {
+          // Two statements each: a deadlock would need them to overlap crosswise.
+          const keys = Array.from({ length: 10000 }, (_, i) => `o${i}`);
+          // In the application's transactions, which nothing retries.
+          const enqueueMany = (
+            on: TaskQueue,
+            dataSource: DataSource,
+            ordered: string[],
+          ) =>
+            dataSource.transaction((manager) =>
+              on
+                .task(UniqueTasks, 'run')
+                .using({ transaction: manager })
+                .enqueueMany(ordered.map((k) => [k])),
+            );
+          const [mine, theirs] = await Promise.allSettled([
+            enqueueMany(queue, ds, keys),
+            enqueueMany(other.queue, other.dataSource, [...keys].reverse()),
+          ]);
+          // MariaDB's default innodb_autoinc_lock_mode (1) holds the table's AUTO-INC lock through each INSERT … SELECT, waits included.
+          const [{ mode }] =
+            db.name === 'mariadb'
+              ? await ds.query('SELECT @@innodb_autoinc_lock_mode AS mode')
+              : [{ mode: 2 }];
+          if (Number(mode) < 2) {
+            const lost = [mine, theirs].filter(
+              (outcome) => outcome.status === 'rejected',
+            );
+            expect(lost.length).toBeLessThan(2);
+            for (const outcome of lost)
+              expect(String(outcome.reason)).toMatch(
+                /lost a race with another transaction .*run that transaction \(or the enqueue\) again/,
+              );
+          } else {
+            expect(mine.status).toBe('fulfilled');
+            expect(theirs.status).toBe('fulfilled');
+            const ids = (outcome: typeof mine) =>
+              outcome.status === 'fulfilled'
+                ? outcome.value.map((result) => result.id)
+                : [];
+            expect(ids(theirs).reverse()).toEqual(ids(mine));
+          }
+          expect(await ready('run')).toHaveLength(keys.length);
+        } finally {
+          await other.close();
+        }
+      },
+      60_000,
     );
 
     it('refuses a unique.key that throws or returns no string, naming the task, and stores nothing', async () => {

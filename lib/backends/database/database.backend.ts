@@ -246,10 +246,13 @@ export class DatabaseBackend extends TaskBackend {
       return new InvalidTaskBackendError(
         TaskMessages.tablesMissing(this.alias, sql.tables, cause),
       );
+    const message = sql.dialect.isRefusal(error)
+      ? TaskMessages.enqueueRefused
+      : sql.dialect.isTransient(error)
+        ? TaskMessages.enqueueRaced
+        : TaskMessages.enqueueFailed;
     return new InvalidTaskBackendError(
-      sql.dialect.isRefusal(error)
-        ? TaskMessages.enqueueRefused(this.alias, taskName, count, cause)
-        : TaskMessages.enqueueFailed(this.alias, taskName, count, cause),
+      message(this.alias, taskName, count, cause),
       { cause: error },
     );
   }

@@ -40,6 +40,13 @@ const UNIQUE_KEY_ROUNDS = 10;
 const heldKey = (taskName: unknown, uniqueKey: unknown): string =>
   JSON.stringify([String(taskName), String(uniqueKey)]);
 
+/** Orders rows by task name, then unique key. */
+const byTaskAndKey = (a: NewRow, b: NewRow): number =>
+  compare(String(a.task_name), String(b.task_name)) ||
+  compare(String(a.unique_key), String(b.unique_key));
+
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** The outcomes a completion writes, as a recordset `o` (its names apart from the table's). */
 const OUTCOME_COLUMNS: readonly ColumnSpec[] = [
   { name: 'o_id', type: 'id' },
@@ -118,16 +125,19 @@ export class TaskStore {
       this.sql.tables,
       UNIQUE_KEY_INDEX,
     );
+    // In one order of task and key whatever the caller's, so that enqueues
+    // sharing keys lock them in the same order and never deadlock.
+    const sorted = [...rows].sort(byTaskAndKey);
     // In a transaction even for one row, so that a failed lookup leaves
     // nothing stored; but where transactions share the one connection
     // (SQLite), concurrent enqueues cannot each open one: there only when
     // it takes several statements, as `insert` does.
     const atomic =
       !this.dialect.serialTransactions ||
-      [...this.dialect.chunks(rows)].length > 1;
+      [...this.dialect.chunks(sorted)].length > 1;
     return this.writeRows(manager, atomic, async (runner) => {
       const holders = new Map<string, TaskRow>();
-      let pending = rows;
+      let pending = sorted;
       for (let round = 1; pending.length > 0; round++) {
         if (round > UNIQUE_KEY_ROUNDS)
           throw new InvalidTaskBackendError(
@@ -139,10 +149,13 @@ export class TaskStore {
           );
         const unsettled: NewRow[] = [];
         for (const chunk of this.dialect.chunks(pending)) {
-          await this.insertChunk(runner, chunk, skip);
-          const held = await this.heldKeys(runner, chunk);
-          for (const row of chunk) {
-            if (row.unique_key === null) continue;
+          const inserted = await this.insertChunk(runner, chunk, skip);
+          // Without the ids inserted (MySQL), every key is looked up: a row of this chunk holding it was inserted.
+          const refused = chunk.filter(
+            (row) => row.unique_key !== null && !inserted?.has(String(row.id)),
+          );
+          const held = await this.heldKeys(runner, refused);
+          for (const row of refused) {
             const holder = held.get(heldKey(row.task_name, row.unique_key));
             if (!holder) unsettled.push(row);
             else if (String(holder.id) !== row.id)
@@ -155,47 +168,71 @@ export class TaskStore {
     });
   }
 
-  /** The READY or RUNNING rows that hold the unique keys of `rows`, by task and key (as `heldKey` spells them). */
+  /**
+   * The READY or RUNNING rows that hold the unique keys of `rows`, by task
+   * and key (as `heldKey` spells them), keys compared byte for byte as the
+   * unique index compares them. Where a snapshot shows a key held by a row
+   * of `rows` and by another, the row of `rows`.
+   */
   private async heldKeys(
     runner: QueryRunner,
     rows: readonly NewRow[],
   ): Promise<Map<string, TaskRow>> {
-    const keyed = rows.filter((row) => row.unique_key !== null);
-    if (keyed.length === 0) return new Map();
+    if (rows.length === 0) return new Map();
     const distinct = (values: unknown[]) => [...new Set(values)];
+    // The column the unique index holds, which compares as the index does (its lookups go through it).
     const key = this.dialect.indexedColumns(UNIQUE_KEY_INDEX).at(-1);
     const sql = new SqlBuilder(this.dialect);
-    const names = sql.list(distinct(keyed.map((row) => row.task_name)), 'text');
-    const keys = sql.list(distinct(keyed.map((row) => row.unique_key)), 'text');
+    const names = sql.list(distinct(rows.map((row) => row.task_name)), 'text');
+    const keys = distinct(rows.map((row) => row.unique_key))
+      .map((value) => this.dialect.exact(sql.p(value, 'text')))
+      .join(', ');
     const found: TaskRow[] = (
       await runner.query(
-        `SELECT * FROM ${this.tasks} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
+        `SELECT * FROM ${this.tasks}${this.dialect.throughIndex(this.sql.tables, UNIQUE_KEY_INDEX)} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
           `AND status IN ('${READY}', '${RUNNING}')${this.dialect.latestRowsSql}`,
         sql.params,
         true,
       )
     ).records;
-    return new Map(
-      found.map((row) => [heldKey(row.task_name, row.unique_key), row]),
-    );
+    const ours = new Set(rows.map((row) => String(row.id)));
+    const held = new Map<string, TaskRow>();
+    for (const row of found) {
+      const id = heldKey(row.task_name, row.unique_key);
+      if (!ours.has(String(held.get(id)?.id))) held.set(id, row);
+    }
+    return held;
   }
 
-  /** One INSERT of rows, waking listening workers; `conflicts` is a clause that skips rows the unique index refuses. */
+  /**
+   * One INSERT of rows, waking listening workers; `conflicts` is a clause
+   * that skips rows the unique index refuses. With it, returns the ids of
+   * the rows inserted where the database can tell (else null).
+   */
   private async insertChunk(
     runner: QueryRunner,
     chunk: readonly NewRow[],
     conflicts?: string,
-  ): Promise<void> {
+  ): Promise<Set<string> | null> {
     const sql = new SqlBuilder(this.dialect);
     const names = INSERT_COLUMNS.map((column) => column.name).join(', ');
+    const returnsIds = conflicts !== undefined && this.dialect.returningInserts;
     const insert =
       `INSERT INTO ${this.tasks} (${names}) SELECT ${names} ` +
       `FROM ${this.dialect.recordset(chunk, INSERT_COLUMNS, 'r', sql)}` +
       // SQLite reads an ON right after the FROM as a join's; the WHERE separates them.
-      (conflicts ? ` WHERE true ${conflicts}` : '');
-    const text = this.dialect.wakeOnInsert(insert, sql, this.sql.tables.tasks);
+      (conflicts ? ` WHERE true ${conflicts}` : '') +
+      (returnsIds ? ' RETURNING id' : '');
+    const text = this.dialect.wakeOnInsert(
+      insert,
+      sql,
+      this.sql.tables.tasks,
+      returnsIds,
+    );
     this.dialect.assertFits(text, sql.params);
-    await runner.query(text, sql.params, true);
+    const result = await runner.query(text, sql.params, true);
+    if (!returnsIds) return null;
+    return new Set((result.records as TaskRow[]).map((row) => String(row.id)));
   }
 
   /**

@@ -66,6 +66,15 @@ function standInColumn(
   return column;
 }
 
+/** The bytes of a character term, which compare exactly (MySQL, MariaDB: the only databases that need them). */
+export const exactSql = (term: string): string => `CAST(${term} AS BINARY)`;
+
+/** A binary column as long as the longest value of `column`'s type in utf8mb4 (four bytes a character). */
+function bytesType(column: ColumnSpec): string {
+  const length = VARCHAR_LENGTHS[column.type as keyof typeof VARCHAR_LENGTHS];
+  return `VARBINARY(${4 * length})`;
+}
+
 function columnSql(
   style: DdlStyle,
   column: ColumnSpec,
@@ -73,14 +82,17 @@ function columnSql(
 ): string {
   const type = style.types[column.type];
   if (column.standsInFor) {
-    // The index's last column while its condition holds, else NULL. Spelled
-    // alike by the databases that need it (MySQL, MariaDB); VIRTUAL: only
-    // its index stores it.
+    // The bytes of the index's last column while its condition holds, else
+    // NULL. Spelled alike by the databases that need it (MySQL, MariaDB);
+    // VIRTUAL: only its index stores it. Bytes, not characters: a binary
+    // string compares byte for byte, never padded, where every collation of
+    // a character column (even utf8mb4_bin, which pads) would make keys
+    // that differ in case, accents or trailing spaces one and the same.
     const index = standInIndex(column, indexes);
     const held = style.quote(
       columnName(index.columns[index.columns.length - 1]),
     );
-    return `${style.quote(column.name)} ${type} GENERATED ALWAYS AS (CASE WHEN ${index.partial} THEN ${held} END) VIRTUAL`;
+    return `${style.quote(column.name)} ${bytesType(column)} GENERATED ALWAYS AS (CASE WHEN ${index.partial} THEN ${exactSql(held)} END) VIRTUAL`;
   }
   const nullability =
     column.type === 'seq' ? '' : column.nullable ? ' NULL' : ' NOT NULL';

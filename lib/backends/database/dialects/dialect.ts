@@ -100,6 +100,18 @@ export abstract class Dialect {
   /** Whether UPDATE … RETURNING exists here. */
   readonly returningUpdates: boolean = true;
 
+  /** Whether INSERT … RETURNING exists here (and in every version of this database supported). */
+  readonly returningInserts: boolean = true;
+
+  /**
+   * A character term as the unique index compares it: byte for byte. Itself
+   * where the column's own comparison already is exact (PostgreSQL's and
+   * SQLite's default collations).
+   */
+  exact(term: string): string {
+    return term;
+  }
+
   /** The worker session lock, or null where liveness is checked some other way (SQLite: the process on this host). */
   readonly sessionLock: SessionLockSql | null = null;
 
@@ -288,6 +300,15 @@ export abstract class Dialect {
     return column;
   }
 
+  /**
+   * Follows the tasks table in a FROM where a lookup must go through
+   * `index` whatever the statistics say: empty where the planner finds it
+   * by itself.
+   */
+  throughIndex(_tables: TaskTables, _index: IndexSpec): string {
+    return '';
+  }
+
   /** Locks the tasks rows named by the `o_id` column of a recordset `o` that match `where`, and returns their `columns`. */
   lockById(
     tables: TaskTables,
@@ -316,8 +337,16 @@ export abstract class Dialect {
     return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT DO NOTHING`;
   }
 
-  /** Wraps an INSERT so that committed rows wake listening workers (where the database can). */
-  wakeOnInsert(insertSql: string, _sql: SqlBuilder, _channel: string): string {
+  /**
+   * Wraps an INSERT so that committed rows wake listening workers (where the
+   * database can); one ending in `RETURNING id` still returns the ids.
+   */
+  wakeOnInsert(
+    insertSql: string,
+    _sql: SqlBuilder,
+    _channel: string,
+    _returnsIds = false,
+  ): string {
     return insertSql;
   }
 

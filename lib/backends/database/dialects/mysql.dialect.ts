@@ -3,7 +3,7 @@ import { TaskMessages } from '../../../tasks.messages.js';
 import { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec, IndexSpec } from '../task-columns.js';
-import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
+import { STANDARD_TYPES, exactSql, type DdlStyle } from './ddl.js';
 import {
   Dialect,
   jsonRows,
@@ -95,6 +95,14 @@ export class MysqlDialect extends Dialect {
 
   override readonly returningUpdates = false;
 
+  /** MariaDB has INSERT … RETURNING (10.5+), MySQL 8 has not. */
+  override readonly returningInserts = false;
+
+  /** The bytes of the term: every collation of a character column folds case, accents or trailing spaces. */
+  override exact(term: string): string {
+    return exactSql(term);
+  }
+
   /**
    * MySQL/MariaDB cannot name the index a conflict is on: a row that
    * duplicates any unique key is left as it is. The id (a random UUID) and
@@ -150,6 +158,11 @@ export class MysqlDialect extends Dialect {
     const table = this.quote(tables.tasks);
     const index = this.quote(`${tables.tasks}_id`);
     return `${from} STRAIGHT_JOIN ${table} FORCE INDEX (${index}) ON ${table}.id = o.o_id`;
+  }
+
+  /** A locking read that scanned the table would lock (and wait for) rows of other enqueues, and deadlock with them. */
+  override throughIndex(tables: TaskTables, index: IndexSpec): string {
+    return ` FORCE INDEX (${this.quote(`${tables.tasks}_${index.suffix}`)})`;
   }
 
   override updateById(

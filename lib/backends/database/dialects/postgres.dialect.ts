@@ -193,8 +193,13 @@ export class PostgresDialect extends Dialect {
     insertSql: string,
     sql: SqlBuilder,
     channel: string,
+    returnsIds = false,
   ): string {
-    return `WITH inserted AS (${insertSql}) SELECT pg_notify(${sql.p(channel)}, '')`;
+    const notify = `SELECT pg_notify(${sql.p(channel)}, '')`;
+    // A CTE calling a volatile function is evaluated once, not per row.
+    return returnsIds
+      ? `WITH inserted AS (${insertSql}), woken AS (${notify}) SELECT inserted.id FROM inserted, woken`
+      : `WITH inserted AS (${insertSql}) ${notify}`;
   }
 
   /**
