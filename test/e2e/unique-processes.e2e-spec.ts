@@ -74,7 +74,7 @@ describe.each(availableDatabases().map((db) => db.name))(
           const line = child
             .output()
             .split('\n')
-            .find((text) => text.startsWith('['));
+            .find((text) => text.startsWith('["')); // not a '[Nest]' log line
           ids.push(...(JSON.parse(line!) as string[]));
         }
         return ids;
