@@ -11,6 +11,9 @@ export default {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   roots: ['<rootDir>/lib', '<rootDir>/test', '<rootDir>/sample'],
+  // The apps that test the packed package have their own tests and installs.
+  modulePathIgnorePatterns: ['<rootDir>/test/compat/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/compat/'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   testTimeout: 30000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',
