@@ -16,7 +16,7 @@ repo="$(cd "$compat/../.." && pwd)"
 tarball="$compat/nestjs-tasks.tgz"
 
 step() {
-  printf '\n---- %s\n' "$*"
+  printf '\n---- %s (%s)\n' "$*" "$(date +%T)"
 }
 
 if [ "${COMPAT_PREBUILT:-}" != 1 ]; then
@@ -26,18 +26,49 @@ fi
 
 step "npm pack"
 pack_dir="$(mktemp -d)"
-trap 'rm -rf "$pack_dir"' EXIT
 (cd "$repo" && npm pack --silent --pack-destination "$pack_dir" >/dev/null)
 mv "$pack_dir"/nestjs-tasks-*.tgz "$tarball"
 node "$compat/check-tarball.mjs" "$tarball"
 
+logs="$(mktemp -d)"
+trap 'rm -rf "$pack_dir" "$logs"' EXIT
+
 # install APP: the app's locked dependencies, then the tarball (kept out of
 # the lockfile, whose integrity would pin an older pack).
 install() {
-  step "$1: npm ci + the tarball"
   (cd "$compat/$1" &&
     npm ci --no-audit --no-fund &&
     npm install --no-save --no-audit --no-fund "$tarball")
+}
+
+# background NAME COMMAND...: starts COMMAND in the background, its output
+# kept for await_background.
+names=()
+pids=()
+background() {
+  local name="$1"
+  shift
+  ("$@") >"$logs/$name" 2>&1 &
+  names+=("$name")
+  pids+=("$!")
+}
+
+# await_background: waits for the background commands and prints their
+# output in the order they were started; fails when one of them failed.
+await_background() {
+  local index failed=0
+  for index in "${!pids[@]}"; do
+    if wait "${pids[$index]}"; then
+      echo "${names[$index]}: ok"
+    else
+      echo "${names[$index]}: FAILED"
+      failed=1
+    fi
+    cat "$logs/${names[$index]}"
+  done
+  names=()
+  pids=()
+  return "$failed"
 }
 
 # fresh_database APP NAME: drops and creates the app's database.
@@ -53,28 +84,29 @@ fresh_database() {
   ' "$2")
 }
 
-# type_check_entry_points: the probe under each moduleResolution, as a
-# CommonJS file (.ts in this CommonJS app) and as an ES module (.mts).
-type_check_entry_points() {
-  step "cjs: entry point types under every moduleResolution"
-  local probe="test/type-resolution/probe"
-  while read -r module resolution file; do
-    echo "module $module, moduleResolution $resolution: $file"
-    (cd "$compat/cjs" && npx tsc --noEmit --strict --target es2022 \
-      --types node --module "$module" --moduleResolution "$resolution" "$file")
-  done <<LIST
-commonjs node10 $probe.ts
-node16 node16 $probe.ts
-nodenext nodenext $probe.ts
-nodenext nodenext $probe.mts
-esnext bundler $probe.ts
-LIST
+# probe_types MODULE RESOLUTION FILE: type-checks the probe of the
+# package's entry points in the CommonJS app (.ts is CommonJS there, .mts an
+# ES module).
+probe_types() {
+  cd "$compat/cjs" &&
+    npx tsc --noEmit --strict --target es2022 --types node \
+      --module "$1" --moduleResolution "$2" "test/type-resolution/$3"
 }
 
-install cjs
+step "cjs, esm: npm ci + the tarball"
+background cjs-install install cjs
+background esm-install install esm
+await_background
+
 step "cjs: jest 29 unit tests"
 (cd "$compat/cjs" && npm test)
-type_check_entry_points
+step "cjs: entry point types under every moduleResolution"
+background node10 probe_types commonjs node10 probe.ts
+background node16 probe_types node16 node16 probe.ts
+background nodenext probe_types nodenext nodenext probe.ts
+background nodenext-esm probe_types nodenext nodenext probe.mts
+background bundler probe_types esnext bundler probe.ts
+await_background
 step "cjs: nest build"
 (cd "$compat/cjs" && npm run build)
 fresh_database cjs nestjs_tasks_compat_cjs
@@ -83,7 +115,6 @@ step "cjs: smoke run on PostgreSQL"
 step "cjs: jest suite on PostgreSQL"
 (cd "$compat/cjs" && npm run test:e2e)
 
-install esm
 step "esm: vitest unit tests"
 (cd "$compat/esm" && npm test)
 step "esm: type check"

@@ -7,13 +7,7 @@ import { UsersStore } from './users.store.js';
 
 describe('SignupService', () => {
   let moduleRef: TestingModule;
-  let tester: TaskQueueTester;
-  const users = {
-    create: vi.fn(async (_manager: unknown, email: string) => ({
-      id: 7,
-      email,
-    })),
-  };
+  const users = { create: vi.fn() };
 
   beforeEach(async () => {
     moduleRef = await Test.createTestingModule({
@@ -25,17 +19,18 @@ describe('SignupService', () => {
       ],
     }).compile();
     await moduleRef.init();
-    tester = moduleRef.get(TaskQueueTester);
   });
 
   afterEach(() => moduleRef.close());
 
-  it('enqueues the welcome mail once the transaction commits', async () => {
-    const { user, taskId } = await moduleRef
+  it('enqueues the welcome mail when the transaction commits', async () => {
+    users.create.mockResolvedValue({ id: 7, email: 'ada@example.test' });
+
+    const { taskId } = await moduleRef
       .get(SignupService)
       .signUp('ada@example.test');
 
-    expect(user).toEqual({ id: 7, email: 'ada@example.test' });
+    const tester = moduleRef.get(TaskQueueTester);
     const [welcome] = tester.enqueued(MailService, 'sendWelcome');
     expect(welcome.id).toBe(taskId);
     expect(welcome.args).toEqual([7]);
@@ -44,10 +39,20 @@ describe('SignupService', () => {
   });
 
   it('enqueues nothing when the transaction fails', async () => {
+    users.create.mockRejectedValue(new Error('duplicate email'));
+
+    await expect(
+      moduleRef.get(SignupService).signUp('ada@example.test'),
+    ).rejects.toThrow('duplicate email');
+    expect(moduleRef.get(TaskQueueTester).enqueued()).toEqual([]);
+  });
+
+  it('drops the enqueue when the transaction fails after it', async () => {
+    users.create.mockResolvedValue({ id: 8, email: 'not-an-email' });
+
     await expect(
       moduleRef.get(SignupService).signUp('not-an-email'),
     ).rejects.toThrow('is not an email');
-
-    expect(tester.enqueued()).toEqual([]);
+    expect(moduleRef.get(TaskQueueTester).enqueued()).toEqual([]);
   });
 });
