@@ -4,7 +4,7 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^nestjs-tasks$': '<rootDir>/lib/index.ts',
-    '^nestjs-tasks/testing$': '<rootDir>/lib/testing/index.ts',
+    '^nestjs-tasks/(.*)$': '<rootDir>/lib/$1/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
