@@ -125,6 +125,24 @@ describe('TaskQueue.transaction() under TasksTestingModule', () => {
       ]);
     });
 
+    it('keeps concurrent transactions apart: one failing drops only its own enqueues', async () => {
+      let release!: () => void;
+      const started = new Promise<void>((resolve) => (release = resolve));
+      const failing = app.tasks.transaction(async () => {
+        await app.tasks.enqueue(MathTasks, 'add', 1, 1);
+        await started;
+        throw new Error('first fails');
+      });
+      const succeeding = app.tasks.transaction(async () => {
+        await app.tasks.enqueue(MathTasks, 'add', 2, 2);
+        release();
+      });
+
+      await expect(failing).rejects.toThrow('first fails');
+      await succeeding;
+      expect(tester.enqueued().map((result) => result.args)).toEqual([[2, 2]]);
+    });
+
     it('holds an enqueue given the manager explicitly', async () => {
       await app.tasks.transaction(async (manager) => {
         await app.tasks
