@@ -4,13 +4,16 @@ export default {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: {
     '^nestjs-tasks$': '<rootDir>/lib/index.ts',
-    '^nestjs-tasks/testing$': '<rootDir>/lib/testing/index.ts',
+    '^nestjs-tasks/(.*)$': '<rootDir>/lib/$1/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
   roots: ['<rootDir>/lib', '<rootDir>/test', '<rootDir>/sample'],
+  // The apps that test the packed package have their own tests and installs.
+  modulePathIgnorePatterns: ['<rootDir>/test/compat/'],
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/compat/'],
   testMatch: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
   testTimeout: 30000,
   globalSetup: '<rootDir>/test/support/global-setup.ts',

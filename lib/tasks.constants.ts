@@ -8,6 +8,11 @@ export const TASKS_IN_PROCESS_WORKER_DISABLED = Symbol(
   'TASKS_IN_PROCESS_WORKER_DISABLED',
 );
 
+/** `true` lets `TaskQueue.transaction()` run without a database when no DataSource is registered (TasksTestingModule). */
+export const TASKS_TRANSACTIONS_WITHOUT_DATABASE = Symbol(
+  'TASKS_TRANSACTIONS_WITHOUT_DATABASE',
+);
+
 export const DEFAULT_BACKEND_ALIAS = 'default';
 export const DEFAULT_QUEUE_NAME = 'default';
 export const DEFAULT_PRIORITY = 0;

@@ -293,6 +293,9 @@ export const TaskMessages = {
   testingWithoutTasksModule: () =>
     `TasksTestingModule.forRoot() replaces the backends of the application's TasksModule, and none is imported. ` +
     `Import TasksModule.forRoot() (or forRootAsync()) beside it, as the application does.`,
+  noDatabaseInTesting: (call: string) =>
+    `${call} cannot run: under TasksTestingModule, TaskQueue.transaction() runs without a database because the application registers no TypeORM DataSource. ` +
+    'Stub the providers that write through this manager, or register a DataSource to test against a real database.',
   joiningTransactions: (source: string) =>
     `Enqueues join ${source} transactions`,
   heldDispatchFailed: () => 'Dispatching held enqueues failed',
@@ -303,6 +306,17 @@ export const TaskMessages = {
   // commands
   appModuleMissing: () =>
     `nest-tasks needs the application's root module: pass --app dist/app.module.js#AppModule or add "nestTasks": { "app": "dist/app.module.js#AppModule" } to package.json.`,
+  appModuleFileMissing: (
+    path: string,
+    from: string,
+    found: readonly string[],
+  ) =>
+    `nest-tasks: the application module ${path} (from ${from}) does not exist. ` +
+    (found.length
+      ? `This directory has ${found.join(' and ')}: name it instead. `
+      : 'Build the application first (nest build). ') +
+    'Nest builds put src/app.module.ts at dist/app.module.js, or at dist/src/app.module.js when files outside src/ are compiled too. ' +
+    `Name the file with --app <file>#AppModule, or with "nestTasks": { "app": "<file>#AppModule" } in package.json.`,
   appModuleExportMissing: (
     file: string,
     exportName: string,

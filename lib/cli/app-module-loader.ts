@@ -1,11 +1,15 @@
 import { TaskMessages } from '../tasks.messages.js';
 import type { Type } from '@nestjs/common';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 /** Supplies the application's root module when a command needs it. */
 export type AppModuleLoader = () => Promise<Type<unknown>>;
+
+/** Where Nest builds put `src/app.module.ts`: with only src/ compiled, and with files beside it. */
+const USUAL_APP_MODULE_FILES = ['dist/app.module.js', 'dist/src/app.module.js'];
 
 /**
  * Imports the module named by `--app path/to/app.module.js#AppModule`, or by
@@ -20,9 +24,23 @@ export async function loadAppModule(
     throw new Error(TaskMessages.appModuleMissing());
   }
   const [file, exportName = 'AppModule'] = spec.split('#');
-  const loaded = (await import(
-    pathToFileURL(resolve(cwd, file)).href
-  )) as Record<string, unknown>;
+  const path = resolve(cwd, file);
+  if (!existsSync(path)) {
+    throw new Error(
+      TaskMessages.appModuleFileMissing(
+        path,
+        app ? '--app' : `nestTasks.app in ${join(cwd, 'package.json')}`,
+        USUAL_APP_MODULE_FILES.filter(
+          (usual) =>
+            resolve(cwd, usual) !== path && existsSync(resolve(cwd, usual)),
+        ),
+      ),
+    );
+  }
+  const loaded = (await import(pathToFileURL(path).href)) as Record<
+    string,
+    unknown
+  >;
   const module = loaded[exportName];
   if (typeof module !== 'function') {
     throw new Error(

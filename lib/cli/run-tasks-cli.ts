@@ -6,6 +6,7 @@ import { registerCheckCommand } from './commands/check.command.js';
 import { registerPruneCommand } from './commands/prune.command.js';
 import { registerStatusCommand } from './commands/status.command.js';
 import { registerWorkCommand } from './commands/work.command.js';
+import { registerLoadedCli } from './loaded-cli.js';
 
 /** The `tasks:*` commands, loading the app module only when one runs. */
 export function createTasksProgram(
@@ -54,3 +55,6 @@ export async function runProgram(
     process.exitCode = 1;
   }
 }
+
+// The nest-tasks bin runs the commands of the build the application imported.
+registerLoadedCli({ createTasksProgram, runProgram });

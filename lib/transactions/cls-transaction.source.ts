@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { importOptionalPeer } from '../optional-peer.js';
 import type { AmbientTransactionSource } from './ambient-transaction-source.js';
 
 /** The optional peer read here; never imported statically (DESIGN rule 7). */
@@ -42,7 +43,7 @@ export async function createClsTransactionSource(
 ): Promise<AmbientTransactionSource | null> {
   let loaded: ClsTransactionalModule & { default?: ClsTransactionalModule };
   try {
-    loaded = await import(CLS_TRANSACTIONAL_PACKAGE as string);
+    loaded = await importOptionalPeer(CLS_TRANSACTIONAL_PACKAGE);
   } catch {
     return null;
   }

@@ -1,13 +1,26 @@
 import { TaskMessages } from '../tasks.messages.js';
-import { Injectable, Logger, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type OnModuleInit,
+} from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { TaskDefinition } from '../task/task-definition.js';
-import { LOGGER_CONTEXT } from '../tasks.constants.js';
-import { resolveDataSource } from '../typeorm/resolve-data-source.js';
+import {
+  LOGGER_CONTEXT,
+  TASKS_TRANSACTIONS_WITHOUT_DATABASE,
+} from '../tasks.constants.js';
+import {
+  findDataSource,
+  resolveDataSource,
+} from '../typeorm/resolve-data-source.js';
 import type { AmbientTransactionSource } from './ambient-transaction-source.js';
 import { createClsTransactionSource } from './cls-transaction.source.js';
+import { InMemoryTransaction } from './in-memory-transaction.js';
 import { transactionScopeOf } from './query-runner-scope.js';
 import type { RequestScope } from './request-scope.js';
 import type { TransactionScope } from './transaction-scope.js';
@@ -34,7 +47,12 @@ export class TaskTransactions implements OnModuleInit {
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private sources: AmbientTransactionSource[] = [];
 
-  constructor(private readonly moduleRef: ModuleRef) {}
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    @Optional()
+    @Inject(TASKS_TRANSACTIONS_WITHOUT_DATABASE)
+    private readonly withoutDatabase = false,
+  ) {}
 
   async onModuleInit(): Promise<void> {
     const found = await Promise.all([
@@ -63,23 +81,36 @@ export class TaskTransactions implements OnModuleInit {
     return scopes;
   }
 
-  /** Runs `work` in a transaction that enqueues made inside it (at any depth of calls) join. */
+  /**
+   * Runs `work` in a transaction that enqueues made inside it (at any depth
+   * of calls) join. Under TasksTestingModule, when no DataSource of that name
+   * is registered, the transaction is an in-memory one.
+   */
   async run<T>(
     work: (manager: EntityManager) => Promise<T>,
     options: TaskTransactionOptions = {},
   ): Promise<T> {
+    const configured = options.dataSource ?? 'default';
+    const ambient = this.ambient.getStore() ?? {};
+    const outer = ambient.manager;
+    const inTransaction = (manager: EntityManager) =>
+      this.ambient.run({ ...ambient, manager }, () => work(manager));
+    if (
+      this.withoutDatabase &&
+      typeof configured === 'string' &&
+      !(await findDataSource(configured, (token) => this.provider(token)))
+    ) {
+      const enclosing = outer && InMemoryTransaction.of(outer);
+      return (enclosing ?? new InMemoryTransaction()).run(inTransaction);
+    }
     const dataSource = await resolveDataSource(
-      options.dataSource ?? 'default',
+      configured,
       (token) => this.provider(token),
       'TaskQueue.transaction',
     );
-    const ambient = this.ambient.getStore() ?? {};
-    const outer = ambient.manager;
     const nested =
       outer?.connection === dataSource &&
       outer.queryRunner?.isTransactionActive;
-    const inTransaction = (manager: EntityManager) =>
-      this.ambient.run({ ...ambient, manager }, () => work(manager));
     return nested
       ? outer.transaction(inTransaction)
       : dataSource.transaction(inTransaction);

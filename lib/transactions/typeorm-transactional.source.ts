@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import { importOptionalPeer } from '../optional-peer.js';
 import type { AmbientTransactionSource } from './ambient-transaction-source.js';
 
 /** The optional peer read here; never imported statically (DESIGN rule 7). */
@@ -53,7 +54,7 @@ export async function createTypeormTransactionalSource(): Promise<AmbientTransac
     default?: TypeormTransactionalPublic;
   };
   try {
-    api = await import(TYPEORM_TRANSACTIONAL_PACKAGE as string);
+    api = await importOptionalPeer(TYPEORM_TRANSACTIONAL_PACKAGE);
   } catch {
     return null;
   }
@@ -88,7 +89,7 @@ async function loadCommon(): Promise<TypeormTransactionalCommon | null> {
   try {
     const loaded: Partial<TypeormTransactionalCommon> & {
       default?: Partial<TypeormTransactionalCommon>;
-    } = await import(TYPEORM_TRANSACTIONAL_COMMON as string);
+    } = await importOptionalPeer(TYPEORM_TRANSACTIONAL_COMMON);
     const common = loaded.getTransactionalContext ? loaded : loaded.default;
     return typeof common?.getTransactionalContext === 'function' &&
       typeof common.getEntityManagerByDataSourceName === 'function'

@@ -1,15 +1,27 @@
 import { TaskMessages } from '../tasks.messages.js';
 import { DataSource } from 'typeorm';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
+import { importOptionalPeer } from '../optional-peer.js';
 
 /** The injection token `@nestjs/typeorm` registers a named DataSource under. */
 async function dataSourceToken(name: string): Promise<unknown> {
   try {
-    const { getDataSourceToken } = await import('@nestjs/typeorm');
+    const { getDataSourceToken } =
+      await importOptionalPeer<typeof import('@nestjs/typeorm')>(
+        '@nestjs/typeorm',
+      );
     return getDataSourceToken(name);
   } catch {
     return name === 'default' ? DataSource : `${name}DataSource`;
   }
+}
+
+/** The DataSource registered under this `@nestjs/typeorm` name, if there is one. */
+export async function findDataSource(
+  name: string,
+  resolveProvider: (token: unknown) => unknown,
+): Promise<DataSource | undefined> {
+  return resolveProvider(await dataSourceToken(name)) as DataSource | undefined;
 }
 
 /**
@@ -23,8 +35,7 @@ export async function resolveDataSource(
 ): Promise<DataSource> {
   const dataSource =
     typeof configured === 'string'
-      ? (resolveProvider(await dataSourceToken(configured)) as
-          DataSource | undefined)
+      ? await findDataSource(configured, resolveProvider)
       : configured;
   if (!dataSource) {
     throw new InvalidTaskBackendError(

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadAppModule } from '../../lib/cli/app-module-loader.js';
@@ -36,6 +36,47 @@ describe('the nest-tasks bin finding the app module', () => {
     writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'app' }));
     await expect(loadAppModule(undefined, dir)).rejects.toThrow(
       /--app dist\/app.module.js#AppModule.*nestTasks/,
+    );
+  });
+});
+
+describe('the nest-tasks bin when the app module file is missing', () => {
+  let dir: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'nest-tasks-app-'));
+  });
+
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('names the path it tried, where it came from, and the usual file it found instead', async () => {
+    mkdirSync(join(dir, 'dist/src'), { recursive: true });
+    writeFileSync(
+      join(dir, 'dist/src/app.module.js'),
+      'export class AppModule {}\n',
+    );
+
+    const error = await loadAppModule('dist/app.module.js', dir).catch(
+      (error: Error) => error,
+    );
+
+    expect(error).toBeInstanceOf(Error);
+    const { message } = error as Error;
+    expect(message).toContain(
+      `${join(dir, 'dist/app.module.js')} (from --app)`,
+    );
+    expect(message).toContain('This directory has dist/src/app.module.js');
+    expect(message).toContain('"nestTasks": { "app": "<file>#AppModule" }');
+  });
+
+  it('says to build the application when no usual file exists either', async () => {
+    writeFileSync(
+      join(dir, 'package.json'),
+      JSON.stringify({ nestTasks: { app: 'dist/app.module.js#AppModule' } }),
+    );
+
+    await expect(loadAppModule(undefined, dir)).rejects.toThrow(
+      `(from nestTasks.app in ${join(dir, 'package.json')}) does not exist. Build the application first (nest build). Nest builds put src/app.module.ts at dist/app.module.js, or at dist/src/app.module.js`,
     );
   });
 });

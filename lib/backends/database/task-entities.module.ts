@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { importOptionalPeer } from '../../optional-peer.js';
 import { TaskRecord } from './task-record.entity.js';
 import { TaskScheduleRecord } from './task-schedule-record.entity.js';
 import { TaskWorkerRecord } from './task-worker-record.entity.js';
@@ -16,7 +17,10 @@ export async function registerTaskEntities(
   dataSourceName: string,
 ): Promise<DynamicModule> {
   try {
-    const { TypeOrmModule } = await import('@nestjs/typeorm');
+    const { TypeOrmModule } =
+      await importOptionalPeer<typeof import('@nestjs/typeorm')>(
+        '@nestjs/typeorm',
+      );
     TypeOrmModule.forFeature(
       [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
       dataSourceName,

@@ -1,0 +1,18 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { DatabaseBackend, TasksModule } from 'nestjs-tasks';
+import { databaseOptions } from './database';
+import { MailService } from './mail/mail.service';
+import { SignupService } from './users/signup.service';
+import { UsersStore } from './users/users.store';
+
+@Module({
+  imports: [
+    TypeOrmModule.forRoot({ ...databaseOptions, autoLoadEntities: true }),
+    TasksModule.forRoot({
+      backends: { default: { backend: DatabaseBackend } },
+    }),
+  ],
+  providers: [MailService, SignupService, UsersStore],
+})
+export class AppModule {}

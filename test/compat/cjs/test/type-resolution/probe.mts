@@ -1,0 +1,15 @@
+// Type-checked by test/compat/run.sh under every moduleResolution: the
+// package's entry points must resolve to real types in each.
+import { TaskQueue, TasksModule, type TaskResult } from 'nestjs-tasks';
+import { TaskQueueTester, TasksTestingModule } from 'nestjs-tasks/testing';
+
+export function probe(tester: TaskQueueTester, queue: TaskQueue): number {
+  const results: TaskResult<unknown>[] = tester.enqueued();
+  const modules: unknown[] = [
+    TasksModule.forRoot(),
+    TasksTestingModule.forRoot(),
+  ];
+  return (
+    results.length + modules.length + (queue.backend().alias as string).length
+  );
+}
