@@ -281,6 +281,11 @@ describe.each(availableDatabases().map((db) => db.name))(
         const { result, worker: doomed } = await startCancellable(() =>
           queue.enqueue(ProcessTasks, 'untilCancelled'),
         );
+        // Claimed is not yet started: killed only once its code has run.
+        await waitFor(
+          'the task code to start',
+          async () => (await runs()).length === 1,
+        );
         doomed.child.kill('SIGKILL');
         expect(await doomed.exited).toBe('SIGKILL');
         expect((await queue.cancel(result.id)).status).toBe(
