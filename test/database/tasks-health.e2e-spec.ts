@@ -102,9 +102,9 @@ describe.each(availableDatabases())(
     });
 
     it('is down while a due READY task has waited longer than maxReadyAgeMs', async () => {
-      // A task due later waits for nobody.
+      // A task due later waits for nobody, whatever its priority.
       await sleeper()
-        .using({ runAfter: new Date(Date.now() + HOUR) })
+        .using({ runAfter: new Date(Date.now() + HOUR), priority: 5 })
         .enqueue(1);
       const notDue = await indicator.isHealthy('tasks', { maxReadyAgeMs: 0 });
       expect(notDue.tasks).toMatchObject({
