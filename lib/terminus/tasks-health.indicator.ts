@@ -18,7 +18,7 @@ export interface TasksHealthOptions {
   maxReadyAgeMs?: number;
 }
 
-/** What a check found, reported up or down under its key (a type, so that it is terminus's record of data). */
+/** What a check found, reported up or down under its key (a type alias: terminus takes a record). */
 type TasksHealthDetails = {
   backend: string;
   /** Tasks per status, over every queue. */
@@ -54,12 +54,10 @@ export class TasksHealthIndicator {
     const indicator = this.health.check(key);
     const details: TasksHealthDetails = { backend: alias };
     const down = (message: string) => indicator.down({ message, ...details });
-    let backend;
-    try {
-      backend = this.backends.get(alias);
-    } catch (error) {
-      return down((error as Error).message);
-    }
+    const aliases = this.backends.aliases();
+    if (!aliases.includes(alias))
+      return down(TaskMessages.unknownBackend(alias, aliases));
+    const backend = this.backends.get(alias);
     const backendClass = backend.constructor.name;
     const admin = backend.admin();
     if (!admin) {
