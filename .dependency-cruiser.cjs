@@ -12,7 +12,7 @@
 //                 lib/events/, lib/worker/, lib/interfaces/
 //   5 surface     lib/tasks.module.ts, lib/task-queue.service.ts,
 //                 lib/tasks.lifecycle.ts, lib/index.ts, lib/decorators/,
-//                 lib/cli/, lib/testing/
+//                 lib/cli/, lib/testing/, lib/terminus/
 //
 // Each rule's comment says what to do about a violation; `npm run
 // lint:layers` (part of `npm run lint`) prints it under the violation.
@@ -24,7 +24,7 @@ const BACKENDS = '^lib/(backends|typeorm)/';
 const SERVICES =
   '^lib/(discovery|dispatch|transactions|events|worker|interfaces)/';
 const SURFACE =
-  '^lib/(tasks\\.module\\.ts$|task-queue\\.service\\.ts$|tasks\\.lifecycle\\.ts$|index\\.ts$|decorators/|cli/|testing/)';
+  '^lib/(tasks\\.module\\.ts$|task-queue\\.service\\.ts$|tasks\\.lifecycle\\.ts$|index\\.ts$|decorators/|cli/|testing/|terminus/)';
 const LAYERS = [CORE, EXECUTION, BACKENDS, SERVICES, SURFACE];
 
 // A concrete backend: anything in a subfolder of lib/backends/.
@@ -104,7 +104,8 @@ module.exports = {
         'Services (lib/discovery/, dispatch/, transactions/, events/, worker/, ' +
         'interfaces/) import core, execution, backends and each other, never ' +
         'the surface (tasks.module.ts, task-queue.service.ts, ' +
-        'tasks.lifecycle.ts, index.ts, decorators/, cli/, testing/). Move the ' +
+        'tasks.lifecycle.ts, index.ts, decorators/, cli/, testing/, ' +
+        'terminus/). Move the ' +
         'imported declaration down, or move this code up into the surface.',
       severity: 'error',
       from: { path: SERVICES },
@@ -140,6 +141,17 @@ module.exports = {
       severity: 'error',
       from: { path: '^lib/tasks\\.module\\.ts$' },
       to: { path: '^lib/backends/[^/]+/.*\\.backend\\.ts$' },
+    },
+    {
+      name: 'terminus-only-in-its-entry-point',
+      comment:
+        '@nestjs/terminus is an optional peer: only lib/terminus/ (the ' +
+        'nestjs-tasks/terminus entry point) imports it, and nothing else in ' +
+        'lib/ imports lib/terminus/, so apps without it never load it. Move ' +
+        'the code that needs it into lib/terminus/.',
+      severity: 'error',
+      from: { path: '^lib/', pathNot: '^lib/terminus/' },
+      to: { path: ['(^|/)node_modules/@nestjs/terminus/', '^lib/terminus/'] },
     },
     {
       name: 'lib-file-in-a-layer',

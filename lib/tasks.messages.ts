@@ -303,6 +303,16 @@ export const TaskMessages = {
     'A request ended before its handler finished; the enqueues it held were dropped',
   transactionHookFailed: () => 'A transaction hook failed',
 
+  // health checks
+  healthUnreachable: (alias: string, backendClass: string, error: unknown) =>
+    `Backend '${alias}' (${backendClass}) did not answer: ${reason(error)}. Check that its database is up and reachable from this process.`,
+  healthNoAdmin: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}) has no workers or queue to check: drop 'minWorkers' and 'maxReadyAgeMs', or check a backend that workers consume (DatabaseBackend).`,
+  healthTooFewWorkers: (alias: string, live: number, minWorkers: number) =>
+    `Backend '${alias}' has ${live} live worker(s), fewer than minWorkers ${minWorkers}: start workers (nest-tasks tasks:work) or check why theirs stopped heartbeating.`,
+  healthReadyTooOld: (alias: string, ageMs: number, maxReadyAgeMs: number) =>
+    `Backend '${alias}': the oldest due READY task has waited ${ageMs} ms, longer than maxReadyAgeMs ${maxReadyAgeMs}: workers are missing, stuck or too few for the load.`,
+
   // commands
   appModuleMissing: () =>
     `nest-tasks needs the application's root module: pass --app dist/app.module.js#AppModule or add "nestTasks": { "app": "dist/app.module.js#AppModule" } to package.json.`,

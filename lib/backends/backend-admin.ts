@@ -44,4 +44,10 @@ export interface BackendAdmin {
   /** Deletes (or with `dryRun` counts) finished results; returns how many. */
   prune(request: PruneRequest): Promise<number>;
   status(): Promise<BackendStatus>;
+  /**
+   * Since when the longest-waiting READY task has been due (enqueued to run
+   * at or before now, and not yet claimed), or null when no READY task is
+   * due: what a health check's `maxReadyAgeMs` measures.
+   */
+  oldestDueReady(): Promise<Date | null>;
 }

@@ -102,6 +102,19 @@ describe.each(availableDatabases())(
 
     afterAll(() => closeTestDataSource(db, ds, table));
 
+    it('finds when the longest-waiting due READY row became due', async () => {
+      const now = Date.now();
+      const [expected] = await ds.query(
+        `SELECT MIN(available_at) AS oldest FROM ${table} WHERE status = 'READY' AND available_at <= ${now}`,
+      );
+      expect(await store.oldestDueReady(now)).toBe(Number(expected.oldest));
+      // Only rows due later: none is due yet.
+      const [first] = await ds.query(
+        `SELECT MIN(available_at) AS oldest FROM ${table} WHERE status = 'READY'`,
+      );
+      expect(await store.oldestDueReady(Number(first.oldest) - 1)).toBeNull();
+    });
+
     it.each([
       ['every queue', null],
       ['named queues', ['default', 'emails']],
@@ -165,6 +178,43 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
       expect(analyzed).toBe(false);
       expect(plan).toMatch(new RegExp(`Index Scan using ${table}_claim`));
       expect(plan).not.toMatch(/Sort|Bitmap|Seq Scan/);
+    });
+  },
+);
+
+describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
+  'the oldest due READY row on $name',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_oldest');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = new TaskStore(
+        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
+      );
+      const now = Date.now();
+      await store.insert(
+        Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
+      );
+      await ds.query(`ANALYZE ${table}`);
+    });
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it('is looked up in the claim index, scanning neither the table nor the backlog', async () => {
+      const sql = new SqlBuilder(store.sql.dialect);
+      const rows: { 'QUERY PLAN': string }[] = await ds.query(
+        `EXPLAIN ${store.selectOldestDueReady(sql, Date.now())}`,
+        sql.params,
+      );
+      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(new RegExp(`Index Only Scan using ${table}_claim`));
+      expect(plan).not.toMatch(/Seq Scan|Bitmap|Sort/);
+      // Each lookup stops at its first index entry.
+      const count = (pattern: RegExp) => plan.match(pattern)?.length ?? 0;
+      expect(count(/Limit/g)).toBe(count(/Index Only Scan/g));
     });
   },
 );

@@ -19,6 +19,12 @@ export class DatabaseAdmin implements BackendAdmin {
     );
   }
 
+  async oldestDueReady(): Promise<Date | null> {
+    const { tasks } = await this.store.open();
+    const oldest = await tasks.oldestDueReady(Date.now());
+    return oldest === null ? null : new Date(oldest);
+  }
+
   async status(): Promise<BackendStatus> {
     const { sql, tasks, workers, schedules } = await this.store.open();
     const live = await workers.workers(this.store.settings.leaseMs);

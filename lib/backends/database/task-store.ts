@@ -574,6 +574,40 @@ export class TaskStore {
     }
   }
 
+  /**
+   * When the longest-waiting READY row became due (its `available_at`, at
+   * or before `now`), or null when no READY row is due: read off the claim
+   * index, which holds READY rows only.
+   */
+  async oldestDueReady(now: number): Promise<number | null> {
+    const sql = new SqlBuilder(this.dialect);
+    const [row] = await this.sql.read(
+      this.selectOldestDueReady(sql, now),
+      sql.params,
+    );
+    return row?.oldest == null ? null : Number(row.oldest);
+  }
+
+  /**
+   * The query of `oldestDueReady`, a few lookups in the claim index (READY
+   * rows by priority, then available_at) whatever the backlog: `levels`
+   * steps from one READY priority to the next lower one, and the first row
+   * of each level is its oldest.
+   */
+  selectOldestDueReady(sql: SqlBuilder, now: number): string {
+    const ready = `FROM ${this.tasks} r WHERE r.status = '${READY}'`;
+    return (
+      `WITH RECURSIVE levels (priority) AS (` +
+      `SELECT (SELECT MAX(r.priority) ${ready}) ` +
+      `UNION ALL SELECT (SELECT MAX(r.priority) ${ready} AND r.priority < levels.priority) ` +
+      `FROM levels WHERE levels.priority IS NOT NULL) ` +
+      `SELECT MIN(firsts.available_at) AS oldest FROM (` +
+      `SELECT (SELECT MIN(r.available_at) ${ready} AND r.priority = levels.priority) AS available_at ` +
+      `FROM levels WHERE levels.priority IS NOT NULL) firsts ` +
+      `WHERE firsts.available_at <= ${sql.p(now, 'bigint')}`
+    );
+  }
+
   /** Row counts per queue and status. */
   async counts(): Promise<{ queue: string; status: string; count: number }[]> {
     const rows = await this.sql.read(

@@ -1,0 +1,4 @@
+export {
+  TasksHealthIndicator,
+  type TasksHealthOptions,
+} from './tasks-health.indicator.js';
