@@ -8,6 +8,7 @@ import {
 import { TaskExplorer } from './discovery/task-explorer.js';
 import { TaskBackends } from './dispatch/task-backends.js';
 import { TaskDispatcher } from './dispatch/task-dispatcher.js';
+import { loadTaskTracing } from './tracing/task-tracing.js';
 import { InProcessWorker } from './worker/in-process-worker.service.js';
 
 /**
@@ -30,8 +31,9 @@ export class TasksLifecycle
     private readonly backends: TaskBackends,
   ) {}
 
-  /** Collects `@Task()` and `@OnTaskEvent()` methods, attaches the backends, builds and validates the definitions. */
-  onModuleInit(): void {
+  /** Collects `@Task()` and `@OnTaskEvent()` methods, attaches the backends, builds and validates the definitions; looks for OpenTelemetry. */
+  async onModuleInit(): Promise<void> {
+    await loadTaskTracing();
     this.explorer.collect();
     this.dispatcher.attachBackends();
     this.dispatcher.defineTasks();

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
+import type { TaskBackend } from '../backends/backend.js';
 import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
 import { TaskBackends } from './task-backends.js';
 import { TaskRegistry } from '../discovery/task-registry.js';
@@ -17,6 +18,7 @@ import {
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
+import { activeTaskTracing } from '../tracing/task-tracing.js';
 import { TaskTransactions } from '../transactions/task-transactions.service.js';
 import type { TransactionScope } from '../transactions/transaction-scope.js';
 import { transactionScopeOf } from '../transactions/query-runner-scope.js';
@@ -89,6 +91,17 @@ export class TaskDispatcher implements TaskPort {
       if (uniqueKey !== null) backend.validateUniqueKey(task, uniqueKey);
       return newResultData(task, stored, uniqueKey);
     });
+    const tracing = activeTaskTracing();
+    if (tracing === null) return this.store(task, backend, rows);
+    return tracing.enqueue(task, rows, () => this.store(task, backend, rows));
+  }
+
+  /** Stores `rows` now, in the caller's transaction, or once the scopes it waits for have committed. */
+  private async store(
+    task: TaskDefinition<any, any>,
+    backend: TaskBackend,
+    rows: TaskResultData[],
+  ): Promise<TaskResult<any>[]> {
     const scopes = this.transactions.scopesFor(task);
     const joined = scopes[0]?.manager;
     if (joined && (await backend.writesIn(joined))) {

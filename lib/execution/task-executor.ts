@@ -8,6 +8,7 @@ import {
 } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskMessages } from '../tasks.messages.js';
+import { activeTaskTracing } from '../tracing/task-tracing.js';
 import type { RegisteredTask, TaskLookup } from './registered-task.js';
 
 /** The signal of an attempt nothing can abort. */
@@ -21,14 +22,29 @@ export type AttemptOutcome =
 export class TaskExecutor {
   constructor(private readonly tasks: TaskLookup) {}
 
-  /** Runs one attempt; `abort` (a worker's shutdown) reaches the task as `TaskContext.signal`, as does its timeout. */
-  async runAttempt(
+  /** Runs one attempt (in a span, when tracing is on); `abort` (a worker's shutdown) reaches the task as `TaskContext.signal`, as does its timeout. */
+  runAttempt(
     result: TaskResult<unknown>,
     attempt: number,
     saveProgress: ProgressSink,
     abort?: AbortSignal,
     /** The transaction of a `transactional` attempt. */
     manager: TaskContext['manager'] = null,
+  ): Promise<AttemptOutcome> {
+    const tracing = activeTaskTracing();
+    if (tracing === null)
+      return this.attempt(result, attempt, saveProgress, abort, manager);
+    return tracing.attempt(result, attempt, () =>
+      this.attempt(result, attempt, saveProgress, abort, manager),
+    );
+  }
+
+  private async attempt(
+    result: TaskResult<unknown>,
+    attempt: number,
+    saveProgress: ProgressSink,
+    abort: AbortSignal | undefined,
+    manager: TaskContext['manager'],
   ): Promise<AttemptOutcome> {
     const registered = this.tasks.find(result.task.name);
     if (!registered) {
