@@ -382,15 +382,8 @@ export class TaskWorker {
   private loseLease({ id, attempt }: HeldTask, since: number): void {
     if (this.buffer.drop({ id, attempt }, since)) return;
     if (this.handback.drop({ id, attempt }, since)) return;
-    const entry = this.running.get(id);
-    if (
-      !entry ||
-      entry.lost ||
-      entry.recording ||
-      entry.attempt !== attempt ||
-      entry.claimedAt > since
-    )
-      return;
+    const entry = this.runningCode({ id, attempt }, since);
+    if (!entry) return;
     entry.lost = true;
     const message = TaskMessages.leaseLost(
       id,
@@ -401,6 +394,21 @@ export class TaskWorker {
     entry.stop.abort(new TaskInterruptedError(message));
     this.running.delete(id);
     this.executingCount--;
+  }
+
+  /**
+   * The running entry of exactly this attempt, claimed by `since`, whose
+   * code still runs (not lost, not being recorded); else undefined.
+   */
+  private runningCode({ id, attempt }: HeldTask, since: number) {
+    const entry = this.running.get(id);
+    return entry &&
+      !entry.lost &&
+      !entry.recording &&
+      entry.attempt === attempt &&
+      entry.claimedAt <= since
+      ? entry
+      : undefined;
   }
 
   /**
@@ -415,16 +423,8 @@ export class TaskWorker {
       this.handback.handBack([{ id, attempt }], performance.now());
       return;
     }
-    const entry = this.running.get(id);
-    if (
-      !entry ||
-      entry.lost ||
-      entry.cancelled ||
-      entry.recording ||
-      entry.attempt !== attempt ||
-      entry.claimedAt > since
-    )
-      return;
+    const entry = this.runningCode({ id, attempt }, since);
+    if (!entry || entry.cancelled) return;
     entry.cancelled = true;
     const message = TaskMessages.taskCancelled(id, entry.result.task.name);
     this.logger.log(message);
