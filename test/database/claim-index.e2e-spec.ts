@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
@@ -215,6 +216,84 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
       // Each lookup stops at its first index entry.
       const count = (pattern: RegExp) => plan.match(pattern)?.length ?? 0;
       expect(count(/Limit/g)).toBe(count(/Index Only Scan/g));
+    });
+  },
+);
+
+describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
+  'the outcomes of a burst of claims on $name, with statistics from before it',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_outcomes');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = new TaskStore(
+        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
+      );
+      await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+      const now = Date.now();
+      await store.insert(
+        Array.from({ length: 100_000 }, (_, i) =>
+          encodeNewRow({ ...row(i, now), status: TaskResultStatus.READY }),
+        ),
+      );
+      // The statistics see only READY rows without a worker.
+      await ds.query(`ANALYZE ${table}`);
+    }, 60_000);
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it('are matched to their rows by id, not by comparing every held row with every outcome', async () => {
+      const claimed = await store.claim('w', null, 1000, 30_000);
+      expect(claimed).toHaveLength(1000);
+      // The statement `complete` sends, as it sends it.
+      const sent: { text: string; params: unknown[] }[] = [];
+      const create = ds.createQueryRunner.bind(ds);
+      const spy = jest.spyOn(ds, 'createQueryRunner').mockImplementation(() => {
+        const runner = create();
+        const query = runner.query.bind(runner);
+        runner.query = ((text: string, params?: unknown[], full?: boolean) => {
+          sent.push({ text, params: params ?? [] });
+          return query(text, params, full as true);
+        }) as typeof runner.query;
+        return runner;
+      });
+      let report;
+      try {
+        report = await store.complete(
+          claimed.map((claim) => ({
+            id: String(claim.id),
+            workerId: 'w',
+            attempt: 1,
+            status: TaskResultStatus.SUCCESSFUL,
+            finishedAt: Date.now(),
+            returnValue: 'null',
+            errors: '[]',
+            workerIds: '["w"]',
+            availableAt: null,
+          })),
+        );
+      } finally {
+        spy.mockRestore();
+      }
+      expect(report.written).toHaveLength(1000);
+      const update = sent.find(({ text }) => text.startsWith('UPDATE'));
+      const rows: { 'QUERY PLAN': string }[] = await ds.query(
+        `EXPLAIN ${update!.text}`,
+        update!.params,
+      );
+      const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
+      // Looked up by id, or all held rows read once into a hash of the
+      // outcomes, whichever the planner prices lower; never the lease index,
+      // and never each held row compared with each outcome.
+      expect(plan).toMatch(
+        new RegExp(
+          `Index Scan using ${table}_id|Hash Cond: \\(\\(o_rows\\.o_id\\)::text = \\(${table}\\.id\\)::text\\)`,
+        ),
+      );
+      expect(plan).not.toMatch(/Join Filter|_lease/);
     });
   },
 );
