@@ -196,6 +196,50 @@ export const TaskMessages = {
     `(e.g. npx typeorm migration:run -d <your data source file>). synchronize: true never alters existing tables: in development, drop them and restart.`,
   checkFailed: (alias: string, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): the database could not be checked: ${cause}`,
+  bullmqClosed: (alias: string) =>
+    `Backend '${alias}' (BullMQBackend) is closed: the application is shutting down.`,
+  badBullMQOption: (alias: string, problem: string) =>
+    `Backend '${alias}' (BullMQBackend): ${problem}`,
+  badRedisConnection: (value: unknown) =>
+    `'connection' must be ioredis options ({ host, port, … }) or an ioredis instance, got ${describe(value)}.`,
+  badRedisPrefix: (value: unknown) =>
+    `'prefix' must be a non-empty string without ':', got ${describe(value)}.`,
+  badBullMQPassThrough: (name: string) =>
+    `'${name}' must be an object of BullMQ options.`,
+  reservedBullMQOptions: (name: string, keys: readonly string[]) =>
+    `'${name}' must not set ${list(keys)}: give them as the backend's own options, which every queue and worker of it shares.`,
+  badLockDuration: (value: unknown, min: number) =>
+    `'workerOptions.lockDuration' (the lease of a claimed task) must be an integer number of milliseconds of at least ${min}, got ${describe(value)}.`,
+  badStalledInterval: (value: unknown) =>
+    `'workerOptions.stalledInterval' must be a positive integer number of milliseconds, got ${describe(value)}.`,
+  bullmqMissing: (alias: string, error: unknown) =>
+    `Backend '${alias}' (BullMQBackend) needs the package 'bullmq', which could not be loaded (${reason(error)}). Install it: npm install bullmq`,
+  bullmqQueueName: (name: string, queueName: string) =>
+    `Task '${name}': queue name '${queueName}' cannot be a BullMQ queue name (it contains ':'); choose one without ':'.`,
+  redisUnreachable: (alias: string, where: string, error: unknown) =>
+    `Backend '${alias}' (BullMQBackend): Redis at ${where} is not reachable (${reason(error)}). ` +
+    `Check that Redis is running there and that the backend's 'connection' option names it.`,
+  bullmqEnqueueFailed: (
+    alias: string,
+    name: string,
+    count: number,
+    cause: string,
+  ) =>
+    `Backend '${alias}' (BullMQBackend): ${count} enqueue(s) of task '${name}' could not be stored: ${cause} ` +
+    `Nothing is known to be stored: check the result ids with getResult() before enqueueing again.`,
+  bullmqCheckFailed: (alias: string, cause: string) =>
+    `Backend '${alias}' (BullMQBackend): Redis could not be checked: ${cause}`,
+  bullmqRemovesResults: (alias: string, options: readonly string[]) =>
+    `Backend '${alias}' (BullMQBackend): queueOptions.defaultJobOptions sets ${list(options)}: BullMQ then deletes finished jobs, ` +
+    `and getResult() of those tasks fails with TaskResultDoesNotExistError. Remove them and delete finished results with tasks:prune instead.`,
+  bullmqJobOptionsIgnored: (alias: string, options: readonly string[]) =>
+    `Backend '${alias}' (BullMQBackend): queueOptions.defaultJobOptions sets ${list(options)}, which the backend sets itself for every task ` +
+    `(from the task's priority, runAfter, maxAttempts, retryDelay and unique key); they are ignored.`,
+  bullmqCancelRaced: (alias: string, id: string, tries: number) =>
+    `Backend '${alias}' (BullMQBackend): task result '${id}' changed state ${tries} times while it was being cancelled; cancel it again.`,
+  bullmqEvictionPolicy: (alias: string, policy: string) =>
+    `Backend '${alias}' (BullMQBackend): Redis evicts keys (maxmemory-policy ${policy}), which can delete tasks; set maxmemory-policy noeviction.`,
+  bullmqCancelledReason: () => 'Cancelled through TaskQueue.cancel()',
   packetTooLarge: (bytes: number, max: number) =>
     `The statement would be ${bytes} bytes, more than the server's max_allowed_packet (${max}); raise max_allowed_packet or store less.`,
   enqueueRefused: (alias: string, name: string, count: number, cause: string) =>
@@ -222,6 +266,8 @@ export const TaskMessages = {
     `${dialect} claims in more than one statement and overrides claim().`,
   corruptRow: (taskName: string, problems: readonly string[]) =>
     `Stored row of task '${taskName}' cannot be run: ${problems.join('; ')}.`,
+  corruptJob: (taskName: string, problems: readonly string[]) =>
+    `Stored job of task '${taskName}' cannot be run: its data is not JSON of the expected shape (${problems.join('; ')}).`,
   workerIdInUse: (workerId: string, alias: string) =>
     `Worker id '${workerId}' is in use by a live worker on backend '${alias}'. ` +
     `Give every worker its own --worker-id (or none: the default is unique).`,

@@ -1,12 +1,15 @@
 /**
- * Jest global setup: probes the database servers the DatabaseBackend suites
- * need and records which answered in environment variables that
- * `availableDatabases()` (test/support/databases.ts) reads.
+ * Jest global setup: probes the servers the DatabaseBackend and BullMQBackend
+ * suites need and records which answered in environment variables that
+ * `availableDatabases()` (test/support/databases.ts) and `redisAvailable()`
+ * (test/support/redis.ts) read.
  *
  * Self-contained on purpose: Jest loads global setup outside its module
  * mapper, so this file may import packages but not other test files. The
- * connection settings mirror TEST_DATABASES in databases.ts.
+ * connection settings mirror TEST_DATABASES in databases.ts and TEST_REDIS in
+ * redis.ts.
  */
+import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 
 /** The part of `pg` used here (the package ships no type declarations). */
@@ -77,6 +80,30 @@ const SERVERS: Server[] = [
       }
     },
   },
+  {
+    name: 'Redis',
+    envVar: 'NESTJS_TASKS_TEST_REDIS',
+    where: '127.0.0.1:6379',
+    suites: 'BullMQBackend suites (test/bullmq/)',
+    startHint: 'docker run -d -p 6379:6379 redis:7',
+    async probe() {
+      const client = new Redis({
+        host: '127.0.0.1',
+        port: 6379,
+        connectTimeout: PROBE_TIMEOUT_MS,
+        maxRetriesPerRequest: 0,
+        retryStrategy: () => null,
+        lazyConnect: true,
+      });
+      client.on('error', () => undefined);
+      try {
+        await client.connect();
+        await client.ping();
+      } finally {
+        client.disconnect();
+      }
+    },
+  },
 ];
 
 async function isUp(server: Server): Promise<string | null> {
@@ -105,7 +132,7 @@ export default async function globalSetup(): Promise<void> {
   );
   if (process.env.CI === 'true') {
     throw new Error(
-      `Database servers required under CI are not reachable:\n${details.join('\n')}`,
+      `Servers required under CI are not reachable:\n${details.join('\n')}`,
     );
   }
   const bar = '!'.repeat(78);
@@ -113,7 +140,7 @@ export default async function globalSetup(): Promise<void> {
     [
       '',
       bar,
-      '!!! WARNING: DATABASE SERVERS NOT REACHABLE, THEIR TEST SUITES ARE SKIPPED',
+      '!!! WARNING: SERVERS NOT REACHABLE, THEIR TEST SUITES ARE SKIPPED',
       bar,
       ...details,
       '',

@@ -55,6 +55,12 @@ export function startCli(
 /** The package's own `nest-tasks` bin, compiled with the test application. */
 export const BIN_ENTRY = resolve(ROOT, '.test-build/lib/cli/bin.js');
 
+/** The BullMQBackend application's `nest-tasks` (test/src/bullmq-worker.ts). */
+export const BULLMQ_WORKER_ENTRY = resolve(
+  ROOT,
+  '.test-build/test/src/bullmq-worker.js',
+);
+
 /** The test application's script that enqueues one unique key many times at once (test/src/enqueuer.ts). */
 export const ENQUEUER_ENTRY = resolve(ROOT, '.test-build/test/src/enqueuer.js');
 

@@ -1,0 +1,257 @@
+import type { Job, Queue, Worker } from 'bullmq';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { TaskMessages } from '../../tasks.messages.js';
+import {
+  isRedisInstance,
+  type ResolvedBullMQOptions,
+} from './bullmq-backend.options.js';
+import { loadBullMQ, type BullMQModule } from './bullmq-peer.js';
+import type { RedisClient } from './redis-scripts.js';
+
+/**
+ * A BullMQ queue name for the backend's own keys (workers, queue names,
+ * cancel requests, periodic ticks); no task queue may take it.
+ */
+export const CONTROL_QUEUE = '~tasks';
+/** A stalled job is put back however often: the task's attempts decide when it fails. */
+const UNLIMITED_STALLS = 1_000_000;
+
+/** How long an operation waits for Redis to (re)connect before it fails. */
+const CONNECT_WAIT_MS = 5000;
+
+/** Something BullMQ opened on a Redis connection: a Queue or a Worker. */
+interface Connected {
+  waitUntilReady(): Promise<void>;
+  on(event: 'error', listener: (error: Error) => void): unknown;
+  off(event: 'error', listener: (error: Error) => void): unknown;
+  close(): Promise<void>;
+}
+
+/**
+ * The BullMQBackend's connections, opened lazily: a BullMQ `Queue` per task
+ * queue (enqueue, read, cancel, administration), a BullMQ `Worker` per task
+ * queue a worker of this process claims from (manual processing: no
+ * processor, jobs taken with `getNextJob`), and the Redis client of the
+ * control queue for the backend's own keys. All closed by `close()`.
+ */
+export class BullMQStore {
+  /** Workers of this process to wake when a task is enqueued here. */
+  readonly localWakers = new Set<() => void>();
+  /** Workers of this process to tell at once of a cancel requested here. */
+  readonly localCancelWatchers = new Set<(id: string) => void>();
+  private module?: Promise<BullMQModule>;
+  private readonly queues = new Map<string, Promise<Queue>>();
+  private readonly workers = new Map<string, Promise<Worker>>();
+  private closed = false;
+
+  constructor(
+    readonly alias: string,
+    readonly settings: ResolvedBullMQOptions,
+    /** The queues the backend accepts (empty: any). */
+    private readonly configuredQueues: readonly string[],
+  ) {}
+
+  /** Where Redis is, for messages. */
+  get where(): string {
+    const { connection } = this.settings;
+    const options = (
+      isRedisInstance(connection)
+        ? (connection as { options?: Record<string, unknown> }).options
+        : connection
+    ) as Record<string, unknown> | undefined;
+    if (typeof options?.path === 'string') return options.path;
+    return `${String(options?.host ?? '127.0.0.1')}:${String(options?.port ?? 6379)}`;
+  }
+
+  /** `<prefix>:~tasks:<name>`: a key of the backend's own. */
+  key(name: string): string {
+    return `${this.settings.prefix}:${CONTROL_QUEUE}:${name}`;
+  }
+
+  /** `<prefix>:<queue>:`: what BullMQ's keys of a queue start with. */
+  queuePrefix(queueName: string): string {
+    return `${this.settings.prefix}:${queueName}:`;
+  }
+
+  /** The BullMQ Queue of a task queue, connected. */
+  async queue(name: string): Promise<Queue> {
+    const queue = await this.opened(
+      this.queues,
+      name,
+      (bullmq) =>
+        new bullmq.Queue(name, {
+          ...this.settings.queueOptions,
+          connection: this.connectionOptions(),
+          prefix: this.settings.prefix,
+        }),
+    );
+    await this.online((await queue.backend.client) as RedisClient);
+    return queue;
+  }
+
+  /** The BullMQ Worker this process claims jobs of a task queue through, connected. */
+  worker(name: string): Promise<Worker> {
+    return this.opened(this.workers, name, (bullmq) => {
+      const worker = new bullmq.Worker(name, null, {
+        maxStalledCount: UNLIMITED_STALLS,
+        ...this.settings.workerOptions,
+        lockDuration: this.settings.leaseMs,
+        stalledInterval: this.settings.stalledIntervalMs,
+        connection: this.connectionOptions(),
+        prefix: this.settings.prefix,
+        autorun: false,
+      });
+      return worker;
+    });
+  }
+
+  /** The Redis client of the control queue, for the backend's own keys and scripts. */
+  async client(): Promise<RedisClient> {
+    const queue = await this.queue(CONTROL_QUEUE);
+    return (await queue.backend.client) as RedisClient;
+  }
+
+  /**
+   * Fails with a message naming Redis when `client` lost its connection and
+   * does not get it back soon (BullMQ would wait for it forever).
+   */
+  async online(client: RedisClient): Promise<void> {
+    if (client.status === 'ready') return;
+    await this.reachable({
+      waitUntilReady: () =>
+        new Promise<void>((resolve) => client.once('ready', () => resolve())),
+      on: (event, listener) => client.on(event, listener),
+      off: (event, listener) => client.off(event, listener),
+      close: async () => undefined,
+    });
+  }
+
+  /** Fails with a message naming Redis when `connected` is not connected and does not connect soon. */
+  private async reachable(connected: Connected): Promise<void> {
+    await waitReady(connected).catch((error: unknown) => {
+      throw new InvalidTaskBackendError(
+        TaskMessages.redisUnreachable(this.alias, this.where, error),
+        { cause: error },
+      );
+    });
+  }
+
+  /**
+   * The task queues to look in: those the backend accepts or, where it
+   * accepts any, every queue a task was ever enqueued in (the list kept
+   * under `<prefix>:~tasks:queues`).
+   */
+  async knownQueues(): Promise<string[]> {
+    if (this.configuredQueues.length) return [...this.configuredQueues];
+    const client = await this.client();
+    return Object.keys(await client.hgetall(this.key('queues'))).sort();
+  }
+
+  /** Adds a task queue to the list `knownQueues()` reads, where the backend accepts any. */
+  async registerQueue(name: string): Promise<void> {
+    if (this.configuredQueues.length) return;
+    const client = await this.client();
+    await client.hset(this.key('queues'), { [name]: 1 });
+  }
+
+  /** The job of a result id (in whichever task queue holds it), or null. */
+  async findJob(id: string): Promise<Job | null> {
+    const queues = await Promise.all(
+      (await this.knownQueues()).map((name) => this.queue(name)),
+    );
+    const jobs = await Promise.all(queues.map((queue) => queue.getJob(id)));
+    return jobs.find((job) => job !== undefined) ?? null;
+  }
+
+  wakeLocalWorkers(): void {
+    for (const onWake of this.localWakers) onWake();
+  }
+
+  cancelLocally(id: string): void {
+    for (const onCancel of this.localCancelWatchers) onCancel(id);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.workers.values(), ...this.queues.values()];
+    this.workers.clear();
+    this.queues.clear();
+    await Promise.all(
+      all.map((opening) =>
+        opening.then(
+          (connected) => connected.close(),
+          () => undefined,
+        ),
+      ),
+    );
+  }
+
+  private connectionOptions(): Record<string, unknown> {
+    const { connection } = this.settings;
+    return isRedisInstance(connection) ? connection : { ...connection };
+  }
+
+  private loadModule(): Promise<BullMQModule> {
+    this.module ??= loadBullMQ(this.alias);
+    this.module.catch(() => (this.module = undefined));
+    return this.module;
+  }
+
+  /**
+   * The connected object of `name` in `cache`, created on first use; one
+   * that could not connect is closed and forgotten, so that the next call
+   * tries again.
+   */
+  private opened<T extends Connected>(
+    cache: Map<string, Promise<T>>,
+    name: string,
+    create: (bullmq: BullMQModule) => T,
+  ): Promise<T> {
+    if (this.closed)
+      return Promise.reject(
+        new InvalidTaskBackendError(TaskMessages.bullmqClosed(this.alias)),
+      );
+    let opening = cache.get(name);
+    if (!opening) {
+      opening = this.loadModule().then(async (bullmq) => {
+        const connected = create(bullmq);
+        // Connection errors are reported where an operation fails; BullMQ retries meanwhile.
+        connected.on('error', () => undefined);
+        try {
+          await this.reachable(connected);
+        } catch (error) {
+          await connected.close().catch(() => undefined);
+          throw error;
+        }
+        return connected;
+      });
+      cache.set(name, opening);
+      opening.catch(() => {
+        if (cache.get(name) === opening) cache.delete(name);
+      });
+    }
+    return opening;
+  }
+}
+
+/** Resolves once `connected` is ready; rejects on its first connection error, or after CONNECT_WAIT_MS. */
+function waitReady(connected: Connected): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => finish(new Error(`no connection after ${CONNECT_WAIT_MS} ms`)),
+      CONNECT_WAIT_MS,
+    );
+    const onError = (error: Error) => finish(error);
+    const finish = (error?: Error) => {
+      clearTimeout(timer);
+      connected.off('error', onError);
+      if (error) reject(error);
+      else resolve();
+    };
+    connected.on('error', onError);
+    connected.waitUntilReady().then(
+      () => finish(),
+      (error: Error) => finish(error),
+    );
+  });
+}

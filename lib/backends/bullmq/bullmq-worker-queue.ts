@@ -1,0 +1,376 @@
+import { hostname } from 'node:os';
+import type { Job } from 'bullmq';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import {
+  attemptCancelled,
+  attemptStarted,
+  type AttemptVerdict,
+} from '../../execution/attempt-policy.js';
+import type { TaskEventName } from '../../task/task-event.js';
+import type { TaskResult } from '../../task/task-result.js';
+import type { TaskResultData } from '../../task/task-result-data.js';
+import {
+  isFinishedStatus,
+  TaskResultStatus,
+} from '../../task/task-result-status.js';
+import { TaskMessages } from '../../tasks.messages.js';
+import type { WorkerStatus } from '../backend-admin.js';
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  CompletionReport,
+  HeartbeatReport,
+  HeldTask,
+  WorkerInfo,
+  WorkerQueue,
+} from '../worker-queue.js';
+import type { BullMQStore } from './bullmq-store.js';
+import { HeldJobs } from './held-jobs.js';
+import { decodeJob } from './job-codec.js';
+import { RedisScripts } from './redis-scripts.js';
+
+/** What the worker queue needs from its backend. */
+export interface BullMQQueueHost {
+  toResult(data: TaskResultData): TaskResult<any>;
+  emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
+  /** The verdict on an attempt whose worker stopped heartbeating (the job came back from BullMQ's stalled check). */
+  interrupted(data: TaskResultData): AttemptVerdict;
+}
+
+/** A worker as stored under `<prefix>:~tasks:workers`: times as epoch ms. */
+interface StoredWorker {
+  hostname: string;
+  pid: number;
+  queues: string[];
+  concurrency: number;
+  startedAt: number;
+  heartbeatAt: number;
+}
+
+/** The registered workers whose heartbeat is live, read from the workers hash. */
+export function liveWorkers(
+  stored: Record<string, string>,
+  leaseMs: number,
+  now = Date.now(),
+): WorkerStatus[] {
+  const live: WorkerStatus[] = [];
+  for (const [id, text] of Object.entries(stored)) {
+    let worker: StoredWorker;
+    try {
+      worker = JSON.parse(text) as StoredWorker;
+    } catch {
+      continue;
+    }
+    if (worker.heartbeatAt < now - leaseMs) continue;
+    live.push({
+      id,
+      hostname: worker.hostname,
+      pid: worker.pid,
+      queues: worker.queues,
+      concurrency: worker.concurrency,
+      startedAt: new Date(worker.startedAt),
+      heartbeatAt: new Date(worker.heartbeatAt),
+    });
+  }
+  return live.sort((a, b) => a.id.localeCompare(b.id));
+}
+
+/**
+ * The BullMQBackend's queue for workers, on BullMQ's manual processing: a
+ * claim takes jobs with `Worker.getNextJob` (BullMQ's order: priority, then
+ * the order they became waiting) under a lock token per claim; the lock is
+ * the lease, which heartbeats extend (`extendJobLocks`); outcomes are
+ * written fenced by the lock and moved by BullMQ to completed, failed or
+ * delayed (a retry). A job whose worker stopped heartbeating is put back
+ * by BullMQ's stalled check and settled by the attempt policy when it is
+ * next taken: retried while attempts remain, else FAILED as interrupted.
+ * Cancel requests of running tasks are kept under `<prefix>:~tasks:cancels`
+ * until the attempt's outcome is written.
+ */
+export class BullMQWorkerQueue implements WorkerQueue {
+  private readonly held: HeldJobs;
+  private readonly registered = new Map<string, StoredWorker>();
+
+  constructor(
+    private readonly store: BullMQStore,
+    private readonly host: BullMQQueueHost,
+  ) {
+    this.held = new HeldJobs(store);
+  }
+
+  get leaseMs(): number {
+    return this.store.settings.leaseMs;
+  }
+
+  async registerWorker(info: WorkerInfo): Promise<void> {
+    const client = await this.store.client();
+    const existing = await client.hget(
+      this.store.key('workers'),
+      info.workerId,
+    );
+    if (
+      existing &&
+      liveWorkers({ [info.workerId]: existing }, this.leaseMs).length
+    )
+      throw new InvalidTaskBackendError(
+        TaskMessages.workerIdInUse(info.workerId, this.store.alias),
+      );
+    const now = Date.now();
+    const worker: StoredWorker = {
+      hostname: hostname(),
+      pid: process.pid,
+      queues: [...(info.queues ?? ['*'])],
+      concurrency: info.concurrency,
+      startedAt: now,
+      heartbeatAt: now,
+    };
+    this.registered.set(info.workerId, worker);
+    await client.hset(this.store.key('workers'), {
+      [info.workerId]: JSON.stringify(worker),
+    });
+  }
+
+  async unregisterWorker(workerId: string): Promise<void> {
+    this.registered.delete(workerId);
+    const client = await this.store.client();
+    await client.hdel(this.store.key('workers'), workerId);
+  }
+
+  /**
+   * Takes up to `limit` jobs, from each queue in turn (within a queue in
+   * BullMQ's order). Jobs whose last attempt was interrupted are settled on
+   * the way and not counted.
+   */
+  async claim(
+    workerId: string,
+    queues: readonly string[] | null,
+    limit: number,
+  ): Promise<ClaimedTask[]> {
+    const claimed: ClaimedTask[] = [];
+    let open = queues ? [...queues] : await this.store.knownQueues();
+    while (claimed.length < limit && open.length > 0) {
+      const stillOpen: string[] = [];
+      for (const name of open) {
+        if (claimed.length >= limit) break;
+        const taken = await this.takeOne(workerId, name);
+        if (taken === null) continue;
+        stillOpen.push(name);
+        if (taken !== 'settled') claimed.push(taken);
+      }
+      open = stillOpen;
+    }
+    return claimed;
+  }
+
+  /** The next job of a queue, started by `workerId`; 'settled' for one that must not run; null when none waits. */
+  private async takeOne(
+    workerId: string,
+    queueName: string,
+  ): Promise<ClaimedTask | 'settled' | null> {
+    const worker = await this.store.worker(queueName);
+    const token = HeldJobs.token(workerId);
+    const job = (await worker.getNextJob(token, { block: false })) as
+      Job | undefined;
+    if (!job) return null;
+    const { data, problem } = decodeJob(job, 'active');
+    if (data.status === TaskResultStatus.RUNNING) {
+      await this.settleInterrupted(job, token, data);
+      return 'settled';
+    }
+    if (isFinishedStatus(data.status)) {
+      await this.held.finish(job, token, data, null);
+      return 'settled';
+    }
+    const started = attemptStarted(data, workerId);
+    if (!(await this.held.write(job, token, started))) return 'settled';
+    this.held.set(workerId, {
+      job,
+      token,
+      attempt: started.attempts,
+      data: started,
+    });
+    return { result: this.host.toResult(started), problem };
+  }
+
+  /** A job back from BullMQ's stalled check: its attempt was interrupted (or cancelled meanwhile). */
+  private async settleInterrupted(
+    job: Job,
+    token: string,
+    data: TaskResultData,
+  ): Promise<void> {
+    const cancelled = await this.cancelRequested([data.id]);
+    let verdict = this.host.interrupted(data);
+    if (cancelled.has(data.id)) verdict = attemptCancelled(verdict);
+    if (!(await this.held.finish(job, token, verdict.data, verdict.retryAt)))
+      return;
+    await this.clearCancels([data.id]);
+    if (verdict.data.status !== TaskResultStatus.READY)
+      await this.host.emit('finished', this.host.toResult(verdict.data));
+  }
+
+  async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
+    const written: string[] = [];
+    const cancelledIds: string[] = [];
+    const cancels = await this.cancelRequested(
+      records.map((record) => record.data.id),
+    );
+    for (const record of records) {
+      const { id } = record.data;
+      const held = this.held.holding(record.workerId, id, record.attempt);
+      if (!held) continue;
+      // Only the outcome: progress and metadata saved meanwhile stay.
+      let verdict: AttemptVerdict = {
+        data: {
+          ...record.data,
+          progress: held.data.progress,
+          metadata: held.data.metadata,
+        },
+        retryAt: record.retryAt,
+      };
+      const cancelled = cancels.has(id);
+      if (cancelled) verdict = attemptCancelled(verdict);
+      this.held.delete(record.workerId, id);
+      if (
+        !(await this.held.finish(
+          held.job,
+          held.token,
+          verdict.data,
+          verdict.retryAt,
+        ))
+      )
+        continue;
+      written.push(id);
+      if (cancelled) cancelledIds.push(id);
+    }
+    await this.clearCancels(cancelledIds);
+    return { written, cancelled: cancelledIds };
+  }
+
+  /** Redis refuses writes only when out of memory; everything else is a lost connection. */
+  isRefusal(error: unknown): boolean {
+    return /\bOOM\b/.test((error as Error)?.message ?? '');
+  }
+
+  /** Extends the locks this worker holds; reports those it no longer holds, and those whose cancel was requested. */
+  async heartbeat(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<HeartbeatReport> {
+    const lost: string[] = [];
+    const byQueue = new Map<string, { ids: string[]; tokens: string[] }>();
+    for (const { id, attempt } of held) {
+      const job = this.held.holding(workerId, id, attempt);
+      if (!job) {
+        lost.push(id);
+        continue;
+      }
+      const locks = byQueue.get(job.job.queueName) ?? { ids: [], tokens: [] };
+      locks.ids.push(id);
+      locks.tokens.push(job.token);
+      byQueue.set(job.job.queueName, locks);
+    }
+    for (const [queueName, { ids, tokens }] of byQueue) {
+      const worker = await this.store.worker(queueName);
+      const failed = await worker.extendJobLocks(ids, tokens, this.leaseMs);
+      for (const id of failed) {
+        this.held.delete(workerId, id);
+        lost.push(id);
+      }
+    }
+    await this.beat(workerId);
+    const stillHeld = held
+      .map(({ id }) => id)
+      .filter((id) => !lost.includes(id));
+    return { lost, cancelled: [...(await this.cancelRequested(stillHeld))] };
+  }
+
+  /** Records the worker's heartbeat (registering it again if it was removed meanwhile). */
+  private async beat(workerId: string): Promise<void> {
+    const worker = this.registered.get(workerId);
+    if (!worker) return;
+    worker.heartbeatAt = Date.now();
+    const client = await this.store.client();
+    await client.hset(this.store.key('workers'), {
+      [workerId]: JSON.stringify(worker),
+    });
+  }
+
+  watchCancels(onCancel: (id: string) => void): () => void {
+    this.store.localCancelWatchers.add(onCancel);
+    return () => this.store.localCancelWatchers.delete(onCancel);
+  }
+
+  /**
+   * Runs BullMQ's stalled check on the queues the worker takes from (at
+   * most once per `stalledInterval` across all processes): jobs whose lock
+   * ran out, already seen active by the previous check, go back to
+   * waiting, to be settled by the attempt policy when next claimed.
+   */
+  async rescueExpired(rescuerId: string): Promise<number> {
+    const queues =
+      this.registered.get(rescuerId)?.queues.filter((name) => name !== '*') ??
+      [];
+    let rescued = 0;
+    for (const name of queues.length
+      ? queues
+      : await this.store.knownQueues()) {
+      const worker = await this.store.worker(name);
+      rescued += (await worker.backend.moveStalledJobsToWait()).length;
+    }
+    return rescued;
+  }
+
+  async saveProgress(
+    id: string,
+    workerId: string,
+    progress: number,
+    metadata: Record<string, unknown>,
+  ): Promise<void> {
+    const held = this.held.get(workerId, id);
+    if (!held) return;
+    const data = { ...held.data, progress, metadata };
+    if (await this.held.write(held.job, held.token, data)) held.data = data;
+  }
+
+  /** Takes the tick when it is later than the task's last one, then enqueues it. */
+  async claimTick(
+    taskName: string,
+    tick: Date,
+    enqueue: (transaction: null) => Promise<void>,
+  ): Promise<boolean> {
+    const client = await this.store.client();
+    if (
+      !(await RedisScripts.claimTick(
+        client,
+        this.store.key('ticks'),
+        taskName,
+        tick.getTime(),
+      ))
+    )
+      return false;
+    await enqueue(null);
+    return true;
+  }
+
+  /** Wakes on every enqueue in this process; tasks enqueued elsewhere are found by polling. */
+  async listen(onWake: () => void): Promise<() => Promise<void>> {
+    this.store.localWakers.add(onWake);
+    return async () => {
+      this.store.localWakers.delete(onWake);
+    };
+  }
+
+  /** The ids among `ids` whose cancel was requested. */
+  private async cancelRequested(ids: readonly string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const client = await this.store.client();
+    const requested = await client.hmget(this.store.key('cancels'), ...ids);
+    return new Set(ids.filter((_, index) => requested[index] !== null));
+  }
+
+  private async clearCancels(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const client = await this.store.client();
+    await client.hdel(this.store.key('cancels'), ...ids);
+  }
+}

@@ -1,0 +1,289 @@
+import type { Job, JobsOptions } from 'bullmq';
+import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { InvalidTaskError } from '../../errors/invalid-task.error.js';
+import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
+import {
+  attemptInterrupted,
+  type AttemptVerdict,
+} from '../../execution/attempt-policy.js';
+import type { TaskDefinition } from '../../task/task-definition.js';
+import type { TaskResult } from '../../task/task-result.js';
+import type { TaskResultData } from '../../task/task-result-data.js';
+import {
+  isFinishedStatus,
+  TaskResultStatus,
+} from '../../task/task-result-status.js';
+import { TaskMessages } from '../../tasks.messages.js';
+import type { BackendAdmin } from '../backend-admin.js';
+import {
+  TaskBackend,
+  type TaskBackendSettings,
+  type TaskCheckMessage,
+} from '../backend.js';
+import type { WorkerQueue } from '../worker-queue.js';
+import { BullMQAdmin } from './bullmq-admin.js';
+import { resolveBullMQOptions } from './bullmq-backend.options.js';
+import { BullMQStore, CONTROL_QUEUE } from './bullmq-store.js';
+import { BullMQWorkerQueue } from './bullmq-worker-queue.js';
+import {
+  availableAtOf,
+  decodeJob,
+  encodeTask,
+  WAITING_STATES,
+} from './job-codec.js';
+import { RedisScripts } from './redis-scripts.js';
+
+/**
+ * BullMQ's priority of a task's: BullMQ runs lower numbers first and
+ * jobs without one (0) before all others, so every task gets one, from 1
+ * (the project's 100) to 201 (its -100).
+ */
+const bullmqPriority = (priority: number): number => 101 - priority;
+
+/** Job options the backend sets itself for every task: set in `defaultJobOptions`, they are ignored. */
+const OWN_JOB_OPTIONS = [
+  'jobId',
+  'priority',
+  'delay',
+  'attempts',
+  'backoff',
+  'deduplication',
+];
+/** Job options that make BullMQ delete finished jobs, and so their results. */
+const REMOVING_JOB_OPTIONS = ['removeOnComplete', 'removeOnFail'];
+
+/** How many times a cancel reads a job that keeps changing under it before it gives up. */
+const CANCEL_TRIES = 10;
+
+/**
+ * Stores tasks as BullMQ jobs in Redis, one BullMQ queue per task queue;
+ * `tasks:work` workers (and the in-process worker) run them, claiming jobs
+ * with BullMQ's manual processing. Every result's state lives on its job
+ * (its data, progress and return value) and is read back from any process.
+ * Connections open on first use and close on shutdown. The `bullmq`
+ * package is an optional peer, loaded on first use.
+ */
+export class BullMQBackend extends TaskBackend {
+  override readonly supportsDefer = true;
+  override readonly supportsPriority = true;
+  override readonly supportsGetResult = true;
+  private readonly store: BullMQStore;
+  private queue?: BullMQWorkerQueue;
+  private administration?: BullMQAdmin;
+
+  constructor(alias: string, settings: TaskBackendSettings = {}) {
+    super(alias, settings);
+    this.store = new BullMQStore(
+      alias,
+      resolveBullMQOptions(alias, this.options),
+      this.queues,
+    );
+  }
+
+  override workerQueue(): WorkerQueue {
+    this.queue ??= new BullMQWorkerQueue(this.store, {
+      toResult: (data) => this.toResult(data),
+      emit: (event, result) => this.host.emit(event, result),
+      interrupted: (data) => this.interrupted(data),
+    });
+    return this.queue;
+  }
+
+  override admin(): BackendAdmin {
+    this.administration ??= new BullMQAdmin(this.store);
+    return this.administration;
+  }
+
+  override validateTask(task: TaskDefinition<any, any>): void {
+    super.validateTask(task);
+    if (task.queueName.includes(':') || task.queueName === CONTROL_QUEUE)
+      throw new InvalidTaskError(
+        TaskMessages.bullmqQueueName(task.name, task.queueName),
+      );
+  }
+
+  async enqueue(
+    task: TaskDefinition<any, any>,
+    rows: TaskResultData[],
+  ): Promise<TaskResult<any>[]> {
+    const fail = (error: unknown): never => {
+      throw error instanceof InvalidTaskBackendError
+        ? error
+        : new InvalidTaskBackendError(
+            TaskMessages.bullmqEnqueueFailed(
+              this.alias,
+              task.name,
+              rows.length,
+              (error as Error)?.message ?? String(error),
+            ),
+            { cause: error },
+          );
+    };
+    const queue = await this.store.queue(task.queueName).catch(fail);
+    await this.store.registerQueue(task.queueName).catch(fail);
+    const now = Date.now();
+    const jobs = rows.map((data) => {
+      const availableAt =
+        data.runAfter?.getTime() ?? data.enqueuedAt?.getTime() ?? now;
+      const opts: JobsOptions = {
+        jobId: data.id,
+        priority: bullmqPriority(data.priority),
+        delay: Math.max(0, availableAt - now),
+        attempts: 1,
+        backoff: undefined,
+        deduplication:
+          data.uniqueKey === null
+            ? undefined
+            : { id: `${data.taskName}:${data.uniqueKey}` },
+      };
+      return { name: data.taskName, data: encodeTask(data, availableAt), opts };
+    });
+    const added = (
+      jobs.length === 1
+        ? [
+            await queue
+              .add(jobs[0].name, jobs[0].data, jobs[0].opts)
+              .catch(fail),
+          ]
+        : await queue.addBulk(jobs).catch(fail)
+    ) as Job[];
+    const stored: TaskResult<any>[] = [];
+    const results = await Promise.all(
+      rows.map(async (data, index) => {
+        // A unique task's key held by a waiting or running job: that job is the result.
+        if (added[index].id !== data.id)
+          return this.getResult(String(added[index].id));
+        const result = this.toResult(data);
+        stored.push(result);
+        return result;
+      }),
+    );
+    if (stored.length > 0) this.store.wakeLocalWorkers();
+    for (const result of stored) await this.host.emit('enqueued', result);
+    return results;
+  }
+
+  protected override async loadResult(id: string): Promise<TaskResultData> {
+    return (await this.read(id)).data;
+  }
+
+  /**
+   * A READY result becomes CANCELLED at once (its job moved to BullMQ's
+   * failed jobs). A RUNNING one keeps running until its worker learns of
+   * the request (at once in this process, else at its next heartbeat) and
+   * aborts its signal; its attempt then ends CANCELLED, never retried.
+   */
+  override async cancel(id: string): Promise<TaskResult<unknown>> {
+    for (let tries = 0; tries < CANCEL_TRIES; tries++) {
+      const { job, state, data } = await this.read(id);
+      if (isFinishedStatus(data.status))
+        throw new InvalidTaskError(TaskMessages.cannotCancel(id, data.status));
+      if (state !== 'active') {
+        const cancelled: TaskResultData = {
+          ...data,
+          status: TaskResultStatus.CANCELLED,
+          finishedAt: new Date(),
+        };
+        const queue = await this.store.queue(job.queueName);
+        const client = await this.store.client();
+        const outcome = await RedisScripts.cancelWaiting(
+          client,
+          {
+            job: this.store.queuePrefix(job.queueName) + id,
+            wait: queue.keys.wait,
+            paused: queue.keys.paused,
+            prioritized: queue.keys.prioritized,
+            delayed: queue.keys.delayed,
+            failed: queue.keys.failed,
+            events: queue.keys.events,
+            deduplicationPrefix: `${this.store.queuePrefix(job.queueName)}de:`,
+          },
+          id,
+          JSON.stringify(job.data),
+          JSON.stringify(encodeTask(cancelled, availableAtOf(job))),
+          TaskMessages.bullmqCancelledReason(),
+        );
+        if (outcome === 'cancelled') return this.toResult(cancelled);
+        if (outcome !== 'active') continue;
+      }
+      const client = await this.store.client();
+      await client.hset(this.store.key('cancels'), { [id]: Date.now() });
+      this.store.cancelLocally(id);
+      return this.toResult(data);
+    }
+    throw new InvalidTaskBackendError(
+      TaskMessages.bullmqCancelRaced(this.alias, id, CANCEL_TRIES),
+    );
+  }
+
+  override async check(): Promise<TaskCheckMessage[]> {
+    const messages: TaskCheckMessage[] = [];
+    const defaults = (this.store.settings.queueOptions.defaultJobOptions ??
+      {}) as Record<string, unknown>;
+    const removing = REMOVING_JOB_OPTIONS.filter(
+      (key) => defaults[key] !== undefined && defaults[key] !== false,
+    );
+    if (removing.length)
+      messages.push({
+        level: 'warning',
+        message: TaskMessages.bullmqRemovesResults(this.alias, removing),
+      });
+    const ignored = OWN_JOB_OPTIONS.filter((key) => key in defaults);
+    if (ignored.length)
+      messages.push({
+        level: 'warning',
+        message: TaskMessages.bullmqJobOptionsIgnored(this.alias, ignored),
+      });
+    try {
+      const info = await (await this.store.client()).info();
+      const policy = /maxmemory_policy:(\S+)/.exec(info)?.[1];
+      if (policy && policy !== 'noeviction')
+        messages.push({
+          level: 'error',
+          message: TaskMessages.bullmqEvictionPolicy(this.alias, policy),
+        });
+    } catch (error) {
+      messages.push({
+        level: 'error',
+        message: TaskMessages.bullmqCheckFailed(
+          this.alias,
+          (error as Error)?.message ?? String(error),
+        ),
+      });
+    }
+    return messages;
+  }
+
+  override async close(): Promise<void> {
+    await this.store.close();
+  }
+
+  /** A result's job, its BullMQ state and its state as a result; `TaskResultDoesNotExistError` when unknown. */
+  private async read(
+    id: string,
+  ): Promise<{ job: Job; state: string; data: TaskResultData }> {
+    const job = await this.store.findJob(id);
+    const state = job ? await job.getState() : 'unknown';
+    if (!job || state === 'unknown')
+      throw new TaskResultDoesNotExistError(
+        TaskMessages.resultDoesNotExist(id, this.alias),
+      );
+    let { data } = decodeJob(job, state);
+    // Put back by BullMQ's stalled check: settled so when next claimed.
+    if (data.status === TaskResultStatus.RUNNING && WAITING_STATES.has(state))
+      data = this.interrupted(data).data;
+    return { job, state, data };
+  }
+
+  /** The attempt policy's verdict on an attempt whose worker stopped heartbeating. */
+  private interrupted(data: TaskResultData): AttemptVerdict {
+    return attemptInterrupted(
+      this.toResult(data),
+      TaskMessages.leaseExpired(
+        data.workerIds.at(-1) ?? '(unknown)',
+        data.taskName,
+        data.attempts,
+      ),
+    );
+  }
+}

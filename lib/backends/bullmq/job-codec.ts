@@ -1,0 +1,190 @@
+import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
+import {
+  toErrorRecord,
+  type TaskErrorRecord,
+} from '../../task/task-error-record.js';
+import type { TaskResultData } from '../../task/task-result-data.js';
+import {
+  isFinishedStatus,
+  TaskResultStatus,
+} from '../../task/task-result-status.js';
+import { TaskMessages } from '../../tasks.messages.js';
+
+/**
+ * The job codec: a result's state as a BullMQ job holds it. The job's data
+ * is the result's state (times as epoch milliseconds) but its return value,
+ * which is the job's own return value; its id is the result's id, its name
+ * the task's name. BullMQ's state of the job (waiting, active, completed,
+ * failed…) decides what the data alone cannot: a job BullMQ failed on its
+ * own is FAILED whatever its data says.
+ */
+
+/** What a job's data holds. */
+export interface StoredTask {
+  taskName: string;
+  backend: string;
+  queueName: string;
+  priority: number;
+  args: unknown[];
+  status: TaskResultStatus;
+  runAfter: number | null;
+  enqueuedAt: number | null;
+  startedAt: number | null;
+  finishedAt: number | null;
+  lastAttemptedAt: number | null;
+  /** Since when the task may run: its runAfter, or a retry's retryAt, else its enqueue time. */
+  availableAt: number;
+  attempts: number;
+  maxAttempts: number;
+  workerIds: string[];
+  errors: TaskErrorRecord[];
+  progress: number | null;
+  metadata: Record<string, unknown>;
+  uniqueKey: string | null;
+}
+
+/** The part of a BullMQ job the codec reads. */
+export interface JobFields {
+  id?: string;
+  data: unknown;
+  returnvalue: unknown;
+  failedReason?: string;
+  finishedOn?: number;
+  timestamp: number;
+}
+
+/** A job's state read back, and what was wrong with its data if it could not be read whole. */
+export interface DecodedJob {
+  data: TaskResultData;
+  /** Why the job cannot be run (data of the wrong shape), or null. */
+  problem: TaskErrorRecord | null;
+}
+
+/** BullMQ's states in which a job waits to be taken. */
+export const WAITING_STATES = new Set([
+  'waiting',
+  'prioritized',
+  'delayed',
+  'paused',
+  'wait',
+]);
+
+const ms = (date: Date | null): number | null => (date ? date.getTime() : null);
+const toDate = (value: unknown): Date | null =>
+  typeof value === 'number' ? new Date(value) : null;
+
+/** The job data of a result's state, available from `availableAt`. */
+export function encodeTask(
+  data: TaskResultData,
+  availableAt: number,
+): StoredTask {
+  return {
+    taskName: data.taskName,
+    backend: data.backend,
+    queueName: data.queueName,
+    priority: data.priority,
+    args: data.args,
+    status: data.status,
+    runAfter: ms(data.runAfter),
+    enqueuedAt: ms(data.enqueuedAt),
+    startedAt: ms(data.startedAt),
+    finishedAt: ms(data.finishedAt),
+    lastAttemptedAt: ms(data.lastAttemptedAt),
+    availableAt,
+    attempts: data.attempts,
+    maxAttempts: data.maxAttempts,
+    workerIds: data.workerIds,
+    errors: data.errors,
+    progress: data.progress,
+    metadata: data.metadata,
+    uniqueKey: data.uniqueKey,
+  };
+}
+
+const STATUSES = new Set<string>(Object.values(TaskResultStatus));
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Reads a job back as a result's state; never throws, so one damaged job cannot stop a worker. */
+export function decodeJob(job: JobFields, state: string): DecodedJob {
+  const stored = isObject(job.data) ? job.data : {};
+  const problems: string[] = [];
+  const field = <T>(
+    name: keyof StoredTask,
+    fallback: T,
+    valid: (value: unknown) => boolean,
+  ): T => {
+    const value = stored[name];
+    if (valid(value)) return value as T;
+    if (value !== undefined || fallback === undefined)
+      problems.push(`'${name}' is ${JSON.stringify(value) ?? 'missing'}`);
+    else problems.push(`'${name}' is missing`);
+    return fallback;
+  };
+  const isString = (value: unknown) => typeof value === 'string';
+  const isNumber = (value: unknown) => typeof value === 'number';
+  const isTime = (value: unknown) => value === null || isNumber(value);
+  const time = (name: keyof StoredTask) => toDate(field(name, null, isTime));
+  const storedStatus = field<string>('status', TaskResultStatus.FAILED, (v) =>
+    STATUSES.has(String(v)),
+  ) as TaskResultStatus;
+  const data: TaskResultData = {
+    id: String(job.id),
+    taskName: field('taskName', '(unknown task)', isString),
+    backend: field('backend', '', isString),
+    queueName: field('queueName', '', isString),
+    priority: field('priority', 0, isNumber),
+    args: field<unknown[]>('args', [], Array.isArray),
+    status: storedStatus,
+    runAfter: time('runAfter'),
+    enqueuedAt: time('enqueuedAt') ?? new Date(job.timestamp),
+    startedAt: time('startedAt'),
+    finishedAt: time('finishedAt'),
+    lastAttemptedAt: time('lastAttemptedAt'),
+    attempts: field('attempts', 0, isNumber),
+    maxAttempts: field('maxAttempts', 1, isNumber),
+    workerIds: field<string[]>('workerIds', [], Array.isArray),
+    errors: field<TaskErrorRecord[]>('errors', [], Array.isArray),
+    returnValue: null,
+    progress: field<number | null>(
+      'progress',
+      null,
+      (v) => v === null || isNumber(v),
+    ),
+    metadata: field<Record<string, unknown>>('metadata', {}, isObject),
+    uniqueKey: field<string | null>(
+      'uniqueKey',
+      null,
+      (v) => v === null || isString(v),
+    ),
+  };
+  if (state === 'completed') {
+    data.status = TaskResultStatus.SUCCESSFUL;
+    data.returnValue = job.returnvalue ?? null;
+    data.finishedAt ??= toDate(job.finishedOn);
+  } else if (state === 'failed' && !isFinishedStatus(data.status)) {
+    // Failed by BullMQ itself (not through this backend): its reason is the last error.
+    data.status = TaskResultStatus.FAILED;
+    data.finishedAt = toDate(job.finishedOn);
+    data.errors = [
+      ...data.errors,
+      { errorClass: 'Error', message: job.failedReason ?? '', traceback: '' },
+    ];
+  }
+  const problem = problems.length
+    ? toErrorRecord(
+        new InvalidTaskArgumentsError(
+          TaskMessages.corruptJob(data.taskName, problems),
+        ),
+      )
+    : null;
+  return { data, problem };
+}
+
+/** When a job of this data may run (its availableAt), or its enqueue time when that is missing. */
+export function availableAtOf(job: JobFields): number {
+  const stored = isObject(job.data) ? job.data : {};
+  return typeof stored.availableAt === 'number'
+    ? stored.availableAt
+    : job.timestamp;
+}

@@ -1,0 +1,242 @@
+import type { IRedisClient } from 'bullmq';
+
+/**
+ * The few steps BullMQ has no command for, each one Lua script run
+ * atomically next to BullMQ's own: they read and write the jobs where
+ * BullMQ keeps them (a job is the hash `<prefix>:<queue>:<id>`, its lock
+ * `…:lock`, its states the lists and sorted sets `<prefix>:<queue>:wait`,
+ * `prioritized`, `delayed`, `paused`, `failed`) and never keep tasks
+ * anywhere else.
+ */
+
+/** The Redis client BullMQ opened, as this backend uses it. */
+export type RedisClient = IRedisClient;
+
+interface Script {
+  name: string;
+  keys: number;
+  lua: string;
+}
+
+/**
+ * Writes a held job's data (and progress, unless ARGV[3] is empty) only
+ * while its lock is the holder's token. Returns 1 when written.
+ * KEYS: job, lock. ARGV: token, data, progress.
+ */
+const WRITE_HELD: Script = {
+  name: 'nestjsTasksWriteHeld',
+  keys: 2,
+  lua: `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'data', ARGV[2])
+if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[3]) end
+return 1`,
+};
+
+/**
+ * Cancels a job that waits to run: takes it out of whichever waiting
+ * state holds it and makes it a failed job with the cancelled data, as
+ * BullMQ's own failure would (finishedOn, failedReason, the failed set, a
+ * 'failed' event), releasing its deduplication id. Answers 'active' when
+ * it is held by a worker, 'changed' when its data is no longer the data
+ * read, 'gone' when it waits nowhere, else 'cancelled'.
+ * KEYS: job, lock, wait, paused, prioritized, delayed, failed, events.
+ * ARGV: data read, cancelled data, reason, now, deduplication key prefix, id.
+ */
+const CANCEL_WAITING: Script = {
+  name: 'nestjsTasksCancelWaiting',
+  keys: 8,
+  lua: `
+if redis.call('EXISTS', KEYS[2]) == 1 then return 'active' end
+if redis.call('HGET', KEYS[1], 'data') ~= ARGV[1] then return 'changed' end
+local id = ARGV[6]
+local removed = redis.call('LREM', KEYS[3], 0, id) + redis.call('LREM', KEYS[4], 0, id)
+  + redis.call('ZREM', KEYS[5], id) + redis.call('ZREM', KEYS[6], id)
+if removed == 0 then return 'gone' end
+redis.call('HSET', KEYS[1], 'data', ARGV[2], 'finishedOn', ARGV[4], 'failedReason', ARGV[3])
+redis.call('ZADD', KEYS[7], ARGV[4], id)
+local dedup = redis.call('HGET', KEYS[1], 'deid')
+if dedup then
+  local key = ARGV[5] .. dedup
+  if redis.call('GET', key) == id then redis.call('DEL', key) end
+end
+redis.call('XADD', KEYS[8], 'MAXLEN', '~', 10000, '*', 'event', 'failed', 'jobId', id, 'failedReason', ARGV[3], 'prev', 'waiting')
+return 'cancelled'`,
+};
+
+/**
+ * A periodic task's tick: advances its last enqueued tick to ARGV[2] when
+ * that is later (answers 1), records it when the task has none (answers 0,
+ * its schedule starts there), else answers 0.
+ * KEYS: ticks hash. ARGV: task name, tick (epoch ms).
+ */
+const CLAIM_TICK: Script = {
+  name: 'nestjsTasksClaimTick',
+  keys: 1,
+  lua: `
+local last = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if last and tonumber(last) < tonumber(ARGV[2]) then return 1 end
+if last then redis.call('HSET', KEYS[1], ARGV[1], last) end
+return 0`,
+};
+
+/**
+ * How many jobs of a finished set failed with the reason ARGV[2].
+ * KEYS: the set. ARGV: job key prefix, reason.
+ */
+const COUNT_REASON: Script = {
+  name: 'nestjsTasksCountReason',
+  keys: 1,
+  lua: `
+local count = 0
+for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('HGET', ARGV[1] .. id, 'failedReason') == ARGV[2] then count = count + 1 end
+end
+return count`,
+};
+
+/**
+ * The earliest `availableAt` (epoch ms, as text) of the jobs waiting to
+ * run that are due at ARGV[2], or false when none is.
+ * KEYS: wait, paused, prioritized, delayed. ARGV: job key prefix, now.
+ */
+const OLDEST_DUE: Script = {
+  name: 'nestjsTasksOldestDue',
+  keys: 4,
+  lua: `
+local oldest = nil
+local function consider(id)
+  local raw = redis.call('HGET', ARGV[1] .. id, 'data')
+  if not raw then return end
+  local ok, data = pcall(cjson.decode, raw)
+  local at = ok and type(data) == 'table' and tonumber(data['availableAt']) or nil
+  if at == nil then at = tonumber(redis.call('HGET', ARGV[1] .. id, 'timestamp')) end
+  if at and at <= tonumber(ARGV[2]) and (oldest == nil or at < oldest) then oldest = at end
+end
+for _, key in ipairs({KEYS[1], KEYS[2]}) do
+  for _, id in ipairs(redis.call('LRANGE', key, 0, -1)) do consider(id) end
+end
+for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do consider(id) end
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], 0, tonumber(ARGV[2]) * 4096 + 4095)) do consider(id) end
+if oldest == nil then return false end
+return tostring(oldest)`,
+};
+
+const SCRIPTS = [
+  WRITE_HELD,
+  CANCEL_WAITING,
+  CLAIM_TICK,
+  COUNT_REASON,
+  OLDEST_DUE,
+];
+const defined = new WeakSet<object>();
+
+/** Runs one of the scripts above on `client`, defining them there first. */
+function run(
+  client: RedisClient,
+  script: Script,
+  keys: readonly string[],
+  args: readonly (string | number)[],
+): Promise<unknown> {
+  if (!defined.has(client)) {
+    for (const { name, keys: numberOfKeys, lua } of SCRIPTS)
+      client.defineCommand(name, { numberOfKeys, lua });
+    defined.add(client);
+  }
+  return client.runCommand(script.name, [...keys, ...args]);
+}
+
+export const RedisScripts = {
+  async writeHeld(
+    client: RedisClient,
+    jobKey: string,
+    token: string,
+    data: string,
+    progress: string,
+  ): Promise<boolean> {
+    const written = await run(
+      client,
+      WRITE_HELD,
+      [jobKey, `${jobKey}:lock`],
+      [token, data, progress],
+    );
+    return Number(written) === 1;
+  },
+
+  async cancelWaiting(
+    client: RedisClient,
+    keys: {
+      job: string;
+      wait: string;
+      paused: string;
+      prioritized: string;
+      delayed: string;
+      failed: string;
+      events: string;
+      deduplicationPrefix: string;
+    },
+    id: string,
+    read: string,
+    cancelled: string,
+    reason: string,
+  ): Promise<'active' | 'changed' | 'gone' | 'cancelled'> {
+    return (await run(
+      client,
+      CANCEL_WAITING,
+      [
+        keys.job,
+        `${keys.job}:lock`,
+        keys.wait,
+        keys.paused,
+        keys.prioritized,
+        keys.delayed,
+        keys.failed,
+        keys.events,
+      ],
+      [read, cancelled, reason, Date.now(), keys.deduplicationPrefix, id],
+    )) as 'active' | 'changed' | 'gone' | 'cancelled';
+  },
+
+  async claimTick(
+    client: RedisClient,
+    ticksKey: string,
+    taskName: string,
+    tick: number,
+  ): Promise<boolean> {
+    return (
+      Number(await run(client, CLAIM_TICK, [ticksKey], [taskName, tick])) === 1
+    );
+  },
+
+  async countReason(
+    client: RedisClient,
+    setKey: string,
+    jobKeyPrefix: string,
+    reason: string,
+  ): Promise<number> {
+    return Number(
+      await run(client, COUNT_REASON, [setKey], [jobKeyPrefix, reason]),
+    );
+  },
+
+  async oldestDue(
+    client: RedisClient,
+    keys: {
+      wait: string;
+      paused: string;
+      prioritized: string;
+      delayed: string;
+    },
+    jobKeyPrefix: string,
+    now: number,
+  ): Promise<number | null> {
+    const oldest = await run(
+      client,
+      OLDEST_DUE,
+      [keys.wait, keys.paused, keys.prioritized, keys.delayed],
+      [jobKeyPrefix, now],
+    );
+    return oldest === null || oldest === undefined ? null : Number(oldest);
+  },
+};

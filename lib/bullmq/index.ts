@@ -1,0 +1,5 @@
+export {
+  BullMQBackend,
+  type BullMQBackendOptions,
+  type BullMQConnection,
+} from '../backends/bullmq/index.js';

@@ -1,0 +1,263 @@
+/**
+ * BullMQBackend in one process on the real Redis: what the conformance
+ * suite does not cover — unique tasks, cancelling a running task, periodic
+ * ticks, connections (lazy, closed on shutdown, Redis down), options and
+ * check().
+ */
+import 'reflect-metadata';
+import { createServer } from 'node:net';
+import { Injectable } from '@nestjs/common';
+import type { TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import {
+  InvalidTaskBackendError,
+  InvalidTaskError,
+  Task,
+  TaskQueue,
+  TaskResultStatus,
+} from '../../lib/index.js';
+import { BullMQBackend } from '../../lib/bullmq/index.js';
+import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
+import {
+  deleteRedisPrefix,
+  describeWithRedis,
+  TEST_REDIS,
+  uniqueRedisPrefix,
+} from '../support/redis.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
+
+@Injectable()
+class KeyedTasks {
+  /** Unique by its key: while one is READY or RUNNING, an enqueue of the same key returns it. */
+  @Task({ unique: { key: (key: string) => key } })
+  keyed(key: string): string {
+    return key;
+  }
+}
+
+/** A port on loopback that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Names of the Redis connections BullMQ opened for keys under `prefix`. */
+async function connectionsOf(redis: Redis, prefix: string): Promise<string[]> {
+  const list = (await redis.client('LIST')) as string;
+  return list
+    .split('\n')
+    .map((line) => /\bname=(\S*)/.exec(line)?.[1] ?? '')
+    .filter((name) => name.startsWith(`${prefix}:`));
+}
+
+describeWithRedis('BullMQBackend', () => {
+  const prefix = uniqueRedisPrefix('backend');
+  let redis: Redis;
+
+  beforeAll(() => {
+    redis = new Redis(TEST_REDIS);
+  });
+
+  afterEach(() => deleteRedisPrefix(prefix));
+
+  afterAll(() => redis.disconnect());
+
+  describe('an app on it', () => {
+    let moduleRef: TestingModule;
+    let queue: TaskQueue;
+    let tasks: ConformanceTasks;
+
+    beforeAll(async () => {
+      moduleRef = await bootBullMQApp({
+        prefix,
+        providers: [ConformanceTasks, KeyedTasks],
+      });
+      queue = moduleRef.get(TaskQueue);
+      tasks = moduleRef.get(ConformanceTasks);
+    });
+
+    afterAll(() => moduleRef?.close());
+
+    beforeEach(() => tasks.reset());
+
+    it('returns the waiting result of a unique task for its key, and a new one once it finished or was cancelled', async () => {
+      const keyed = queue.task(KeyedTasks, 'keyed');
+      const first = await keyed.enqueue('a');
+      expect((await keyed.enqueue('a')).id).toBe(first.id);
+      const [a, again, b] = await keyed.enqueueMany([['a'], ['a'], ['b']]);
+      expect([a.id, again.id]).toEqual([first.id, first.id]);
+      expect(b.id).not.toBe(first.id);
+
+      await queue.cancel(b.id);
+      const afterCancel = await keyed.enqueue('b');
+      expect(afterCancel.id).not.toBe(b.id);
+
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+      expect((await queue.getResult(first.id)).status).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
+      const afterRun = await keyed.enqueue('a');
+      expect(afterRun.id).not.toBe(first.id);
+      expect(afterRun.status).toBe(TaskResultStatus.READY);
+    });
+
+    it('ends a running task CANCELLED when this process cancels it, its signal aborted', async () => {
+      const enqueued = await queue.enqueue(
+        ConformanceTasks,
+        'withProgress',
+        'c',
+      );
+      const worker = batchWorker(moduleRef, { queues: ['*'] });
+      const running = worker.run();
+      try {
+        await tasks.gate.reached;
+        const cancelling = await queue.cancel(enqueued.id);
+        expect(cancelling.status).toBe(TaskResultStatus.RUNNING);
+      } finally {
+        tasks.gate.release();
+      }
+      await expect(running).resolves.toBe('drained');
+      const done = await queue.getResult(enqueued.id);
+      expect(done.status).toBe(TaskResultStatus.CANCELLED);
+      expect(done.attempts).toBe(1);
+      expect(done.progress).toBe(0.5);
+      await expect(queue.cancel(enqueued.id)).rejects.toThrow(/CANCELLED/);
+    });
+
+    it('refuses a queue name BullMQ cannot take', () => {
+      expect(() =>
+        queue.task(ConformanceTasks, 'add').using({ queueName: 'a:b' }),
+      ).toThrow(InvalidTaskError);
+    });
+
+    it('takes each tick of a periodic task once across processes, the first one seen only recorded', async () => {
+      const other = await bootBullMQApp({ prefix });
+      try {
+        const mine = queue.backend().workerQueue()!;
+        const theirs = other.get(TaskQueue).backend().workerQueue()!;
+        const enqueued: string[] = [];
+        const enqueue = (who: string) => async () => {
+          enqueued.push(who);
+        };
+        const tick = (ms: number) => new Date(1_800_000_000_000 + ms);
+        expect(await mine.claimTick!('T', tick(0), enqueue('mine'))).toBe(
+          false,
+        );
+        expect(await theirs.claimTick!('T', tick(0), enqueue('theirs'))).toBe(
+          false,
+        );
+        expect(
+          await theirs.claimTick!('T', tick(1000), enqueue('theirs')),
+        ).toBe(true);
+        expect(await mine.claimTick!('T', tick(1000), enqueue('mine'))).toBe(
+          false,
+        );
+        expect(await mine.claimTick!('T', tick(500), enqueue('mine'))).toBe(
+          false,
+        );
+        expect(enqueued).toEqual(['theirs']);
+        const status = await queue.backend().admin()!.status();
+        expect(status.lastTicks).toEqual([
+          { taskName: 'T', lastTick: tick(1000) },
+        ]);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
+  it('opens no connection until first used, and closes them all on shutdown', async () => {
+    const moduleRef = await bootBullMQApp({
+      prefix,
+      providers: [ConformanceTasks],
+    });
+    try {
+      expect(await connectionsOf(redis, prefix)).toEqual([]);
+      await moduleRef.get(TaskQueue).enqueue(ConformanceTasks, 'add', 1, 2);
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+      expect((await connectionsOf(redis, prefix)).length).toBeGreaterThan(0);
+    } finally {
+      await moduleRef.close();
+    }
+    expect(await connectionsOf(redis, prefix)).toEqual([]);
+  });
+
+  it('fails an enqueue with a clear error when Redis is not reachable', async () => {
+    const port = await closedPort();
+    const moduleRef = await bootBullMQApp({
+      prefix,
+      providers: [ConformanceTasks],
+      connection: { host: '127.0.0.1', port },
+    });
+    try {
+      const queue = moduleRef.get(TaskQueue);
+      const enqueue = queue.enqueue(ConformanceTasks, 'add', 1, 2);
+      await expect(enqueue).rejects.toThrow(InvalidTaskBackendError);
+      await expect(
+        queue.enqueue(ConformanceTasks, 'add', 1, 2),
+      ).rejects.toThrow(
+        new RegExp(`Redis at 127\\.0\\.0\\.1:${port} is not reachable`),
+      );
+      await expect(queue.getResult('any')).rejects.toThrow(/not reachable/);
+      const messages = await queue.backend().check();
+      expect(messages).toHaveLength(1);
+      expect(messages[0].level).toBe('error');
+      expect(messages[0].message).toMatch(/not reachable/);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('refuses bad options at bootstrap, naming them', async () => {
+    const boot = (options: Record<string, unknown>) =>
+      bootTasksApp({
+        backends: { default: { backend: BullMQBackend, options } },
+      });
+    await expect(boot({ prefix: 'a:b' })).rejects.toThrow(
+      /'prefix' must be a non-empty string without ':'/,
+    );
+    await expect(boot({ host: 'redis' })).rejects.toThrow(
+      /unknown option\(s\) host/,
+    );
+    await expect(
+      boot({ queueOptions: { connection: { port: 1 } } }),
+    ).rejects.toThrow(/'queueOptions' must not set 'connection'/);
+    await expect(boot({ workerOptions: { lockDuration: 10 } })).rejects.toThrow(
+      /lockDuration/,
+    );
+    await expect(boot({ connection: 'redis://x' })).rejects.toThrow(
+      InvalidTaskBackendError,
+    );
+  });
+
+  it('check() warns about job options that delete results or that the backend sets itself', async () => {
+    const moduleRef = await bootTasksApp({
+      backends: {
+        default: {
+          backend: BullMQBackend,
+          options: {
+            ...bullmqOptions({ prefix }),
+            queueOptions: {
+              defaultJobOptions: { removeOnComplete: true, attempts: 5 },
+            },
+          },
+        },
+      },
+    });
+    try {
+      const messages = await moduleRef.get(TaskQueue).backend().check();
+      expect(messages.map((message) => message.level)).toEqual([
+        'warning',
+        'warning',
+      ]);
+      expect(messages[0].message).toContain("'removeOnComplete'");
+      expect(messages[1].message).toContain("'attempts'");
+    } finally {
+      await moduleRef.close();
+    }
+  });
+});
