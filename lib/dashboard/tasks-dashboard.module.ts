@@ -1,0 +1,39 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CsrfTokens } from './csrf-tokens.js';
+import {
+  DASHBOARD_USER_GUARD,
+  DashboardAccessGuard,
+} from './dashboard-access.guard.js';
+import { DashboardData } from './dashboard-data.service.js';
+import { dashboardControllerAt } from './dashboard.controller.js';
+import {
+  DASHBOARD_SETTINGS,
+  resolveDashboardOptions,
+  type TasksDashboardOptions,
+} from './dashboard-options.js';
+
+/**
+ * An operator's web dashboard, served by the application itself (Express or
+ * Fastify): counts, throughput, workers and periodic tasks; results to
+ * filter and open; retry and cancel unless read-only. Import it beside
+ * `TasksModule`.
+ */
+@Module({})
+export class TasksDashboardModule {
+  static forRoot(options: TasksDashboardOptions = {}): DynamicModule {
+    const settings = resolveDashboardOptions(options);
+    return {
+      module: TasksDashboardModule,
+      controllers: [dashboardControllerAt(settings.path)],
+      providers: [
+        { provide: DASHBOARD_SETTINGS, useValue: settings },
+        ...(settings.guard
+          ? [{ provide: DASHBOARD_USER_GUARD, useClass: settings.guard }]
+          : []),
+        DashboardAccessGuard,
+        DashboardData,
+        { provide: CsrfTokens, useValue: new CsrfTokens() },
+      ],
+    };
+  }
+}
