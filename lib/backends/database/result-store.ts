@@ -14,7 +14,7 @@ const { READY, FAILED, CANCELLED } = TaskResultStatus;
 const RETRYABLE = `status IN ('${FAILED}', '${CANCELLED}')`;
 
 /** Where a page ends: the last row's `seq`, and its `finished_at` when the list is by finish time. */
-interface Cursor {
+export interface Cursor {
   finishedAt?: number;
   seq: number;
 }
@@ -33,7 +33,8 @@ export interface ActivityRow {
   count: number;
 }
 
-const encodeCursor = (cursor: Cursor): string =>
+/** The cursor of the page after the row at `cursor`. */
+export const encodeCursor = (cursor: Cursor): string =>
   cursor.finishedAt === undefined
     ? String(cursor.seq)
     : `${cursor.finishedAt}.${cursor.seq}`;
@@ -62,25 +63,8 @@ export class ResultStore {
     limit: number,
     after?: string,
   ): Promise<RowPage> {
-    const byFinish =
-      filter.status !== undefined && isFinishedStatus(filter.status);
-    const cursor = after === undefined ? undefined : parseCursor(after);
-    if (cursor && byFinish !== (cursor.finishedAt !== undefined))
-      throw new InvalidTaskError(TaskMessages.badResultCursor(after ?? ''));
-    const sql = new SqlBuilder(this.sql.dialect);
-    const where = [this.matching(sql, filter)];
-    if (byFinish) where.push('finished_at IS NOT NULL');
-    if (cursor?.finishedAt !== undefined) {
-      const at = cursor.finishedAt;
-      where.push(
-        `finished_at <= ${sql.p(at, 'bigint')} AND (finished_at < ${sql.p(at, 'bigint')} OR seq < ${sql.p(cursor.seq, 'bigint')})`,
-      );
-    } else if (cursor) where.push(`seq < ${sql.p(cursor.seq, 'bigint')}`);
-    const order = byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC';
-    const rows = await this.sql.read(
-      `${this.selectPage(where.filter(Boolean).join(' AND '), order)} LIMIT ${sql.p(limit + 1, 'integer')}`,
-      sql.params,
-    );
+    const statement = this.pageStatement(filter, limit + 1, after);
+    const rows = await this.sql.read(statement.text, statement.params);
     const shown = rows.slice(0, limit);
     const last = shown[shown.length - 1];
     return {
@@ -89,15 +73,40 @@ export class ResultStore {
         rows.length > limit && last
           ? encodeCursor({
               seq: Number(last.seq),
-              finishedAt: byFinish ? Number(last.finished_at) : undefined,
+              finishedAt: statement.byFinish
+                ? Number(last.finished_at)
+                : undefined,
             })
           : null,
     };
   }
 
-  /** The SELECT of a page, before its LIMIT: what the plan test explains. */
-  selectPage(where: string, order: string): string {
-    return `SELECT * FROM ${this.tasks}${where ? ` WHERE ${where}` : ''} ORDER BY ${order}`;
+  /** The SELECT of a page of at most `limit` rows (see `page`): what the plan test explains. */
+  pageStatement(
+    filter: ResultFilter,
+    limit: number,
+    after?: string,
+  ): { text: string; params: unknown[]; byFinish: boolean } {
+    const byFinish =
+      filter.status !== undefined && isFinishedStatus(filter.status);
+    const cursor = after === undefined ? undefined : parseCursor(after);
+    if (cursor && byFinish !== (cursor.finishedAt !== undefined))
+      throw new InvalidTaskError(TaskMessages.badResultCursor(after ?? ''));
+    const sql = new SqlBuilder(this.sql.dialect);
+    const where = [this.matching(sql, filter)];
+    // Implied by a finished status, spelled out for the partial index.
+    if (byFinish) where.push('finished_at IS NOT NULL');
+    if (cursor?.finishedAt !== undefined) {
+      const at = cursor.finishedAt;
+      where.push(
+        `finished_at <= ${sql.p(at, 'bigint')} AND (finished_at < ${sql.p(at, 'bigint')} OR seq < ${sql.p(cursor.seq, 'bigint')})`,
+      );
+    } else if (cursor) where.push(`seq < ${sql.p(cursor.seq, 'bigint')}`);
+    const conditions = where.filter(Boolean).join(' AND ');
+    const text =
+      `SELECT * FROM ${this.tasks}${conditions ? ` WHERE ${conditions}` : ''} ` +
+      `ORDER BY ${byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC'} LIMIT ${sql.p(limit, 'integer')}`;
+    return { text, params: sql.params, byFinish };
   }
 
   /** Rows finished at or after `since`, counted per `bucketMs`, queue and status. */
