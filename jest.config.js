@@ -6,8 +6,9 @@ export default {
     '^nestjs-tasks$': '<rootDir>/lib/index.ts',
     '^nestjs-tasks/(.*)$': '<rootDir>/lib/$1/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
-    // A .cts file (always CommonJS) is imported as .cjs.
-    '^(\\.{1,2}/.*)\\.cjs$': '$1.cts',
+    // lib/'s one .cts file (always CommonJS), imported as .cjs; packages'
+    // own .cjs files are left alone.
+    '^\\./package-file\\.cjs$': '<rootDir>/lib/dashboard/package-file.cts',
   },
   moduleFileExtensions: ['ts', 'cts', 'js', 'mjs', 'cjs', 'json', 'node'],
   transform: {
