@@ -362,6 +362,8 @@ export const TaskMessages = {
     `TasksDashboardModule.forRoot(): 'guard' must be a class implementing CanActivate, got ${describe(value)}.`,
   dashboardBadPath: (value: unknown) =>
     `TasksDashboardModule.forRoot(): 'path' must be a URL path such as '/tasks' (letters, digits, '-', '_', '.', '/'), got ${describe(value)}.`,
+  dashboardPublic: (path: string) =>
+    `The tasks dashboard at '${path}' is public (no guard): anyone who reaches it sees task data. Give TasksDashboardModule.forRoot() a 'guard' unless only a private network reaches it.`,
   dashboardReadOnly: () =>
     `This dashboard is read-only. Mount it with TasksDashboardModule.forRoot({ readOnly: false, guard }) to retry and cancel tasks from it.`,
   dashboardCsrf: () =>

@@ -1,4 +1,4 @@
-import type { CanActivate, Type } from '@nestjs/common';
+import type { CanActivate, ModuleMetadata, Type } from '@nestjs/common';
 import { TasksError } from '../errors/tasks.error.js';
 import { TaskMessages } from '../tasks.messages.js';
 
@@ -12,6 +12,8 @@ export interface TasksDashboardOptions {
   readOnly?: boolean;
   /** Serve the dashboard without a guard, to anyone who reaches it. Default `false`. */
   public?: boolean;
+  /** Modules that provide what the guard injects, when they are not global. */
+  imports?: ModuleMetadata['imports'];
 }
 
 /** The options with their defaults, checked. */

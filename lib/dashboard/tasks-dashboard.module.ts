@@ -1,4 +1,12 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import {
+  Inject,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { LOGGER_CONTEXT } from '../tasks.constants.js';
+import { TaskMessages } from '../tasks.messages.js';
 import { CsrfTokens } from './csrf-tokens.js';
 import {
   DASHBOARD_USER_GUARD,
@@ -9,6 +17,7 @@ import { dashboardControllerAt } from './dashboard.controller.js';
 import {
   DASHBOARD_SETTINGS,
   resolveDashboardOptions,
+  type DashboardSettings,
   type TasksDashboardOptions,
 } from './dashboard-options.js';
 
@@ -19,11 +28,16 @@ import {
  * `TasksModule`.
  */
 @Module({})
-export class TasksDashboardModule {
+export class TasksDashboardModule implements OnModuleInit {
+  constructor(
+    @Inject(DASHBOARD_SETTINGS) private readonly settings: DashboardSettings,
+  ) {}
+
   static forRoot(options: TasksDashboardOptions = {}): DynamicModule {
     const settings = resolveDashboardOptions(options);
     return {
       module: TasksDashboardModule,
+      imports: options.imports ?? [],
       controllers: [dashboardControllerAt(settings.path)],
       providers: [
         { provide: DASHBOARD_SETTINGS, useValue: settings },
@@ -35,5 +49,13 @@ export class TasksDashboardModule {
         { provide: CsrfTokens, useValue: new CsrfTokens() },
       ],
     };
+  }
+
+  /** Says so when the dashboard is open to anyone who reaches it. */
+  onModuleInit(): void {
+    if (!this.settings.guard)
+      new Logger(LOGGER_CONTEXT).warn(
+        TaskMessages.dashboardPublic(this.settings.path || '/'),
+      );
   }
 }

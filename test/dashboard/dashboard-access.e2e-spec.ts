@@ -15,6 +15,8 @@ import { waitFor } from '../support/wait.js';
 import {
   ADMIN_COOKIE,
   AdminCookieGuard,
+  AdminTokenGuard,
+  AdminTokensModule,
   DashboardTasks,
   dashboardApp,
 } from './dashboard.fixtures.js';
@@ -214,6 +216,28 @@ describe.each(PLATFORMS)('dashboard access on $name', ({ adapter }) => {
       });
       expect([path, response.status]).toEqual([path, 403]);
       expect(await response.text()).toContain('read-only');
+    }
+  });
+
+  it('builds the guard with what `imports` provides', async () => {
+    const guarded = await NestFactory.create(
+      dashboardApp(
+        ds,
+        table,
+        { guard: AdminTokenGuard, imports: [AdminTokensModule] },
+        false,
+      ),
+      adapter(),
+      { logger: false },
+    );
+    try {
+      const at = await listen(guarded);
+      const get = (token: string) =>
+        fetch(at, { headers: { 'x-admin-token': token } });
+      expect((await get('let-me-in')).status).toBe(200);
+      expect((await get('guess')).status).toBe(403);
+    } finally {
+      await guarded.close();
     }
   });
 

@@ -102,12 +102,16 @@ describe.each(hasChromium && postgres ? PLATFORMS : [])(
     });
 
     let page: Page;
+    /** The dialogs the test's page opened, accepted when `acceptDialogs`, else dismissed. */
     const dialogs: string[] = [];
+    let acceptDialogs = false;
     beforeEach(async () => {
+      dialogs.length = 0;
+      acceptDialogs = false;
       page = await browser.context.newPage();
       page.on('dialog', (dialog) => {
         dialogs.push(dialog.message());
-        void dialog.dismiss();
+        void (acceptDialogs ? dialog.accept() : dialog.dismiss());
       });
     });
     afterEach(async () => {
@@ -196,6 +200,25 @@ describe.each(hasChromium && postgres ? PLATFORMS : [])(
       await page.waitForSelector('#result-status:text("CANCELLED")');
       await finished(crawl);
       expect(crawl.status).toBe(TaskResultStatus.CANCELLED);
+    });
+
+    it('retries every result a filter selects, once confirmed', async () => {
+      await page.goto(
+        `${url}/tasks/results?status=FAILED&task=DashboardTasks.hostile`,
+      );
+      const retry = page.locator(
+        'button:has-text("Retry the FAILED and CANCELLED ones")',
+      );
+      await retry.click();
+      expect(dialogs).toEqual([expect.stringMatching(/^Retry every FAILED/)]);
+      acceptDialogs = true;
+      await retry.click();
+      await page.waitForSelector('.notice:text("1 result(s) retried")');
+      await waitFor('the hostile task to fail again', async () => {
+        await seeded.hostile.refresh();
+        return seeded.hostile.attempts === 2 && seeded.hostile.isFinished;
+      });
+      expect(seeded.hostile.errors).toHaveLength(2);
     });
 
     it('shows XSS probes in args, metadata and an error message as text, and never runs them', async () => {
