@@ -119,7 +119,11 @@ describe.each(hasChromium && postgres ? PLATFORMS : [])(
     });
 
     it('shows the counts per queue and status on the overview', async () => {
-      await page.goto(`${url}/tasks`);
+      await page.goto(`${url}/tasks/results`);
+      await Promise.all([
+        page.waitForURL(/\/tasks$/),
+        page.click('header nav a:text("Overview")'),
+      ]);
       const row = page.locator(
         'section[data-backend="default"] tr[data-queue="default"]',
       );

@@ -33,7 +33,7 @@ export function layout(ctx: PageContext, title: string, body: Html): Html {
         <header>
           <h1>Tasks</h1>
           <nav>
-            <a href="${ctx.base}/">Overview</a
+            <a href="${ctx.base || '/'}">Overview</a
             ><a href="${ctx.base}/results">Results</a>
           </nav>
           ${ctx.readOnly ? html`<span class="muted">read-only</span>` : null}
