@@ -58,7 +58,10 @@ async function finished(result: TaskResult): Promise<void> {
  * The dashboard in a real headless Chromium, on Express and on Fastify,
  * against PostgreSQL with a worker running in the application.
  */
-describe.each(hasChromium && postgres ? PLATFORMS : [])(
+// Skipped without Chromium (said above) or PostgreSQL (said by the global setup).
+(hasChromium && postgres
+  ? describe.each(PLATFORMS)
+  : describe.skip.each(PLATFORMS))(
   'dashboard in a browser on $name',
   ({ name, adapter }) => {
     const table = uniqueTableName('t_dashboard');
