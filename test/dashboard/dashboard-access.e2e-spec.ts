@@ -150,6 +150,33 @@ describe.each(PLATFORMS)('dashboard access on $name', ({ adapter }) => {
     expect(page.headers.get('content-security-policy')).toContain(
       "script-src 'self'",
     );
+    // (The page's text wraps where its template does.)
+    expect(await page.text()).toMatch(
+      /This backend keeps no results:\s+tasks run in the enqueuing process or\s+are only recorded\./,
+    );
+    const inline = await fetch(`${url}/results?backend=inline`, {
+      headers: { cookie: ADMIN },
+    });
+    expect(inline.status).toBe(400);
+    expect(await inline.text()).toContain(
+      'Backend &#39;inline&#39; (ImmediateBackend) offers no result browsing',
+    );
+    const unknown = await fetch(`${url}/results?backend=elsewhere`, {
+      headers: { cookie: ADMIN },
+    });
+    expect(unknown.status).toBe(404);
+    const missing = await fetch(
+      `${url}/results/00000000-0000-0000-0000-000000000000`,
+      { headers: { cookie: ADMIN } },
+    );
+    expect(missing.status).toBe(404);
+    const badStatus = await fetch(`${url}/results?status=DONE`, {
+      headers: { cookie: ADMIN },
+    });
+    expect(badStatus.status).toBe(400);
+    expect(await badStatus.text()).toContain(
+      'The filter &#39;status&#39; cannot be &quot;DONE&quot;.',
+    );
   });
 
   it('refuses a POST without the CSRF token, or with a token not its cookie’s', async () => {

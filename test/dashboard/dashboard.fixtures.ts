@@ -9,6 +9,7 @@ import {
 import type { DataSource } from 'typeorm';
 import {
   DatabaseBackend,
+  ImmediateBackend,
   Task,
   TaskContext,
   TasksModule,
@@ -124,6 +125,8 @@ export function dashboardApp(
             queues: [],
             options: { dataSource, tableName },
           },
+          // Keeps no results: the dashboard says so.
+          inline: { backend: ImmediateBackend },
         },
         ...(withWorker ? { worker: { concurrency: 4 } } : {}),
       }),
