@@ -1,9 +1,16 @@
-import type { INestApplication } from '@nestjs/common';
+import { jest } from '@jest/globals';
+import { Logger, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter } from '@nestjs/platform-express';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import type { DataSource } from 'typeorm';
-import { TaskQueue, TaskResultStatus, TasksError } from '../../lib/index.js';
+import {
+  TaskQueue,
+  TaskResultStatus,
+  TasksError,
+  TasksModule,
+} from '../../lib/index.js';
 import { TasksDashboardModule } from '../../lib/dashboard/index.js';
 import {
   availableDatabases,
@@ -68,6 +75,29 @@ describe('TasksDashboardModule.forRoot', () => {
     expect(() =>
       TasksDashboardModule.forRoot({ guard: AdminCookieGuard }),
     ).not.toThrow();
+  });
+
+  it('warns at startup when the dashboard is public', async () => {
+    const warn = jest
+      .spyOn(Logger.prototype, 'warn')
+      .mockImplementation(() => undefined);
+    try {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          TasksModule.forRoot(),
+          TasksDashboardModule.forRoot({ public: true, path: '/ops/tasks' }),
+        ],
+      }).compile();
+      await moduleRef.init();
+      await moduleRef.close();
+      expect(warn).toHaveBeenCalledWith(
+        expect.stringContaining(
+          "The tasks dashboard at '/ops/tasks' is public (no guard)",
+        ),
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('refuses a path that is not a URL path', () => {
