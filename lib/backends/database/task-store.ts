@@ -522,22 +522,32 @@ export class TaskStore {
    * (false: the row had finished).
    */
   async cancel(id: string): Promise<{ row?: TaskRow; accepted: boolean }> {
-    const sql = new SqlBuilder(this.dialect);
-    const now = Date.now();
-    const ready = `status = '${READY}'`;
-    // `status` is set last: MySQL reads a column assigned earlier in the statement as its new value.
-    const changed = await this.sql.write(
-      `UPDATE ${this.tasks} SET cancel_requested_at = COALESCE(cancel_requested_at, ${sql.p(now, 'bigint')}), ` +
-        `finished_at = CASE WHEN ${ready} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
-        `status = CASE WHEN ${ready} THEN '${CANCELLED}' ELSE status END ` +
-        `WHERE id = ${sql.p(id, 'text')} AND status IN ('${READY}', '${RUNNING}')`,
-      sql.params,
+    const changed = await this.cancelWhere(
+      (sql) => `id = ${sql.p(id, 'text')}`,
     );
     const row = await this.find(id);
     // A repeated request changes nothing, which some drivers count as no row.
     const requested =
       row?.status === RUNNING && row.cancel_requested_at != null;
     return { row, accepted: changed > 0 || requested };
+  }
+
+  /**
+   * Cancels the READY and RUNNING rows that `where` selects (see `cancel`);
+   * returns how many it changed.
+   */
+  async cancelWhere(where: (sql: SqlBuilder) => string): Promise<number> {
+    const sql = new SqlBuilder(this.dialect);
+    const now = Date.now();
+    const ready = `status = '${READY}'`;
+    // `status` is set last: MySQL reads a column assigned earlier in the statement as its new value.
+    return this.sql.write(
+      `UPDATE ${this.tasks} SET cancel_requested_at = COALESCE(cancel_requested_at, ${sql.p(now, 'bigint')}), ` +
+        `finished_at = CASE WHEN ${ready} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
+        `status = CASE WHEN ${ready} THEN '${CANCELLED}' ELSE status END ` +
+        `WHERE ${where(sql)} AND status IN ('${READY}', '${RUNNING}')`,
+      sql.params,
+    );
   }
 
   async saveProgress(
