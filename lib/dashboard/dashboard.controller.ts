@@ -271,7 +271,8 @@ export class DashboardController {
       this.adapter.setHeader(
         response,
         'Set-Cookie',
-        `${CSRF_COOKIE}=${token}; Path=${base || '/'}; HttpOnly; SameSite=Strict${secure}`,
+        // The path as the request spelled it, reduced to characters a cookie attribute may hold.
+        `${CSRF_COOKIE}=${token}; Path=${base.replace(/[^\w\-./%]/g, '') || '/'}; HttpOnly; SameSite=Strict${secure}`,
       );
     }
     return { base, readOnly: this.settings.readOnly, csrf: token };
