@@ -12,6 +12,7 @@ import type {
   RetryOutcome,
 } from '../results-admin.js';
 import type { DatabaseStore } from './database-store.js';
+import { checkFilterValue, checkResultFilter } from './result-filter-check.js';
 import { ResultStore } from './result-store.js';
 import { decodeRow } from './task-row.js';
 
@@ -35,6 +36,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
   async list(query: ResultQuery): Promise<ResultPage> {
     const { results } = await this.open();
     const { limit, after, ...filter } = query;
+    checkResultFilter(filter);
     const page = await results.page(filter, limit, after);
     return {
       results: page.rows.map((row) => decodeRow(row).data),
@@ -43,6 +45,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
   }
 
   async find(id: string): Promise<TaskResultData | null> {
+    checkFilterValue('id', id);
     const row = await (await this.open()).tasks.find(id);
     return row ? decodeRow(row).data : null;
   }
@@ -78,6 +81,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
   }
 
   async retryMatching(filter: ResultFilter): Promise<number> {
+    checkResultFilter(filter);
     const { results } = await this.open();
     let total = 0;
     await this.eachBatch(filter, [FAILED, CANCELLED], async (batch) => {
@@ -116,6 +120,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
   }
 
   async cancelMatching(filter: ResultFilter): Promise<number> {
+    checkResultFilter(filter);
     const { tasks } = await this.open();
     let total = 0;
     await this.eachBatch(filter, [READY, RUNNING], async (batch) => {

@@ -1,4 +1,4 @@
-import { InvalidTaskError } from '../../errors/invalid-task.error.js';
+import { TasksError } from '../../errors/tasks.error.js';
 import {
   isFinishedStatus,
   TaskResultStatus,
@@ -91,7 +91,7 @@ export class ResultStore {
       filter.status !== undefined && isFinishedStatus(filter.status);
     const cursor = after === undefined ? undefined : parseCursor(after);
     if (cursor && byFinish !== (cursor.finishedAt !== undefined))
-      throw new InvalidTaskError(TaskMessages.badResultCursor(after ?? ''));
+      throw new TasksError(TaskMessages.badResultCursor(after ?? ''));
     const sql = new SqlBuilder(this.sql.dialect);
     const where = [this.matching(sql, filter)];
     // Implied by a finished status, spelled out for the partial index.
@@ -214,12 +214,19 @@ export class ResultStore {
   }
 }
 
-/** Reads a cursor written by `encodeCursor`; `InvalidTaskError` when it is not one. */
+/** Reads a cursor written by `encodeCursor`; a `TasksError` when it is not one. */
 function parseCursor(value: string): Cursor {
-  const match = /^(?:(\d{1,16})\.)?(\d{1,19})$/.exec(value);
-  if (!match) throw new InvalidTaskError(TaskMessages.badResultCursor(value));
-  return {
+  const match = /^(?:(\d{1,16})\.)?(\d{1,16})$/.exec(value);
+  const cursor = match && {
     finishedAt: match[1] === undefined ? undefined : Number(match[1]),
     seq: Number(match[2]),
   };
+  // Beyond a safe integer the number is not one a row holds (and not one a bigint parameter takes).
+  if (
+    !cursor ||
+    !Number.isSafeInteger(cursor.seq) ||
+    !Number.isSafeInteger(cursor.finishedAt ?? 0)
+  )
+    throw new TasksError(TaskMessages.badResultCursor(value));
+  return cursor;
 }
