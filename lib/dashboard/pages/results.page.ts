@@ -97,7 +97,7 @@ export function resultsPage(ctx: PageContext, view: ResultsView): Html {
       html`<tr class="result" data-id="${result.id}">
         <td>
           <a
-            href="${ctx.base}/results/${result.id}${query({ backend: view.backend })}"
+            href="${ctx.base}/results/${encodeURIComponent(result.id)}${query({ backend: view.backend })}"
             ><code>${result.id}</code></a
           >
         </td>
