@@ -377,6 +377,8 @@ export const TaskMessages = {
     `This action comes from another site (by its Origin or Sec-Fetch-Site header) and is refused. Submit it from the dashboard's own pages.`,
   dashboardBadField: (field: string, value: unknown) =>
     `The field '${field}' must be given once, as text; got ${describe(value)}.`,
+  dashboardBulkWithoutFilter: () =>
+    `A bulk action needs a filter (task, status, queue or id): filter the results list first, then act on what it shows.`,
   dashboardNoAction: (action: string) =>
     `The dashboard has no action '${action}': retry or cancel.`,
   dashboardReadOnly: () =>

@@ -86,6 +86,22 @@ function readFilter(fields: Fields): ResultFilter {
   };
 }
 
+/**
+ * The time a bulk form was rendered at (`asOf`, ms since the epoch), which
+ * bounds what the action covers; absent when the request gives none.
+ */
+function readAsOf(fields: Fields): Date | undefined {
+  const value = text(fields, 'asOf');
+  if (value === undefined) return undefined;
+  const at = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(at))
+    throw new DashboardRefusal(
+      400,
+      TaskMessages.dashboardBadField('asOf', value),
+    );
+  return new Date(at);
+}
+
 /** The words for what an action did, from the fixed set a redirect names (never text from the URL). */
 function notice(fields: Fields): string | undefined {
   const count = Number(text(fields, 'count') ?? 0);
@@ -147,6 +163,8 @@ export class DashboardController {
     const backend = backendOf(fields);
     const filter = readFilter(fields);
     const after = text(fields, 'after');
+    // Taken before the read: a bulk action covers what this page could show, no later result.
+    const asOf = Date.now();
     const page = await this.data
       .results(backend)
       .list({ ...filter, limit: PAGE_SIZE, after });
@@ -160,6 +178,7 @@ export class DashboardController {
         page,
         deep: after !== undefined,
         notice: notice(fields),
+        asOf,
       }),
     );
   }
@@ -229,10 +248,17 @@ export class DashboardController {
     const fields = (request.body ?? {}) as Fields;
     const backend = backendOf(fields);
     const filter = readFilter(fields);
+    if (Object.values(filter).every((value) => value === undefined))
+      throw new DashboardRefusal(
+        400,
+        TaskMessages.dashboardBulkWithoutFilter(),
+      );
+    const asOf = readAsOf(fields);
     const results = this.data.results(backend);
     let count: number;
-    if (action === 'retry') count = await results.retryMatching(filter);
-    else if (action === 'cancel') count = await results.cancelMatching(filter);
+    if (action === 'retry') count = await results.retryMatching(filter, asOf);
+    else if (action === 'cancel')
+      count = await results.cancelMatching(filter, asOf);
     else
       throw new DashboardRefusal(404, TaskMessages.dashboardNoAction(action));
     const done = action === 'retry' ? 'bulk-retried' : 'bulk-cancelled';

@@ -177,7 +177,7 @@ describe.each(PLATFORMS)('dashboard hardening on $name', ({ adapter }) => {
   });
 
   it('refuses a bulk action whose filter fields are not text, changing nothing', async () => {
-    const page = await get('/results');
+    const page = await get('/results?queue=default');
     const { cookie, token } = await csrfOf(page);
     for (const filter of [
       { status: { x: 1 } },
@@ -200,7 +200,7 @@ describe.each(PLATFORMS)('dashboard hardening on $name', ({ adapter }) => {
   });
 
   it('refuses a POST another site sends, by Origin or Sec-Fetch-Site', async () => {
-    const { cookie, token } = await csrfOf(await get('/results'));
+    const { cookie, token } = await csrfOf(await get('/results?queue=default'));
     const post = (headers: Record<string, string>) =>
       fetch(`${url}/bulk/cancel`, {
         method: 'POST',
@@ -236,7 +236,7 @@ describe.each(PLATFORMS)('dashboard hardening on $name', ({ adapter }) => {
       readOnly: false,
       csrfSecret: SECRET,
     });
-    const { cookie, token } = await csrfOf(await get('/results'));
+    const { cookie, token } = await csrfOf(await get('/results?queue=default'));
     const response = await fetch(`${replica}/bulk/cancel`, {
       method: 'POST',
       redirect: 'manual',
@@ -309,6 +309,47 @@ describe.each(PLATFORMS)('dashboard hardening on $name', ({ adapter }) => {
     expect(response.headers.getSetCookie().join()).toContain(
       'Path=/tasks/tasks;',
     );
+  });
+
+  it('binds a bulk action to its page: a second submission retries nothing again', async () => {
+    const queue = apps[0].get(TaskQueue);
+    const hostile = await queue.enqueue(DashboardTasks, 'hostile');
+    await waitFor('the hostile task to fail', async () => {
+      await hostile.refresh();
+      return hostile.isFinished;
+    });
+    const unfiltered = await (await get('/results')).text();
+    expect(unfiltered).not.toContain('/bulk/retry');
+    const page = await get(
+      '/results?status=FAILED&task=DashboardTasks.hostile',
+    );
+    const { cookie, token } = await csrfOf(page.clone());
+    const html = await page.text();
+    expect(html).toContain('hx-disabled-elt="find button"');
+    const asOf = /name="asOf"\s+value="(\d+)"/.exec(html)?.[1];
+    expect(asOf).toBeDefined();
+    const submit = (fields: string) =>
+      fetch(`${url}/bulk/retry`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: {
+          cookie: `${ADMIN}; ${cookie}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: `_csrf=${token}&backend=default&${fields}`,
+      });
+    const form = `status=FAILED&task=DashboardTasks.hostile&asOf=${asOf}`;
+    const first = await submit(form);
+    expect(first.headers.get('location')).toContain('count=1');
+    await waitFor('the hostile task to fail again', async () => {
+      await hostile.refresh();
+      return hostile.attempts === 2 && hostile.isFinished;
+    });
+    const again = await submit(form);
+    expect(again.headers.get('location')).toContain('count=0');
+    expect(hostile.attempts).toBe(2);
+    expect((await submit('asOf=1')).status).toBe(400);
+    expect((await submit('queue=default&asOf=soon')).status).toBe(400);
   });
 
   it('reads the overview once for every request within its cache time', async () => {

@@ -155,6 +155,19 @@ describe.each(availableDatabases())(
         ]);
     });
 
+    it('leaves out of a bulk action the results finished or enqueued after its asOf', async () => {
+      const failed = await admin.list({ status: FAILED, limit: 1 });
+      expect(failed.results).toHaveLength(1);
+      await expect(
+        admin.retryMatching({ status: FAILED }, new Date(0)),
+      ).resolves.toBe(0);
+      await expect(
+        admin.cancelMatching({ status: READY }, new Date(0)),
+      ).resolves.toBe(0);
+      const still = await admin.find(failed.results[0].id);
+      expect(still?.status).toBe(FAILED);
+    });
+
     it('counts the results finished in the last hour per bucket, queue and status', async () => {
       const buckets = await admin.activity(
         new Date(Date.now() - 3_600_000),

@@ -13,7 +13,7 @@ import type {
 } from '../results-admin.js';
 import type { DatabaseStore } from './database-store.js';
 import { checkFilterValue, checkResultFilter } from './result-filter-check.js';
-import { ResultStore } from './result-store.js';
+import { ResultStore, type BatchBound } from './result-store.js';
 import { decodeRow } from './task-row.js';
 
 const { READY, RUNNING, FAILED, CANCELLED } = TaskResultStatus;
@@ -80,11 +80,12 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     return { result: after };
   }
 
-  async retryMatching(filter: ResultFilter): Promise<number> {
+  async retryMatching(filter: ResultFilter, asOf?: Date): Promise<number> {
     checkResultFilter(filter);
     const { results } = await this.open();
     let total = 0;
-    await this.eachBatch(filter, [FAILED, CANCELLED], async (batch) => {
+    const bound = asOf && { column: 'finished_at' as const, at: asOf };
+    await this.eachBatch(filter, [FAILED, CANCELLED], bound, async (batch) => {
       try {
         total += await results.retry(batch.map((row) => row.id));
       } catch {
@@ -119,11 +120,12 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     }
   }
 
-  async cancelMatching(filter: ResultFilter): Promise<number> {
+  async cancelMatching(filter: ResultFilter, asOf?: Date): Promise<number> {
     checkResultFilter(filter);
     const { tasks } = await this.open();
     let total = 0;
-    await this.eachBatch(filter, [READY, RUNNING], async (batch) => {
+    const bound = asOf && { column: 'enqueued_at' as const, at: asOf };
+    await this.eachBatch(filter, [READY, RUNNING], bound, async (batch) => {
       total += await tasks.cancelWhere(
         (where) =>
           `id IN (${where.list(
@@ -137,15 +139,22 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     return total;
   }
 
-  /** Runs `act` on the rows matching `filter` in `statuses`, a batch at a time, oldest first. */
+  /** Runs `act` on the rows matching `filter` in `statuses` (and `bound`), a batch at a time, oldest first. */
   private async eachBatch(
     filter: ResultFilter,
     statuses: readonly TaskResultStatus[],
+    bound: BatchBound | undefined,
     act: (batch: { id: string; status: string }[]) => Promise<void>,
   ): Promise<void> {
     const { results } = await this.open();
     for (let afterSeq = 0; ;) {
-      const batch = await results.batch(filter, statuses, afterSeq, BULK_BATCH);
+      const batch = await results.batch(
+        filter,
+        statuses,
+        afterSeq,
+        BULK_BATCH,
+        bound,
+      );
       if (batch.length === 0) return;
       await act(batch);
       afterSeq = batch[batch.length - 1].seq;

@@ -19,6 +19,12 @@ export interface Cursor {
   seq: number;
 }
 
+/** Rows a bulk action leaves out: those whose `column` is after `at` (or NULL). */
+export interface BatchBound {
+  column: 'finished_at' | 'enqueued_at';
+  at: Date;
+}
+
 /** A page's rows, and the cursor after its last one. */
 export interface RowPage {
   rows: TaskRow[];
@@ -172,14 +178,15 @@ export class ResultStore {
 
   /**
    * The ids and statuses of rows matching `filter` in one of `statuses`
-   * after `afterSeq`, oldest first, at most `limit`: a bulk action's next
-   * batch.
+   * after `afterSeq` (and within `bound`), oldest first, at most `limit`:
+   * a bulk action's next batch.
    */
   async batch(
     filter: ResultFilter,
     statuses: readonly TaskResultStatus[],
     afterSeq: number,
     limit: number,
+    bound?: BatchBound,
   ): Promise<{ id: string; status: string; seq: number }[]> {
     const sql = new SqlBuilder(this.sql.dialect);
     const where = [
@@ -187,6 +194,8 @@ export class ResultStore {
       `status IN (${sql.list(statuses, 'text')})`,
       `seq > ${sql.p(afterSeq, 'bigint')}`,
     ];
+    if (bound)
+      where.push(`${bound.column} <= ${sql.p(bound.at.getTime(), 'bigint')}`);
     const rows = await this.sql.read(
       `SELECT id, status, seq FROM ${this.tasks} WHERE ${where.filter(Boolean).join(' AND ')} ` +
         `ORDER BY seq LIMIT ${sql.p(limit, 'integer')}`,
