@@ -142,6 +142,8 @@ export const TaskMessages = {
     `Task result '${id}' cannot be retried: another READY or RUNNING result holds its unique key ${JSON.stringify(uniqueKey)}. Retry it once that one has finished.`,
   badResultCursor: (value: string) =>
     `'${value}' is not a cursor of this results list (it comes from the 'next' of the page before, and a list of a finished status has cursors of its own). Start again from the first page.`,
+  badResultFilter: (field: string, value: unknown, expected: string) =>
+    `The results filter '${field}' must be ${expected}, got ${describe(value)}.`,
   taskCancelled: (id: string, taskName: string) =>
     `Task ${id} (${taskName}) was cancelled while it ran: its attempt should stop now; the result ends CANCELLED and is not retried.`,
 
@@ -410,6 +412,21 @@ export const TaskMessages = {
     `TasksDashboardModule.forRoot(): 'path' must be a URL path such as '/tasks' (letters, digits, '-', '_', '.', '/'), got ${describe(value)}.`,
   dashboardPublic: (path: string) =>
     `The tasks dashboard at '${path}' is public (no guard): anyone who reaches it sees task data. Give TasksDashboardModule.forRoot() a 'guard' unless only a private network reaches it.`,
+  dashboardBadDecorators: (value: unknown) =>
+    `TasksDashboardModule.forRoot(): 'decorators' must be an array of class decorators (e.g. [Roles('admin')]), got ${describe(value)}.`,
+  dashboardBadCsrfSecret: (value: unknown) =>
+    `TasksDashboardModule.forRoot(): 'csrfSecret' must be a string of at least 32 characters (e.g. from an environment variable, the same in every replica), got ${typeof value === 'string' ? `${value.length} characters` : describe(value)}.`,
+  dashboardCsrfPerProcess: (path: string) =>
+    `The tasks dashboard at '${path}' signs its CSRF tokens with a secret of this process: with several processes or replicas behind one address, give TasksDashboardModule.forRoot() the same 'csrfSecret' in each, or forms served by one are refused by another.`,
+  dashboardForbidden: () => `The dashboard's guard refused this request.`,
+  dashboardCrossSite: () =>
+    `This action comes from another site (by its Origin or Sec-Fetch-Site header) and is refused. Submit it from the dashboard's own pages.`,
+  dashboardBadField: (field: string, value: unknown) =>
+    `The field '${field}' must be given once, as text; got ${describe(value)}.`,
+  dashboardBulkWithoutFilter: () =>
+    `A bulk action needs a filter (task, status, queue or id): filter the results list first, then act on what it shows.`,
+  dashboardNoAction: (action: string) =>
+    `The dashboard has no action '${action}': retry or cancel.`,
   dashboardReadOnly: () =>
     `This dashboard is read-only. Mount it with TasksDashboardModule.forRoot({ readOnly: false, guard }) to retry and cancel tasks from it.`,
   dashboardCsrf: () =>

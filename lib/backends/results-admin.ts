@@ -60,11 +60,17 @@ export interface ResultsAdmin {
    * allowed). Anything else is refused with `InvalidTaskError`.
    */
   retry(id: string): Promise<RetryOutcome>;
-  /** Retries every FAILED or CANCELLED result matching the filter; returns how many. */
-  retryMatching(filter: ResultFilter): Promise<number>;
   /**
-   * Cancels every READY or RUNNING result matching the filter (as
-   * `TaskQueue.cancel` does one); returns how many.
+   * Retries every FAILED or CANCELLED result matching the filter (with
+   * `asOf`, only those finished at or before it: what a page rendered then
+   * showed, so that a second submission does not retry again); returns how
+   * many.
    */
-  cancelMatching(filter: ResultFilter): Promise<number>;
+  retryMatching(filter: ResultFilter, asOf?: Date): Promise<number>;
+  /**
+   * Cancels every READY or RUNNING result matching the filter (with `asOf`,
+   * only those enqueued at or before it), as `TaskQueue.cancel` does one;
+   * returns how many.
+   */
+  cancelMatching(filter: ResultFilter, asOf?: Date): Promise<number>;
 }

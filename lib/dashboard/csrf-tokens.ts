@@ -4,29 +4,46 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 export const CSRF_COOKIE = 'nestjs_tasks_csrf';
 /** The form field that carries it back. */
 export const CSRF_FIELD = '_csrf';
+/** How long a token is accepted. */
+export const CSRF_TOKEN_TTL_MS = 12 * 60 * 60_000;
+/** A page renews a cookie older than this, so its forms have at least as long left. */
+const RENEW_AFTER_MS = CSRF_TOKEN_TTL_MS / 2;
 
 /**
  * CSRF tokens for the dashboard's forms: a double-submit cookie whose value
- * is signed with a secret of this process (an HMAC), so that a cookie
- * planted by another site or subdomain does not count. A token is a random
- * nonce and its signature; a form must send back the token its browser's
- * cookie holds. Tokens end with the process (a restart asks for a reload).
+ * is signed with a secret (an HMAC), so that a cookie planted by another
+ * site or subdomain does not count. A token is its issue time, a random
+ * nonce and their signature; it is accepted for `CSRF_TOKEN_TTL_MS`, by
+ * every process that shares the secret; a form must send back the token its
+ * browser's cookie holds.
  */
 export class CsrfTokens {
-  private readonly secret = randomBytes(32);
+  private readonly secret: Buffer;
+
+  /** `secret`: shared by every replica of the application; random (this process only) when absent. */
+  constructor(
+    secret?: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.secret =
+      secret === undefined ? randomBytes(32) : Buffer.from(secret, 'utf8');
+  }
 
   /** A new token. */
   issue(): string {
-    const nonce = randomBytes(18).toString('base64url');
-    return `${nonce}.${this.sign(nonce)}`;
+    const payload = `${this.now().toString(36)}.${randomBytes(18).toString('base64url')}`;
+    return `${payload}.${this.sign(payload)}`;
   }
 
-  /** Whether `token` was issued by this process. */
+  /** Whether `token` was signed with this secret and has not expired. */
   isGenuine(token: string | undefined): token is string {
-    if (!token) return false;
-    const [nonce, signature, extra] = token.split('.');
-    if (!nonce || !signature || extra !== undefined) return false;
-    return same(signature, this.sign(nonce));
+    return this.age(token) !== null;
+  }
+
+  /** Whether a page should give the browser a new token instead of `token`. */
+  needsRenewal(token: string | undefined): boolean {
+    const age = this.age(token);
+    return age === null || age > RENEW_AFTER_MS;
   }
 
   /** Whether a form's token matches the cookie's and is genuine. */
@@ -38,8 +55,19 @@ export class CsrfTokens {
     );
   }
 
-  private sign(nonce: string): string {
-    return createHmac('sha256', this.secret).update(nonce).digest('base64url');
+  /** How old a genuine, unexpired token is; null for any other. */
+  private age(token: string | undefined): number | null {
+    const [issued, nonce, signature, extra] = (token ?? '').split('.');
+    if (!issued || !nonce || !signature || extra !== undefined) return null;
+    if (!same(signature, this.sign(`${issued}.${nonce}`))) return null;
+    const age = this.now() - parseInt(issued, 36);
+    return age >= 0 && age <= CSRF_TOKEN_TTL_MS ? age : null;
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.secret)
+      .update(payload)
+      .digest('base64url');
   }
 }
 

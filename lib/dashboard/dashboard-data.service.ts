@@ -1,4 +1,4 @@
-import { Injectable, NotFoundException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { BackendStatus } from '../backends/backend-admin.js';
 import type { TaskBackend } from '../backends/backend.js';
 import type {
@@ -9,10 +9,16 @@ import { TaskRegistry } from '../discovery/task-registry.js';
 import { TaskBackends } from '../dispatch/task-backends.js';
 import { TasksError } from '../errors/tasks.error.js';
 import { TaskMessages } from '../tasks.messages.js';
+import { DashboardRefusal } from './dashboard-refusal.js';
 
 /** How far back the overview's activity goes, and the width of its buckets. */
 export const ACTIVITY_WINDOW_MS = 60 * 60_000;
 export const ACTIVITY_BUCKET_MS = 60_000;
+/**
+ * How long an overview is served again before it is read anew: every open
+ * tab polls it, and its counts read the whole tasks table.
+ */
+export const OVERVIEW_CACHE_MS = 5_000;
 
 /** One backend on the overview. */
 export interface BackendOverview {
@@ -46,6 +52,9 @@ export interface Overview {
 /** Reads what the dashboard shows from the configured backends and the task registry. */
 @Injectable()
 export class DashboardData {
+  /** The last overview read (or being read), shared by every request until it is `OVERVIEW_CACHE_MS` old. */
+  private cached: { at: number; overview: Promise<Overview> } | null = null;
+
   constructor(
     private readonly backends: TaskBackends,
     private readonly registry: TaskRegistry,
@@ -61,7 +70,24 @@ export class DashboardData {
     return this.registry.names().sort();
   }
 
-  async overview(): Promise<Overview> {
+  /**
+   * What the overview shows, read at most once per `OVERVIEW_CACHE_MS`: the
+   * requests meanwhile share one read, in flight or done (a failed read is
+   * not kept).
+   */
+  overview(): Promise<Overview> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < OVERVIEW_CACHE_MS)
+      return this.cached.overview;
+    const cached = { at: now, overview: this.readOverview() };
+    this.cached = cached;
+    cached.overview.catch(() => {
+      if (this.cached === cached) this.cached = null;
+    });
+    return cached.overview;
+  }
+
+  private async readOverview(): Promise<Overview> {
     const now = new Date();
     const backends = await Promise.all(
       this.backends.all().map((backend) => this.backendOverview(backend, now)),
@@ -88,7 +114,8 @@ export class DashboardData {
   /** The backend of `alias`; a 404 when none is configured. */
   backend(alias: string): TaskBackend {
     if (!this.backends.aliases().includes(alias))
-      throw new NotFoundException(
+      throw new DashboardRefusal(
+        404,
         TaskMessages.unknownBackend(alias, this.backends.aliases()),
       );
     return this.backends.get(alias);

@@ -6,8 +6,31 @@ import { TaskMessages } from '../tasks.messages.js';
 export interface TasksDashboardOptions {
   /** Where the dashboard is served (below the application's global prefix, if any). Default `'/tasks'`. */
   path?: string;
-  /** Decides who may see every page and use every action: a Nest `CanActivate` class. Required unless `public: true`. */
+  /**
+   * Decides who may see every page and use every action: a Nest
+   * `CanActivate` class. Required unless `public: true`.
+   *
+   * Beware: the guard runs on the dashboard's own controller and handlers,
+   * which carry no metadata of yours. A guard that lets a route through when
+   * it finds no metadata (the common `RolesGuard`: `if (!roles) return
+   * true`) lets everyone in; give the metadata with `decorators`, or use a
+   * guard that refuses by default.
+   */
   guard?: Type<CanActivate>;
+  /**
+   * Class decorators applied to the dashboard's controller, e.g.
+   * `[Roles('admin')]`, so that the guard finds the metadata it reads
+   * (through `Reflector.getAllAndOverride(key, [context.getHandler(),
+   * context.getClass()])` or `Reflector.get(key, context.getClass())`).
+   */
+  decorators?: ClassDecorator[];
+  /**
+   * The secret that signs the CSRF tokens (at least 32 characters). Give the
+   * same one to every process or replica that serves the dashboard: by
+   * default each process draws its own, and a form served by one is
+   * refused by another (a note at startup says so when actions are on).
+   */
+  csrfSecret?: string;
   /** Hide and refuse retry and cancel. Default `true`. */
   readOnly?: boolean;
   /** Serve the dashboard without a guard, to anyone who reaches it. Default `false`. */
@@ -22,6 +45,9 @@ export interface DashboardSettings {
   path: string;
   guard: Type<CanActivate> | null;
   readOnly: boolean;
+  public: boolean;
+  decorators: ClassDecorator[];
+  csrfSecret: string | undefined;
 }
 
 /** The token under which the settings are provided. */
@@ -31,13 +57,36 @@ export const DASHBOARD_SETTINGS = Symbol('nestjs-tasks:dashboard-settings');
 export function resolveDashboardOptions(
   options: TasksDashboardOptions = {},
 ): DashboardSettings {
-  const { path = '/tasks', guard, readOnly = true } = options;
+  const {
+    path = '/tasks',
+    guard,
+    readOnly = true,
+    decorators = [],
+    csrfSecret,
+  } = options;
   if (typeof path !== 'string' || !/^\/?[\w\-./]*$/.test(path))
     throw new TasksError(TaskMessages.dashboardBadPath(path));
   if (guard !== undefined && typeof guard !== 'function')
     throw new TasksError(TaskMessages.dashboardBadGuard(guard));
   if (!guard && options.public !== true)
     throw new TasksError(TaskMessages.dashboardWithoutGuard());
+  if (
+    !Array.isArray(decorators) ||
+    decorators.some((decorator) => typeof decorator !== 'function')
+  )
+    throw new TasksError(TaskMessages.dashboardBadDecorators(decorators));
+  if (
+    csrfSecret !== undefined &&
+    (typeof csrfSecret !== 'string' || csrfSecret.length < 32)
+  )
+    throw new TasksError(TaskMessages.dashboardBadCsrfSecret(csrfSecret));
   const trimmed = path.replace(/^\/*/, '/').replace(/\/+$/, '');
-  return { path: trimmed, guard: guard ?? null, readOnly: readOnly !== false };
+  return {
+    path: trimmed,
+    guard: guard ?? null,
+    readOnly: readOnly !== false,
+    public: options.public === true,
+    decorators,
+    csrfSecret,
+  };
 }

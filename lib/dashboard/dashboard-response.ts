@@ -44,3 +44,24 @@ export function sendText(
     adapter.setHeader(response, name, value);
   adapter.reply(response, body, status);
 }
+
+/**
+ * Adds a header without replacing the values set before (a `Set-Cookie` of
+ * the application's guard, say): Express replaces on `setHeader`, so its
+ * `append` is used; Fastify's `header` already adds a `Set-Cookie`.
+ */
+export function appendHeader(
+  adapter: HttpServer,
+  response: unknown,
+  name: string,
+  value: string,
+): void {
+  const append = (response as { append?: unknown }).append;
+  if (typeof append === 'function')
+    (append as (name: string, value: string) => void).call(
+      response,
+      name,
+      value,
+    );
+  else adapter.setHeader(response, name, value);
+}

@@ -1,7 +1,5 @@
 import {
   Controller,
-  ForbiddenException,
-  NotFoundException,
   Get,
   Inject,
   Param,
@@ -15,7 +13,6 @@ import {
 import { HttpAdapterHost } from '@nestjs/core';
 import type { ResultFilter } from '../backends/results-admin.js';
 import { TaskResultDoesNotExistError } from '../errors/task-result-does-not-exist.error.js';
-import { TasksError } from '../errors/tasks.error.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { DEFAULT_BACKEND_ALIAS } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
@@ -24,6 +21,7 @@ import { DashboardAccessGuard } from './dashboard-access.guard.js';
 import { DASHBOARD_CSS, htmxScript } from './dashboard-assets.js';
 import { DashboardData } from './dashboard-data.service.js';
 import { DashboardErrorFilter } from './dashboard-error.filter.js';
+import { DashboardRefusal } from './dashboard-refusal.js';
 import {
   DASHBOARD_SETTINGS,
   type DashboardSettings,
@@ -34,12 +32,13 @@ import {
   formField,
   type DashboardRequest,
 } from './dashboard-request.js';
-import { sendPage, sendText } from './dashboard-response.js';
+import { appendHeader, sendPage, sendText } from './dashboard-response.js';
 import type { Html } from './html.js';
 import { query, type PageContext } from './pages/layout.js';
 import { overviewFragment, overviewPage } from './pages/overview.page.js';
 import { resultFragment, resultPage } from './pages/result.page.js';
 import { filterParams, resultsPage } from './pages/results.page.js';
+import { isCrossSite } from './same-origin.js';
 
 /** Results per page of the list. */
 const PAGE_SIZE = 50;
@@ -49,10 +48,19 @@ const STATUSES = new Set<string>(Object.values(TaskResultStatus));
 /** A request's query or form fields, as the platform parsed them. */
 type Fields = Record<string, unknown>;
 
-/** A text field, trimmed; absent when empty or not text. */
+/**
+ * A text field, trimmed; absent when not given or empty. Anything else than
+ * one text value (a repeated query parameter, a JSON object) is refused: a
+ * field dropped silently would widen a filter, and a bulk action with it.
+ */
 function text(fields: Fields, name: string): string | undefined {
   const value = fields[name];
-  if (typeof value !== 'string') return undefined;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string')
+    throw new DashboardRefusal(
+      400,
+      TaskMessages.dashboardBadField(name, value),
+    );
   const trimmed = value.trim();
   return trimmed === '' ? undefined : trimmed;
 }
@@ -66,13 +74,32 @@ function backendOf(fields: Fields): string {
 function readFilter(fields: Fields): ResultFilter {
   const status = text(fields, 'status');
   if (status !== undefined && !STATUSES.has(status))
-    throw new TasksError(TaskMessages.dashboardBadFilter('status', status));
+    throw new DashboardRefusal(
+      400,
+      TaskMessages.dashboardBadFilter('status', status),
+    );
   return {
     taskName: text(fields, 'task'),
     status: status as TaskResultStatus | undefined,
     queue: text(fields, 'queue'),
     id: text(fields, 'id'),
   };
+}
+
+/**
+ * The time a bulk form was rendered at (`asOf`, ms since the epoch), which
+ * bounds what the action covers; absent when the request gives none.
+ */
+function readAsOf(fields: Fields): Date | undefined {
+  const value = text(fields, 'asOf');
+  if (value === undefined) return undefined;
+  const at = /^\d{1,16}$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(at))
+    throw new DashboardRefusal(
+      400,
+      TaskMessages.dashboardBadField('asOf', value),
+    );
+  return new Date(at);
 }
 
 /** The words for what an action did, from the fixed set a redirect names (never text from the URL). */
@@ -136,6 +163,8 @@ export class DashboardController {
     const backend = backendOf(fields);
     const filter = readFilter(fields);
     const after = text(fields, 'after');
+    // Taken before the read: a bulk action covers what this page could show, no later result.
+    const asOf = Date.now();
     const page = await this.data
       .results(backend)
       .list({ ...filter, limit: PAGE_SIZE, after });
@@ -149,6 +178,7 @@ export class DashboardController {
         page,
         deep: after !== undefined,
         notice: notice(fields),
+        asOf,
       }),
     );
   }
@@ -192,8 +222,12 @@ export class DashboardController {
     this.authorizeAction(request);
     const backend = backendOf(request.query ?? {});
     if (action === 'retry') await this.data.results(backend).retry(id);
-    else if (action === 'cancel') await this.data.backend(backend).cancel(id);
-    else throw new NotFoundException();
+    else if (action === 'cancel') {
+      // Checks the id, and answers 404 for an unknown one.
+      await this.find(backend, id);
+      await this.data.backend(backend).cancel(id);
+    } else
+      throw new DashboardRefusal(404, TaskMessages.dashboardNoAction(action));
     const done = action === 'retry' ? 'retried' : 'cancelled';
     const base = dashboardBase(request, this.settings.path);
     this.adapter.redirect(
@@ -214,11 +248,19 @@ export class DashboardController {
     const fields = (request.body ?? {}) as Fields;
     const backend = backendOf(fields);
     const filter = readFilter(fields);
+    if (Object.values(filter).every((value) => value === undefined))
+      throw new DashboardRefusal(
+        400,
+        TaskMessages.dashboardBulkWithoutFilter(),
+      );
+    const asOf = readAsOf(fields);
     const results = this.data.results(backend);
     let count: number;
-    if (action === 'retry') count = await results.retryMatching(filter);
-    else if (action === 'cancel') count = await results.cancelMatching(filter);
-    else throw new NotFoundException();
+    if (action === 'retry') count = await results.retryMatching(filter, asOf);
+    else if (action === 'cancel')
+      count = await results.cancelMatching(filter, asOf);
+    else
+      throw new DashboardRefusal(404, TaskMessages.dashboardNoAction(action));
     const done = action === 'retry' ? 'bulk-retried' : 'bulk-cancelled';
     const base = dashboardBase(request, this.settings.path);
     this.adapter.redirect(
@@ -265,10 +307,11 @@ export class DashboardController {
   private page(request: DashboardRequest, response: unknown): PageContext {
     const base = dashboardBase(request, this.settings.path);
     let token = csrfCookie(request);
-    if (!this.csrf.isGenuine(token)) {
+    if (!token || this.csrf.needsRenewal(token)) {
       token = this.csrf.issue();
       const secure = request.protocol === 'https' ? '; Secure' : '';
-      this.adapter.setHeader(
+      appendHeader(
+        this.adapter,
         response,
         'Set-Cookie',
         // The path as the request spelled it, reduced to characters a cookie attribute may hold.
@@ -282,12 +325,18 @@ export class DashboardController {
     sendPage(this.adapter, response, page.text);
   }
 
-  /** Refuses an action when the dashboard is read-only or the form's CSRF token does not match the cookie's. */
+  /**
+   * Refuses an action when the dashboard is read-only, the browser says it
+   * comes from another site, or the form's CSRF token does not match the
+   * cookie's.
+   */
   private authorizeAction(request: DashboardRequest): void {
     if (this.settings.readOnly)
-      throw new ForbiddenException(TaskMessages.dashboardReadOnly());
+      throw new DashboardRefusal(403, TaskMessages.dashboardReadOnly());
+    if (isCrossSite(request))
+      throw new DashboardRefusal(403, TaskMessages.dashboardCrossSite());
     if (!this.csrf.accepts(csrfCookie(request), formField(request, CSRF_FIELD)))
-      throw new ForbiddenException(TaskMessages.dashboardCsrf());
+      throw new DashboardRefusal(403, TaskMessages.dashboardCsrf());
   }
 
   private async find(backend: string, id: string) {
@@ -300,9 +349,13 @@ export class DashboardController {
   }
 }
 
-/** The dashboard's controller, served at `path`. */
-export function dashboardControllerAt(path: string): Type<DashboardController> {
+/** The dashboard's controller, served at `path`, with the application's class `decorators` (e.g. its roles metadata). */
+export function dashboardControllerAt(
+  path: string,
+  decorators: readonly ClassDecorator[] = [],
+): Type<DashboardController> {
   @Controller(path)
   class TasksDashboardController extends DashboardController {}
+  for (const decorate of decorators) decorate(TasksDashboardController);
   return TasksDashboardController;
 }

@@ -38,7 +38,7 @@ export class TasksDashboardModule implements OnModuleInit {
     return {
       module: TasksDashboardModule,
       imports: options.imports ?? [],
-      controllers: [dashboardControllerAt(settings.path)],
+      controllers: [dashboardControllerAt(settings.path, settings.decorators)],
       providers: [
         { provide: DASHBOARD_SETTINGS, useValue: settings },
         ...(settings.guard
@@ -46,16 +46,17 @@ export class TasksDashboardModule implements OnModuleInit {
           : []),
         DashboardAccessGuard,
         DashboardData,
-        { provide: CsrfTokens, useValue: new CsrfTokens() },
+        { provide: CsrfTokens, useValue: new CsrfTokens(settings.csrfSecret) },
       ],
     };
   }
 
-  /** Says so when the dashboard is open to anyone who reaches it. */
+  /** Says so when the dashboard is open to anyone who reaches it, and when its forms work in this process only. */
   onModuleInit(): void {
-    if (!this.settings.guard)
-      new Logger(LOGGER_CONTEXT).warn(
-        TaskMessages.dashboardPublic(this.settings.path || '/'),
-      );
+    const logger = new Logger(LOGGER_CONTEXT);
+    const path = this.settings.path || '/';
+    if (!this.settings.guard) logger.warn(TaskMessages.dashboardPublic(path));
+    if (!this.settings.readOnly && this.settings.csrfSecret === undefined)
+      logger.log(TaskMessages.dashboardCsrfPerProcess(path));
   }
 }

@@ -1,11 +1,18 @@
 import 'reflect-metadata';
 import {
+  Catch,
   Injectable,
   Module,
+  SetMetadata,
+  UnauthorizedException,
+  type ArgumentsHost,
   type CanActivate,
   type DynamicModule,
+  type ExceptionFilter,
   type ExecutionContext,
+  type HttpServer,
 } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { DataSource } from 'typeorm';
 import {
   DatabaseBackend,
@@ -134,4 +141,65 @@ export function dashboardApp(
     ],
     providers: [DashboardTasks],
   };
+}
+
+/** Roles metadata, as an application's `@Roles()` decorator sets it. */
+export const ROLES_KEY = 'roles';
+export const Roles = (...roles: string[]) => SetMetadata(ROLES_KEY, roles);
+
+/**
+ * The common roles guard: lets a route through when it finds no roles
+ * metadata, else when the x-role header is one of them.
+ */
+@Injectable()
+export class RolesGuard implements CanActivate {
+  constructor(private readonly reflector: Reflector) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const roles = this.reflector.getAllAndOverride<string[] | undefined>(
+      ROLES_KEY,
+      [context.getHandler(), context.getClass()],
+    );
+    if (!roles) return true;
+    const request = context
+      .switchToHttp()
+      .getRequest<{ headers: Record<string, string | undefined> }>();
+    return roles.includes(request.headers['x-role'] ?? '');
+  }
+}
+
+/** Lets everyone in, and sets a session cookie of its own as it does (Express or Fastify). */
+@Injectable()
+export class SessionCookieGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    const response = context.switchToHttp().getResponse<{
+      setHeader?: (name: string, value: string) => void;
+      header?: (name: string, value: string) => void;
+    }>();
+    if (response.setHeader) response.setHeader('Set-Cookie', 'session=abc');
+    else response.header!('set-cookie', 'session=abc');
+    return true;
+  }
+}
+
+/** Refuses with an UnauthorizedException of its own, for the application's filters to answer. */
+@Injectable()
+export class UnauthorizedGuard implements CanActivate {
+  canActivate(): boolean {
+    throw new UnauthorizedException('log in first');
+  }
+}
+
+/** The application's own filter of UnauthorizedException: a 401 with a body of its own. */
+@Catch(UnauthorizedException)
+export class AppUnauthorizedFilter implements ExceptionFilter {
+  constructor(private readonly adapter: HttpServer) {}
+
+  catch(_error: UnauthorizedException, host: ArgumentsHost): void {
+    this.adapter.reply(
+      host.switchToHttp().getResponse(),
+      'answered by the application',
+      401,
+    );
+  }
 }

@@ -5,6 +5,7 @@ import {
   TaskQueue,
   TaskResultStatus,
   TaskResultDoesNotExistError,
+  TasksError,
   type ResultsAdmin,
   type TaskResultData,
 } from '../../lib/index.js';
@@ -116,6 +117,55 @@ describe.each(availableDatabases())(
       await expect(
         admin.list({ limit: 1, after: byFinish.next! }),
       ).rejects.toThrow(/not a cursor/);
+    });
+
+    it('refuses, before the database does, a cursor beyond a safe integer and values no column holds', async () => {
+      for (const after of [
+        '9999999999999999999',
+        '9007199254740993',
+        '1.9999999999999999',
+      ]) {
+        const listed = admin.list({ limit: 1, after });
+        await expect(listed).rejects.toThrow(TasksError);
+        await expect(listed).rejects.not.toThrow(InvalidTaskError);
+      }
+      const refused: [string, Promise<unknown>][] = [
+        ['task', admin.list({ limit: 1, taskName: 'a\u0000b' })],
+        ['queue', admin.list({ limit: 1, queue: 'a\u0000b' })],
+        ['id', admin.list({ limit: 1, id: 'x'.repeat(37) })],
+        ['find', admin.find('a\u0000b')],
+        ['retry', admin.retry('a\u0000b')],
+        ['retryMatching', admin.retryMatching({ queue: 'q'.repeat(101) })],
+        ['cancelMatching', admin.cancelMatching({ taskName: 'a\u0000b' })],
+        [
+          'not text',
+          admin.retryMatching({ status: { x: 1 } as unknown as typeof FAILED }),
+        ],
+      ];
+      for (const [what, promise] of refused)
+        await expect(
+          promise.then(
+            () => what,
+            (error: Error) => [what, error.constructor.name, error.message],
+          ),
+        ).resolves.toEqual([
+          what,
+          'TasksError',
+          expect.stringMatching(/^The results filter '\w+' must be/),
+        ]);
+    });
+
+    it('leaves out of a bulk action the results finished or enqueued after its asOf', async () => {
+      const failed = await admin.list({ status: FAILED, limit: 1 });
+      expect(failed.results).toHaveLength(1);
+      await expect(
+        admin.retryMatching({ status: FAILED }, new Date(0)),
+      ).resolves.toBe(0);
+      await expect(
+        admin.cancelMatching({ status: READY }, new Date(0)),
+      ).resolves.toBe(0);
+      const still = await admin.find(failed.results[0].id);
+      expect(still?.status).toBe(FAILED);
     });
 
     it('counts the results finished in the last hour per bucket, queue and status', async () => {

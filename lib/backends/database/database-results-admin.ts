@@ -12,7 +12,8 @@ import type {
   RetryOutcome,
 } from '../results-admin.js';
 import type { DatabaseStore } from './database-store.js';
-import { ResultStore } from './result-store.js';
+import { checkFilterValue, checkResultFilter } from './result-filter-check.js';
+import { ResultStore, type BatchBound } from './result-store.js';
 import { decodeRow } from './task-row.js';
 
 const { READY, RUNNING, FAILED, CANCELLED } = TaskResultStatus;
@@ -35,6 +36,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
   async list(query: ResultQuery): Promise<ResultPage> {
     const { results } = await this.open();
     const { limit, after, ...filter } = query;
+    checkResultFilter(filter);
     const page = await results.page(filter, limit, after);
     return {
       results: page.rows.map((row) => decodeRow(row).data),
@@ -43,6 +45,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
   }
 
   async find(id: string): Promise<TaskResultData | null> {
+    checkFilterValue('id', id);
     const row = await (await this.open()).tasks.find(id);
     return row ? decodeRow(row).data : null;
   }
@@ -77,10 +80,12 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     return { result: after };
   }
 
-  async retryMatching(filter: ResultFilter): Promise<number> {
+  async retryMatching(filter: ResultFilter, asOf?: Date): Promise<number> {
+    checkResultFilter(filter);
     const { results } = await this.open();
     let total = 0;
-    await this.eachBatch(filter, [FAILED, CANCELLED], async (batch) => {
+    const bound = asOf && { column: 'finished_at' as const, at: asOf };
+    await this.eachBatch(filter, [FAILED, CANCELLED], bound, async (batch) => {
       try {
         total += await results.retry(batch.map((row) => row.id));
       } catch {
@@ -115,10 +120,12 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     }
   }
 
-  async cancelMatching(filter: ResultFilter): Promise<number> {
+  async cancelMatching(filter: ResultFilter, asOf?: Date): Promise<number> {
+    checkResultFilter(filter);
     const { tasks } = await this.open();
     let total = 0;
-    await this.eachBatch(filter, [READY, RUNNING], async (batch) => {
+    const bound = asOf && { column: 'enqueued_at' as const, at: asOf };
+    await this.eachBatch(filter, [READY, RUNNING], bound, async (batch) => {
       total += await tasks.cancelWhere(
         (where) =>
           `id IN (${where.list(
@@ -132,15 +139,22 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     return total;
   }
 
-  /** Runs `act` on the rows matching `filter` in `statuses`, a batch at a time, oldest first. */
+  /** Runs `act` on the rows matching `filter` in `statuses` (and `bound`), a batch at a time, oldest first. */
   private async eachBatch(
     filter: ResultFilter,
     statuses: readonly TaskResultStatus[],
+    bound: BatchBound | undefined,
     act: (batch: { id: string; status: string }[]) => Promise<void>,
   ): Promise<void> {
     const { results } = await this.open();
     for (let afterSeq = 0; ;) {
-      const batch = await results.batch(filter, statuses, afterSeq, BULK_BATCH);
+      const batch = await results.batch(
+        filter,
+        statuses,
+        afterSeq,
+        BULK_BATCH,
+        bound,
+      );
       if (batch.length === 0) return;
       await act(batch);
       afterSeq = batch[batch.length - 1].seq;

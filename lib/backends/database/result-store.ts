@@ -1,4 +1,4 @@
-import { InvalidTaskError } from '../../errors/invalid-task.error.js';
+import { TasksError } from '../../errors/tasks.error.js';
 import {
   isFinishedStatus,
   TaskResultStatus,
@@ -17,6 +17,12 @@ const RETRYABLE = `status IN ('${FAILED}', '${CANCELLED}')`;
 export interface Cursor {
   finishedAt?: number;
   seq: number;
+}
+
+/** Rows a bulk action leaves out: those whose `column` is after `at` (or NULL). */
+export interface BatchBound {
+  column: 'finished_at' | 'enqueued_at';
+  at: Date;
 }
 
 /** A page's rows, and the cursor after its last one. */
@@ -91,7 +97,7 @@ export class ResultStore {
       filter.status !== undefined && isFinishedStatus(filter.status);
     const cursor = after === undefined ? undefined : parseCursor(after);
     if (cursor && byFinish !== (cursor.finishedAt !== undefined))
-      throw new InvalidTaskError(TaskMessages.badResultCursor(after ?? ''));
+      throw new TasksError(TaskMessages.badResultCursor(after ?? ''));
     const sql = new SqlBuilder(this.sql.dialect);
     const where = [this.matching(sql, filter)];
     // Implied by a finished status, spelled out for the partial index.
@@ -172,14 +178,15 @@ export class ResultStore {
 
   /**
    * The ids and statuses of rows matching `filter` in one of `statuses`
-   * after `afterSeq`, oldest first, at most `limit`: a bulk action's next
-   * batch.
+   * after `afterSeq` (and within `bound`), oldest first, at most `limit`:
+   * a bulk action's next batch.
    */
   async batch(
     filter: ResultFilter,
     statuses: readonly TaskResultStatus[],
     afterSeq: number,
     limit: number,
+    bound?: BatchBound,
   ): Promise<{ id: string; status: string; seq: number }[]> {
     const sql = new SqlBuilder(this.sql.dialect);
     const where = [
@@ -187,6 +194,8 @@ export class ResultStore {
       `status IN (${sql.list(statuses, 'text')})`,
       `seq > ${sql.p(afterSeq, 'bigint')}`,
     ];
+    if (bound)
+      where.push(`${bound.column} <= ${sql.p(bound.at.getTime(), 'bigint')}`);
     const rows = await this.sql.read(
       `SELECT id, status, seq FROM ${this.tasks} WHERE ${where.filter(Boolean).join(' AND ')} ` +
         `ORDER BY seq LIMIT ${sql.p(limit, 'integer')}`,
@@ -214,12 +223,19 @@ export class ResultStore {
   }
 }
 
-/** Reads a cursor written by `encodeCursor`; `InvalidTaskError` when it is not one. */
+/** Reads a cursor written by `encodeCursor`; a `TasksError` when it is not one. */
 function parseCursor(value: string): Cursor {
-  const match = /^(?:(\d{1,16})\.)?(\d{1,19})$/.exec(value);
-  if (!match) throw new InvalidTaskError(TaskMessages.badResultCursor(value));
-  return {
+  const match = /^(?:(\d{1,16})\.)?(\d{1,16})$/.exec(value);
+  const cursor = match && {
     finishedAt: match[1] === undefined ? undefined : Number(match[1]),
     seq: Number(match[2]),
   };
+  // Beyond a safe integer the number is not one a row holds (and not one a bigint parameter takes).
+  if (
+    !cursor ||
+    !Number.isSafeInteger(cursor.seq) ||
+    !Number.isSafeInteger(cursor.finishedAt ?? 0)
+  )
+    throw new TasksError(TaskMessages.badResultCursor(value));
+  return cursor;
 }

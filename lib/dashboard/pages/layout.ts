@@ -61,7 +61,7 @@ export function postForm(
     class="inline"
     method="post"
     action="${action}"
-    ${confirm ? html` hx-boost="true" hx-confirm="${confirm}"` : null}
+    ${confirm ? html` hx-boost="true" hx-confirm="${confirm}" hx-disabled-elt="find button"` : null}
   >
     <input
       type="hidden"

@@ -19,7 +19,7 @@ import {
 const STATUSES = Object.values(TaskResultStatus);
 
 /** How often the overview refreshes itself. */
-const REFRESH = 'every 3s';
+const REFRESH = 'every 10s';
 
 function countsTable(
   ctx: PageContext,

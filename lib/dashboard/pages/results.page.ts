@@ -21,6 +21,8 @@ export interface ResultsView {
   deep: boolean;
   /** What the last bulk action did, if the page follows one. */
   notice?: string;
+  /** When the page was read (ms): its bulk actions cover no result finished or enqueued later. */
+  asOf: number;
 }
 
 /** The filter as URL parameters. */
@@ -76,9 +78,16 @@ function filterForm(ctx: PageContext, view: ResultsView): Html {
 
 function bulkActions(ctx: PageContext, view: ResultsView): Html {
   if (ctx.readOnly) return html``;
-  const fields = filterParams(view.backend, view.filter);
+  const { backend, ...filter } = filterParams(view.backend, view.filter);
+  if (Object.values(filter).every((value) => value === undefined))
+    return html`<p class="muted">
+      Filter the results to retry or cancel all that match.
+    </p>`;
+  const fields = { backend, ...filter, asOf: String(view.asOf) };
   return html`<div class="actions">
-    <span class="muted">Every result matching this filter:</span>
+    <span class="muted"
+      >Every result matching this filter, as of this page:</span
+    >
     ${postForm(ctx, `${ctx.base}/bulk/retry`, 'Retry the FAILED and CANCELLED ones', fields, 'Retry every FAILED and CANCELLED result matching this filter, each as a new attempt of the same result?')}
     ${postForm(ctx, `${ctx.base}/bulk/cancel`, 'Cancel the READY and RUNNING ones', fields, 'Cancel every READY and RUNNING result matching this filter?')}
   </div>`;
