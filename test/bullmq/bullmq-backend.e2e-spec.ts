@@ -10,6 +10,7 @@ import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import {
+  ImmediateBackend,
   InvalidTaskBackendError,
   InvalidTaskError,
   Task,
@@ -21,10 +22,13 @@ import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
 import {
   deleteRedisPrefix,
   describeWithRedis,
+  redisServerInstalled,
+  startRedisServer,
   TEST_REDIS,
   uniqueRedisPrefix,
 } from '../support/redis.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { waitFor } from '../support/wait.js';
 import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
 
 @Injectable()
@@ -170,6 +174,48 @@ describeWithRedis('BullMQBackend', () => {
     });
   });
 
+  it('is run by the in-process worker of its alias', async () => {
+    const moduleRef = await bootTasksApp({
+      backends: {
+        default: { backend: ImmediateBackend },
+        redis: {
+          backend: BullMQBackend,
+          queues: ['default', 'reports'],
+          options: bullmqOptions({ prefix }),
+        },
+      },
+      extraOptions: { worker: { backend: 'redis', concurrency: 4 } },
+      providers: [ConformanceTasks],
+    });
+    try {
+      const queue = moduleRef.get(TaskQueue);
+      const results = await queue
+        .task(ConformanceTasks, 'add')
+        .using({ backend: 'redis', queueName: 'reports' })
+        .enqueueMany([
+          [1, 2],
+          [3, 4],
+        ]);
+      expect(results.map((result) => result.backend)).toEqual([
+        'redis',
+        'redis',
+      ]);
+      await waitFor('both tasks to run', async () => {
+        const read = await Promise.all(
+          results.map((result) => queue.getResult(result.id, 'redis')),
+        );
+        return read.every((result) => result.isFinished);
+      });
+      for (const [index, result] of results.entries()) {
+        const done = await queue.getResult(result.id, 'redis');
+        expect(done.status).toBe(TaskResultStatus.SUCCESSFUL);
+        expect(done.returnValue).toBe([3, 7][index]);
+      }
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
   it('opens no connection until first used, and closes them all on shutdown', async () => {
     const moduleRef = await bootBullMQApp({
       prefix,
@@ -211,6 +257,40 @@ describeWithRedis('BullMQBackend', () => {
       await moduleRef.close();
     }
   });
+
+  // A Redis server of its own, killed and started again on the same port.
+  (redisServerInstalled ? it : it.skip)(
+    'fails an enqueue with a clear error when Redis went away, and enqueues again once it is back',
+    async () => {
+      const port = await closedPort();
+      let server = await startRedisServer(port);
+      const moduleRef = await bootBullMQApp({
+        prefix,
+        providers: [ConformanceTasks],
+        connection: { host: '127.0.0.1', port },
+      });
+      try {
+        const queue = moduleRef.get(TaskQueue);
+        await queue.enqueue(ConformanceTasks, 'add', 1, 2);
+        await server.stop();
+        await expect(
+          queue.enqueue(ConformanceTasks, 'add', 3, 4),
+        ).rejects.toThrow(
+          new RegExp(`Redis at 127\\.0\\.0\\.1:${port} is not reachable`),
+        );
+        server = await startRedisServer(port);
+        await waitFor('the enqueue to succeed again', () =>
+          queue.enqueue(ConformanceTasks, 'add', 5, 6).then(
+            (result) => result.status === TaskResultStatus.READY,
+            () => false,
+          ),
+        );
+      } finally {
+        await moduleRef.close();
+        await server.stop();
+      }
+    },
+  );
 
   it('refuses bad options at bootstrap, naming them', async () => {
     const boot = (options: Record<string, unknown>) =>

@@ -18,6 +18,8 @@ const UNLIMITED_STALLS = 1_000_000;
 
 /** How long an operation waits for Redis to (re)connect before it fails. */
 const CONNECT_WAIT_MS = 5000;
+/** How long closing waits for a connection to end cleanly before it drops it. */
+const CLOSE_WAIT_MS = 2000;
 
 /** Something BullMQ opened on a Redis connection: a Queue or a Worker. */
 interface Connected {
@@ -25,6 +27,7 @@ interface Connected {
   on(event: 'error', listener: (error: Error) => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
   close(): Promise<void>;
+  disconnect(): Promise<void>;
 }
 
 /**
@@ -90,8 +93,8 @@ export class BullMQStore {
   }
 
   /** The BullMQ Worker this process claims jobs of a task queue through, connected. */
-  worker(name: string): Promise<Worker> {
-    return this.opened(this.workers, name, (bullmq) => {
+  async worker(name: string): Promise<Worker> {
+    const worker = await this.opened(this.workers, name, (bullmq) => {
       const worker = new bullmq.Worker(name, null, {
         maxStalledCount: UNLIMITED_STALLS,
         ...this.settings.workerOptions,
@@ -103,11 +106,14 @@ export class BullMQStore {
       });
       return worker;
     });
+    await this.online((await worker.backend.client) as RedisClient);
+    return worker;
   }
 
   /** The Redis client of the control queue, for the backend's own keys and scripts. */
   async client(): Promise<RedisClient> {
     const queue = await this.queue(CONTROL_QUEUE);
+    // queue() saw its client online.
     return (await queue.backend.client) as RedisClient;
   }
 
@@ -123,7 +129,55 @@ export class BullMQStore {
       on: (event, listener) => client.on(event, listener),
       off: (event, listener) => client.off(event, listener),
       close: async () => undefined,
+      disconnect: async () => undefined,
     });
+  }
+
+  /**
+   * `work`, unless `client` loses its connection and does not get it back
+   * within CONNECT_WAIT_MS meanwhile: then a rejection naming Redis (BullMQ
+   * keeps the commands to send them once it reconnects, however long that
+   * takes; `work` may still take effect then).
+   */
+  async guard<T>(client: RedisClient, work: Promise<T>): Promise<T> {
+    work.catch(() => undefined);
+    let stopWatching = () => {};
+    const lost = new Promise<never>((_, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let cause: unknown = new Error('the connection was lost');
+      const onError = (error: unknown) => (cause = error);
+      const onClose = () => {
+        timer ??= setTimeout(
+          () =>
+            reject(
+              new InvalidTaskBackendError(
+                TaskMessages.redisUnreachable(this.alias, this.where, cause),
+                { cause },
+              ),
+            ),
+          CONNECT_WAIT_MS,
+        );
+      };
+      const onReady = () => {
+        clearTimeout(timer);
+        timer = undefined;
+      };
+      client.on('error', onError);
+      client.on('close', onClose);
+      client.on('ready', onReady);
+      if (client.status !== 'ready') onClose();
+      stopWatching = () => {
+        clearTimeout(timer);
+        client.off('error', onError);
+        client.off('close', onClose);
+        client.off('ready', onReady);
+      };
+    });
+    try {
+      return await Promise.race([work, lost]);
+    } finally {
+      stopWatching();
+    }
   }
 
   /** Fails with a message naming Redis when `connected` is not connected and does not connect soon. */
@@ -144,14 +198,15 @@ export class BullMQStore {
   async knownQueues(): Promise<string[]> {
     if (this.configuredQueues.length) return [...this.configuredQueues];
     const client = await this.client();
-    return Object.keys(await client.hgetall(this.key('queues'))).sort();
+    const queues = await this.guard(client, client.hgetall(this.key('queues')));
+    return Object.keys(queues).sort();
   }
 
   /** Adds a task queue to the list `knownQueues()` reads, where the backend accepts any. */
   async registerQueue(name: string): Promise<void> {
     if (this.configuredQueues.length) return;
     const client = await this.client();
-    await client.hset(this.key('queues'), { [name]: 1 });
+    await this.guard(client, client.hset(this.key('queues'), { [name]: 1 }));
   }
 
   /** The job of a result id (in whichever task queue holds it), or null. */
@@ -177,12 +232,7 @@ export class BullMQStore {
     this.workers.clear();
     this.queues.clear();
     await Promise.all(
-      all.map((opening) =>
-        opening.then(
-          (connected) => connected.close(),
-          () => undefined,
-        ),
-      ),
+      all.map((opening) => opening.then(closeConnection, () => undefined)),
     );
   }
 
@@ -220,7 +270,7 @@ export class BullMQStore {
         try {
           await this.reachable(connected);
         } catch (error) {
-          await connected.close().catch(() => undefined);
+          await closeConnection(connected);
           throw error;
         }
         return connected;
@@ -232,6 +282,22 @@ export class BullMQStore {
     }
     return opening;
   }
+}
+
+/**
+ * Closes `connected` cleanly, or drops its connection when that does not
+ * end within CLOSE_WAIT_MS (a connection that is reconnecting may never).
+ */
+async function closeConnection(connected: Connected): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    connected.close().catch(() => undefined),
+    new Promise<void>(
+      (resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+    ),
+  ]);
+  clearTimeout(timer);
+  await connected.disconnect().catch(() => undefined);
 }
 
 /** Resolves once `connected` is ready; rejects on its first connection error, or after CONNECT_WAIT_MS. */

@@ -146,6 +146,14 @@ export class BullMQWorkerQueue implements WorkerQueue {
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]> {
+    return this.guarded(this.claimUpTo(workerId, queues, limit));
+  }
+
+  private async claimUpTo(
+    workerId: string,
+    queues: readonly string[] | null,
+    limit: number,
+  ): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
     let open = queues ? [...queues] : await this.store.knownQueues();
     while (claimed.length < limit && open.length > 0) {
@@ -209,6 +217,12 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
+    return this.guarded(this.writeOutcomes(records));
+  }
+
+  private async writeOutcomes(
+    records: readonly AttemptRecord[],
+  ): Promise<CompletionReport> {
     const written: string[] = [];
     const cancelledIds: string[] = [];
     const cancels = await this.cancelRequested(
@@ -253,6 +267,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   /** Extends the locks this worker holds; reports those it no longer holds, and those whose cancel was requested. */
   async heartbeat(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<HeartbeatReport> {
+    return this.guarded(this.extendLeases(workerId, held));
+  }
+
+  private async extendLeases(
     workerId: string,
     held: readonly HeldTask[],
   ): Promise<HeartbeatReport> {
@@ -358,6 +379,11 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return async () => {
       this.store.localWakers.delete(onWake);
     };
+  }
+
+  /** `work`, or a rejection naming Redis when the connection is lost meanwhile and stays lost. */
+  private async guarded<T>(work: Promise<T>): Promise<T> {
+    return this.store.guard(await this.store.client(), work);
   }
 
   /** The ids among `ids` whose cancel was requested. */
