@@ -33,6 +33,13 @@ import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
 
 @Injectable()
 class KeyedTasks {
+  /** Outlasts its timeout. */
+  @Task({ timeout: 50 })
+  async slow(): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return 'too late';
+  }
+
   /** Unique by its key: while one is READY or RUNNING, an enqueue of the same key returns it. */
   @Task({ unique: { key: (key: string) => key } })
   keyed(key: string): string {
@@ -130,6 +137,30 @@ describeWithRedis('BullMQBackend', () => {
       expect(done.attempts).toBe(1);
       expect(done.progress).toBe(0.5);
       await expect(queue.cancel(enqueued.id)).rejects.toThrow(/CANCELLED/);
+    });
+
+    it('fails an attempt that outlasts its timeout with TaskTimeoutError', async () => {
+      const enqueued = await queue.enqueue(KeyedTasks, 'slow');
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+      const done = await queue.getResult(enqueued.id);
+      expect(done.status).toBe(TaskResultStatus.FAILED);
+      expect(done.errors.map((error) => error.errorClass)).toEqual([
+        'TaskTimeoutError',
+      ]);
+    });
+
+    it('reports since when the longest-waiting due task has been due', async () => {
+      const admin = queue.backend().admin()!;
+      await expect(admin.oldestDueReady()).resolves.toBeNull();
+      const due = new Date(Date.now() - 60_000);
+      const record = queue.task(ConformanceTasks, 'record');
+      await record
+        .using({ runAfter: new Date(Date.now() + 3_600_000) })
+        .enqueue('later');
+      await expect(admin.oldestDueReady()).resolves.toBeNull();
+      await record.enqueue('now');
+      await record.using({ runAfter: due, priority: 5 }).enqueue('due');
+      await expect(admin.oldestDueReady()).resolves.toEqual(due);
     });
 
     it('refuses a queue name BullMQ cannot take', () => {
