@@ -29,6 +29,7 @@ import {
 } from '../support/redis.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
+import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
 
 @Injectable()
@@ -244,6 +245,41 @@ describeWithRedis('BullMQBackend', () => {
       }
     } finally {
       await moduleRef.close();
+    }
+  });
+
+  it('wakes a worker of another process when a task is enqueued, without waiting for its next poll', async () => {
+    const workers = await bootBullMQApp({
+      prefix,
+      providers: [ConformanceTasks],
+    });
+    const web = await bootBullMQApp({ prefix, providers: [ConformanceTasks] });
+    try {
+      const queue = web.get(TaskQueue);
+      // Its queue known to the workers' process before it listens.
+      const first = await queue.enqueue(ConformanceTasks, 'add', 0, 0);
+      const worker = workers
+        .get(WorkerFactory)
+        .create({ queues: ['*'], intervalMs: 3_600_000 });
+      const running = worker.run();
+      try {
+        await waitFor(
+          'the first task to run',
+          async () => (await queue.getResult(first.id)).isFinished,
+        );
+        // The worker sleeps until its next poll, an hour away, unless woken.
+        const second = await queue.enqueue(ConformanceTasks, 'add', 1, 1);
+        await waitFor(
+          'the second task to run',
+          async () => (await queue.getResult(second.id)).isFinished,
+        );
+      } finally {
+        worker.stop();
+        await running;
+      }
+    } finally {
+      await web.close();
+      await workers.close();
     }
   });
 

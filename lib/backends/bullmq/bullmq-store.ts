@@ -1,4 +1,4 @@
-import type { Job, Queue, Worker } from 'bullmq';
+import type { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import {
@@ -45,6 +45,7 @@ export class BullMQStore {
   private module?: Promise<BullMQModule>;
   private readonly queues = new Map<string, Promise<Queue>>();
   private readonly workers = new Map<string, Promise<Worker>>();
+  private readonly events = new Map<string, Promise<QueueEvents>>();
   private closed = false;
 
   constructor(
@@ -108,6 +109,19 @@ export class BullMQStore {
     });
     await this.online((await worker.backend.client) as RedisClient);
     return worker;
+  }
+
+  /** The events of a task queue (BullMQ's event stream), for waking workers. */
+  queueEvents(name: string): Promise<QueueEvents> {
+    return this.opened(
+      this.events,
+      name,
+      (bullmq) =>
+        new bullmq.QueueEvents(name, {
+          connection: this.connectionOptions(),
+          prefix: this.settings.prefix,
+        }),
+    );
   }
 
   /** The Redis client of the control queue, for the backend's own keys and scripts. */
@@ -228,7 +242,12 @@ export class BullMQStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.workers.values(), ...this.queues.values()];
+    const all = [
+      ...this.events.values(),
+      ...this.workers.values(),
+      ...this.queues.values(),
+    ];
+    this.events.clear();
     this.workers.clear();
     this.queues.clear();
     await Promise.all(

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Job } from 'bullmq';
+import type { Job, QueueEvents } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import {
   attemptCancelled,
@@ -132,6 +132,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   async unregisterWorker(workerId: string): Promise<void> {
     this.registered.delete(workerId);
+    this.held.forget(workerId);
     const client = await this.store.client();
     await client.hdel(this.store.key('workers'), workerId);
   }
@@ -373,11 +374,30 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return true;
   }
 
-  /** Wakes on every enqueue in this process; tasks enqueued elsewhere are found by polling. */
+  /**
+   * Wakes on every job that becomes waiting in the backend's queues known
+   * now (BullMQ's 'waiting' events: enqueued, due, or put back), and on
+   * every enqueue in this process; tasks of queues first used later are
+   * found by polling.
+   */
   async listen(onWake: () => void): Promise<() => Promise<void>> {
+    const wake = () => onWake();
     this.store.localWakers.add(onWake);
+    const listening: QueueEvents[] = [];
+    try {
+      for (const name of await this.store.knownQueues()) {
+        const events = await this.store.queueEvents(name);
+        events.on('waiting', wake);
+        listening.push(events);
+      }
+    } catch (error) {
+      this.store.localWakers.delete(onWake);
+      for (const events of listening) events.off('waiting', wake);
+      throw error;
+    }
     return async () => {
       this.store.localWakers.delete(onWake);
+      for (const events of listening) events.off('waiting', wake);
     };
   }
 
