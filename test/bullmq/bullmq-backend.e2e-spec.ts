@@ -283,6 +283,34 @@ describeWithRedis('BullMQBackend', () => {
     }
   });
 
+  it('runs on an ioredis instance of the application, which it leaves open', async () => {
+    const shared = new Redis({ ...TEST_REDIS, maxRetriesPerRequest: null });
+    const moduleRef = await bootTasksApp({
+      backends: {
+        default: {
+          backend: BullMQBackend,
+          queues: [],
+          options: { ...bullmqOptions({ prefix }), connection: shared },
+        },
+      },
+      providers: [ConformanceTasks],
+    });
+    try {
+      const queue = moduleRef.get(TaskQueue);
+      const enqueued = await queue.enqueue(ConformanceTasks, 'add', 2, 3);
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+      expect((await queue.getResult(enqueued.id)).returnValue).toBe(5);
+    } finally {
+      await moduleRef.close();
+    }
+    try {
+      expect(shared.status).toBe('ready');
+      await expect(shared.ping()).resolves.toBe('PONG');
+    } finally {
+      shared.disconnect();
+    }
+  });
+
   it('opens no connection until first used, and closes them all on shutdown', async () => {
     const moduleRef = await bootBullMQApp({
       prefix,

@@ -21,7 +21,7 @@ const CONNECT_WAIT_MS = 5000;
 /** How long closing waits for a connection to end cleanly before it drops it. */
 const CLOSE_WAIT_MS = 2000;
 
-/** Something BullMQ opened on a Redis connection: a Queue or a Worker. */
+/** Something BullMQ opened on a Redis connection: a Queue, a Worker or QueueEvents. */
 interface Connected {
   waitUntilReady(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -34,8 +34,9 @@ interface Connected {
  * The BullMQBackend's connections, opened lazily: a BullMQ `Queue` per task
  * queue (enqueue, read, cancel, administration), a BullMQ `Worker` per task
  * queue a worker of this process claims from (manual processing: no
- * processor, jobs taken with `getNextJob`), and the Redis client of the
- * control queue for the backend's own keys. All closed by `close()`.
+ * processor, jobs taken with `getNextJob`), the events of the task queues
+ * workers listen to, and the Redis client of the control queue for the
+ * backend's own keys. All closed by `close()`.
  */
 export class BullMQStore {
   /** Workers of this process to wake when a task is enqueued here. */
@@ -251,8 +252,18 @@ export class BullMQStore {
     this.workers.clear();
     this.queues.clear();
     await Promise.all(
-      all.map((opening) => opening.then(closeConnection, () => undefined)),
+      all.map((opening) =>
+        opening.then(
+          (connected) => closeConnection(connected, this.ownConnection),
+          () => undefined,
+        ),
+      ),
     );
+  }
+
+  /** Whether the backend made its connections (from options), as opposed to using the application's ioredis instance. */
+  private get ownConnection(): boolean {
+    return !isRedisInstance(this.settings.connection);
   }
 
   private connectionOptions(): Record<string, unknown> {
@@ -289,7 +300,7 @@ export class BullMQStore {
         try {
           await this.reachable(connected);
         } catch (error) {
-          await closeConnection(connected);
+          await closeConnection(connected, this.ownConnection);
           throw error;
         }
         return connected;
@@ -304,19 +315,28 @@ export class BullMQStore {
 }
 
 /**
- * Closes `connected` cleanly, or drops its connection when that does not
- * end within CLOSE_WAIT_MS (a connection that is reconnecting may never).
+ * Closes `connected` cleanly or, when that does not end within
+ * CLOSE_WAIT_MS (a connection that is reconnecting may never), drops its
+ * connection: only where it is the backend's own, never the application's
+ * ioredis instance.
  */
-async function closeConnection(connected: Connected): Promise<void> {
+async function closeConnection(
+  connected: Connected,
+  ownConnection: boolean,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    connected.close().catch(() => undefined),
-    new Promise<void>(
-      (resolve) => (timer = setTimeout(resolve, CLOSE_WAIT_MS)),
+  const closed = await Promise.race([
+    connected.close().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>(
+      (resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)),
     ),
   ]);
   clearTimeout(timer);
-  await connected.disconnect().catch(() => undefined);
+  if (!closed && ownConnection)
+    await connected.disconnect().catch(() => undefined);
 }
 
 /** Resolves once `connected` is ready; rejects on its first connection error, or after CONNECT_WAIT_MS. */
