@@ -12,7 +12,8 @@
 //                 lib/events/, lib/worker/, lib/interfaces/
 //   5 surface     lib/tasks.module.ts, lib/task-queue.service.ts,
 //                 lib/tasks.lifecycle.ts, lib/index.ts, lib/decorators/,
-//                 lib/cli/, lib/testing/, lib/terminus/, lib/bullmq/
+//                 lib/cli/, lib/testing/, lib/terminus/, lib/bullmq/,
+//                 lib/dashboard/
 //
 // Each rule's comment says what to do about a violation; `npm run
 // lint:layers` (part of `npm run lint`) prints it under the violation.
@@ -24,7 +25,7 @@ const BACKENDS = '^lib/(backends|typeorm)/';
 const SERVICES =
   '^lib/(discovery|dispatch|transactions|events|worker|interfaces)/';
 const SURFACE =
-  '^lib/(tasks\\.module\\.ts$|task-queue\\.service\\.ts$|tasks\\.lifecycle\\.ts$|index\\.ts$|decorators/|cli/|testing/|terminus/|bullmq/)';
+  '^lib/(tasks\\.module\\.ts$|task-queue\\.service\\.ts$|tasks\\.lifecycle\\.ts$|index\\.ts$|decorators/|cli/|testing/|terminus/|bullmq/|dashboard/)';
 const LAYERS = [CORE, EXECUTION, BACKENDS, SERVICES, SURFACE];
 
 // A concrete backend: anything in a subfolder of lib/backends/.
@@ -224,7 +225,7 @@ module.exports = {
       exportsFields: ['exports'],
       conditionNames: ['types', 'import', 'require', 'node', 'default'],
       mainFields: ['types', 'typings', 'module', 'main'],
-      extensions: ['.ts', '.d.ts', '.js', '.mjs', '.cjs', '.json'],
+      extensions: ['.ts', '.cts', '.d.ts', '.js', '.mjs', '.cjs', '.json'],
     },
   },
 };

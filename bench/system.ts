@@ -22,6 +22,11 @@ export interface BenchSystem {
   enqueuePickup(enqueuedAt: number): Promise<void>;
   /** How many tasks the store does not report complete yet. */
   remaining(): Promise<number>;
+  /**
+   * Whether every task is complete, asked the cheapest way the store
+   * offers: the drain phases poll it every 10 ms, beside the workers.
+   */
+  drained(): Promise<boolean>;
   /** The worker process for this store (`bench/workers/`). */
   worker(): WorkerSpec;
   /** Drops the system's database objects and closes its connections. */

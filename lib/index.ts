@@ -62,6 +62,14 @@ export type {
   ScheduleTickStatus,
   WorkerStatus,
 } from './backends/backend-admin.js';
+export type {
+  ActivityBucket,
+  ResultFilter,
+  ResultPage,
+  ResultQuery,
+  ResultsAdmin,
+  RetryOutcome,
+} from './backends/results-admin.js';
 export { ImmediateBackend } from './backends/immediate/immediate.backend.js';
 export { DummyBackend } from './backends/dummy/dummy.backend.js';
 export * from './errors/index.js';

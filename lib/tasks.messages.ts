@@ -136,6 +136,12 @@ export const TaskMessages = {
     `Backend '${alias}' (${backendClass}) cannot cancel results.`,
   cannotCancel: (id: string, status: string) =>
     `Task result '${id}' is ${status}: it has finished, and only a READY or RUNNING result can be cancelled.`,
+  cannotRetry: (id: string, status: string) =>
+    `Task result '${id}' is ${status}: only a FAILED or CANCELLED result can be retried.`,
+  retryHeldKey: (id: string, uniqueKey: string) =>
+    `Task result '${id}' cannot be retried: another READY or RUNNING result holds its unique key ${JSON.stringify(uniqueKey)}. Retry it once that one has finished.`,
+  badResultCursor: (value: string) =>
+    `'${value}' is not a cursor of this results list (it comes from the 'next' of the page before, and a list of a finished status has cursors of its own). Start again from the first page.`,
   taskCancelled: (id: string, taskName: string) =>
     `Task ${id} (${taskName}) was cancelled while it ran: its attempt should stop now; the result ends CANCELLED and is not retried.`,
 
@@ -395,6 +401,24 @@ export const TaskMessages = {
   periodicHeading: () => 'Periodic tasks',
   checkOk: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass}): OK`,
+  // dashboard
+  dashboardWithoutGuard: () =>
+    `TasksDashboardModule.forRoot() needs a 'guard': a CanActivate class that decides who may see and act on tasks (e.g. your admin guard). To serve the dashboard to anyone who reaches it (only on a private network), pass 'public: true' instead.`,
+  dashboardBadGuard: (value: unknown) =>
+    `TasksDashboardModule.forRoot(): 'guard' must be a class implementing CanActivate, got ${describe(value)}.`,
+  dashboardBadPath: (value: unknown) =>
+    `TasksDashboardModule.forRoot(): 'path' must be a URL path such as '/tasks' (letters, digits, '-', '_', '.', '/'), got ${describe(value)}.`,
+  dashboardPublic: (path: string) =>
+    `The tasks dashboard at '${path}' is public (no guard): anyone who reaches it sees task data. Give TasksDashboardModule.forRoot() a 'guard' unless only a private network reaches it.`,
+  dashboardReadOnly: () =>
+    `This dashboard is read-only. Mount it with TasksDashboardModule.forRoot({ readOnly: false, guard }) to retry and cancel tasks from it.`,
+  dashboardCsrf: () =>
+    `The form's CSRF token is missing or does not match this browser's cookie. Reload the page and submit again.`,
+  dashboardNoResultsAdmin: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}) offers no result browsing: the dashboard shows its counts and workers only.`,
+  dashboardBadFilter: (field: string, value: string) =>
+    `The filter '${field}' cannot be ${JSON.stringify(value)}.`,
+
   stopSignal: (signal: string) =>
     `${signal} received: no new tasks are claimed; running tasks may finish (send it again to abort them)`,
   abortSignal: (signal: string) =>

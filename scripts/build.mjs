@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** Subpath entry points beside the root one: `nestjs-tasks/<name>` is lib/<name>/index.ts. */
-const ENTRY_POINTS = ['testing', 'terminus', 'bullmq'];
+const ENTRY_POINTS = ['testing', 'terminus', 'bullmq', 'dashboard'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dist = join(root, 'dist');

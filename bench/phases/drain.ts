@@ -25,10 +25,7 @@ export function drainPhase(processes: number): Phase {
         (workers): Promise<ThroughputSample> =>
           timed(async () => {
             await Promise.all(workers.map((w) => w.start(deadline)));
-            const done = waitUntil(
-              async () => (await system.remaining()) === 0,
-              deadline,
-            );
+            const done = waitUntil(() => system.drained(), deadline);
             await Promise.race([done, ...workers.map((w) => w.failure)]);
           }),
       );

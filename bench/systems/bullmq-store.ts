@@ -41,7 +41,8 @@ export interface BullmqConfig {
   queue: string;
 }
 
-function redisConnection(url: string) {
+/** ioredis options for a `redis://` URL. */
+export function redisConnection(url: string) {
   const parsed = new URL(url);
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, ''),

@@ -96,6 +96,10 @@ export class BullmqSystem implements BenchSystem {
       .reduce((sum, [, count]) => sum + count, 0);
   }
 
+  async drained(): Promise<boolean> {
+    return (await this.remaining()) === 0;
+  }
+
   worker(): WorkerSpec {
     return {
       entry: new URL('../workers/bullmq-worker.js', import.meta.url),

@@ -87,6 +87,10 @@ export class GraphileWorkerSystem implements BenchSystem {
     );
   }
 
+  drained(): Promise<boolean> {
+    return this.schema.none(`SELECT 1 FROM ${this.schema.name}._private_jobs`);
+  }
+
   worker(): WorkerSpec {
     const config: GraphileWorkerConfig = {
       connectionString: this.schema.url,

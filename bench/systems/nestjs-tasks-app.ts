@@ -8,24 +8,30 @@ import {
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { DataSourceOptions } from 'typeorm';
+import { BullMQBackend } from '../../lib/bullmq/index.js';
 import {
   createTaskMigrations,
   DatabaseBackend,
   Task,
   TasksModule,
+  type TaskBackendConfig,
 } from '../../lib/index.js';
 import {
   DEFAULT_MARIADB_URL,
   DEFAULT_POSTGRES_URL,
+  DEFAULT_REDIS_URL,
   loopbackUrl,
 } from '../urls.js';
+import { redisConnection } from './bullmq-store.js';
 
-export type BenchDatabase = 'postgres' | 'mariadb' | 'sqlite';
+/** Where nestjs-tasks keeps the bench's tasks: a database (DatabaseBackend) or Redis (BullMQBackend). */
+export type BenchDatabase = 'postgres' | 'mariadb' | 'sqlite' | 'redis';
+type SqlDatabase = Exclude<BenchDatabase, 'redis'>;
 
 /** What the bench and its worker processes share to open the same store. */
 export interface NestjsTasksConfig {
   db: BenchDatabase;
-  /** The tasks table; the workers table and the migrations table derive from it. */
+  /** The tasks table (the workers table and the migrations table derive from it), or on Redis the key prefix. */
   table: string;
   sqliteFile: string;
 }
@@ -53,7 +59,11 @@ export class BenchTasks {
 @Module({})
 class BenchModule {}
 
-function dataSourceOptions(config: NestjsTasksConfig) {
+/** The Redis of the bench's BullMQBackend. */
+export const benchRedis = () =>
+  redisConnection(loopbackUrl('BENCH_REDIS_URL', DEFAULT_REDIS_URL));
+
+function dataSourceOptions(config: NestjsTasksConfig & { db: SqlDatabase }) {
   switch (config.db) {
     case 'postgres':
       return {
@@ -83,25 +93,33 @@ export function createBenchApp(
   config: NestjsTasksConfig,
   options: { runMigrations: boolean; observePickup: PickupObserver },
 ): Promise<INestApplicationContext> {
+  const backend: TaskBackendConfig =
+    config.db === 'redis'
+      ? {
+          backend: BullMQBackend,
+          queues: [],
+          options: { connection: benchRedis(), prefix: config.table },
+        }
+      : {
+          backend: DatabaseBackend,
+          queues: [],
+          options: { tableName: config.table },
+        };
   const module: DynamicModule = {
     module: BenchModule,
     imports: [
-      TypeOrmModule.forRoot({
-        ...dataSourceOptions(config),
-        migrations: createTaskMigrations(config.table),
-        migrationsTableName: `${config.table}_migrations`,
-        migrationsRun: options.runMigrations,
-        logging: false,
-      } as DataSourceOptions),
-      TasksModule.forRoot({
-        backends: {
-          default: {
-            backend: DatabaseBackend,
-            queues: [],
-            options: { tableName: config.table },
-          },
-        },
-      }),
+      ...(config.db === 'redis'
+        ? []
+        : [
+            TypeOrmModule.forRoot({
+              ...dataSourceOptions({ ...config, db: config.db }),
+              migrations: createTaskMigrations(config.table),
+              migrationsTableName: `${config.table}_migrations`,
+              migrationsRun: options.runMigrations,
+              logging: false,
+            } as DataSourceOptions),
+          ]),
+      TasksModule.forRoot({ backends: { default: backend } }),
     ],
     providers: [
       BenchTasks,

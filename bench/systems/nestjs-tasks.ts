@@ -14,12 +14,17 @@ import {
   type BenchDatabase,
   type NestjsTasksConfig,
 } from './nestjs-tasks-app.js';
+import {
+  RedisStoreProbe,
+  SqlStoreProbe,
+  type TaskStoreProbe,
+} from './nestjs-tasks-stores.js';
 
-/** nestjs-tasks' DatabaseBackend in a minimal Nest application context. */
+/** nestjs-tasks in a minimal Nest application context: DatabaseBackend on a database, or BullMQBackend on Redis. */
 export class NestjsTasksSystem implements BenchSystem {
   private readonly config: NestjsTasksConfig;
   private app?: INestApplicationContext;
-  private dataSource?: DataSource;
+  private probe?: TaskStoreProbe;
   private noop?: TaskDefinition<[number], void>;
   private pickup?: TaskDefinition<[number], void>;
 
@@ -37,15 +42,20 @@ export class NestjsTasksSystem implements BenchSystem {
       runMigrations: true,
       observePickup: () => {},
     });
-    this.dataSource = this.app.get<DataSource>(getDataSourceToken());
+    this.probe =
+      this.config.db === 'redis'
+        ? new RedisStoreProbe(this.config.table)
+        : new SqlStoreProbe(
+            this.app.get<DataSource>(getDataSourceToken()),
+            this.config.table,
+          );
     const queue = this.app.get(TaskQueue);
     this.noop = queue.task(BenchTasks, 'noop');
     this.pickup = queue.task(BenchTasks, 'pickup');
   }
 
-  async reset(): Promise<void> {
-    await this.dataSource!.query(`DELETE FROM ${this.config.table}`);
-    await this.dataSource!.query(`DELETE FROM ${this.config.table}_workers`);
+  reset(): Promise<void> {
+    return this.probe!.reset();
   }
 
   async enqueueOne(n: number, deadline: AbortSignal): Promise<void> {
@@ -73,12 +83,12 @@ export class NestjsTasksSystem implements BenchSystem {
     await this.pickup!.enqueue(enqueuedAt);
   }
 
-  /** Tasks not yet finished: counted through the two partial indexes of READY and RUNNING rows, not a scan of the table. */
-  async remaining(): Promise<number> {
-    const [row] = await this.dataSource!.query(
-      `SELECT COUNT(*) AS n FROM ${this.config.table} WHERE status IN ('READY', 'RUNNING')`,
-    );
-    return Number(row.n);
+  remaining(): Promise<number> {
+    return this.probe!.remaining();
+  }
+
+  drained(): Promise<boolean> {
+    return this.probe!.drained();
   }
 
   worker(): WorkerSpec {
@@ -89,12 +99,8 @@ export class NestjsTasksSystem implements BenchSystem {
   }
 
   async close(): Promise<void> {
-    const { table } = this.config;
     try {
-      if (this.dataSource?.isInitialized) {
-        for (const name of [`${table}_workers`, table, `${table}_migrations`])
-          await this.dataSource.query(`DROP TABLE IF EXISTS ${name}`);
-      }
+      await this.probe?.drop();
     } finally {
       await this.app?.close();
       if (this.config.db === 'sqlite') {

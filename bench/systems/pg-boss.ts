@@ -77,6 +77,13 @@ export class PgBossSystem implements BenchSystem {
     );
   }
 
+  drained(): Promise<boolean> {
+    return this.schema.none(
+      `SELECT 1 FROM ${this.schema.name}.job WHERE name = $1 AND state <> 'completed'`,
+      [QUEUE],
+    );
+  }
+
   worker(): WorkerSpec {
     const config: PgBossConfig = {
       connectionString: this.schema.url,

@@ -17,6 +17,15 @@ export class PostgresSchema {
     return Number(rows[0].n);
   }
 
+  /** Whether `select` finds no row: it stops at the first one. */
+  async none(select: string, params: unknown[] = []): Promise<boolean> {
+    const { rows } = await this.pool.query(
+      `SELECT NOT EXISTS (${select}) AS none`,
+      params,
+    );
+    return rows[0].none === true;
+  }
+
   async drop(): Promise<void> {
     try {
       await this.pool.query(`DROP SCHEMA IF EXISTS ${this.name} CASCADE`);

@@ -37,6 +37,12 @@ export const SYSTEMS: readonly SystemEntry[] = [
     create: () => new NestjsTasksSystem('sqlite'),
   },
   {
+    key: 'nestjs-tasks:redis',
+    store: 'redis',
+    peer: false,
+    create: () => new NestjsTasksSystem('redis'),
+  },
+  {
     key: 'graphile-worker',
     store: 'postgres',
     peer: true,

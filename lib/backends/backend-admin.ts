@@ -1,4 +1,5 @@
 import type { TaskResultStatus } from '../task/task-result-status.js';
+import type { ResultsAdmin } from './results-admin.js';
 
 /** What `tasks:prune` asks of a backend. */
 export interface PruneRequest {
@@ -50,4 +51,9 @@ export interface BackendAdmin {
    * due: what a health check's `maxReadyAgeMs` measures.
    */
   oldestDueReady(): Promise<Date | null>;
+  /**
+   * Listing, retrying and cancelling results (the dashboard), where the
+   * backend offers it; without it the dashboard shows counts and workers.
+   */
+  readonly results?: ResultsAdmin;
 }

@@ -2,6 +2,7 @@ import {
   Module,
   type DynamicModule,
   type INestApplicationContext,
+  type LoggerService,
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
@@ -23,14 +24,18 @@ class TasksCommandModule {
   }
 }
 
-/** Boots the application without an HTTP server, runs `work`, and always closes it. */
+/** Boots the application without an HTTP server, runs `work`, and always closes it; `logger` replaces Nest's default one. */
 export async function withAppContext<T>(
   appModule: Type<unknown>,
   work: (app: INestApplicationContext) => Promise<T>,
+  options: { logger?: LoggerService } = {},
 ): Promise<T> {
   const app = await NestFactory.createApplicationContext(
     TasksCommandModule.wrap(appModule),
-    { bufferLogs: false },
+    {
+      bufferLogs: false,
+      ...(options.logger ? { logger: options.logger } : {}),
+    },
   );
   try {
     return await work(app);

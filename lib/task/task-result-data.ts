@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
 import type { TaskDefinition } from './task-definition.js';
 import type { TaskErrorRecord } from './task-error-record.js';
 import { TaskResultStatus } from './task-result-status.js';
+import { newTaskId } from './task-id.js';
 
 /** The stored state of one result: what every backend keeps, in memory or in a row. */
 export interface TaskResultData {
@@ -35,7 +35,7 @@ export function newResultData(
   now = new Date(),
 ): TaskResultData {
   return {
-    id: randomUUID(),
+    id: newTaskId(now.getTime()),
     taskName: task.name,
     backend: task.backend,
     queueName: task.queueName,

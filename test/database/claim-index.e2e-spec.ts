@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
@@ -215,6 +216,129 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
       // Each lookup stops at its first index entry.
       const count = (pattern: RegExp) => plan.match(pattern)?.length ?? 0;
       expect(count(/Limit/g)).toBe(count(/Index Only Scan/g));
+    });
+  },
+);
+
+/** The plan of `statement` as one text: each database's EXPLAIN, one line per step. */
+async function planOf(
+  db: TestDatabase,
+  ds: DataSource,
+  { text, params }: { text: string; params: unknown[] },
+): Promise<string> {
+  if (db.name === 'postgres') {
+    const rows: { 'QUERY PLAN': string }[] = await ds.query(
+      `EXPLAIN ${text}`,
+      params,
+    );
+    return rows.map((r) => r['QUERY PLAN']).join('\n');
+  }
+  if (db.name === 'mariadb') {
+    const rows: { table: string; type: string; key: string | null }[] =
+      await ds.query(`EXPLAIN ${text}`, params);
+    return rows
+      .map((r) => `table=${r.table} type=${r.type} key=${r.key}`)
+      .join('\n');
+  }
+  const rows: { detail: string }[] = await ds.query(
+    `EXPLAIN QUERY PLAN ${text}`,
+    params,
+  );
+  return rows.map((r) => r.detail).join('\n');
+}
+
+/** How each database's plan shows the tasks table read through its ids index, and read whole. */
+const BY_ID: Record<string, (table: string) => RegExp> = {
+  // Looked up by id, or all held rows read once into a hash of the
+  // outcomes, whichever the planner prices lower.
+  postgres: (table) =>
+    new RegExp(
+      `Index Scan using ${table}_id|Hash Cond: \\(\\(o_rows\\.o_id\\)::text = \\(${table}\\.id\\)::text\\)`,
+    ),
+  mariadb: (table) => new RegExp(`table=${table} type=eq_ref key=${table}_id`),
+  sqlite: (table) =>
+    new RegExp(`SEARCH ${table} USING INDEX \\S+ \\(id=\\?\\)`),
+};
+const WHOLE_TABLE: Record<string, (table: string) => RegExp> = {
+  // Never each held row compared with each outcome, never the lease index.
+  postgres: () => /Join Filter|_lease/,
+  mariadb: (table) => new RegExp(`table=${table} type=(ALL|index|range)`),
+  sqlite: (table) => new RegExp(`SCAN ${table}\\b`),
+};
+
+describe.each(availableDatabases())(
+  'the outcomes of a burst of claims on $name, with statistics from before it',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_outcomes');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = new TaskStore(
+        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
+      );
+      if (db.name === 'postgres')
+        await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+      const now = Date.now();
+      await store.insert(
+        Array.from(
+          { length: db.name === 'postgres' ? 100_000 : 20_000 },
+          (_, i) =>
+            encodeNewRow({ ...row(i, now), status: TaskResultStatus.READY }),
+        ),
+      );
+      // The statistics see only READY rows without a worker.
+      await ds.query(
+        db.name === 'mariadb' ? `ANALYZE TABLE ${table}` : `ANALYZE ${table}`,
+      );
+    }, 60_000);
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it('are matched to their rows by id, not by comparing every held row with every outcome', async () => {
+      const claimed = await store.claim('w', null, 1000, 30_000);
+      expect(claimed).toHaveLength(1000);
+      // The statements `complete` sends, as it sends them.
+      const sent: { text: string; params: unknown[] }[] = [];
+      const create = ds.createQueryRunner.bind(ds);
+      const spy = jest.spyOn(ds, 'createQueryRunner').mockImplementation(() => {
+        const runner = create();
+        const query = runner.query.bind(runner);
+        runner.query = ((text: string, params?: unknown[], full?: boolean) => {
+          sent.push({ text, params: params ?? [] });
+          return query(text, params, full as true);
+        }) as typeof runner.query;
+        return runner;
+      });
+      let report;
+      try {
+        report = await store.complete(
+          claimed.map((claim) => ({
+            id: String(claim.id),
+            workerId: 'w',
+            attempt: 1,
+            status: TaskResultStatus.SUCCESSFUL,
+            finishedAt: Date.now(),
+            returnValue: 'null',
+            errors: '[]',
+            workerIds: '["w"]',
+            availableAt: null,
+          })),
+        );
+      } finally {
+        spy.mockRestore();
+      }
+      expect(report.written).toHaveLength(1000);
+      const statements = sent.filter(({ text }) =>
+        /^(UPDATE|SELECT)/.test(text),
+      );
+      expect(statements.length).toBeGreaterThan(0);
+      for (const statement of statements) {
+        const plan = await planOf(db, ds, statement);
+        expect(plan).toMatch(BY_ID[db.name](table));
+        expect(plan).not.toMatch(WHOLE_TABLE[db.name](table));
+      }
     });
   },
 );

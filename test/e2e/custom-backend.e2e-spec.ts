@@ -5,7 +5,6 @@
  * does, and finds the tasks the application enqueued through the backend's
  * WorkerQueue and BackendAdmin.
  */
-import { jest } from '@jest/globals';
 import {
   Injectable,
   Module,
@@ -25,7 +24,7 @@ import {
   type TaskResultData,
   type WorkerQueue,
 } from '../../lib/index.js';
-import { createTasksProgram, runProgram } from '../../lib/cli/run-tasks-cli.js';
+import { runCommand } from '../support/run-command.js';
 import {
   dropMemoryStore,
   memoryStore,
@@ -77,40 +76,6 @@ function appModuleFor(store: string, leaseMs?: number): Type<unknown> {
   return AppModule;
 }
 
-/** Runs one `nest-tasks` command in this process; returns what it wrote (stdout and stderr) and its exit code. */
-async function runCommand(
-  appModule: Type<unknown>,
-  ...args: string[]
-): Promise<{ output: string; exitCode: number }> {
-  const written: string[] = [];
-  const capture = (chunk: unknown) => {
-    written.push(String(chunk));
-    return true;
-  };
-  const stdout = jest
-    .spyOn(process.stdout, 'write')
-    .mockImplementation(capture);
-  const stderr = jest
-    .spyOn(process.stderr, 'write')
-    .mockImplementation(capture);
-  const previousExitCode = process.exitCode;
-  process.exitCode = undefined;
-  try {
-    await runProgram(
-      createTasksProgram(async () => appModule),
-      ['node', 'nest-tasks', ...args],
-    );
-    return {
-      output: written.join(''),
-      exitCode: Number(process.exitCode ?? 0),
-    };
-  } finally {
-    process.exitCode = previousExitCode;
-    stdout.mockRestore();
-    stderr.mockRestore();
-  }
-}
-
 /** The data rows of the QUEUE/STATUS/COUNT table `tasks:status` prints. */
 function countRows(output: string): string[][] {
   return output
@@ -152,15 +117,14 @@ describe('a custom backend written against the public API', () => {
     const cancelled = await tasks.enqueue(ReportTasks, 'build', 9);
     await tasks.cancel(cancelled.id);
 
-    const work = await runCommand(
-      AppModule,
+    const work = await runCommand(AppModule, [
       'tasks:work',
       '--batch',
       '--interval',
       '20',
       '--worker-id',
       'memory-worker',
-    );
+    ]);
     expect(work).toMatchObject({ exitCode: 0 }); // on failure, shows its output
 
     const buildResult = await tasks.getResult<{ id: number; pages: number }>(
@@ -204,7 +168,7 @@ describe('a custom backend written against the public API', () => {
     expect(later.status).toBe(TaskResultStatus.READY);
     expect(later.attempts).toBe(0);
 
-    const status = await runCommand(AppModule, 'tasks:status');
+    const status = await runCommand(AppModule, ['tasks:status']);
     expect(status.exitCode).toBe(0);
     expect(status.output).toContain('MemoryQueueBackend');
     expect(countRows(status.output)).toEqual([
@@ -215,25 +179,23 @@ describe('a custom backend written against the public API', () => {
       ['reports', 'SUCCESSFUL', '1'],
     ]);
 
-    const dryRun = await runCommand(
-      AppModule,
+    const dryRun = await runCommand(AppModule, [
       'tasks:prune',
       '--older-than',
       '0ms',
       '--dry-run',
-    );
+    ]);
     expect(dryRun.exitCode).toBe(0);
     expect(dryRun.output).toContain(
       'Would delete 4 result(s) (SUCCESSFUL, FAILED, CANCELLED).',
     );
     await expect(tasks.getResult(built.id)).resolves.toBeDefined();
 
-    const prune = await runCommand(
-      AppModule,
+    const prune = await runCommand(AppModule, [
       'tasks:prune',
       '--older-than',
       '0ms',
-    );
+    ]);
     expect(prune.exitCode).toBe(0);
     expect(prune.output).toContain(
       'Deleted 4 result(s) (SUCCESSFUL, FAILED, CANCELLED).',
@@ -247,7 +209,7 @@ describe('a custom backend written against the public API', () => {
       status: TaskResultStatus.READY,
     });
 
-    const after = await runCommand(AppModule, 'tasks:status');
+    const after = await runCommand(AppModule, ['tasks:status']);
     expect(countRows(after.output)).toEqual([['default', 'READY', '1']]);
   });
 
@@ -259,7 +221,7 @@ describe('a custom backend written against the public API', () => {
       concurrency: 3,
     });
     try {
-      const status = await runCommand(AppModule, 'tasks:status');
+      const status = await runCommand(AppModule, ['tasks:status']);
       const row = status.output
         .split('\n')
         .find((line) => line.startsWith('listed-worker'));
@@ -274,7 +236,7 @@ describe('a custom backend written against the public API', () => {
     } finally {
       await queue.unregisterWorker('listed-worker');
     }
-    const status = await runCommand(AppModule, 'tasks:status');
+    const status = await runCommand(AppModule, ['tasks:status']);
     expect(status.output).not.toContain('listed-worker');
   });
 });

@@ -3,11 +3,20 @@ import type {
   BackendStatus,
   PruneRequest,
 } from '../backend-admin.js';
+import type { ResultsAdmin } from '../results-admin.js';
 import type { DatabaseStore } from './database-store.js';
+import { DatabaseResultsAdmin } from './database-results-admin.js';
 
-/** What `tasks:status` and `tasks:prune` do on a DatabaseBackend. */
+/** What `tasks:status`, `tasks:prune` and the dashboard do on a DatabaseBackend. */
 export class DatabaseAdmin implements BackendAdmin {
-  constructor(private readonly store: DatabaseStore) {}
+  readonly results: ResultsAdmin;
+
+  constructor(
+    alias: string,
+    private readonly store: DatabaseStore,
+  ) {
+    this.results = new DatabaseResultsAdmin(alias, store);
+  }
 
   async prune(request: PruneRequest): Promise<number> {
     const { tasks } = await this.store.open();

@@ -93,7 +93,7 @@ export class DatabaseBackend extends TaskBackend {
   }
 
   override admin(): BackendAdmin {
-    this.administration ??= new DatabaseAdmin(this.store);
+    this.administration ??= new DatabaseAdmin(this.alias, this.store);
     return this.administration;
   }
 

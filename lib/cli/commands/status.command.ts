@@ -6,6 +6,8 @@ import { TaskBackends } from '../../dispatch/task-backends.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
+import { integerOption } from '../cli-options.js';
+import { stopSignal, watch } from '../watch.js';
 
 /** Left-aligned text columns. */
 function table(header: string[], rows: string[][]): string {
@@ -68,9 +70,55 @@ function periodicTable(
   ];
 }
 
+/** Counts per queue and status and the running workers of each backend that keeps results, then the periodic tasks. */
+async function statusReport(app: INestApplicationContext): Promise<string> {
+  const out: string[] = [];
+  const statuses = new Map<string, BackendStatus>();
+  for (const backend of app.get(TaskBackends, { strict: false }).all()) {
+    const admin = backend.admin();
+    if (!admin) continue;
+    const status = await admin.status();
+    statuses.set(backend.alias, status);
+    out.push(
+      TaskMessages.backendHeading(backend.alias, backend.constructor.name),
+      '',
+    );
+    out.push(
+      table(
+        ['QUEUE', 'STATUS', 'COUNT'],
+        status.counts.map((c) => [c.queue, c.status, String(c.count)]),
+      ),
+      '',
+    );
+    out.push(
+      table(
+        ['WORKER', 'HOST', 'PID', 'QUEUES', 'CONCURRENCY', 'LAST HEARTBEAT'],
+        status.workers.map((w) => [
+          w.id,
+          w.hostname,
+          String(w.pid),
+          w.queues.join(','),
+          String(w.concurrency),
+          w.heartbeatAt.toISOString(),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (out.length === 0) out.push(TaskMessages.noAdministrableBackend(), '');
+  out.push(...periodicTable(app, statuses));
+  return out.join('\n');
+}
+
+interface StatusOptions {
+  watch?: boolean;
+  interval: number;
+}
+
 /**
  * `tasks:status`: counts per queue and status, and the running workers, for
- * each backend that keeps results; then the periodic tasks.
+ * each backend that keeps results; then the periodic tasks. With `--watch`,
+ * again every second (redrawn on a terminal) until SIGINT or SIGTERM.
  */
 export function registerStatusCommand(
   program: Command,
@@ -81,55 +129,33 @@ export function registerStatusCommand(
     .description(
       'Show counts per queue and status, the running workers and the periodic tasks',
     )
-    .action(async () => {
+    .option(
+      '--watch',
+      'show it again every interval until stopped (redrawn on a terminal)',
+    )
+    .option(
+      '--interval <ms>',
+      'with --watch: how often, in milliseconds',
+      integerOption(100),
+      1000,
+    )
+    .action(async (options: StatusOptions) => {
       await withAppContext(await loadAppModule(), async (app) => {
-        const out: string[] = [];
-        const statuses = new Map<string, BackendStatus>();
-        for (const backend of app.get(TaskBackends, { strict: false }).all()) {
-          const admin = backend.admin();
-          if (!admin) continue;
-          const status = await admin.status();
-          statuses.set(backend.alias, status);
-          out.push(
-            TaskMessages.backendHeading(
-              backend.alias,
-              backend.constructor.name,
-            ),
-            '',
-          );
-          out.push(
-            table(
-              ['QUEUE', 'STATUS', 'COUNT'],
-              status.counts.map((c) => [c.queue, c.status, String(c.count)]),
-            ),
-            '',
-          );
-          out.push(
-            table(
-              [
-                'WORKER',
-                'HOST',
-                'PID',
-                'QUEUES',
-                'CONCURRENCY',
-                'LAST HEARTBEAT',
-              ],
-              status.workers.map((w) => [
-                w.id,
-                w.hostname,
-                String(w.pid),
-                w.queues.join(','),
-                String(w.concurrency),
-                w.heartbeatAt.toISOString(),
-              ]),
-            ),
-            '',
-          );
+        if (!options.watch) {
+          process.stdout.write(await statusReport(app));
+          return;
         }
-        if (out.length === 0)
-          out.push(TaskMessages.noAdministrableBackend(), '');
-        out.push(...periodicTable(app, statuses));
-        process.stdout.write(out.join('\n'));
+        const stop = stopSignal();
+        try {
+          await watch(
+            () => statusReport(app),
+            process.stdout,
+            options.interval,
+            stop.signal,
+          );
+        } finally {
+          stop.release();
+        }
       });
     });
 }

@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
-import { Logger } from '@nestjs/common';
+import { Option, type Command } from 'commander';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { TaskBackends } from '../../dispatch/task-backends.js';
 import { LOGGER_CONTEXT } from '../../tasks.constants.js';
 import { WorkerFactory } from '../../worker/worker-factory.service.js';
@@ -8,6 +8,8 @@ import { withAppContext } from '../app-context.js';
 import { collect, integerOption } from '../cli-options.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
 import { reportCheck } from './check.command.js';
+import { WORK_LOG_FORMATS, type WorkLogFormat } from '../work-log.js';
+import { reportWork } from '../work-reporter.js';
 
 interface WorkOptions {
   backend: string;
@@ -19,6 +21,7 @@ interface WorkOptions {
   maxTasks?: number;
   workerId?: string;
   shutdownTimeout: number;
+  logFormat?: WorkLogFormat;
 }
 
 /** `tasks:work`: claims and runs tasks until stopped. */
@@ -63,44 +66,64 @@ export function registerWorkCommand(
       integerOption(0),
       30000,
     )
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'write a log line per task started and finished, and JSON logs with json (default on a terminal: one live line per queue; elsewhere: text lines)',
+      ).choices(WORK_LOG_FORMATS),
+    )
     .action(async (options: WorkOptions) => {
-      const exit = await withAppContext(await loadAppModule(), async (app) => {
-        const backend = app
-          .get(TaskBackends, { strict: false })
-          .get(options.backend);
-        if (!(await reportCheck([backend]))) return 'failed';
-        const worker = app.get(WorkerFactory, { strict: false }).create({
-          backend: options.backend,
-          queues: options.queue.length ? options.queue : null,
-          concurrency: options.concurrency,
-          prefetch: options.prefetch,
-          intervalMs: options.interval,
-          batch: options.batch ?? false,
-          maxTasks: options.maxTasks ?? null,
-          workerId: options.workerId,
-          shutdownTimeoutMs: options.shutdownTimeout,
-        });
-        const logger = new Logger(LOGGER_CONTEXT);
-        let signals = 0;
-        const onSignal = (signal: NodeJS.Signals) => {
-          signals += 1;
-          if (signals === 1) {
-            logger.log(TaskMessages.stopSignal(signal));
-            worker.stop();
-          } else {
-            logger.warn(TaskMessages.abortSignal(signal));
-            worker.abort();
+      const appLogger =
+        options.logFormat === 'json'
+          ? new ConsoleLogger({ json: true })
+          : undefined;
+      const exit = await withAppContext(
+        await loadAppModule(),
+        async (app) => {
+          const backend = app
+            .get(TaskBackends, { strict: false })
+            .get(options.backend);
+          if (!(await reportCheck([backend]))) return 'failed';
+          const worker = app.get(WorkerFactory, { strict: false }).create({
+            backend: options.backend,
+            queues: options.queue.length ? options.queue : null,
+            concurrency: options.concurrency,
+            prefetch: options.prefetch,
+            intervalMs: options.interval,
+            batch: options.batch ?? false,
+            maxTasks: options.maxTasks ?? null,
+            workerId: options.workerId,
+            shutdownTimeoutMs: options.shutdownTimeout,
+          });
+          const logger = new Logger(LOGGER_CONTEXT);
+          let signals = 0;
+          const onSignal = (signal: NodeJS.Signals) => {
+            signals += 1;
+            if (signals === 1) {
+              logger.log(TaskMessages.stopSignal(signal));
+              worker.stop();
+            } else {
+              logger.warn(TaskMessages.abortSignal(signal));
+              worker.abort();
+            }
+          };
+          process.on('SIGTERM', onSignal);
+          process.on('SIGINT', onSignal);
+          const stopReporting = reportWork(
+            app,
+            process.stdout,
+            options.logFormat,
+          );
+          try {
+            return await worker.run();
+          } finally {
+            stopReporting();
+            process.off('SIGTERM', onSignal);
+            process.off('SIGINT', onSignal);
           }
-        };
-        process.on('SIGTERM', onSignal);
-        process.on('SIGINT', onSignal);
-        try {
-          return await worker.run();
-        } finally {
-          process.off('SIGTERM', onSignal);
-          process.off('SIGINT', onSignal);
-        }
-      });
+        },
+        { logger: appLogger },
+      );
       if (exit !== 'drained') process.exitCode = 1;
     });
 }

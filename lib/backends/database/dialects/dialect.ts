@@ -209,9 +209,12 @@ export abstract class Dialect {
     let bytes = 0;
     for (const row of rows) {
       // Names and punctuation of each value, then the value.
-      let size = 16 * Object.keys(row).length;
-      for (const value of Object.values(row))
-        size += typeof value === 'string' ? this.encodedLength(value) : 8;
+      let size = 0;
+      for (const name in row) {
+        const value = row[name];
+        size +=
+          16 + (typeof value === 'string' ? this.encodedLength(value) : 8);
+      }
       if (
         chunk.length > 0 &&
         (chunk.length >= this.insertChunk || bytes + size > budget)
@@ -240,10 +243,13 @@ export abstract class Dialect {
     sql: SqlBuilder,
   ): string {
     const [first] = rows;
-    const same = (column: ColumnSpec) =>
-      rows.every(
-        (row) => (row[column.name] ?? null) === (first[column.name] ?? null),
-      );
+    const same = (column: ColumnSpec) => {
+      const name = column.name;
+      const value = first[name] ?? null;
+      for (let i = 1; i < rows.length; i++)
+        if ((rows[i][name] ?? null) !== value) return false;
+      return true;
+    };
     const fixed = rows.length > 0 ? columns.filter(same) : [];
     const values = fixed.map(
       (column) =>
@@ -290,14 +296,6 @@ export abstract class Dialect {
   ): string {
     const table = this.quote(tables.tasks);
     return `UPDATE ${table} SET ${set} FROM ${from} WHERE ${table}.id = o.o_id AND ${where}`;
-  }
-
-  /**
-   * A column as a term the planner must not look up in an index, where it
-   * would rather drive a join from it than from the few rows named by id.
-   */
-  notIndexed(column: string): string {
-    return column;
   }
 
   /**

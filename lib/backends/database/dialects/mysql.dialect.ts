@@ -105,7 +105,7 @@ export class MysqlDialect extends Dialect {
 
   /**
    * MySQL/MariaDB cannot name the index a conflict is on: a row that
-   * duplicates any unique key is left as it is. The id (a random UUID) and
+   * duplicates any unique key is left as it is. The id (a UUID) and
    * the auto-incremented seq never collide, so only `index` can. Unlike
    * INSERT IGNORE, which would also swallow values too long or out of range,
    * every other error still fails the statement.

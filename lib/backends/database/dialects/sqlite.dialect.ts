@@ -71,11 +71,6 @@ export class SqliteDialect extends Dialect {
 
   override readonly serialTransactions = true;
 
-  /** The unary plus: SQLite's way of keeping a term away from its indexes. */
-  override notIndexed(column: string): string {
-    return `+${column}`;
-  }
-
   /** SQLite types values, not columns: JSON numbers arrive as integers or reals, strings as text. */
   protected override manyRows(
     rows: readonly Record<string, unknown>[],

@@ -1,0 +1,200 @@
+import type { TestingModule } from '@nestjs/testing';
+import type { DataSource } from 'typeorm';
+import {
+  InvalidTaskError,
+  TaskQueue,
+  TaskResultStatus,
+  TaskResultDoesNotExistError,
+  type ResultsAdmin,
+  type TaskResultData,
+} from '../../lib/index.js';
+import {
+  availableDatabases,
+  closeTestDataSource,
+  openTestDataSource,
+  uniqueTableName,
+  type TestDatabase,
+} from '../support/databases.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { MathTasks } from '../fixtures/tasks.fixtures.js';
+
+const { READY, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
+
+/** Every page of a list, following the cursors. */
+async function allPages(
+  admin: ResultsAdmin,
+  query: Parameters<ResultsAdmin['list']>[0],
+): Promise<TaskResultData[][]> {
+  const pages: TaskResultData[][] = [];
+  let after: string | undefined;
+  do {
+    const page = await admin.list({ ...query, after });
+    pages.push(page.results);
+    after = page.next ?? undefined;
+  } while (after !== undefined);
+  return pages;
+}
+
+/**
+ * The dashboard's side of the backend administration on each database:
+ * filtered keyset pages, activity buckets, retry of one result and of a
+ * selection, cancel of a selection.
+ */
+describe.each(availableDatabases())(
+  'ResultsAdmin on $name',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_results');
+    let ds: DataSource;
+    let moduleRef: TestingModule;
+    let queue: TaskQueue;
+    let admin: ResultsAdmin;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      moduleRef = await bootTasksApp({
+        dataSource: ds,
+        tableName: table,
+        providers: [MathTasks],
+      });
+      queue = moduleRef.get(TaskQueue);
+      admin = queue.backend().admin()!.results!;
+      const add = queue.task(MathTasks, 'add');
+      const fail = queue.task(MathTasks, 'fail');
+      await add.enqueueMany([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+        [4, 4],
+        [5, 5],
+      ]);
+      await fail.enqueueMany([['one'], ['two'], ['three']]);
+      await add.using({ queueName: 'other' }).enqueue(6, 6);
+      await batchWorker(moduleRef).run();
+    });
+
+    afterAll(async () => {
+      await moduleRef?.close();
+      await closeTestDataSource(db, ds, table);
+    });
+
+    it('lists every result newest first, page by page, without repeats', async () => {
+      const pages = await allPages(admin, { limit: 4 });
+      expect(pages.map((page) => page.length)).toEqual([4, 4, 1]);
+      const args = pages.flat().map((result) => result.args);
+      expect(args[0]).toEqual([6, 6]);
+      expect(args.at(-1)).toEqual([1, 1]);
+      expect(new Set(pages.flat().map((result) => result.id)).size).toBe(9);
+    });
+
+    it('filters by status, task, queue and id, and pages by finish time for a finished status', async () => {
+      const failed = await allPages(admin, { status: FAILED, limit: 2 });
+      expect(failed.map((page) => page.length)).toEqual([2, 1]);
+      const finishedAt = failed.flat().map((r) => r.finishedAt!.getTime());
+      expect([...finishedAt].sort((a, b) => b - a)).toEqual(finishedAt);
+      expect(failed.flat().every((r) => r.status === FAILED)).toBe(true);
+      expect(new Set(failed.flat().map((r) => r.id)).size).toBe(3);
+
+      const adds = await admin.list({ taskName: 'MathTasks.add', limit: 50 });
+      expect(adds.results).toHaveLength(6);
+      const other = await admin.list({ queue: 'other', limit: 50 });
+      expect(other.results.map((r) => r.args)).toEqual([[6, 6]]);
+      const one = await admin.list({ id: other.results[0].id, limit: 50 });
+      expect(one.results.map((r) => r.id)).toEqual([other.results[0].id]);
+      const none = await admin.list({
+        status: SUCCESSFUL,
+        taskName: 'MathTasks.fail',
+        limit: 50,
+      });
+      expect(none).toEqual({ results: [], next: null });
+    });
+
+    it('refuses a cursor that is not one of the list', async () => {
+      await expect(admin.list({ limit: 2, after: 'nonsense' })).rejects.toThrow(
+        /not a cursor/,
+      );
+      const byFinish = await admin.list({ status: FAILED, limit: 1 });
+      await expect(
+        admin.list({ limit: 1, after: byFinish.next! }),
+      ).rejects.toThrow(/not a cursor/);
+    });
+
+    it('counts the results finished in the last hour per bucket, queue and status', async () => {
+      const buckets = await admin.activity(
+        new Date(Date.now() - 3_600_000),
+        60_000,
+      );
+      const total = (queue: string, status: string) =>
+        buckets
+          .filter((b) => b.queue === queue && b.status === status)
+          .reduce((sum, b) => sum + b.count, 0);
+      expect(total('default', SUCCESSFUL)).toBe(5);
+      expect(total('default', FAILED)).toBe(3);
+      expect(total('other', SUCCESSFUL)).toBe(1);
+      for (const bucket of buckets)
+        expect(bucket.start.getTime() % 60_000).toBe(0);
+      expect(
+        await admin.activity(new Date(Date.now() + 60_000), 60_000),
+      ).toEqual([]);
+    });
+
+    it('retries a FAILED result as a new attempt of the same result, and refuses others', async () => {
+      const [failed] = (await admin.list({ status: FAILED, limit: 1 })).results;
+      const { result } = await admin.retry(failed.id);
+      expect(result).toMatchObject({
+        id: failed.id,
+        status: READY,
+        attempts: 1,
+        maxAttempts: 2,
+        finishedAt: null,
+      });
+      expect(result.errors).toHaveLength(1);
+      await expect(admin.retry(failed.id)).rejects.toThrow(InvalidTaskError);
+      await expect(admin.retry(failed.id)).rejects.toThrow(/is READY/);
+      await expect(
+        admin.retry('00000000-0000-0000-0000-000000000000'),
+      ).rejects.toThrow(TaskResultDoesNotExistError);
+      await batchWorker(moduleRef).run();
+      const again = await queue.getResult(failed.id);
+      expect(again.status).toBe(FAILED);
+      expect(again.attempts).toBe(2);
+      expect(again.errors).toHaveLength(2);
+    });
+
+    it('retries and cancels the results a filter selects', async () => {
+      expect(
+        await admin.retryMatching({
+          taskName: 'MathTasks.fail',
+          status: FAILED,
+        }),
+      ).toBe(3);
+      expect(await admin.cancelMatching({ taskName: 'MathTasks.fail' })).toBe(
+        3,
+      );
+      expect(
+        (await admin.list({ status: CANCELLED, limit: 50 })).results,
+      ).toHaveLength(3);
+      expect(await admin.cancelMatching({ status: READY })).toBe(0);
+      expect(await admin.retryMatching({ status: CANCELLED })).toBe(3);
+      expect(await admin.cancelMatching({ status: READY })).toBe(3);
+    });
+
+    it('refuses to retry a unique result while another holds its key', async () => {
+      const unique = queue
+        .task(MathTasks, 'fail')
+        .using({ uniqueKey: 'held', queueName: 'unique' });
+      const failed = await unique.enqueue('first');
+      await batchWorker(moduleRef, { queues: ['unique'] }).run();
+      await failed.refresh();
+      expect(failed.status).toBe(FAILED);
+      const holder = await unique
+        .using({ runAfter: new Date(Date.now() + 3_600_000) })
+        .enqueue('second');
+      await expect(admin.retry(failed.id)).rejects.toThrow(
+        /another READY or RUNNING result holds its unique key "held"/,
+      );
+      expect(await admin.retryMatching({ queue: 'unique' })).toBe(0);
+      await queue.cancel(holder.id);
+      expect((await admin.retry(failed.id)).result.status).toBe(READY);
+    });
+  },
+);
