@@ -10,6 +10,7 @@ import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import {
+  ImmediateBackend,
   InvalidTaskBackendError,
   InvalidTaskError,
   Task,
@@ -21,14 +22,25 @@ import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
 import {
   deleteRedisPrefix,
   describeWithRedis,
+  redisServerInstalled,
+  startRedisServer,
   TEST_REDIS,
   uniqueRedisPrefix,
 } from '../support/redis.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { waitFor } from '../support/wait.js';
+import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
 
 @Injectable()
 class KeyedTasks {
+  /** Outlasts its timeout. */
+  @Task({ timeout: 50 })
+  async slow(): Promise<string> {
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    return 'too late';
+  }
+
   /** Unique by its key: while one is READY or RUNNING, an enqueue of the same key returns it. */
   @Task({ unique: { key: (key: string) => key } })
   keyed(key: string): string {
@@ -128,6 +140,30 @@ describeWithRedis('BullMQBackend', () => {
       await expect(queue.cancel(enqueued.id)).rejects.toThrow(/CANCELLED/);
     });
 
+    it('fails an attempt that outlasts its timeout with TaskTimeoutError', async () => {
+      const enqueued = await queue.enqueue(KeyedTasks, 'slow');
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+      const done = await queue.getResult(enqueued.id);
+      expect(done.status).toBe(TaskResultStatus.FAILED);
+      expect(done.errors.map((error) => error.errorClass)).toEqual([
+        'TaskTimeoutError',
+      ]);
+    });
+
+    it('reports since when the longest-waiting due task has been due', async () => {
+      const admin = queue.backend().admin()!;
+      await expect(admin.oldestDueReady()).resolves.toBeNull();
+      const due = new Date(Date.now() - 60_000);
+      const record = queue.task(ConformanceTasks, 'record');
+      await record
+        .using({ runAfter: new Date(Date.now() + 3_600_000) })
+        .enqueue('later');
+      await expect(admin.oldestDueReady()).resolves.toBeNull();
+      await record.enqueue('now');
+      await record.using({ runAfter: due, priority: 5 }).enqueue('due');
+      await expect(admin.oldestDueReady()).resolves.toEqual(due);
+    });
+
     it('refuses a queue name BullMQ cannot take', () => {
       expect(() =>
         queue.task(ConformanceTasks, 'add').using({ queueName: 'a:b' }),
@@ -168,6 +204,111 @@ describeWithRedis('BullMQBackend', () => {
         await other.close();
       }
     });
+  });
+
+  it('is run by the in-process worker of its alias', async () => {
+    const moduleRef = await bootTasksApp({
+      backends: {
+        default: { backend: ImmediateBackend },
+        redis: {
+          backend: BullMQBackend,
+          queues: ['default', 'reports'],
+          options: bullmqOptions({ prefix }),
+        },
+      },
+      extraOptions: { worker: { backend: 'redis', concurrency: 4 } },
+      providers: [ConformanceTasks],
+    });
+    try {
+      const queue = moduleRef.get(TaskQueue);
+      const results = await queue
+        .task(ConformanceTasks, 'add')
+        .using({ backend: 'redis', queueName: 'reports' })
+        .enqueueMany([
+          [1, 2],
+          [3, 4],
+        ]);
+      expect(results.map((result) => result.backend)).toEqual([
+        'redis',
+        'redis',
+      ]);
+      await waitFor('both tasks to run', async () => {
+        const read = await Promise.all(
+          results.map((result) => queue.getResult(result.id, 'redis')),
+        );
+        return read.every((result) => result.isFinished);
+      });
+      for (const [index, result] of results.entries()) {
+        const done = await queue.getResult(result.id, 'redis');
+        expect(done.status).toBe(TaskResultStatus.SUCCESSFUL);
+        expect(done.returnValue).toBe([3, 7][index]);
+      }
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('wakes a worker of another process when a task is enqueued, without waiting for its next poll', async () => {
+    const workers = await bootBullMQApp({
+      prefix,
+      providers: [ConformanceTasks],
+    });
+    const web = await bootBullMQApp({ prefix, providers: [ConformanceTasks] });
+    try {
+      const queue = web.get(TaskQueue);
+      // Its queue known to the workers' process before it listens.
+      const first = await queue.enqueue(ConformanceTasks, 'add', 0, 0);
+      const worker = workers
+        .get(WorkerFactory)
+        .create({ queues: ['*'], intervalMs: 3_600_000 });
+      const running = worker.run();
+      try {
+        await waitFor(
+          'the first task to run',
+          async () => (await queue.getResult(first.id)).isFinished,
+        );
+        // The worker sleeps until its next poll, an hour away, unless woken.
+        const second = await queue.enqueue(ConformanceTasks, 'add', 1, 1);
+        await waitFor(
+          'the second task to run',
+          async () => (await queue.getResult(second.id)).isFinished,
+        );
+      } finally {
+        worker.stop();
+        await running;
+      }
+    } finally {
+      await web.close();
+      await workers.close();
+    }
+  });
+
+  it('runs on an ioredis instance of the application, which it leaves open', async () => {
+    const shared = new Redis({ ...TEST_REDIS, maxRetriesPerRequest: null });
+    const moduleRef = await bootTasksApp({
+      backends: {
+        default: {
+          backend: BullMQBackend,
+          queues: [],
+          options: { ...bullmqOptions({ prefix }), connection: shared },
+        },
+      },
+      providers: [ConformanceTasks],
+    });
+    try {
+      const queue = moduleRef.get(TaskQueue);
+      const enqueued = await queue.enqueue(ConformanceTasks, 'add', 2, 3);
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+      expect((await queue.getResult(enqueued.id)).returnValue).toBe(5);
+    } finally {
+      await moduleRef.close();
+    }
+    try {
+      expect(shared.status).toBe('ready');
+      await expect(shared.ping()).resolves.toBe('PONG');
+    } finally {
+      shared.disconnect();
+    }
   });
 
   it('opens no connection until first used, and closes them all on shutdown', async () => {
@@ -211,6 +352,40 @@ describeWithRedis('BullMQBackend', () => {
       await moduleRef.close();
     }
   });
+
+  // A Redis server of its own, killed and started again on the same port.
+  (redisServerInstalled ? it : it.skip)(
+    'fails an enqueue with a clear error when Redis went away, and enqueues again once it is back',
+    async () => {
+      const port = await closedPort();
+      let server = await startRedisServer(port);
+      const moduleRef = await bootBullMQApp({
+        prefix,
+        providers: [ConformanceTasks],
+        connection: { host: '127.0.0.1', port },
+      });
+      try {
+        const queue = moduleRef.get(TaskQueue);
+        await queue.enqueue(ConformanceTasks, 'add', 1, 2);
+        await server.stop();
+        await expect(
+          queue.enqueue(ConformanceTasks, 'add', 3, 4),
+        ).rejects.toThrow(
+          new RegExp(`Redis at 127\\.0\\.0\\.1:${port} is not reachable`),
+        );
+        server = await startRedisServer(port);
+        await waitFor('the enqueue to succeed again', () =>
+          queue.enqueue(ConformanceTasks, 'add', 5, 6).then(
+            (result) => result.status === TaskResultStatus.READY,
+            () => false,
+          ),
+        );
+      } finally {
+        await moduleRef.close();
+        await server.stop();
+      }
+    },
+  );
 
   it('refuses bad options at bootstrap, naming them', async () => {
     const boot = (options: Record<string, unknown>) =>

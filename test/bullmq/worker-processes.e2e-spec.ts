@@ -173,6 +173,32 @@ describeWithRedis('BullMQBackend with worker processes', () => {
     expect(await runs()).toHaveLength(12);
   }, 60_000);
 
+  it('lets a running task finish on SIGTERM and exits 0; on a second signal aborts it, exits non-zero and records it interrupted', async () => {
+    const finishing = await queue.enqueue(RedisRecordedTasks, 'sleep', 1000);
+    const graceful = work('--concurrency', '2');
+    await waitFor('the task to run', async () => (await runs()).length === 1);
+    graceful.child.kill('SIGTERM');
+    await expectExit(graceful, 0);
+    await finishing.refresh();
+    expect(finishing.status).toBe(TaskResultStatus.SUCCESSFUL);
+
+    const aborted = await queue.enqueue(RedisRecordedTasks, 'sleep', 30_000);
+    const worker = work('--concurrency', '2');
+    await waitFor('the task to run', async () => (await runs()).length === 2);
+    worker.child.kill('SIGTERM');
+    await waitFor('the first signal to be handled', () =>
+      worker.output().includes('SIGTERM received'),
+    );
+    worker.child.kill('SIGTERM');
+    await expectExit(worker, 1);
+    await aborted.refresh();
+    expect(aborted.status).toBe(TaskResultStatus.FAILED);
+    expect(aborted.errors.map((error) => error.errorClass)).toEqual([
+      'TaskInterruptedError',
+    ]);
+    expect((await counts()).active).toBe(0);
+  }, 30_000);
+
   it('ends a running task CANCELLED when another process cancels it, without retrying it', async () => {
     const result = await queue.enqueue(RedisRecordedTasks, 'untilCancelled');
     const worker = work('--concurrency', '2');
@@ -211,6 +237,12 @@ describeWithRedis('BullMQBackend with worker processes', () => {
     expect(status.output()).toContain('status-probe');
     worker.child.kill('SIGTERM');
     await expectExit(worker, 0);
+  }, 30_000);
+
+  it('tasks:check passes on a reachable Redis', async () => {
+    const check = cli('tasks:check');
+    await expectExit(check, 0);
+    expect(check.output()).toContain("Backend 'default' (BullMQBackend): OK");
   }, 30_000);
 
   it('tasks:prune deletes finished results older than asked, and --dry-run only counts', async () => {

@@ -1,3 +1,4 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 
@@ -40,4 +41,65 @@ export async function deleteRedisPrefix(prefix: string): Promise<void> {
   } finally {
     client.disconnect();
   }
+}
+
+/** Whether `redis-server` can be run here (for suites that start one of their own). */
+export const redisServerInstalled =
+  spawnSync('redis-server', ['--version']).status === 0 ||
+  process.env.CI === 'true';
+
+/** A `redis-server` of a test's own, in memory only. */
+export interface RedisServer {
+  /** Kills it and waits until it is gone. */
+  stop(): Promise<void>;
+}
+
+/** Starts `redis-server` on `port` of 127.0.0.1 and waits until it answers. */
+export async function startRedisServer(port: number): Promise<RedisServer> {
+  const child = spawn(
+    'redis-server',
+    [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => resolve()),
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null)
+      child.kill('SIGKILL');
+    await exited;
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      await probe.ping();
+      break;
+    } catch (error) {
+      if (Date.now() > deadline) {
+        await stop();
+        throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      probe.disconnect();
+    }
+  }
+  return { stop };
 }

@@ -1,4 +1,4 @@
-import type { Job, Queue, Worker } from 'bullmq';
+import type { Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import {
@@ -18,21 +18,25 @@ const UNLIMITED_STALLS = 1_000_000;
 
 /** How long an operation waits for Redis to (re)connect before it fails. */
 const CONNECT_WAIT_MS = 5000;
+/** How long closing waits for a connection to end cleanly before it drops it. */
+const CLOSE_WAIT_MS = 2000;
 
-/** Something BullMQ opened on a Redis connection: a Queue or a Worker. */
+/** Something BullMQ opened on a Redis connection: a Queue, a Worker or QueueEvents. */
 interface Connected {
   waitUntilReady(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
   off(event: 'error', listener: (error: Error) => void): unknown;
   close(): Promise<void>;
+  disconnect(): Promise<void>;
 }
 
 /**
  * The BullMQBackend's connections, opened lazily: a BullMQ `Queue` per task
  * queue (enqueue, read, cancel, administration), a BullMQ `Worker` per task
  * queue a worker of this process claims from (manual processing: no
- * processor, jobs taken with `getNextJob`), and the Redis client of the
- * control queue for the backend's own keys. All closed by `close()`.
+ * processor, jobs taken with `getNextJob`), the events of the task queues
+ * workers listen to, and the Redis client of the control queue for the
+ * backend's own keys. All closed by `close()`.
  */
 export class BullMQStore {
   /** Workers of this process to wake when a task is enqueued here. */
@@ -42,6 +46,7 @@ export class BullMQStore {
   private module?: Promise<BullMQModule>;
   private readonly queues = new Map<string, Promise<Queue>>();
   private readonly workers = new Map<string, Promise<Worker>>();
+  private readonly events = new Map<string, Promise<QueueEvents>>();
   private closed = false;
 
   constructor(
@@ -90,8 +95,8 @@ export class BullMQStore {
   }
 
   /** The BullMQ Worker this process claims jobs of a task queue through, connected. */
-  worker(name: string): Promise<Worker> {
-    return this.opened(this.workers, name, (bullmq) => {
+  async worker(name: string): Promise<Worker> {
+    const worker = await this.opened(this.workers, name, (bullmq) => {
       const worker = new bullmq.Worker(name, null, {
         maxStalledCount: UNLIMITED_STALLS,
         ...this.settings.workerOptions,
@@ -103,11 +108,27 @@ export class BullMQStore {
       });
       return worker;
     });
+    await this.online((await worker.backend.client) as RedisClient);
+    return worker;
+  }
+
+  /** The events of a task queue (BullMQ's event stream), for waking workers. */
+  queueEvents(name: string): Promise<QueueEvents> {
+    return this.opened(
+      this.events,
+      name,
+      (bullmq) =>
+        new bullmq.QueueEvents(name, {
+          connection: this.connectionOptions(),
+          prefix: this.settings.prefix,
+        }),
+    );
   }
 
   /** The Redis client of the control queue, for the backend's own keys and scripts. */
   async client(): Promise<RedisClient> {
     const queue = await this.queue(CONTROL_QUEUE);
+    // queue() saw its client online.
     return (await queue.backend.client) as RedisClient;
   }
 
@@ -123,7 +144,55 @@ export class BullMQStore {
       on: (event, listener) => client.on(event, listener),
       off: (event, listener) => client.off(event, listener),
       close: async () => undefined,
+      disconnect: async () => undefined,
     });
+  }
+
+  /**
+   * `work`, unless `client` loses its connection and does not get it back
+   * within CONNECT_WAIT_MS meanwhile: then a rejection naming Redis (BullMQ
+   * keeps the commands to send them once it reconnects, however long that
+   * takes; `work` may still take effect then).
+   */
+  async guard<T>(client: RedisClient, work: Promise<T>): Promise<T> {
+    work.catch(() => undefined);
+    let stopWatching = () => {};
+    const lost = new Promise<never>((_, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let cause: unknown = new Error('the connection was lost');
+      const onError = (error: unknown) => (cause = error);
+      const onClose = () => {
+        timer ??= setTimeout(
+          () =>
+            reject(
+              new InvalidTaskBackendError(
+                TaskMessages.redisUnreachable(this.alias, this.where, cause),
+                { cause },
+              ),
+            ),
+          CONNECT_WAIT_MS,
+        );
+      };
+      const onReady = () => {
+        clearTimeout(timer);
+        timer = undefined;
+      };
+      client.on('error', onError);
+      client.on('close', onClose);
+      client.on('ready', onReady);
+      if (client.status !== 'ready') onClose();
+      stopWatching = () => {
+        clearTimeout(timer);
+        client.off('error', onError);
+        client.off('close', onClose);
+        client.off('ready', onReady);
+      };
+    });
+    try {
+      return await Promise.race([work, lost]);
+    } finally {
+      stopWatching();
+    }
   }
 
   /** Fails with a message naming Redis when `connected` is not connected and does not connect soon. */
@@ -144,14 +213,15 @@ export class BullMQStore {
   async knownQueues(): Promise<string[]> {
     if (this.configuredQueues.length) return [...this.configuredQueues];
     const client = await this.client();
-    return Object.keys(await client.hgetall(this.key('queues'))).sort();
+    const queues = await this.guard(client, client.hgetall(this.key('queues')));
+    return Object.keys(queues).sort();
   }
 
   /** Adds a task queue to the list `knownQueues()` reads, where the backend accepts any. */
   async registerQueue(name: string): Promise<void> {
     if (this.configuredQueues.length) return;
     const client = await this.client();
-    await client.hset(this.key('queues'), { [name]: 1 });
+    await this.guard(client, client.hset(this.key('queues'), { [name]: 1 }));
   }
 
   /** The job of a result id (in whichever task queue holds it), or null. */
@@ -173,17 +243,27 @@ export class BullMQStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [...this.workers.values(), ...this.queues.values()];
+    const all = [
+      ...this.events.values(),
+      ...this.workers.values(),
+      ...this.queues.values(),
+    ];
+    this.events.clear();
     this.workers.clear();
     this.queues.clear();
     await Promise.all(
       all.map((opening) =>
         opening.then(
-          (connected) => connected.close(),
+          (connected) => closeConnection(connected, this.ownConnection),
           () => undefined,
         ),
       ),
     );
+  }
+
+  /** Whether the backend made its connections (from options), as opposed to using the application's ioredis instance. */
+  private get ownConnection(): boolean {
+    return !isRedisInstance(this.settings.connection);
   }
 
   private connectionOptions(): Record<string, unknown> {
@@ -220,7 +300,7 @@ export class BullMQStore {
         try {
           await this.reachable(connected);
         } catch (error) {
-          await connected.close().catch(() => undefined);
+          await closeConnection(connected, this.ownConnection);
           throw error;
         }
         return connected;
@@ -232,6 +312,31 @@ export class BullMQStore {
     }
     return opening;
   }
+}
+
+/**
+ * Closes `connected` cleanly or, when that does not end within
+ * CLOSE_WAIT_MS (a connection that is reconnecting may never), drops its
+ * connection: only where it is the backend's own, never the application's
+ * ioredis instance.
+ */
+async function closeConnection(
+  connected: Connected,
+  ownConnection: boolean,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    connected.close().then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>(
+      (resolve) => (timer = setTimeout(() => resolve(false), CLOSE_WAIT_MS)),
+    ),
+  ]);
+  clearTimeout(timer);
+  if (!closed && ownConnection)
+    await connected.disconnect().catch(() => undefined);
 }
 
 /** Resolves once `connected` is ready; rejects on its first connection error, or after CONNECT_WAIT_MS. */

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Job } from 'bullmq';
+import type { Job, QueueEvents } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import {
   attemptCancelled,
@@ -132,6 +132,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   async unregisterWorker(workerId: string): Promise<void> {
     this.registered.delete(workerId);
+    this.held.forget(workerId);
     const client = await this.store.client();
     await client.hdel(this.store.key('workers'), workerId);
   }
@@ -142,6 +143,14 @@ export class BullMQWorkerQueue implements WorkerQueue {
    * the way and not counted.
    */
   async claim(
+    workerId: string,
+    queues: readonly string[] | null,
+    limit: number,
+  ): Promise<ClaimedTask[]> {
+    return this.guarded(this.claimUpTo(workerId, queues, limit));
+  }
+
+  private async claimUpTo(
     workerId: string,
     queues: readonly string[] | null,
     limit: number,
@@ -209,6 +218,12 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
+    return this.guarded(this.writeOutcomes(records));
+  }
+
+  private async writeOutcomes(
+    records: readonly AttemptRecord[],
+  ): Promise<CompletionReport> {
     const written: string[] = [];
     const cancelledIds: string[] = [];
     const cancels = await this.cancelRequested(
@@ -253,6 +268,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   /** Extends the locks this worker holds; reports those it no longer holds, and those whose cancel was requested. */
   async heartbeat(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<HeartbeatReport> {
+    return this.guarded(this.extendLeases(workerId, held));
+  }
+
+  private async extendLeases(
     workerId: string,
     held: readonly HeldTask[],
   ): Promise<HeartbeatReport> {
@@ -352,12 +374,36 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return true;
   }
 
-  /** Wakes on every enqueue in this process; tasks enqueued elsewhere are found by polling. */
+  /**
+   * Wakes on every job that becomes waiting in the backend's queues known
+   * now (BullMQ's 'waiting' events: enqueued, due, or put back), and on
+   * every enqueue in this process; tasks of queues first used later are
+   * found by polling.
+   */
   async listen(onWake: () => void): Promise<() => Promise<void>> {
+    const wake = () => onWake();
     this.store.localWakers.add(onWake);
+    const listening: QueueEvents[] = [];
+    try {
+      for (const name of await this.store.knownQueues()) {
+        const events = await this.store.queueEvents(name);
+        events.on('waiting', wake);
+        listening.push(events);
+      }
+    } catch (error) {
+      this.store.localWakers.delete(onWake);
+      for (const events of listening) events.off('waiting', wake);
+      throw error;
+    }
     return async () => {
       this.store.localWakers.delete(onWake);
+      for (const events of listening) events.off('waiting', wake);
     };
+  }
+
+  /** `work`, or a rejection naming Redis when the connection is lost meanwhile and stays lost. */
+  private async guarded<T>(work: Promise<T>): Promise<T> {
+    return this.store.guard(await this.store.client(), work);
   }
 
   /** The ids among `ids` whose cancel was requested. */

@@ -31,7 +31,7 @@ import {
   encodeTask,
   WAITING_STATES,
 } from './job-codec.js';
-import { RedisScripts } from './redis-scripts.js';
+import { RedisScripts, type RedisClient } from './redis-scripts.js';
 
 /**
  * BullMQ's priority of a task's: BullMQ runs lower numbers first and
@@ -138,15 +138,14 @@ export class BullMQBackend extends TaskBackend {
       };
       return { name: data.taskName, data: encodeTask(data, availableAt), opts };
     });
-    const added = (
+    const adding =
       jobs.length === 1
-        ? [
-            await queue
-              .add(jobs[0].name, jobs[0].data, jobs[0].opts)
-              .catch(fail),
-          ]
-        : await queue.addBulk(jobs).catch(fail)
-    ) as Job[];
+        ? queue
+            .add(jobs[0].name, jobs[0].data, jobs[0].opts)
+            .then((job) => [job])
+        : queue.addBulk(jobs);
+    const client = (await queue.backend.client) as RedisClient;
+    const added = (await this.store.guard(client, adding).catch(fail)) as Job[];
     const stored: TaskResult<any>[] = [];
     const results = await Promise.all(
       rows.map(async (data, index) => {
@@ -262,8 +261,11 @@ export class BullMQBackend extends TaskBackend {
   private async read(
     id: string,
   ): Promise<{ job: Job; state: string; data: TaskResultData }> {
-    const job = await this.store.findJob(id);
-    const state = job ? await job.getState() : 'unknown';
+    const client = await this.store.client();
+    const job = await this.store.guard(client, this.store.findJob(id));
+    const state = job
+      ? await this.store.guard(client, job.getState())
+      : 'unknown';
     if (!job || state === 'unknown')
       throw new TaskResultDoesNotExistError(
         TaskMessages.resultDoesNotExist(id, this.alias),

@@ -61,6 +61,12 @@ export class HeldJobs {
     this.held.delete(`${workerId}\u0000${id}`);
   }
 
+  /** Forgets every job of a worker (it stopped: what it still held is left to the stalled check). */
+  forget(workerId: string): void {
+    for (const key of this.held.keys())
+      if (key.startsWith(`${workerId}\u0000`)) this.held.delete(key);
+  }
+
   /** Writes a held job's data (and progress) while `token` holds its lock; false when it does not. */
   async write(
     job: Job,
