@@ -25,7 +25,7 @@ import type {
   WorkerQueue,
 } from '../worker-queue.js';
 import type { BullMQStore } from './bullmq-store.js';
-import { HeldJobs } from './held-jobs.js';
+import { type HeldJob, HeldJobs } from './held-jobs.js';
 import { decodeJob } from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
@@ -150,28 +150,37 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return this.guarded(this.claimUpTo(workerId, queues, limit));
   }
 
+  /** A claim that fails part-way returns what it took; it fails only when it took nothing. */
   private async claimUpTo(
     workerId: string,
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
-    let open = queues ? [...queues] : await this.store.knownQueues();
-    while (claimed.length < limit && open.length > 0) {
-      const stillOpen: string[] = [];
-      for (const name of open) {
-        if (claimed.length >= limit) break;
-        const taken = await this.takeOne(workerId, name);
-        if (taken === null) continue;
-        stillOpen.push(name);
-        if (taken !== 'settled') claimed.push(taken);
+    try {
+      let open = queues ? [...queues] : await this.store.knownQueues();
+      while (claimed.length < limit && open.length > 0) {
+        const stillOpen: string[] = [];
+        for (const name of open) {
+          if (claimed.length >= limit) break;
+          const taken = await this.takeOne(workerId, name);
+          if (taken === null) continue;
+          stillOpen.push(name);
+          if (taken !== 'settled') claimed.push(taken);
+        }
+        open = stillOpen;
       }
-      open = stillOpen;
+    } catch (error) {
+      if (claimed.length === 0) throw error;
     }
     return claimed;
   }
 
-  /** The next job of a queue, started by `workerId`; 'settled' for one that must not run; null when none waits. */
+  /**
+   * The next job of a queue, started by `workerId`; 'settled' for one that
+   * must not run (finished, interrupted, or cancelled meanwhile); null when
+   * none waits. A job taken but not started is handed back to waiting.
+   */
   private async takeOne(
     workerId: string,
     queueName: string,
@@ -181,13 +190,32 @@ export class BullMQWorkerQueue implements WorkerQueue {
     const job = (await worker.getNextJob(token, { block: false })) as
       Job | undefined;
     if (!job) return null;
-    const { data, problem } = decodeJob(job, 'active');
-    if (data.status === TaskResultStatus.RUNNING) {
-      await this.settleInterrupted(job, token, data);
-      return 'settled';
+    try {
+      return await this.start(workerId, job, token);
+    } catch (error) {
+      await job.moveToWait(token).catch(() => undefined);
+      throw error;
     }
+  }
+
+  private async start(
+    workerId: string,
+    job: Job,
+    token: string,
+  ): Promise<ClaimedTask | 'settled'> {
+    const { data, problem } = decodeJob(job, 'active');
     if (isFinishedStatus(data.status)) {
       await this.held.finish(job, token, data, null);
+      return 'settled';
+    }
+    const cancelled = (await this.cancelRequested([data.id])).has(data.id);
+    if (data.status === TaskResultStatus.RUNNING || cancelled) {
+      let verdict: AttemptVerdict =
+        data.status === TaskResultStatus.RUNNING
+          ? this.host.interrupted(data)
+          : { data, retryAt: null };
+      if (cancelled) verdict = attemptCancelled(verdict);
+      await this.settle(job, token, verdict);
       return 'settled';
     }
     const started = attemptStarted(data, workerId);
@@ -201,64 +229,82 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return { result: this.host.toResult(started), problem };
   }
 
-  /** A job back from BullMQ's stalled check: its attempt was interrupted (or cancelled meanwhile). */
-  private async settleInterrupted(
+  /** Ends a taken job that must not run with `verdict`: back from BullMQ's stalled check (interrupted), or cancelled before it started. */
+  private async settle(
     job: Job,
     token: string,
-    data: TaskResultData,
+    verdict: AttemptVerdict,
   ): Promise<void> {
-    const cancelled = await this.cancelRequested([data.id]);
-    let verdict = this.host.interrupted(data);
-    if (cancelled.has(data.id)) verdict = attemptCancelled(verdict);
-    if (!(await this.held.finish(job, token, verdict.data, verdict.retryAt)))
-      return;
+    const { data } = verdict;
+    if (!(await this.held.finish(job, token, data, verdict.retryAt))) return;
     await this.clearCancels([data.id]);
-    if (verdict.data.status !== TaskResultStatus.READY)
-      await this.host.emit('finished', this.host.toResult(verdict.data));
+    if (data.status !== TaskResultStatus.READY)
+      await this.host.emit('finished', this.host.toResult(data));
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
     return this.guarded(this.writeOutcomes(records));
   }
 
+  /**
+   * Writes each record while its worker still holds the attempt. A record
+   * whose write fails does not stop the others; the first such error is
+   * thrown once all were tried, and a retry answers the ones written
+   * meanwhile as written.
+   */
   private async writeOutcomes(
     records: readonly AttemptRecord[],
   ): Promise<CompletionReport> {
     const written: string[] = [];
     const cancelledIds: string[] = [];
-    const cancels = await this.cancelRequested(
-      records.map((record) => record.data.id),
-    );
+    const failures: unknown[] = [];
     for (const record of records) {
-      const { id } = record.data;
-      const held = this.held.holding(record.workerId, id, record.attempt);
-      if (!held) continue;
-      // Only the outcome: progress and metadata saved meanwhile stay.
-      let verdict: AttemptVerdict = {
-        data: {
-          ...record.data,
-          progress: held.data.progress,
-          metadata: held.data.metadata,
-        },
-        retryAt: record.retryAt,
-      };
-      const cancelled = cancels.has(id);
-      if (cancelled) verdict = attemptCancelled(verdict);
-      this.held.delete(record.workerId, id);
-      if (
-        !(await this.held.finish(
-          held.job,
-          held.token,
-          verdict.data,
-          verdict.retryAt,
-        ))
-      )
-        continue;
-      written.push(id);
-      if (cancelled) cancelledIds.push(id);
+      try {
+        const outcome = await this.writeOutcome(record);
+        if (!outcome) continue;
+        written.push(record.data.id);
+        if (outcome.cancelled) cancelledIds.push(record.data.id);
+      } catch (error) {
+        failures.push(error);
+      }
     }
-    await this.clearCancels(cancelledIds);
+    if (failures.length) throw failures[0];
     return { written, cancelled: cancelledIds };
+  }
+
+  /** Writes one record; undefined when its worker no longer holds the attempt. */
+  private async writeOutcome(
+    record: AttemptRecord,
+  ): Promise<{ cancelled: boolean } | undefined> {
+    const { workerId, attempt } = record;
+    const { id } = record.data;
+    const held = this.held.holding(workerId, id, attempt);
+    if (!held) return this.held.endedLately(workerId, id, attempt);
+    // Only the outcome: progress and metadata saved meanwhile stay.
+    let verdict: AttemptVerdict = {
+      data: {
+        ...record.data,
+        progress: held.data.progress,
+        metadata: held.data.metadata,
+      },
+      retryAt: record.retryAt,
+    };
+    const cancelled = (await this.cancelRequested([id])).has(id);
+    if (cancelled) verdict = attemptCancelled(verdict);
+    if (
+      !(await this.held.finish(
+        held.job,
+        held.token,
+        verdict.data,
+        verdict.retryAt,
+      ))
+    ) {
+      this.held.release(workerId, held);
+      return undefined;
+    }
+    this.held.ended(workerId, held, cancelled);
+    if (cancelled) await this.clearCancels([id]);
+    return { cancelled };
   }
 
   /** Redis refuses writes only when out of memory; everything else is a lost connection. */
@@ -279,24 +325,29 @@ export class BullMQWorkerQueue implements WorkerQueue {
     held: readonly HeldTask[],
   ): Promise<HeartbeatReport> {
     const lost: string[] = [];
-    const byQueue = new Map<string, { ids: string[]; tokens: string[] }>();
+    const byQueue = new Map<string, HeldJob[]>();
     for (const { id, attempt } of held) {
-      const job = this.held.holding(workerId, id, attempt);
-      if (!job) {
+      const entry = this.held.holding(workerId, id, attempt);
+      if (!entry) {
         lost.push(id);
         continue;
       }
-      const locks = byQueue.get(job.job.queueName) ?? { ids: [], tokens: [] };
-      locks.ids.push(id);
-      locks.tokens.push(job.token);
-      byQueue.set(job.job.queueName, locks);
+      const entries = byQueue.get(entry.job.queueName) ?? [];
+      entries.push(entry);
+      byQueue.set(entry.job.queueName, entries);
     }
-    for (const [queueName, { ids, tokens }] of byQueue) {
+    for (const [queueName, entries] of byQueue) {
       const worker = await this.store.worker(queueName);
-      const failed = await worker.extendJobLocks(ids, tokens, this.leaseMs);
-      for (const id of failed) {
-        this.held.delete(workerId, id);
-        lost.push(id);
+      const failed = await worker.extendJobLocks(
+        entries.map((entry) => String(entry.job.id)),
+        entries.map((entry) => entry.token),
+        this.leaseMs,
+      );
+      for (const entry of entries.filter((entry) =>
+        failed.includes(String(entry.job.id)),
+      )) {
+        this.held.release(workerId, entry);
+        lost.push(String(entry.job.id));
       }
     }
     await this.beat(workerId);
