@@ -221,6 +221,35 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     }
   });
 
+  it('starts each claim of a worker at its next queue, so that a busy queue does not starve the others', async () => {
+    await workers.registerWorker({
+      workerId: 'w-turns',
+      concurrency: 1,
+      queues: ['turns-a', 'turns-b'],
+    });
+    try {
+      for (const queueName of ['turns-a', 'turns-b'])
+        for (const n of [1, 2])
+          await queue
+            .task(ConformanceTasks, 'add')
+            .using({ queueName })
+            .enqueue(n, n);
+      const taken: string[] = [];
+      for (let claims = 0; claims < 2; claims++) {
+        const [claimed] = await workers.claim(
+          'w-turns',
+          ['turns-a', 'turns-b'],
+          1,
+        );
+        taken.push(claimed.result.snapshot.queueName);
+        await workers.complete([outcome(claimed, 'w-turns', 'done')]);
+      }
+      expect(taken.sort()).toEqual(['turns-a', 'turns-b']);
+    } finally {
+      await workers.unregisterWorker('w-turns');
+    }
+  });
+
   it('leaves no listener behind on a Redis client it gave up waiting for', async () => {
     const server = createServer();
     await new Promise<void>((resolve) =>

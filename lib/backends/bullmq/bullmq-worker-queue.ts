@@ -90,6 +90,8 @@ export function liveWorkers(
 export class BullMQWorkerQueue implements WorkerQueue {
   private readonly held: HeldJobs;
   private readonly registered = new Map<string, StoredWorker>();
+  /** How many claims each worker made: where its next claim starts among its queues. */
+  private readonly turns = new Map<string, number>();
 
   constructor(
     private readonly store: BullMQStore,
@@ -132,6 +134,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   async unregisterWorker(workerId: string): Promise<void> {
     this.registered.delete(workerId);
+    this.turns.delete(workerId);
     this.held.forget(workerId);
     const client = await this.store.client();
     await client.hdel(this.store.key('workers'), workerId);
@@ -139,7 +142,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   /**
    * Takes up to `limit` jobs, from each queue in turn (within a queue in
-   * BullMQ's order). Jobs whose last attempt was interrupted are settled on
+   * BullMQ's order), starting at the next queue at each claim. Jobs whose last attempt was interrupted are settled on
    * the way and not counted.
    */
   async claim(
@@ -158,7 +161,10 @@ export class BullMQWorkerQueue implements WorkerQueue {
   ): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
     try {
-      let open = queues ? [...queues] : await this.store.knownQueues();
+      let open = this.inTurn(
+        workerId,
+        queues ? [...queues] : await this.store.knownQueues(),
+      );
       while (claimed.length < limit && open.length > 0) {
         const stillOpen: string[] = [];
         for (const name of open) {
@@ -174,6 +180,14 @@ export class BullMQWorkerQueue implements WorkerQueue {
       if (claimed.length === 0) throw error;
     }
     return claimed;
+  }
+
+  /** `queues` starting one further at each claim of the worker, so that a busy first queue does not starve the others. */
+  private inTurn(workerId: string, queues: string[]): string[] {
+    const turn = this.turns.get(workerId) ?? 0;
+    this.turns.set(workerId, turn + 1);
+    const start = queues.length ? turn % queues.length : 0;
+    return [...queues.slice(start), ...queues.slice(0, start)];
   }
 
   /**
