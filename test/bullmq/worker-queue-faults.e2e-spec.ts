@@ -212,6 +212,9 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
       } finally {
         backend.moveToDelayed = original;
       }
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.CANCELLED,
+      );
       expect(await workers.claim('w-cancel', null, 1)).toEqual([]);
       expect((await queue.getResult(result.id)).status).toBe(
         TaskResultStatus.CANCELLED,

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Job, QueueEvents } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import {
   attemptCancelled,
   attemptStarted,
@@ -35,6 +36,8 @@ export interface BullMQQueueHost {
   emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
   /** The verdict on an attempt whose worker stopped heartbeating (the job came back from BullMQ's stalled check). */
   interrupted(data: TaskResultData): AttemptVerdict;
+  /** Cancels a task (as TaskQueue.cancel()). */
+  cancel(id: string): Promise<TaskResult<any>>;
 }
 
 /** A worker as stored under `<prefix>:~tasks:workers`: times as epoch ms. */
@@ -318,7 +321,33 @@ export class BullMQWorkerQueue implements WorkerQueue {
     }
     this.held.ended(workerId, held, cancelled);
     if (cancelled) await this.clearCancels([id]);
+    else if (
+      verdict.data.status === TaskResultStatus.READY &&
+      (await this.cancelRequested([id])).has(id)
+    )
+      return this.cancelRetry(workerId, held);
     return { cancelled };
+  }
+
+  /** Cancels the retry an attempt just wrote, its cancel requested while the attempt was being written. */
+  private async cancelRetry(
+    workerId: string,
+    held: HeldJob,
+  ): Promise<{ cancelled: boolean }> {
+    const id = String(held.job.id);
+    let status: TaskResultStatus;
+    try {
+      status = (await this.host.cancel(id)).status;
+    } catch (error) {
+      // The requested cancel ended it first.
+      if (error instanceof InvalidTaskError) return { cancelled: false };
+      throw error;
+    }
+    // Else another worker started it meanwhile: the request stays for that attempt.
+    if (status !== TaskResultStatus.CANCELLED) return { cancelled: false };
+    await this.clearCancels([id]);
+    this.held.ended(workerId, held, true);
+    return { cancelled: true };
   }
 
   /** Redis refuses writes only when out of memory; everything else is a lost connection. */

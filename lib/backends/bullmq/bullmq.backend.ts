@@ -86,6 +86,7 @@ export class BullMQBackend extends TaskBackend {
       toResult: (data) => this.toResult(data),
       emit: (event, result) => this.host.emit(event, result),
       interrupted: (data) => this.interrupted(data),
+      cancel: (id) => this.cancel(id),
     });
     return this.queue;
   }
