@@ -216,6 +216,8 @@ export const TaskMessages = {
     `'${name}' must be an object of BullMQ options.`,
   reservedBullMQOptions: (name: string, keys: readonly string[]) =>
     `'${name}' must not set ${list(keys)}: give them as the backend's own options, which every queue and worker of it shares.`,
+  bullmqRemovingOptions: (name: string, keys: readonly string[]) =>
+    `'${name}' must not set ${list(keys)}${name === 'workerOptions' ? '' : ' to true'}: BullMQ would delete finished jobs, which hold the tasks' results (a worker's move of a job could also fail after running it). Results are kept until tasks:prune deletes them; remove ${list(keys)} from '${name}'.`,
   badLockDuration: (value: unknown, min: number) =>
     `'workerOptions.lockDuration' (the lease of a claimed task) must be an integer number of milliseconds of at least ${min}, got ${describe(value)}.`,
   badStalledInterval: (value: unknown) =>

@@ -417,7 +417,7 @@ describeWithRedis('BullMQBackend', () => {
           options: {
             ...bullmqOptions({ prefix }),
             queueOptions: {
-              defaultJobOptions: { removeOnComplete: true, attempts: 5 },
+              defaultJobOptions: { removeOnComplete: 1000, attempts: 5 },
             },
           },
         },

@@ -41,6 +41,9 @@ const MIN_LEASE_MS = 500;
 /** Options BullMQ takes from its own fields of the backend: setting them through queueOptions/workerOptions would split the two. */
 const RESERVED = ['connection', 'prefix'];
 
+/** BullMQ's options that delete finished jobs: the results the backend keeps until tasks:prune. */
+export const REMOVING_JOB_OPTIONS = ['removeOnComplete', 'removeOnFail'];
+
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
@@ -84,6 +87,24 @@ export function resolveBullMQOptions(
       fail(TaskMessages.reservedBullMQOptions(name, reserved));
   }
   const worker = workerOptions as Record<string, unknown>;
+  const removing = REMOVING_JOB_OPTIONS.filter(
+    (key) => worker[key] !== undefined,
+  );
+  if (removing.length)
+    fail(TaskMessages.bullmqRemovingOptions('workerOptions', removing));
+  const defaults = (queueOptions as Record<string, unknown>).defaultJobOptions;
+  if (isPlainObject(defaults)) {
+    const removingAll = REMOVING_JOB_OPTIONS.filter(
+      (key) => defaults[key] === true,
+    );
+    if (removingAll.length)
+      fail(
+        TaskMessages.bullmqRemovingOptions(
+          'queueOptions.defaultJobOptions',
+          removingAll,
+        ),
+      );
+  }
   const leaseMs = worker.lockDuration ?? DEFAULT_LEASE_MS;
   if (
     typeof leaseMs !== 'number' ||

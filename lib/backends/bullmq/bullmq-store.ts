@@ -138,14 +138,23 @@ export class BullMQStore {
    */
   async online(client: RedisClient): Promise<void> {
     if (client.status === 'ready') return;
-    await this.reachable({
-      waitUntilReady: () =>
-        new Promise<void>((resolve) => client.once('ready', () => resolve())),
-      on: (event, listener) => client.on(event, listener),
-      off: (event, listener) => client.off(event, listener),
-      close: async () => undefined,
-      disconnect: async () => undefined,
-    });
+    let onReady: (() => void) | undefined;
+    try {
+      await this.reachable({
+        waitUntilReady: () =>
+          new Promise<void>((resolve) => {
+            onReady = () => resolve();
+            client.once('ready', onReady);
+          }),
+        on: (event, listener) => client.on(event, listener),
+        off: (event, listener) => client.off(event, listener),
+        close: async () => undefined,
+        disconnect: async () => undefined,
+      });
+    } finally {
+      // Not left behind when the wait gave up: one per failed call would pile up during an outage.
+      if (onReady) client.off('ready', onReady);
+    }
   }
 
   /**

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { Job, QueueEvents } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import {
   attemptCancelled,
   attemptStarted,
@@ -25,7 +26,7 @@ import type {
   WorkerQueue,
 } from '../worker-queue.js';
 import type { BullMQStore } from './bullmq-store.js';
-import { HeldJobs } from './held-jobs.js';
+import { type HeldJob, HeldJobs } from './held-jobs.js';
 import { decodeJob } from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
@@ -35,6 +36,8 @@ export interface BullMQQueueHost {
   emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
   /** The verdict on an attempt whose worker stopped heartbeating (the job came back from BullMQ's stalled check). */
   interrupted(data: TaskResultData): AttemptVerdict;
+  /** Cancels a task (as TaskQueue.cancel()). */
+  cancel(id: string): Promise<TaskResult<any>>;
 }
 
 /** A worker as stored under `<prefix>:~tasks:workers`: times as epoch ms. */
@@ -90,6 +93,8 @@ export function liveWorkers(
 export class BullMQWorkerQueue implements WorkerQueue {
   private readonly held: HeldJobs;
   private readonly registered = new Map<string, StoredWorker>();
+  /** How many claims each worker made: where its next claim starts among its queues. */
+  private readonly turns = new Map<string, number>();
 
   constructor(
     private readonly store: BullMQStore,
@@ -132,6 +137,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   async unregisterWorker(workerId: string): Promise<void> {
     this.registered.delete(workerId);
+    this.turns.delete(workerId);
     this.held.forget(workerId);
     const client = await this.store.client();
     await client.hdel(this.store.key('workers'), workerId);
@@ -139,7 +145,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   /**
    * Takes up to `limit` jobs, from each queue in turn (within a queue in
-   * BullMQ's order). Jobs whose last attempt was interrupted are settled on
+   * BullMQ's order), starting at the next queue at each claim. Jobs whose last attempt was interrupted are settled on
    * the way and not counted.
    */
   async claim(
@@ -150,28 +156,48 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return this.guarded(this.claimUpTo(workerId, queues, limit));
   }
 
+  /** A claim that fails part-way returns what it took; it fails only when it took nothing. */
   private async claimUpTo(
     workerId: string,
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
-    let open = queues ? [...queues] : await this.store.knownQueues();
-    while (claimed.length < limit && open.length > 0) {
-      const stillOpen: string[] = [];
-      for (const name of open) {
-        if (claimed.length >= limit) break;
-        const taken = await this.takeOne(workerId, name);
-        if (taken === null) continue;
-        stillOpen.push(name);
-        if (taken !== 'settled') claimed.push(taken);
+    try {
+      let open = this.inTurn(
+        workerId,
+        queues ? [...queues] : await this.store.knownQueues(),
+      );
+      while (claimed.length < limit && open.length > 0) {
+        const stillOpen: string[] = [];
+        for (const name of open) {
+          if (claimed.length >= limit) break;
+          const taken = await this.takeOne(workerId, name);
+          if (taken === null) continue;
+          stillOpen.push(name);
+          if (taken !== 'settled') claimed.push(taken);
+        }
+        open = stillOpen;
       }
-      open = stillOpen;
+    } catch (error) {
+      if (claimed.length === 0) throw error;
     }
     return claimed;
   }
 
-  /** The next job of a queue, started by `workerId`; 'settled' for one that must not run; null when none waits. */
+  /** `queues` starting one further at each claim of the worker, so that a busy first queue does not starve the others. */
+  private inTurn(workerId: string, queues: string[]): string[] {
+    const turn = this.turns.get(workerId) ?? 0;
+    this.turns.set(workerId, turn + 1);
+    const start = queues.length ? turn % queues.length : 0;
+    return [...queues.slice(start), ...queues.slice(0, start)];
+  }
+
+  /**
+   * The next job of a queue, started by `workerId`; 'settled' for one that
+   * must not run (finished, interrupted, or cancelled meanwhile); null when
+   * none waits. A job taken but not started is handed back to waiting.
+   */
   private async takeOne(
     workerId: string,
     queueName: string,
@@ -181,13 +207,32 @@ export class BullMQWorkerQueue implements WorkerQueue {
     const job = (await worker.getNextJob(token, { block: false })) as
       Job | undefined;
     if (!job) return null;
-    const { data, problem } = decodeJob(job, 'active');
-    if (data.status === TaskResultStatus.RUNNING) {
-      await this.settleInterrupted(job, token, data);
-      return 'settled';
+    try {
+      return await this.start(workerId, job, token);
+    } catch (error) {
+      await job.moveToWait(token).catch(() => undefined);
+      throw error;
     }
+  }
+
+  private async start(
+    workerId: string,
+    job: Job,
+    token: string,
+  ): Promise<ClaimedTask | 'settled'> {
+    const { data, problem } = decodeJob(job, 'active');
     if (isFinishedStatus(data.status)) {
       await this.held.finish(job, token, data, null);
+      return 'settled';
+    }
+    const cancelled = (await this.cancelRequested([data.id])).has(data.id);
+    if (data.status === TaskResultStatus.RUNNING || cancelled) {
+      let verdict: AttemptVerdict =
+        data.status === TaskResultStatus.RUNNING
+          ? this.host.interrupted(data)
+          : { data, retryAt: null };
+      if (cancelled) verdict = attemptCancelled(verdict);
+      await this.settle(job, token, verdict);
       return 'settled';
     }
     const started = attemptStarted(data, workerId);
@@ -201,64 +246,108 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return { result: this.host.toResult(started), problem };
   }
 
-  /** A job back from BullMQ's stalled check: its attempt was interrupted (or cancelled meanwhile). */
-  private async settleInterrupted(
+  /** Ends a taken job that must not run with `verdict`: back from BullMQ's stalled check (interrupted), or cancelled before it started. */
+  private async settle(
     job: Job,
     token: string,
-    data: TaskResultData,
+    verdict: AttemptVerdict,
   ): Promise<void> {
-    const cancelled = await this.cancelRequested([data.id]);
-    let verdict = this.host.interrupted(data);
-    if (cancelled.has(data.id)) verdict = attemptCancelled(verdict);
-    if (!(await this.held.finish(job, token, verdict.data, verdict.retryAt)))
-      return;
+    const { data } = verdict;
+    if (!(await this.held.finish(job, token, data, verdict.retryAt))) return;
     await this.clearCancels([data.id]);
-    if (verdict.data.status !== TaskResultStatus.READY)
-      await this.host.emit('finished', this.host.toResult(verdict.data));
+    if (data.status !== TaskResultStatus.READY)
+      await this.host.emit('finished', this.host.toResult(data));
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
     return this.guarded(this.writeOutcomes(records));
   }
 
+  /**
+   * Writes each record while its worker still holds the attempt. A record
+   * whose write fails does not stop the others; the first such error is
+   * thrown once all were tried, and a retry answers the ones written
+   * meanwhile as written.
+   */
   private async writeOutcomes(
     records: readonly AttemptRecord[],
   ): Promise<CompletionReport> {
     const written: string[] = [];
     const cancelledIds: string[] = [];
-    const cancels = await this.cancelRequested(
-      records.map((record) => record.data.id),
-    );
+    const failures: unknown[] = [];
     for (const record of records) {
-      const { id } = record.data;
-      const held = this.held.holding(record.workerId, id, record.attempt);
-      if (!held) continue;
-      // Only the outcome: progress and metadata saved meanwhile stay.
-      let verdict: AttemptVerdict = {
-        data: {
-          ...record.data,
-          progress: held.data.progress,
-          metadata: held.data.metadata,
-        },
-        retryAt: record.retryAt,
-      };
-      const cancelled = cancels.has(id);
-      if (cancelled) verdict = attemptCancelled(verdict);
-      this.held.delete(record.workerId, id);
-      if (
-        !(await this.held.finish(
-          held.job,
-          held.token,
-          verdict.data,
-          verdict.retryAt,
-        ))
-      )
-        continue;
-      written.push(id);
-      if (cancelled) cancelledIds.push(id);
+      try {
+        const outcome = await this.writeOutcome(record);
+        if (!outcome) continue;
+        written.push(record.data.id);
+        if (outcome.cancelled) cancelledIds.push(record.data.id);
+      } catch (error) {
+        failures.push(error);
+      }
     }
-    await this.clearCancels(cancelledIds);
+    if (failures.length) throw failures[0];
     return { written, cancelled: cancelledIds };
+  }
+
+  /** Writes one record; undefined when its worker no longer holds the attempt. */
+  private async writeOutcome(
+    record: AttemptRecord,
+  ): Promise<{ cancelled: boolean } | undefined> {
+    const { workerId, attempt } = record;
+    const { id } = record.data;
+    const held = this.held.holding(workerId, id, attempt);
+    if (!held) return this.held.endedLately(workerId, id, attempt);
+    // Only the outcome: progress and metadata saved meanwhile stay.
+    let verdict: AttemptVerdict = {
+      data: {
+        ...record.data,
+        progress: held.data.progress,
+        metadata: held.data.metadata,
+      },
+      retryAt: record.retryAt,
+    };
+    const cancelled = (await this.cancelRequested([id])).has(id);
+    if (cancelled) verdict = attemptCancelled(verdict);
+    if (
+      !(await this.held.finish(
+        held.job,
+        held.token,
+        verdict.data,
+        verdict.retryAt,
+      ))
+    ) {
+      this.held.release(workerId, held);
+      return undefined;
+    }
+    this.held.ended(workerId, held, cancelled);
+    if (cancelled) await this.clearCancels([id]);
+    else if (
+      verdict.data.status === TaskResultStatus.READY &&
+      (await this.cancelRequested([id])).has(id)
+    )
+      return this.cancelRetry(workerId, held);
+    return { cancelled };
+  }
+
+  /** Cancels the retry an attempt just wrote, its cancel requested while the attempt was being written. */
+  private async cancelRetry(
+    workerId: string,
+    held: HeldJob,
+  ): Promise<{ cancelled: boolean }> {
+    const id = String(held.job.id);
+    let status: TaskResultStatus;
+    try {
+      status = (await this.host.cancel(id)).status;
+    } catch (error) {
+      // The requested cancel ended it first.
+      if (error instanceof InvalidTaskError) return { cancelled: false };
+      throw error;
+    }
+    // Else another worker started it meanwhile: the request stays for that attempt.
+    if (status !== TaskResultStatus.CANCELLED) return { cancelled: false };
+    await this.clearCancels([id]);
+    this.held.ended(workerId, held, true);
+    return { cancelled: true };
   }
 
   /** Redis refuses writes only when out of memory; everything else is a lost connection. */
@@ -279,24 +368,29 @@ export class BullMQWorkerQueue implements WorkerQueue {
     held: readonly HeldTask[],
   ): Promise<HeartbeatReport> {
     const lost: string[] = [];
-    const byQueue = new Map<string, { ids: string[]; tokens: string[] }>();
+    const byQueue = new Map<string, HeldJob[]>();
     for (const { id, attempt } of held) {
-      const job = this.held.holding(workerId, id, attempt);
-      if (!job) {
+      const entry = this.held.holding(workerId, id, attempt);
+      if (!entry) {
         lost.push(id);
         continue;
       }
-      const locks = byQueue.get(job.job.queueName) ?? { ids: [], tokens: [] };
-      locks.ids.push(id);
-      locks.tokens.push(job.token);
-      byQueue.set(job.job.queueName, locks);
+      const entries = byQueue.get(entry.job.queueName) ?? [];
+      entries.push(entry);
+      byQueue.set(entry.job.queueName, entries);
     }
-    for (const [queueName, { ids, tokens }] of byQueue) {
+    for (const [queueName, entries] of byQueue) {
       const worker = await this.store.worker(queueName);
-      const failed = await worker.extendJobLocks(ids, tokens, this.leaseMs);
-      for (const id of failed) {
-        this.held.delete(workerId, id);
-        lost.push(id);
+      const failed = await worker.extendJobLocks(
+        entries.map((entry) => String(entry.job.id)),
+        entries.map((entry) => entry.token),
+        this.leaseMs,
+      );
+      for (const entry of entries.filter((entry) =>
+        failed.includes(String(entry.job.id)),
+      )) {
+        this.held.release(workerId, entry);
+        lost.push(String(entry.job.id));
       }
     }
     await this.beat(workerId);

@@ -22,7 +22,10 @@ import {
 } from '../backend.js';
 import type { WorkerQueue } from '../worker-queue.js';
 import { BullMQAdmin } from './bullmq-admin.js';
-import { resolveBullMQOptions } from './bullmq-backend.options.js';
+import {
+  REMOVING_JOB_OPTIONS,
+  resolveBullMQOptions,
+} from './bullmq-backend.options.js';
 import { BullMQStore, CONTROL_QUEUE } from './bullmq-store.js';
 import { BullMQWorkerQueue } from './bullmq-worker-queue.js';
 import {
@@ -49,8 +52,6 @@ const OWN_JOB_OPTIONS = [
   'backoff',
   'deduplication',
 ];
-/** Job options that make BullMQ delete finished jobs, and so their results. */
-const REMOVING_JOB_OPTIONS = ['removeOnComplete', 'removeOnFail'];
 
 /** How many times a cancel reads a job that keeps changing under it before it gives up. */
 const CANCEL_TRIES = 10;
@@ -85,6 +86,7 @@ export class BullMQBackend extends TaskBackend {
       toResult: (data) => this.toResult(data),
       emit: (event, result) => this.host.emit(event, result),
       interrupted: (data) => this.interrupted(data),
+      cancel: (id) => this.cancel(id),
     });
     return this.queue;
   }
@@ -173,8 +175,11 @@ export class BullMQBackend extends TaskBackend {
    * aborts its signal; its attempt then ends CANCELLED, never retried.
    */
   override async cancel(id: string): Promise<TaskResult<unknown>> {
+    let requested = false;
     for (let tries = 0; tries < CANCEL_TRIES; tries++) {
       const { job, state, data } = await this.read(id);
+      if (requested && data.status === TaskResultStatus.CANCELLED)
+        return this.toResult(data);
       if (isFinishedStatus(data.status))
         throw new InvalidTaskError(TaskMessages.cannotCancel(id, data.status));
       if (state !== 'active') {
@@ -207,6 +212,12 @@ export class BullMQBackend extends TaskBackend {
       }
       const client = await this.store.client();
       await client.hset(this.store.key('cancels'), { [id]: Date.now() });
+      requested = true;
+      // The attempt may have ended meanwhile, before its worker saw the request: then cancel what it left.
+      if ((await this.read(id)).state !== 'active') {
+        await client.hdel(this.store.key('cancels'), id);
+        continue;
+      }
       this.store.cancelLocally(id);
       return this.toResult(data);
     }

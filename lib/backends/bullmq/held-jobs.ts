@@ -17,6 +17,27 @@ export interface HeldJob {
   data: TaskResultData;
 }
 
+/** How many written attempts are remembered for retried writes (the oldest are forgotten first). */
+const REMEMBERED_WRITES = 10_000;
+
+/** BullMQ's answers of a move whose job the token no longer holds: gone, unlocked, not active, locked by another. */
+const NOT_HELD = new Set([-1, -2, -3, -6]);
+
+/** BullMQ's builder of a move to completed or failed (protected in its typings) that takes fields to write with the move. */
+interface FinishArgs {
+  moveToFinishedArgs(
+    job: Job,
+    value: string,
+    property: 'returnvalue',
+    remove: false,
+    target: 'completed',
+    token: string,
+    timestamp: number,
+    fetchNext: false,
+    fieldsToUpdate: Record<string, string>,
+  ): (string | number | boolean | Buffer)[];
+}
+
 /** An error BullMQ records as a failed job's reason: the attempt's last error, or the cancel. */
 function failure(data: TaskResultData): Error {
   if (data.status === TaskResultStatus.CANCELLED)
@@ -35,6 +56,8 @@ function failure(data: TaskResultData): Error {
  */
 export class HeldJobs {
   private readonly held = new Map<string, HeldJob>();
+  /** Attempts written lately, by worker, id and attempt: whether each ended cancelled. */
+  private readonly written = new Map<string, boolean>();
 
   constructor(private readonly store: BullMQStore) {}
 
@@ -57,8 +80,33 @@ export class HeldJobs {
     this.held.set(`${workerId}\u0000${held.job.id}`, held);
   }
 
-  delete(workerId: string, id: string): void {
-    this.held.delete(`${workerId}\u0000${id}`);
+  /** Stops holding `held` (and not a later claim of the same task by the worker). */
+  release(workerId: string, held: HeldJob): void {
+    const key = `${workerId}\u0000${held.job.id}`;
+    if (this.held.get(key) === held) this.held.delete(key);
+  }
+
+  /** Remembers that `held`'s attempt was written (so that a retried write of it answers written), then releases it. */
+  ended(workerId: string, held: HeldJob, cancelled: boolean): void {
+    this.release(workerId, held);
+    this.written.set(
+      `${workerId}\u0000${held.job.id}\u0000${held.attempt}`,
+      cancelled,
+    );
+    if (this.written.size > REMEMBERED_WRITES)
+      this.written.delete(this.written.keys().next().value as string);
+  }
+
+  /** Whether this worker's attempt was written lately, and if it ended cancelled; undefined when not. */
+  endedLately(
+    workerId: string,
+    id: string,
+    attempt: number,
+  ): { cancelled: boolean } | undefined {
+    const cancelled = this.written.get(
+      `${workerId}\u0000${id}\u0000${attempt}`,
+    );
+    return cancelled === undefined ? undefined : { cancelled };
   }
 
   /** Forgets every job of a worker (it stopped: what it still held is left to the stalled check). */
@@ -87,8 +135,10 @@ export class HeldJobs {
   /**
    * Ends a held job's attempt with `data`: SUCCESSFUL to BullMQ's completed
    * jobs (its return value the job's), FAILED and CANCELLED to its failed
-   * jobs, READY (a retry) to its delayed jobs until `retryAt`. False when
-   * the lock was no longer `token`'s: nothing was written.
+   * jobs, READY (a retry) to its delayed jobs until `retryAt`. The data is
+   * written by BullMQ's own move, in the same script that checks the lock:
+   * written and moved together, or neither. False when the lock was no
+   * longer `token`'s: nothing was written.
    */
   async finish(
     job: Job,
@@ -97,12 +147,47 @@ export class HeldJobs {
     retryAt: Date | null,
   ): Promise<boolean> {
     const availableAt = retryAt?.getTime() ?? availableAtOf(job);
-    if (!(await this.write(job, token, data, availableAt))) return false;
-    if (data.status === TaskResultStatus.SUCCESSFUL)
-      await job.moveToCompleted(data.returnValue ?? null, token, false);
-    else if (data.status === TaskResultStatus.READY)
-      await job.moveToDelayed(availableAt, token);
-    else await job.moveToFailed(failure(data), token, false);
+    const fields: Record<string, string> = {
+      data: JSON.stringify(encodeTask(data, availableAt)),
+    };
+    if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
+    const { backend } = await this.store.worker(job.queueName);
+    const id = String(job.id);
+    try {
+      if (data.status === TaskResultStatus.SUCCESSFUL) {
+        const args = (backend as unknown as FinishArgs).moveToFinishedArgs(
+          job,
+          JSON.stringify(data.returnValue ?? null),
+          'returnvalue',
+          false,
+          'completed',
+          token,
+          Date.now(),
+          false,
+          fields,
+        );
+        await backend.moveToFinished(id, args);
+      } else if (data.status === TaskResultStatus.READY) {
+        const now = Date.now();
+        await backend.moveToDelayed(
+          id,
+          now,
+          Math.max(0, availableAt - now),
+          token,
+          { skipAttempt: true, fieldsToUpdate: fields },
+        );
+      } else {
+        const error = failure(data);
+        await backend.moveToFailed(job, error.message, false, token, false, {
+          ...fields,
+          stacktrace: JSON.stringify(error.stack ? [error.stack] : []),
+        });
+      }
+    } catch (error) {
+      if (NOT_HELD.has((error as { code?: unknown }).code as number))
+        return false;
+      throw error;
+    }
     return true;
   }
 }

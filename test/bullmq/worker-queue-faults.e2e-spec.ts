@@ -1,0 +1,297 @@
+/**
+ * BullMQBackend's worker queue when a Redis call fails part-way (a lost
+ * connection, injected by making one of the backend's own calls reject
+ * once) or when a cancel races an attempt's end: nothing is lost, nothing
+ * runs twice, and a cancelled task never runs again.
+ */
+import 'reflect-metadata';
+import { createServer } from 'node:net';
+import type { TestingModule } from '@nestjs/testing';
+import type { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import {
+  InvalidTaskBackendError,
+  TaskQueue,
+  TaskResultStatus,
+} from '../../lib/index.js';
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  CompletionReport,
+  WorkerQueue,
+} from '../../lib/backends/worker-queue.js';
+import { resolveBullMQOptions } from '../../lib/backends/bullmq/bullmq-backend.options.js';
+import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
+import { RedisScripts } from '../../lib/backends/bullmq/redis-scripts.js';
+import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
+import {
+  deleteRedisPrefix,
+  describeWithRedis,
+  uniqueRedisPrefix,
+} from '../support/redis.js';
+import { batchWorker } from '../support/tasks-app.js';
+import { bootBullMQApp } from './bullmq-test-app.js';
+
+/** Makes the `call`-th next call of `object[name]` reject as a lost connection would; returns the restore. */
+function failCall<T extends object>(
+  object: T,
+  name: keyof T,
+  call = 1,
+): () => void {
+  const original = object[name] as (...args: unknown[]) => Promise<unknown>;
+  let calls = 0;
+  (object as Record<keyof T, unknown>)[name] = function (
+    this: unknown,
+    ...args: unknown[]
+  ) {
+    calls++;
+    if (calls === call)
+      return Promise.reject(new Error('Connection is closed.'));
+    return original.apply(this, args);
+  };
+  return () => {
+    (object as Record<keyof T, unknown>)[name] = original;
+  };
+}
+
+/** The outcome of a claimed attempt: SUCCESSFUL with `returnValue`, or READY again (a retry due now). */
+function outcome(
+  claimed: ClaimedTask,
+  workerId: string,
+  returnValue: unknown,
+): AttemptRecord {
+  const data = claimed.result.snapshot;
+  return {
+    data:
+      returnValue === undefined
+        ? { ...data, status: TaskResultStatus.READY }
+        : {
+            ...data,
+            status: TaskResultStatus.SUCCESSFUL,
+            returnValue,
+            finishedAt: new Date(),
+          },
+    workerId,
+    attempt: data.attempts,
+    retryAt: returnValue === undefined ? new Date() : null,
+  };
+}
+
+describeWithRedis('BullMQBackend worker queue under faults', () => {
+  const prefix = uniqueRedisPrefix('faults');
+  let moduleRef: TestingModule;
+  let queue: TaskQueue;
+  let tasks: ConformanceTasks;
+  let workers: WorkerQueue;
+  let store: BullMQStore;
+
+  /** The BullMQ Worker the backend moves jobs of `queueName` through. */
+  const bullWorker = (queueName: string): Promise<Worker> =>
+    store.worker(queueName);
+
+  beforeAll(async () => {
+    moduleRef = await bootBullMQApp({ prefix, providers: [ConformanceTasks] });
+    queue = moduleRef.get(TaskQueue);
+    tasks = moduleRef.get(ConformanceTasks);
+    workers = queue.backend().workerQueue()!;
+    store = (queue.backend() as unknown as { store: BullMQStore }).store;
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    await deleteRedisPrefix(prefix);
+  });
+
+  beforeEach(() => tasks.reset());
+
+  it('writes an outcome whose write failed once when the worker retries it, the task run once', async () => {
+    const result = await queue.enqueue(ConformanceTasks, 'add', 1, 2);
+    const { backend } = await bullWorker(result.snapshot.queueName);
+    const restore = failCall(backend, 'moveToFinished');
+    try {
+      await batchWorker(moduleRef, { queues: ['*'] }).run();
+    } finally {
+      restore();
+    }
+    expect(tasks.executed).toEqual(['add(1,2)']);
+    const after = await queue.getResult(result.id);
+    expect(after.status).toBe(TaskResultStatus.SUCCESSFUL);
+    expect(after.returnValue).toBe(3);
+    const job = await (
+      await store.queue(result.snapshot.queueName)
+    ).getJob(result.id);
+    expect(await job!.getState()).toBe('completed');
+    expect(job!.returnvalue).toBe(3);
+  });
+
+  it('reports every record of a batch written on the retry after one of them failed', async () => {
+    await workers.registerWorker({
+      workerId: 'w-batch',
+      concurrency: 2,
+      queues: null,
+    });
+    try {
+      const first = await queue.enqueue(ConformanceTasks, 'add', 1, 1);
+      await queue.enqueue(ConformanceTasks, 'add', 2, 2);
+      const claimed = await workers.claim('w-batch', null, 2);
+      expect(claimed).toHaveLength(2);
+      const records = claimed.map((task) => outcome(task, 'w-batch', 'done'));
+      const { backend } = await bullWorker(first.snapshot.queueName);
+      const restore = failCall(backend, 'moveToFinished', 2);
+      try {
+        await expect(workers.complete(records)).rejects.toThrow(
+          'Connection is closed.',
+        );
+      } finally {
+        restore();
+      }
+      const report = (await workers.complete(records)) as CompletionReport;
+      expect([...report.written].sort()).toEqual(
+        claimed.map((task) => task.result.id).sort(),
+      );
+      for (const task of claimed)
+        expect((await queue.getResult(task.result.id)).status).toBe(
+          TaskResultStatus.SUCCESSFUL,
+        );
+    } finally {
+      await workers.unregisterWorker('w-batch');
+    }
+  });
+
+  it('returns what a claim took before it failed, and hands the job it could not start back', async () => {
+    await workers.registerWorker({
+      workerId: 'w-claim',
+      concurrency: 2,
+      queues: null,
+    });
+    try {
+      await queue.enqueue(ConformanceTasks, 'add', 3, 3);
+      await queue.enqueue(ConformanceTasks, 'add', 4, 4);
+      const restore = failCall(RedisScripts, 'writeHeld', 2);
+      let claimed: ClaimedTask[];
+      try {
+        claimed = await workers.claim('w-claim', null, 2);
+      } finally {
+        restore();
+      }
+      expect(claimed).toHaveLength(1);
+      const handedBack = await workers.claim('w-claim', null, 2);
+      expect(handedBack).toHaveLength(1);
+      expect(handedBack[0].result.attempts).toBe(1);
+      expect(handedBack[0].result.id).not.toBe(claimed[0].result.id);
+      const report = (await workers.complete(
+        [...claimed, ...handedBack].map((task) =>
+          outcome(task, 'w-claim', 'done'),
+        ),
+      )) as CompletionReport;
+      expect(report.written).toHaveLength(2);
+    } finally {
+      await workers.unregisterWorker('w-claim');
+    }
+  });
+
+  it('ends CANCELLED, never run again, a task cancelled while its attempt was being recorded as a retry', async () => {
+    await workers.registerWorker({
+      workerId: 'w-cancel',
+      concurrency: 1,
+      queues: null,
+    });
+    try {
+      const result = await queue.enqueue(ConformanceTasks, 'add', 5, 5);
+      const [claimed] = await workers.claim('w-cancel', null, 1);
+      const { backend } = await bullWorker(result.snapshot.queueName);
+      const original = backend.moveToDelayed.bind(backend);
+      backend.moveToDelayed = async (...args) => {
+        expect((await queue.cancel(result.id)).status).toBe(
+          TaskResultStatus.RUNNING,
+        );
+        return original(...args);
+      };
+      try {
+        await workers.complete([outcome(claimed, 'w-cancel', undefined)]);
+      } finally {
+        backend.moveToDelayed = original;
+      }
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.CANCELLED,
+      );
+      expect(await workers.claim('w-cancel', null, 1)).toEqual([]);
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.CANCELLED,
+      );
+    } finally {
+      await workers.unregisterWorker('w-cancel');
+    }
+  });
+
+  it('starts each claim of a worker at its next queue, so that a busy queue does not starve the others', async () => {
+    await workers.registerWorker({
+      workerId: 'w-turns',
+      concurrency: 1,
+      queues: ['turns-a', 'turns-b'],
+    });
+    try {
+      for (const queueName of ['turns-a', 'turns-b'])
+        for (const n of [1, 2])
+          await queue
+            .task(ConformanceTasks, 'add')
+            .using({ queueName })
+            .enqueue(n, n);
+      const taken: string[] = [];
+      for (let claims = 0; claims < 2; claims++) {
+        const [claimed] = await workers.claim(
+          'w-turns',
+          ['turns-a', 'turns-b'],
+          1,
+        );
+        taken.push(claimed.result.snapshot.queueName);
+        await workers.complete([outcome(claimed, 'w-turns', 'done')]);
+      }
+      expect(taken.sort()).toEqual(['turns-a', 'turns-b']);
+    } finally {
+      await workers.unregisterWorker('w-turns');
+    }
+  });
+
+  it('leaves no listener behind on a Redis client it gave up waiting for', async () => {
+    const server = createServer();
+    await new Promise<void>((resolve) =>
+      server.listen(0, '127.0.0.1', resolve),
+    );
+    const { port } = server.address() as { port: number };
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      retryStrategy: () => 60_000,
+      maxRetriesPerRequest: 0,
+    });
+    try {
+      const before = client.listenerCount('ready');
+      for (let tries = 0; tries < 3; tries++)
+        await expect(
+          store.online(
+            client as unknown as Parameters<BullMQStore['online']>[0],
+          ),
+        ).rejects.toThrow(InvalidTaskBackendError);
+      expect(client.listenerCount('ready')).toBe(before);
+    } finally {
+      client.disconnect();
+    }
+  });
+});
+
+describe('BullMQBackend options', () => {
+  it.each([
+    [{ workerOptions: { removeOnComplete: 10 } }, 'removeOnComplete'],
+    [{ workerOptions: { removeOnFail: false } }, 'removeOnFail'],
+    [
+      { queueOptions: { defaultJobOptions: { removeOnComplete: true } } },
+      'removeOnComplete',
+    ],
+  ])('refuses options that make BullMQ delete results: %j', (options, name) => {
+    const resolve = () => resolveBullMQOptions('default', options);
+    expect(resolve).toThrow(InvalidTaskBackendError);
+    expect(resolve).toThrow(new RegExp(`${name}.*tasks:prune`));
+  });
+});
