@@ -139,6 +139,8 @@ async function bullmqHarness(): Promise<ConformanceHarness> {
   };
 }
 
+// Redis is absent (found by the global setup, which fails instead under
+// CI=true): the suite is skipped, its title saying why.
 if (process.env[REDIS_ENV] === '0')
   describe.skip('BullMQBackend conformance on Redis (Redis not reachable)', () => {
     it('needs Redis at 127.0.0.1:6379', () => undefined);

@@ -84,6 +84,7 @@ export interface ConformanceHarness {
 /** `it`, or a skip that names why when the capability is absent. */
 function itWith(capability: Capability) {
   if (capability === true) return it;
+  // The backend declares the capability absent: skipped, its reason in the test's name.
   return (name: string, test: () => Promise<void>) =>
     it.skip(`${name} [skipped: ${capability.absent}]`, test);
 }
