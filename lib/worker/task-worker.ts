@@ -202,6 +202,7 @@ export class TaskWorker {
       const wanted = this.claimSize();
       if (wanted > 0 && this.moreMayBeReady) {
         this.claiming = true;
+        const claimedAt = Date.now();
         const claimed = await this.claim(wanted);
         // Only once they are buffered are the claimed tasks known as held.
         if (claimed) this.buffer.add(claimed);
@@ -216,7 +217,7 @@ export class TaskWorker {
             claimed.length === 0 &&
             this.running.size === 0 &&
             this.buffer.size === 0 &&
-            !this.retryDueSoon()
+            !this.retryDueSoon(claimedAt)
           )
             break;
         }
@@ -241,15 +242,16 @@ export class TaskWorker {
 
   /**
    * For `batch`: whether a retry this worker recorded falls due within one
-   * polling interval. Retries already due that a claim did not return were
-   * taken by another worker, and are forgotten.
+   * polling interval of `claimedAt`, when the claim that returned nothing
+   * was made. Retries already due then, which that claim did not return,
+   * were taken by another worker, and are forgotten; one that fell due
+   * while the claim travelled is kept, for the next claim.
    */
-  private retryDueSoon(): boolean {
-    const now = Date.now();
+  private retryDueSoon(claimedAt: number): boolean {
     for (const [id, due] of this.retries)
-      if (due <= now) this.retries.delete(id);
+      if (due <= claimedAt) this.retries.delete(id);
     return [...this.retries.values()].some(
-      (due) => due - now <= this.options.intervalMs,
+      (due) => due - claimedAt <= this.options.intervalMs,
     );
   }
 
