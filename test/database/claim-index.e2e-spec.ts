@@ -56,25 +56,10 @@ async function claimPlan(
   const select = store.selectReady(sql, queues, 16, Date.now());
   const runner = ds.createQueryRunner();
   try {
-    if (db.name === 'postgres') {
-      await runner.query('SET enable_seqscan = off');
-      const rows: { 'QUERY PLAN': string }[] = await runner.query(
-        `EXPLAIN ${select}`,
-        sql.params,
-      );
-      await runner.query('RESET enable_seqscan');
-      return rows.map((r) => r['QUERY PLAN']).join('\n');
-    }
-    if (db.name === 'mariadb') {
-      const rows: { key: string | null; Extra: string | null }[] =
-        await runner.query(`EXPLAIN ${select}`, sql.params);
-      return rows.map((r) => `key=${r.key} extra=${r.Extra}`).join('\n');
-    }
-    const rows: { detail: string }[] = await runner.query(
-      `EXPLAIN QUERY PLAN ${select}`,
-      sql.params,
-    );
-    return rows.map((r) => r.detail).join('\n');
+    if (db.name === 'postgres') await runner.query('SET enable_seqscan = off');
+    const plan = await planOf(db, runner, { text: select, params: sql.params });
+    if (db.name === 'postgres') await runner.query('RESET enable_seqscan');
+    return plan;
   } finally {
     await runner.release();
   }
@@ -223,7 +208,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 /** The plan of `statement` as one text: each database's EXPLAIN, one line per step. */
 async function planOf(
   db: TestDatabase,
-  ds: DataSource,
+  ds: Pick<DataSource, 'query'>,
   { text, params }: { text: string; params: unknown[] },
 ): Promise<string> {
   if (db.name === 'postgres') {
@@ -234,10 +219,16 @@ async function planOf(
     return rows.map((r) => r['QUERY PLAN']).join('\n');
   }
   if (db.name === 'mariadb') {
-    const rows: { table: string; type: string; key: string | null }[] =
-      await ds.query(`EXPLAIN ${text}`, params);
+    const rows: {
+      table: string;
+      type: string;
+      key: string | null;
+      Extra: string | null;
+    }[] = await ds.query(`EXPLAIN ${text}`, params);
     return rows
-      .map((r) => `table=${r.table} type=${r.type} key=${r.key}`)
+      .map(
+        (r) => `table=${r.table} type=${r.type} key=${r.key} extra=${r.Extra}`,
+      )
       .join('\n');
   }
   const rows: { detail: string }[] = await ds.query(
