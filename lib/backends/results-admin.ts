@@ -25,6 +25,12 @@ export interface ResultPage {
   results: TaskResultData[];
   /** The cursor of the next page, or null on the last one. */
   next: string | null;
+  /**
+   * Set when the backend stopped searching after reading this many results
+   * without filling the page (a filter no index serves): older matches may
+   * remain, and `next` goes on searching from where it stopped.
+   */
+  stoppedAfter?: number;
 }
 
 /** Results that finished in one time bucket, per queue and final status. */

@@ -18,6 +18,7 @@ import {
 } from '../support/databases.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { MathTasks } from '../fixtures/tasks.fixtures.js';
+import { SEARCH_BOUND } from '../../lib/backends/database/result-store.js';
 
 const { READY, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
 
@@ -245,6 +246,46 @@ describe.each(availableDatabases())(
       expect(await admin.retryMatching({ queue: 'unique' })).toBe(0);
       await queue.cancel(holder.id);
       expect((await admin.retry(failed.id)).result.status).toBe(READY);
+    });
+
+    it('searches a bounded number of results for a task or queue, and goes on from where it stopped', async () => {
+      const rare = await queue
+        .task(MathTasks, 'fail')
+        .using({ queueName: 'rare' })
+        .enqueue('rare');
+      await queue
+        .task(MathTasks, 'add')
+        .using({ queueName: 'bulk' })
+        .enqueueMany(
+          Array.from({ length: SEARCH_BOUND + 5 }, (_, i) => [i, i] as const),
+        );
+      for (const filter of [
+        { queue: 'rare' },
+        { queue: 'rare', taskName: 'MathTasks.fail', status: READY },
+      ]) {
+        const first = await admin.list({ ...filter, limit: 10 });
+        expect(first).toEqual({
+          results: [],
+          next: expect.any(String),
+          stoppedAfter: SEARCH_BOUND,
+        });
+        const second = await admin.list({
+          ...filter,
+          limit: 10,
+          after: first.next!,
+        });
+        expect(second).toEqual({
+          results: [expect.objectContaining({ id: rare.id })],
+          next: null,
+        });
+      }
+      const found = await admin.list({ queue: 'bulk', limit: 3 });
+      expect(found.results.map((r) => r.args)).toEqual([
+        [SEARCH_BOUND + 4, SEARCH_BOUND + 4],
+        [SEARCH_BOUND + 3, SEARCH_BOUND + 3],
+        [SEARCH_BOUND + 2, SEARCH_BOUND + 2],
+      ]);
+      expect(found.stoppedAfter).toBeUndefined();
     });
   },
 );

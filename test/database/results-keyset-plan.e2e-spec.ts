@@ -2,6 +2,7 @@ import type { DataSource } from 'typeorm';
 import { PostgresDialect } from '../../lib/backends/database/dialects/postgres.dialect.js';
 import {
   ResultStore,
+  SEARCH_BOUND,
   encodeCursor,
 } from '../../lib/backends/database/result-store.js';
 import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
@@ -23,6 +24,8 @@ const postgres = availableDatabases().find((db) => db.name === 'postgres');
 interface PlanNode {
   'Node Type': string;
   'Index Name'?: string;
+  'Relation Name'?: string;
+  'Actual Rows'?: number;
   'Scan Direction'?: string;
   Plans?: PlanNode[];
 }
@@ -66,21 +69,26 @@ function nodes(plan: PlanNode): PlanNode[] {
       await closeTestDataSource(db, ds, table);
     });
 
-    /** The row `depth` rows into the list of `filter`, as a cursor. */
-    async function cursorAt(filter: ResultFilter, depth: number) {
+    /** `count` rows of the list of `filter` from `depth` on, read without the store. */
+    async function listed(filter: ResultFilter, depth: number, count: number) {
       const byFinish = filter.status !== undefined;
       const where = [
         filter.status && `status = '${filter.status}'`,
         filter.taskName && `task_name = '${filter.taskName}'`,
+        filter.queue && `queue_name = '${filter.queue}'`,
       ].filter(Boolean);
-      const [row] = await ds.query(
-        `SELECT seq, finished_at FROM "${table}"${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
-          `ORDER BY ${byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC'} OFFSET ${depth} LIMIT 1`,
-      );
-      return encodeCursor({
-        seq: Number(row.seq),
-        finishedAt: byFinish ? Number(row.finished_at) : undefined,
-      });
+      const rows: { id: string; seq: string; finished_at: string }[] =
+        await ds.query(
+          `SELECT id, seq, finished_at FROM "${table}"${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+            `ORDER BY ${byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC'} OFFSET ${depth} LIMIT ${count}`,
+        );
+      return rows.map((row) => ({
+        id: row.id,
+        cursor: encodeCursor({
+          seq: Number(row.seq),
+          finishedAt: byFinish ? Number(row.finished_at) : undefined,
+        }),
+      }));
     }
 
     async function plan(filter: ResultFilter, after?: string) {
@@ -104,33 +112,60 @@ function nodes(plan: PlanNode): PlanNode[] {
         { status: TaskResultStatus.SUCCESSFUL, taskName: 'Jobs.task3' },
         `${table}_finished`,
       ],
+      ['results of one queue', { queue: 'q1' }, `${table}_pkey`],
     ] as const)(
       'reads the first and a deep page of %s through an index',
       async (_what, filter, index) => {
-        const deep = await cursorAt(filter, 90_000);
-        for (const after of [undefined, deep]) {
-          const scans = (await plan(filter, after)).filter((node) =>
-            /Scan/.test(node['Node Type']),
+        const [deep] = await listed(filter, 90_000, 1);
+        for (const after of [undefined, deep.cursor]) {
+          const scans = (await plan(filter, after)).filter(
+            (node) => node['Relation Name'] !== undefined,
           );
-          expect(scans.map((node) => node['Node Type'])).not.toContain(
-            'Seq Scan',
-          );
-          expect(scans).toEqual([
+          // The list's own index walked newest first; a task or queue
+          // filter adds only lookups of the rows found by primary key.
+          expect(scans[0]).toEqual(
             expect.objectContaining({
               'Node Type': 'Index Scan',
               'Index Name': index,
               'Scan Direction': 'Backward',
             }),
-          ]);
+          );
+          for (const scan of scans.slice(1))
+            expect(scan).toEqual(
+              expect.objectContaining({
+                'Node Type': 'Index Scan',
+                'Index Name': `${table}_pkey`,
+              }),
+            );
         }
         // The deep page is the rows that follow the cursor's row.
-        const page = await store.page(filter, PAGE, deep);
-        const expected = await store.page(filter, PAGE + 90_001);
+        const page = await store.page(filter, PAGE, deep.cursor);
         expect(page.rows.map((row) => row.id)).toEqual(
-          expected.rows.slice(90_001).map((row) => row.id),
+          (await listed(filter, 90_001, PAGE)).map((row) => row.id),
         );
       },
       60_000,
     );
+
+    it('reads at most its search bound of rows for a task or queue no row has', async () => {
+      const { text, params } = store.pageStatement(
+        { queue: 'nowhere' },
+        PAGE + 1,
+      );
+      const [{ 'QUERY PLAN': explained }] = await ds.query(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${text}`,
+        params,
+      );
+      const walk = nodes((explained as { Plan: PlanNode }[])[0].Plan).find(
+        (node) => node['Index Name'] === `${table}_pkey`,
+      );
+      expect(walk?.['Actual Rows']).toBe(SEARCH_BOUND);
+      const page = await store.page({ queue: 'nowhere' }, PAGE);
+      expect(page).toEqual({
+        rows: [],
+        next: expect.any(String),
+        stoppedAfter: SEARCH_BOUND,
+      });
+    });
   },
 );

@@ -41,6 +41,7 @@ export class DatabaseResultsAdmin implements ResultsAdmin {
     return {
       results: page.rows.map((row) => decodeRow(row).data),
       next: page.next,
+      ...(page.stoppedAfter && { stoppedAfter: page.stoppedAfter }),
     };
   }
 

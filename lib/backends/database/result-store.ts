@@ -29,6 +29,24 @@ export interface BatchBound {
 export interface RowPage {
   rows: TaskRow[];
   next: string | null;
+  /** Set when the search stopped after reading this many rows before the page filled (see `ResultPage`). */
+  stoppedAfter?: number;
+}
+
+/**
+ * Rows a page filtered by task or queue reads at most: no index leads with
+ * those columns (each would slow every enqueue), so such a page walks the
+ * list's own index and stops after this many rows, found or not.
+ */
+export const SEARCH_BOUND = 10_000;
+
+/** A page's SELECT, and how to go on when its search stopped short. */
+export interface PageStatement {
+  text: string;
+  params: unknown[];
+  byFinish: boolean;
+  /** For a bounded search: the SELECT of the last row it reads, where the next page starts. */
+  searchEnd?: { text: string; params: unknown[] };
 }
 
 /** The finished rows of one time bucket, queue and status. */
@@ -72,47 +90,75 @@ export class ResultStore {
     const statement = this.pageStatement(filter, limit + 1, after);
     const rows = await this.sql.read(statement.text, statement.params);
     const shown = rows.slice(0, limit);
+    const cursorOf = (row: TaskRow) =>
+      encodeCursor({
+        seq: Number(row.seq),
+        finishedAt: statement.byFinish ? Number(row.finished_at) : undefined,
+      });
     const last = shown[shown.length - 1];
-    return {
-      rows: shown,
-      next:
-        rows.length > limit && last
-          ? encodeCursor({
-              seq: Number(last.seq),
-              finishedAt: statement.byFinish
-                ? Number(last.finished_at)
-                : undefined,
-            })
-          : null,
-    };
+    if (rows.length > limit && last)
+      return { rows: shown, next: cursorOf(last) };
+    const { searchEnd } = statement;
+    const [end] = searchEnd
+      ? await this.sql.read(searchEnd.text, searchEnd.params)
+      : [];
+    return end
+      ? { rows: shown, next: cursorOf(end), stoppedAfter: SEARCH_BOUND }
+      : { rows: shown, next: null };
   }
 
-  /** The SELECT of a page of at most `limit` rows (see `page`): what the plan test explains. */
+  /**
+   * The SELECT of a page of at most `limit` rows (see `page`): what the
+   * plan test explains. A filter on task or queue is applied to the first
+   * `SEARCH_BOUND` rows of the indexed walk, read narrow and joined back by
+   * primary key, so the page costs the same however rare the match.
+   */
   pageStatement(
     filter: ResultFilter,
     limit: number,
     after?: string,
-  ): { text: string; params: unknown[]; byFinish: boolean } {
+  ): PageStatement {
     const byFinish =
       filter.status !== undefined && isFinishedStatus(filter.status);
     const cursor = after === undefined ? undefined : parseCursor(after);
     if (cursor && byFinish !== (cursor.finishedAt !== undefined))
       throw new TasksError(TaskMessages.badResultCursor(after ?? ''));
+    const { taskName, queue, ...indexed } = filter;
+    const order = byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC';
+    const walk = (sql: SqlBuilder, columns: string) => {
+      const where = [this.matching(sql, indexed)];
+      // Implied by a finished status, spelled out for the partial index.
+      if (byFinish) where.push('finished_at IS NOT NULL');
+      if (cursor?.finishedAt !== undefined) {
+        const at = cursor.finishedAt;
+        where.push(
+          `finished_at <= ${sql.p(at, 'bigint')} AND (finished_at < ${sql.p(at, 'bigint')} OR seq < ${sql.p(cursor.seq, 'bigint')})`,
+        );
+      } else if (cursor) where.push(`seq < ${sql.p(cursor.seq, 'bigint')}`);
+      const conditions = where.filter(Boolean).join(' AND ');
+      return `SELECT ${columns} FROM ${this.tasks}${conditions ? ` WHERE ${conditions}` : ''} ORDER BY ${order}`;
+    };
     const sql = new SqlBuilder(this.sql.dialect);
-    const where = [this.matching(sql, filter)];
-    // Implied by a finished status, spelled out for the partial index.
-    if (byFinish) where.push('finished_at IS NOT NULL');
-    if (cursor?.finishedAt !== undefined) {
-      const at = cursor.finishedAt;
-      where.push(
-        `finished_at <= ${sql.p(at, 'bigint')} AND (finished_at < ${sql.p(at, 'bigint')} OR seq < ${sql.p(cursor.seq, 'bigint')})`,
-      );
-    } else if (cursor) where.push(`seq < ${sql.p(cursor.seq, 'bigint')}`);
-    const conditions = where.filter(Boolean).join(' AND ');
-    const text =
-      `SELECT * FROM ${this.tasks}${conditions ? ` WHERE ${conditions}` : ''} ` +
-      `ORDER BY ${byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC'} LIMIT ${sql.p(limit, 'integer')}`;
-    return { text, params: sql.params, byFinish };
+    if (taskName === undefined && queue === undefined)
+      return {
+        text: `${walk(sql, '*')} LIMIT ${sql.p(limit, 'integer')}`,
+        params: sql.params,
+        byFinish,
+      };
+    const searched = `${walk(sql, 'seq, finished_at, task_name, queue_name')} LIMIT ${sql.p(SEARCH_BOUND, 'integer')}`;
+    const matches = this.matching(sql, { taskName, queue }, 's.');
+    const end = new SqlBuilder(this.sql.dialect);
+    return {
+      text:
+        `SELECT t.* FROM (${searched}) s JOIN ${this.tasks} t ON t.seq = s.seq ` +
+        `WHERE ${matches} ORDER BY ${order.replace(/(\w+) DESC/g, 's.$1 DESC')} LIMIT ${sql.p(limit, 'integer')}`,
+      params: sql.params,
+      byFinish,
+      searchEnd: {
+        text: `${walk(end, 'seq, finished_at')} LIMIT 1 OFFSET ${end.p(SEARCH_BOUND - 1, 'integer')}`,
+        params: end.params,
+      },
+    };
   }
 
   /** Rows finished at or after `since`, counted per `bucketMs`, queue and status. */
@@ -208,17 +254,17 @@ export class ResultStore {
     }));
   }
 
-  /** The conditions of `filter`, joined by AND (empty: every row). */
-  private matching(sql: SqlBuilder, filter: ResultFilter): string {
+  /** The conditions of `filter` on the columns of `alias`, joined by AND (empty: every row). */
+  private matching(sql: SqlBuilder, filter: ResultFilter, alias = ''): string {
     const conditions: string[] = [];
     if (filter.id !== undefined)
-      conditions.push(`id = ${sql.p(filter.id, 'text')}`);
+      conditions.push(`${alias}id = ${sql.p(filter.id, 'text')}`);
     if (filter.status !== undefined)
-      conditions.push(`status = ${sql.p(filter.status, 'text')}`);
+      conditions.push(`${alias}status = ${sql.p(filter.status, 'text')}`);
     if (filter.taskName !== undefined)
-      conditions.push(`task_name = ${sql.p(filter.taskName, 'text')}`);
+      conditions.push(`${alias}task_name = ${sql.p(filter.taskName, 'text')}`);
     if (filter.queue !== undefined)
-      conditions.push(`queue_name = ${sql.p(filter.queue, 'text')}`);
+      conditions.push(`${alias}queue_name = ${sql.p(filter.queue, 'text')}`);
     return conditions.join(' AND ');
   }
 }

@@ -138,9 +138,18 @@ export function resultsPage(ctx: PageContext, view: ResultsView): Html {
         </thead>
         ${tableBody(rows, 7, 'No result matches.')}
       </table>
+      ${
+        view.page.stoppedAfter
+          ? html`<p class="muted search-stopped">
+              This page searched the next
+              ${view.page.stoppedAfter.toLocaleString('en-US')} results for
+              matches; older ones may match too.
+            </p>`
+          : null
+      }
       <p class="actions">
         ${view.deep ? html`<a href="${ctx.base}/results${query(params)}">First page</a>` : null}
-        ${view.page.next ? html`<a rel="next" href="${ctx.base}/results${query({ ...params, after: view.page.next })}">Next page</a>` : null}
+        ${view.page.next ? html`<a rel="next" href="${ctx.base}/results${query({ ...params, after: view.page.next })}">${view.page.stoppedAfter ? 'Search older results' : 'Next page'}</a>` : null}
       </p>`,
   );
 }
