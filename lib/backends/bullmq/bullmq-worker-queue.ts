@@ -144,9 +144,12 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Takes up to `limit` jobs, from each queue in turn (within a queue in
-   * BullMQ's order), starting at the next queue at each claim. Jobs whose last attempt was interrupted are settled on
-   * the way and not counted.
+   * Takes up to `limit` jobs from the queues, starting at the next queue at
+   * each claim: each round asks every open queue for its share at once
+   * (within a queue BullMQ's order: priority, then the order they became
+   * waiting), and a queue that gives fewer than asked has no more for this
+   * claim. Jobs whose last attempt was interrupted are settled on the way
+   * and not counted.
    */
   async claim(
     workerId: string,
@@ -163,24 +166,27 @@ export class BullMQWorkerQueue implements WorkerQueue {
     limit: number,
   ): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
-    try {
-      let open = this.inTurn(
-        workerId,
-        queues ? [...queues] : await this.store.knownQueues(),
+    let open = this.inTurn(
+      workerId,
+      queues ? [...queues] : await this.store.knownQueues(),
+    );
+    while (claimed.length < limit && open.length > 0) {
+      const remaining = limit - claimed.length;
+      const shares = open.map(
+        (_, i) =>
+          Math.floor(remaining / open.length) +
+          (i < remaining % open.length ? 1 : 0),
       );
-      while (claimed.length < limit && open.length > 0) {
-        const stillOpen: string[] = [];
-        for (const name of open) {
-          if (claimed.length >= limit) break;
-          const taken = await this.takeOne(workerId, name);
-          if (taken === null) continue;
-          stillOpen.push(name);
-          if (taken !== 'settled') claimed.push(taken);
-        }
-        open = stillOpen;
+      const takes = await Promise.all(
+        open.map((name, i) => this.take(workerId, name, shares[i])),
+      );
+      const failed = takes.find((take) => take.error !== undefined);
+      for (const take of takes) claimed.push(...take.started);
+      if (failed) {
+        if (claimed.length === 0) throw failed.error;
+        break;
       }
-    } catch (error) {
-      if (claimed.length === 0) throw error;
+      open = open.filter((_, i) => !takes[i].emptied);
     }
     return claimed;
   }
@@ -194,38 +200,74 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * The next job of a queue, started by `workerId`; 'settled' for one that
-   * must not run (finished, interrupted, or cancelled meanwhile); null when
-   * none waits. A job taken but not started is handed back to waiting.
+   * Up to `count` jobs of a queue, taken together and started by
+   * `workerId`, those that must not run (finished, interrupted, or
+   * cancelled meanwhile) settled instead; `emptied` when the queue had
+   * fewer; the first error met, if any. A job taken but not started is
+   * handed back to waiting.
    */
-  private async takeOne(
+  private async take(
     workerId: string,
     queueName: string,
-  ): Promise<ClaimedTask | 'settled' | null> {
+    count: number,
+  ): Promise<{ started: ClaimedTask[]; emptied: boolean; error?: unknown }> {
+    if (count === 0) return { started: [], emptied: false };
     const worker = await this.store.worker(queueName);
-    const token = HeldJobs.token(workerId);
-    const job = (await worker.getNextJob(token, { block: false })) as
-      Job | undefined;
-    if (!job) return null;
+    const takes = await Promise.allSettled(
+      Array.from({ length: count }, async () => {
+        const token = HeldJobs.token(workerId);
+        const job = (await worker.getNextJob(token, { block: false })) as
+          Job | undefined;
+        return job ? { job, token } : null;
+      }),
+    );
+    const taken: { job: Job; token: string }[] = [];
+    let emptied = false;
+    let error: unknown;
+    for (const outcome of takes)
+      if (outcome.status === 'rejected') error ??= outcome.reason;
+      else if (outcome.value) taken.push(outcome.value);
+      else emptied = true;
+    const handBack = ({ job, token }: { job: Job; token: string }) =>
+      job.moveToWait(token).catch(() => undefined);
+    let cancelled: Set<string>;
     try {
-      return await this.start(workerId, job, token);
-    } catch (error) {
-      await job.moveToWait(token).catch(() => undefined);
-      throw error;
+      cancelled = await this.cancelRequested(
+        taken.map(({ job }) => String(job.id)),
+      );
+    } catch (failure) {
+      await Promise.all(taken.map(handBack));
+      return { started: [], emptied, error: error ?? failure };
     }
+    const starts = await Promise.allSettled(
+      taken.map((held) =>
+        this.start(workerId, held.job, held.token, cancelled).catch(
+          async (failure: unknown) => {
+            await handBack(held);
+            throw failure;
+          },
+        ),
+      ),
+    );
+    const started: ClaimedTask[] = [];
+    for (const outcome of starts)
+      if (outcome.status === 'rejected') error ??= outcome.reason;
+      else if (outcome.value !== 'settled') started.push(outcome.value);
+    return { started, emptied, error };
   }
 
   private async start(
     workerId: string,
     job: Job,
     token: string,
+    cancelRequested: ReadonlySet<string>,
   ): Promise<ClaimedTask | 'settled'> {
     const { data, problem } = decodeJob(job, 'active');
     if (isFinishedStatus(data.status)) {
       await this.held.finish(job, token, data, null);
       return 'settled';
     }
-    const cancelled = (await this.cancelRequested([data.id])).has(data.id);
+    const cancelled = cancelRequested.has(data.id);
     if (data.status === TaskResultStatus.RUNNING || cancelled) {
       let verdict: AttemptVerdict =
         data.status === TaskResultStatus.RUNNING
@@ -264,34 +306,38 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Writes each record while its worker still holds the attempt. A record
-   * whose write fails does not stop the others; the first such error is
-   * thrown once all were tried, and a retry answers the ones written
-   * meanwhile as written.
+   * Writes each record while its worker still holds the attempt, all at
+   * once. A record whose write fails does not stop the others; the first
+   * such error is thrown once all were tried, and a retry answers the ones
+   * written meanwhile as written.
    */
   private async writeOutcomes(
     records: readonly AttemptRecord[],
   ): Promise<CompletionReport> {
+    const cancelRequested = await this.cancelRequested(
+      records.map((record) => record.data.id),
+    );
+    const outcomes = await Promise.allSettled(
+      records.map((record) => this.writeOutcome(record, cancelRequested)),
+    );
     const written: string[] = [];
     const cancelledIds: string[] = [];
-    const failures: unknown[] = [];
-    for (const record of records) {
-      try {
-        const outcome = await this.writeOutcome(record);
-        if (!outcome) continue;
-        written.push(record.data.id);
-        if (outcome.cancelled) cancelledIds.push(record.data.id);
-      } catch (error) {
-        failures.push(error);
+    let failure: PromiseRejectedResult | undefined;
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === 'rejected') failure ??= outcome;
+      else if (outcome.value) {
+        written.push(records[i].data.id);
+        if (outcome.value.cancelled) cancelledIds.push(records[i].data.id);
       }
-    }
-    if (failures.length) throw failures[0];
+    });
+    if (failure) throw failure.reason;
     return { written, cancelled: cancelledIds };
   }
 
   /** Writes one record; undefined when its worker no longer holds the attempt. */
   private async writeOutcome(
     record: AttemptRecord,
+    cancelRequested: ReadonlySet<string>,
   ): Promise<{ cancelled: boolean } | undefined> {
     const { workerId, attempt } = record;
     const { id } = record.data;
@@ -306,7 +352,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
       },
       retryAt: record.retryAt,
     };
-    const cancelled = (await this.cancelRequested([id])).has(id);
+    const cancelled = cancelRequested.has(id);
     if (cancelled) verdict = attemptCancelled(verdict);
     if (
       !(await this.held.finish(
