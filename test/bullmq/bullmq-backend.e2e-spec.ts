@@ -164,6 +164,24 @@ describeWithRedis('BullMQBackend', () => {
       await expect(admin.oldestDueReady()).resolves.toEqual(due);
     });
 
+    it('finds the longest-waiting due task at the head of any priority level, reading only the heads', async () => {
+      const admin = queue.backend().admin()!;
+      const record = queue.task(ConformanceTasks, 'record');
+      const now = Date.now();
+      const at = (minutes: number) => new Date(now - minutes * 60_000);
+      // Each head waits longer the lower its priority; behind each head,
+      // many later ones, none of them read, none older.
+      for (const priority of [7, 0, -7]) {
+        await record
+          .using({ priority, runAfter: at(10 - priority) })
+          .enqueue('head');
+        await record
+          .using({ priority })
+          .enqueueMany(Array.from({ length: 50 }, () => ['behind'] as const));
+      }
+      await expect(admin.oldestDueReady()).resolves.toEqual(at(17));
+    });
+
     it('refuses a queue name BullMQ cannot take', () => {
       expect(() =>
         queue.task(ConformanceTasks, 'add').using({ queueName: 'a:b' }),

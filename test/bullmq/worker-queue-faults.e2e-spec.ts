@@ -253,6 +253,56 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     }
   });
 
+  it('registers a worker id once however many race for it, and removes the workers that stopped long ago', async () => {
+    const client = await store.client();
+    const key = store.key('workers');
+    const stopped = {
+      hostname: 'gone',
+      pid: 1,
+      queues: ['*'],
+      concurrency: 1,
+      startedAt: 0,
+      heartbeatAt: Date.now() - 11 * workers.leaseMs,
+    };
+    await client.hset(key, {
+      'w-stopped': JSON.stringify(stopped),
+      'w-unreadable': '{not json',
+      'w-late': JSON.stringify({
+        ...stopped,
+        heartbeatAt: Date.now() - 2 * workers.leaseMs,
+      }),
+    });
+    const racers = await Promise.allSettled(
+      Array.from({ length: 5 }, () =>
+        workers.registerWorker({
+          workerId: 'w-race',
+          concurrency: 1,
+          queues: null,
+        }),
+      ),
+    );
+    try {
+      expect(racers.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const racer of racers.filter((r) => r.status === 'rejected'))
+        expect((racer as PromiseRejectedResult).reason).toBeInstanceOf(
+          InvalidTaskBackendError,
+        );
+      // Late but within ten leases: kept, and its id can be taken over.
+      expect(Object.keys(await client.hgetall(key)).sort()).toEqual([
+        'w-late',
+        'w-race',
+      ]);
+      await workers.registerWorker({
+        workerId: 'w-late',
+        concurrency: 1,
+        queues: null,
+      });
+      await workers.unregisterWorker('w-late');
+    } finally {
+      await workers.unregisterWorker('w-race');
+    }
+  });
+
   it('leaves no listener behind on a Redis client it gave up waiting for', async () => {
     const server = createServer();
     await new Promise<void>((resolve) =>

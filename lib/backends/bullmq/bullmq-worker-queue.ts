@@ -40,6 +40,9 @@ export interface BullMQQueueHost {
   cancel(id: string): Promise<TaskResult<any>>;
 }
 
+/** After how many leases without a heartbeat a worker's entry is removed. */
+const STALE_WORKER_LEASES = 10;
+
 /** A worker as stored under `<prefix>:~tasks:workers`: times as epoch ms. */
 interface StoredWorker {
   hostname: string;
@@ -107,19 +110,12 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return this.store.settings.leaseMs;
   }
 
+  /**
+   * Registers the worker unless a live one has its id; removes on the way
+   * the workers whose heartbeat stopped more than ten leases ago.
+   */
   async registerWorker(info: WorkerInfo): Promise<void> {
     const client = await this.store.client();
-    const existing = await client.hget(
-      this.store.key('workers'),
-      info.workerId,
-    );
-    if (
-      existing &&
-      liveWorkers({ [info.workerId]: existing }, this.leaseMs).length
-    )
-      throw new InvalidTaskBackendError(
-        TaskMessages.workerIdInUse(info.workerId, this.store.alias),
-      );
     const now = Date.now();
     const worker: StoredWorker = {
       hostname: hostname(),
@@ -129,10 +125,20 @@ export class BullMQWorkerQueue implements WorkerQueue {
       startedAt: now,
       heartbeatAt: now,
     };
+    const registered = await RedisScripts.registerWorker(
+      client,
+      this.store.key('workers'),
+      info.workerId,
+      JSON.stringify(worker),
+      now,
+      this.leaseMs,
+      STALE_WORKER_LEASES * this.leaseMs,
+    );
+    if (!registered)
+      throw new InvalidTaskBackendError(
+        TaskMessages.workerIdInUse(info.workerId, this.store.alias),
+      );
     this.registered.set(info.workerId, worker);
-    await client.hset(this.store.key('workers'), {
-      [info.workerId]: JSON.stringify(worker),
-    });
   }
 
   async unregisterWorker(workerId: string): Promise<void> {

@@ -12,6 +12,9 @@ import type { IRedisClient } from 'bullmq';
 /** The Redis client BullMQ opened, as this backend uses it. */
 export type RedisClient = IRedisClient;
 
+/** How many jobs next in each line `oldestDue` reads. */
+const OLDEST_DUE_PER_LINE = 10;
+
 interface Script {
   name: string;
   keys: number;
@@ -82,6 +85,33 @@ return 0`,
 };
 
 /**
+ * Registers worker ARGV[1] with the stored worker ARGV[2] unless a worker
+ * of that id is live (its heartbeat within ARGV[4] ms of ARGV[3]: answers
+ * 0); removes on the way the other workers whose heartbeat is older than
+ * ARGV[5] ms, or that cannot be read (processes that died without
+ * unregistering). Answers 1 when registered.
+ * KEYS: workers hash. ARGV: id, worker, now, lease ms, stale ms.
+ */
+const REGISTER_WORKER: Script = {
+  name: 'nestjsTasksRegisterWorker',
+  keys: 1,
+  lua: `
+local now = tonumber(ARGV[3])
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do
+  local ok, worker = pcall(cjson.decode, fields[i + 1])
+  local beat = ok and type(worker) == 'table' and tonumber(worker['heartbeatAt']) or nil
+  if fields[i] == ARGV[1] then
+    if beat and beat >= now - tonumber(ARGV[4]) then return 0 end
+  elseif beat == nil or beat < now - tonumber(ARGV[5]) then
+    redis.call('HDEL', KEYS[1], fields[i])
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`,
+};
+
+/**
  * How many jobs of a finished set failed with the reason ARGV[2].
  * KEYS: the set. ARGV: job key prefix, reason.
  */
@@ -97,34 +127,52 @@ return count`,
 };
 
 /**
- * The earliest `availableAt` (epoch ms, as text) of the jobs waiting to
- * run that are due at ARGV[2], or false when none is.
- * KEYS: wait, paused, prioritized, delayed. ARGV: job key prefix, now.
+ * The earliest `availableAt` (epoch ms, as text) due at ARGV[2] among the
+ * jobs next in line, or false when none is: the next ARGV[3] of the wait
+ * and paused lists (taken from their right end), of each priority level
+ * of the prioritized set (scored priority × 2^32 + a counter), and of the
+ * due delayed jobs. Bounded by the number of priority levels, never by how
+ * many jobs wait: in each line the jobs that came first are next.
+ * KEYS: wait, paused, prioritized, delayed. ARGV: job key prefix, now, per line.
  */
 const OLDEST_DUE: Script = {
   name: 'nestjsTasksOldestDue',
   keys: 4,
   lua: `
 local oldest = nil
-local function consider(id)
-  local raw = redis.call('HGET', ARGV[1] .. id, 'data')
-  if not raw then return end
-  local ok, data = pcall(cjson.decode, raw)
-  local at = ok and type(data) == 'table' and tonumber(data['availableAt']) or nil
-  if at == nil then at = tonumber(redis.call('HGET', ARGV[1] .. id, 'timestamp')) end
-  if at and at <= tonumber(ARGV[2]) and (oldest == nil or at < oldest) then oldest = at end
+local now = tonumber(ARGV[2])
+local count = tonumber(ARGV[3])
+local function consider(ids)
+  for _, id in ipairs(ids) do
+    local fields = redis.call('HMGET', ARGV[1] .. id, 'data', 'timestamp')
+    local at = nil
+    if fields[1] then
+      local ok, data = pcall(cjson.decode, fields[1])
+      at = ok and type(data) == 'table' and tonumber(data['availableAt']) or nil
+    end
+    if at == nil then at = tonumber(fields[2]) end
+    if at and at <= now and (oldest == nil or at < oldest) then oldest = at end
+  end
 end
-for _, key in ipairs({KEYS[1], KEYS[2]}) do
-  for _, id in ipairs(redis.call('LRANGE', key, 0, -1)) do consider(id) end
+consider(redis.call('LRANGE', KEYS[1], -count, -1))
+consider(redis.call('LRANGE', KEYS[2], -count, -1))
+local level = 4294967296
+local from = 0
+while true do
+  local first = redis.call('ZRANGEBYSCORE', KEYS[3], from, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #first == 0 then break end
+  local start = math.floor(tonumber(first[2]) / level) * level
+  consider(redis.call('ZRANGEBYSCORE', KEYS[3], start, start + level - 1, 'LIMIT', 0, count))
+  from = start + level
 end
-for _, id in ipairs(redis.call('ZRANGE', KEYS[3], 0, -1)) do consider(id) end
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[4], 0, tonumber(ARGV[2]) * 4096 + 4095)) do consider(id) end
+consider(redis.call('ZRANGEBYSCORE', KEYS[4], 0, now * 4096 + 4095, 'LIMIT', 0, count))
 if oldest == nil then return false end
 return tostring(oldest)`,
 };
 
 const SCRIPTS = [
   WRITE_HELD,
+  REGISTER_WORKER,
   CANCEL_WAITING,
   CLAIM_TICK,
   COUNT_REASON,
@@ -198,6 +246,24 @@ export const RedisScripts = {
     )) as 'active' | 'changed' | 'gone' | 'cancelled';
   },
 
+  async registerWorker(
+    client: RedisClient,
+    workersKey: string,
+    workerId: string,
+    worker: string,
+    now: number,
+    leaseMs: number,
+    staleMs: number,
+  ): Promise<boolean> {
+    const registered = await run(
+      client,
+      REGISTER_WORKER,
+      [workersKey],
+      [workerId, worker, now, leaseMs, staleMs],
+    );
+    return Number(registered) === 1;
+  },
+
   async claimTick(
     client: RedisClient,
     ticksKey: string,
@@ -235,7 +301,7 @@ export const RedisScripts = {
       client,
       OLDEST_DUE,
       [keys.wait, keys.paused, keys.prioritized, keys.delayed],
-      [jobKeyPrefix, now],
+      [jobKeyPrefix, now, OLDEST_DUE_PER_LINE],
     );
     return oldest === null || oldest === undefined ? null : Number(oldest);
   },
