@@ -9,7 +9,9 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
+import { jest } from '@jest/globals';
 import type { EntityManager } from 'typeorm';
+import type { WorkerQueue } from '../../lib/backends/worker-queue.js';
 import {
   InvalidTaskBackendError,
   TaskInterruptedError,
@@ -689,6 +691,100 @@ export function describeConformance(
         expect(done.attempts).toBe(1);
         expect(done.errors).toEqual([]);
         expect(tasks.executed).toEqual(['withProgress(long)']);
+      });
+    });
+
+    describe('prefetch', () => {
+      /** Each READY result as before any claim: no attempt, no worker, no start. */
+      const untouched = (read: TaskResult<unknown>) =>
+        read.status === READY &&
+        read.attempts === 0 &&
+        read.workerIds.length === 0 &&
+        read.startedAt === null &&
+        read.lastAttemptedAt === null;
+
+      it('claims beyond its free slots for quick tasks, and a stop mid-drain leaves each task done once or untouched', async () => {
+        const workers = queue.backend().workerQueue()!;
+        const claim = Object.getPrototypeOf(workers) as WorkerQueue;
+        const limits: number[] = [];
+        const original = claim.claim;
+        const spy = jest.spyOn(claim, 'claim').mockImplementation(function (
+          this: WorkerQueue,
+          ...args
+        ) {
+          limits.push(args[2]);
+          return original.apply(this, args);
+        });
+        const labels = Array.from({ length: 600 }, (_, i) => [`p${i}`]);
+        const results = await queue
+          .task(ConformanceTasks, 'record')
+          .enqueueMany(labels as [string][]);
+        const worker = batchWorker(moduleRef, {
+          batch: false,
+          concurrency: 2,
+          prefetch: 6,
+          intervalMs: 50,
+          queues: ['*'],
+        });
+        // Stopped from inside, mid-drain, whatever the store's speed.
+        tasks.onRecord = (ran) => {
+          if (ran === 150) worker.stop();
+        };
+        try {
+          await expect(within(worker.run(), 'the worker')).resolves.toBe(
+            'drained',
+          );
+        } finally {
+          spy.mockRestore();
+        }
+        // The first claim has nothing measured: only the free slots.
+        expect(limits[0]).toBe(2);
+        expect(Math.max(...limits)).toBeGreaterThan(2);
+        expect(Math.max(...limits)).toBeLessThanOrEqual(2 + 6);
+        const reads = await Promise.all(results.map(fresh));
+        const done = reads.filter(
+          (read) => read.status === SUCCESSFUL && read.attempts === 1,
+        );
+        expect(done.length + reads.filter(untouched).length).toBe(600);
+        expect(reads.filter(untouched).length).toBeGreaterThan(0);
+        expect(new Set(tasks.executed).size).toBe(tasks.executed.length);
+        expect(tasks.executed).toHaveLength(done.length);
+      });
+
+      it('hands back claimed tasks as they were, one whose cancel was requested meanwhile ending CANCELLED', async () => {
+        const workers = queue.backend().workerQueue()!;
+        const [kept, cancelled] = await queue
+          .task(ConformanceTasks, 'record')
+          .enqueueMany([['kept'], ['cancelled']]);
+        await workers.registerWorker({
+          workerId: 'w-handback',
+          concurrency: 2,
+          queues: null,
+        });
+        try {
+          const claimed = await workers.claim('w-handback', null, 2);
+          expect(claimed.map((task) => task.result.id).sort()).toEqual(
+            [kept.id, cancelled.id].sort(),
+          );
+          expect((await fresh(kept)).status).toBe(RUNNING);
+          await queue.cancel(cancelled.id);
+          await workers.release!(
+            'w-handback',
+            claimed.map(({ result }) => ({
+              id: result.id,
+              attempt: result.attempts,
+            })),
+          );
+        } finally {
+          await workers.unregisterWorker('w-handback');
+        }
+        expect(untouched(await fresh(kept))).toBe(true);
+        const ended = await fresh(cancelled);
+        expect(ended.status).toBe(CANCELLED);
+        expect(ended.finishedAt).not.toBeNull();
+        await drain();
+        expect(tasks.executed).toEqual(['kept']);
+        expect((await fresh(cancelled)).status).toBe(CANCELLED);
       });
     });
 

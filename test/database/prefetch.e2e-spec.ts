@@ -1,8 +1,6 @@
-import { jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
-import { DatabaseWorkerQueue } from '../../lib/backends/database/database-worker-queue.js';
 import {
   Task,
   TaskQueue,
@@ -116,46 +114,6 @@ describe.each(availableDatabases())(
       for (const result of results) await result.refresh();
       return results;
     };
-
-    it('claims beyond its free slots for short tasks, and a stop leaves each task done once or untouched', async () => {
-      tasks.release();
-      const limits: number[] = [];
-      const original = DatabaseWorkerQueue.prototype.claim;
-      const spy = jest
-        .spyOn(DatabaseWorkerQueue.prototype, 'claim')
-        .mockImplementation(function (this: DatabaseWorkerQueue, ...args) {
-          limits.push(args[2]);
-          return original.apply(this, args);
-        });
-      try {
-        await queue
-          .task(GatedTasks, 'quick')
-          .enqueueMany(Array.from({ length: 2000 }, (_, i) => [i]));
-        const worker = batchWorker(moduleRef, {
-          batch: false,
-          concurrency: 2,
-          prefetch: 6,
-        });
-        // Stopped from inside, mid-drain, whatever the database's speed.
-        tasks.onQuick = (n) => {
-          if (n === 100) worker.stop();
-        };
-        expect(await worker.run()).toBe('drained');
-      } finally {
-        spy.mockRestore();
-      }
-      // The first claim has nothing measured: only the free slots.
-      expect(limits[0]).toBe(2);
-      expect(Math.max(...limits)).toBeGreaterThan(2);
-      expect(Math.max(...limits)).toBeLessThanOrEqual(2 + 6);
-      const done = await count(`status = 'SUCCESSFUL' AND attempts = 1`);
-      const untouched = await count(
-        `status = 'READY' AND attempts = 0 AND started_at IS NULL AND last_attempted_at IS NULL ` +
-          `AND worker_id IS NULL AND lease_expires_at IS NULL AND worker_ids = '[]'`,
-      );
-      expect(done + untouched).toBe(2000);
-      expect(untouched).toBeGreaterThan(0);
-    });
 
     it('hands back tasks kept waiting behind tasks that run long, and an idle worker takes them', async () => {
       const busy = batchWorker(moduleRef, {

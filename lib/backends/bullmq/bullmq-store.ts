@@ -48,6 +48,8 @@ export class BullMQStore {
   private readonly workers = new Map<string, Promise<Worker>>();
   private readonly events = new Map<string, Promise<QueueEvents>>();
   private closed = false;
+  /** The last read of the queues list. */
+  private listed?: { names: string[]; at: number };
 
   constructor(
     readonly alias: string,
@@ -217,18 +219,30 @@ export class BullMQStore {
   /**
    * The task queues to look in: those the backend accepts or, where it
    * accepts any, every queue a task was ever enqueued in (the list kept
-   * under `<prefix>:~tasks:queues`).
+   * under `<prefix>:~tasks:queues`), read again when the last read is
+   * older than `maxAgeMs` (a worker's claims read it at most once a
+   * second; everything else at each call).
    */
-  async knownQueues(): Promise<string[]> {
+  async knownQueues(maxAgeMs = 0): Promise<string[]> {
     if (this.configuredQueues.length) return [...this.configuredQueues];
-    const client = await this.client();
-    const queues = await this.guard(client, client.hgetall(this.key('queues')));
-    return Object.keys(queues).sort();
+    const now = performance.now();
+    if (!this.listed || now - this.listed.at >= maxAgeMs) {
+      const client = await this.client();
+      const queues = await this.guard(
+        client,
+        client.hgetall(this.key('queues')),
+      );
+      this.listed = { names: Object.keys(queues).sort(), at: now };
+    }
+    return [...this.listed.names];
   }
 
   /** Adds a task queue to the list `knownQueues()` reads, where the backend accepts any. */
   async registerQueue(name: string): Promise<void> {
     if (this.configuredQueues.length) return;
+    // This process's workers see it at once, however recent their list.
+    if (this.listed && !this.listed.names.includes(name))
+      this.listed.names = [...this.listed.names, name].sort();
     const client = await this.client();
     await this.guard(client, client.hset(this.key('queues'), { [name]: 1 }));
   }

@@ -40,6 +40,9 @@ export interface BullMQQueueHost {
   cancel(id: string): Promise<TaskResult<any>>;
 }
 
+/** How stale the list of queues a claim of every queue looks in may be. */
+const KNOWN_QUEUES_MS = 1_000;
+
 /** After how many leases without a heartbeat a worker's entry is removed. */
 const STALE_WORKER_LEASES = 10;
 
@@ -174,7 +177,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
     const claimed: ClaimedTask[] = [];
     let open = this.inTurn(
       workerId,
-      queues ? [...queues] : await this.store.knownQueues(),
+      queues ? [...queues] : await this.store.knownQueues(KNOWN_QUEUES_MS),
     );
     while (claimed.length < limit && open.length > 0) {
       const remaining = limit - claimed.length;
@@ -290,6 +293,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
       token,
       attempt: started.attempts,
       data: started,
+      claimed: data,
     });
     return { result: this.host.toResult(started), problem };
   }
@@ -400,6 +404,50 @@ export class BullMQWorkerQueue implements WorkerQueue {
     await this.clearCancels([id]);
     this.held.ended(workerId, held, true);
     return { cancelled: true };
+  }
+
+  /**
+   * Hands back jobs whose attempt never started (prefetched ones): while
+   * the worker's token holds the lock, their data as claimed is written
+   * back, then BullMQ moves them to the head of their line (its own move,
+   * fenced by the lock). One whose cancel was requested ends CANCELLED
+   * instead. A worker that dies between the two leaves the job to the
+   * stalled check, READY as claimed: taken again, not counted interrupted.
+   */
+  async release(workerId: string, held: readonly HeldTask[]): Promise<void> {
+    return this.guarded(this.handBack(workerId, held));
+  }
+
+  private async handBack(
+    workerId: string,
+    held: readonly HeldTask[],
+  ): Promise<void> {
+    const entries = held
+      .map(({ id, attempt }) => this.held.holding(workerId, id, attempt))
+      .filter((entry): entry is HeldJob => entry !== undefined);
+    if (entries.length === 0) return;
+    const cancelled = await this.cancelRequested(
+      entries.map((entry) => entry.claimed.id),
+    );
+    const handed = await Promise.allSettled(
+      entries.map(async (entry) => {
+        const { job, token, claimed } = entry;
+        try {
+          if (cancelled.has(claimed.id))
+            await this.settle(
+              job,
+              token,
+              attemptCancelled({ data: claimed, retryAt: null }),
+            );
+          else if (await this.held.write(job, token, claimed))
+            await job.moveToWait(token);
+        } finally {
+          this.held.release(workerId, entry);
+        }
+      }),
+    );
+    const failed = handed.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** Redis refuses writes only when out of memory; everything else is a lost connection. */

@@ -15,6 +15,8 @@ export interface HeldJob {
   attempt: number;
   /** The result's state as last written: progress and metadata saved meanwhile included. */
   data: TaskResultData;
+  /** The result's state as claimed, before the attempt started: what a hand-back restores. */
+  claimed: TaskResultData;
 }
 
 /** How many written attempts are remembered for retried writes (the oldest are forgotten first). */
