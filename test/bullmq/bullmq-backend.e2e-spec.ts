@@ -31,6 +31,7 @@ import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
+import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
 
 @Injectable()
 class KeyedTasks {
@@ -159,26 +160,41 @@ describeWithRedis('BullMQBackend', () => {
         .using({ runAfter: new Date(Date.now() + 3_600_000) })
         .enqueue('later');
       await expect(admin.oldestDueReady()).resolves.toBeNull();
+      const added = Date.now();
       await record.enqueue('now');
+      // Due a minute ago, added now: waiting since it was added.
       await record.using({ runAfter: due, priority: 5 }).enqueue('due');
-      await expect(admin.oldestDueReady()).resolves.toEqual(due);
+      const since = (await admin.oldestDueReady())!.getTime();
+      expect(since).toBeGreaterThanOrEqual(added);
+      expect(since).toBeLessThanOrEqual(Date.now());
     });
 
     it('finds the longest-waiting due task at the head of any priority level, reading only the heads', async () => {
       const admin = queue.backend().admin()!;
       const record = queue.task(ConformanceTasks, 'record');
+      const store = (queue.backend() as unknown as { store: BullMQStore })
+        .store;
+      const client = await store.client();
       const now = Date.now();
       const at = (minutes: number) => new Date(now - minutes * 60_000);
-      // Each head waits longer the lower its priority; behind each head,
-      // many later ones, none of them read, none older.
+      // Each head added and due the longer ago the lower its priority
+      // (added written behind the backend's back); behind each head, many
+      // later ones, none of them read.
       for (const priority of [7, 0, -7]) {
-        await record
+        const head = await record
           .using({ priority, runAfter: at(10 - priority) })
           .enqueue('head');
+        await client.hset(
+          store.queuePrefix(head.snapshot.queueName) + head.id,
+          { timestamp: String(at(10 - priority).getTime()) },
+        );
         await record
           .using({ priority })
           .enqueueMany(Array.from({ length: 50 }, () => ['behind'] as const));
       }
+      await expect(admin.oldestDueReady()).resolves.toEqual(at(17));
+      // Due long ago but added now: waiting since it was added.
+      await record.using({ runAfter: at(60) }).enqueue('late');
       await expect(admin.oldestDueReady()).resolves.toEqual(at(17));
     });
 

@@ -7,7 +7,7 @@
 import 'reflect-metadata';
 import { createServer } from 'node:net';
 import type { TestingModule } from '@nestjs/testing';
-import type { Worker } from 'bullmq';
+import { Job, type Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import {
   InvalidTaskBackendError,
@@ -251,6 +251,97 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     } finally {
       await workers.unregisterWorker('w-turns');
     }
+  });
+
+  it.each([
+    ['the write of its data', () => failCall(RedisScripts, 'writeHeld')],
+    ['its move to waiting', () => failCall(Job.prototype, 'moveToWait')],
+  ])(
+    'hands a claimed job back again when %s failed, its attempt not counted',
+    async (_step, fail) => {
+      const result = await queue
+        .task(ConformanceTasks, 'once')
+        .using({ queueName: 'handback' })
+        .enqueue('back');
+      await workers.registerWorker({
+        workerId: 'w-handback',
+        concurrency: 1,
+        queues: ['handback'],
+      });
+      try {
+        const claimed = await workers.claim('w-handback', ['handback'], 1);
+        const held = claimed.map(({ result: { id, attempts } }) => ({
+          id,
+          attempt: attempts,
+        }));
+        const restore = fail();
+        try {
+          await expect(workers.release!('w-handback', held)).rejects.toThrow(
+            /Connection is closed/,
+          );
+        } finally {
+          restore();
+        }
+        await workers.release!('w-handback', held);
+      } finally {
+        await workers.unregisterWorker('w-handback');
+      }
+      const back = await queue.getResult(result.id);
+      expect([back.status, back.attempts, back.workerIds]).toEqual([
+        TaskResultStatus.READY,
+        0,
+        [],
+      ]);
+      await batchWorker(moduleRef, { queues: ['handback'] }).run();
+      const done = await queue.getResult(result.id);
+      expect([done.status, done.attempts]).toEqual([
+        TaskResultStatus.SUCCESSFUL,
+        1,
+      ]);
+      expect(tasks.executed).toEqual(['once(back)']);
+    },
+  );
+
+  it('keeps what a claim took from one queue when another queue of the claim cannot be opened', async () => {
+    const [first, second] = [
+      await queue
+        .task(ConformanceTasks, 'once')
+        .using({ queueName: 'open-a' })
+        .enqueue('a'),
+      await queue
+        .task(ConformanceTasks, 'once')
+        .using({ queueName: 'open-b' })
+        .enqueue('b'),
+    ];
+    await workers.registerWorker({
+      workerId: 'w-open',
+      concurrency: 2,
+      queues: ['open-a', 'open-b'],
+    });
+    try {
+      const restore = failCall(store, 'worker', 2);
+      let claimed: ClaimedTask[];
+      try {
+        claimed = await workers.claim('w-open', ['open-a', 'open-b'], 2);
+      } finally {
+        restore();
+      }
+      expect(claimed).toHaveLength(1);
+      const [taken, left] =
+        claimed[0].result.id === first.id ? [first, second] : [second, first];
+      expect((await queue.getResult(taken.id)).status).toBe(
+        TaskResultStatus.RUNNING,
+      );
+      expect((await queue.getResult(left.id)).attempts).toBe(0);
+      await workers.complete([outcome(claimed[0], 'w-open', 'done')]);
+    } finally {
+      await workers.unregisterWorker('w-open');
+    }
+    await batchWorker(moduleRef, { queues: ['open-a', 'open-b'] }).run();
+    for (const result of [first, second])
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
   });
 
   it('registers a worker id once however many race for it, and removes the workers that stopped long ago', async () => {

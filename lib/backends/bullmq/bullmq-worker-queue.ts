@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Job, QueueEvents } from 'bullmq';
+import type { Job, QueueEvents, Worker } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import {
@@ -165,7 +165,24 @@ export class BullMQWorkerQueue implements WorkerQueue {
     queues: readonly string[] | null,
     limit: number,
   ): Promise<ClaimedTask[]> {
-    return this.guarded(this.claimUpTo(workerId, queues, limit));
+    const claiming = this.claimUpTo(workerId, queues, limit);
+    try {
+      return await this.guarded(claiming);
+    } catch (error) {
+      // Given up on (Redis unreachable too long): what it still takes goes back.
+      claiming
+        .then((late) =>
+          this.handBack(
+            workerId,
+            late.map(({ result }) => ({
+              id: result.id,
+              attempt: result.attempts,
+            })),
+          ),
+        )
+        .catch(() => undefined);
+      throw error;
+    }
   }
 
   /** A claim that fails part-way returns what it took; it fails only when it took nothing. */
@@ -221,7 +238,12 @@ export class BullMQWorkerQueue implements WorkerQueue {
     count: number,
   ): Promise<{ started: ClaimedTask[]; emptied: boolean; error?: unknown }> {
     if (count === 0) return { started: [], emptied: false };
-    const worker = await this.store.worker(queueName);
+    let worker: Worker;
+    try {
+      worker = await this.store.worker(queueName);
+    } catch (error) {
+      return { started: [], emptied: false, error };
+    }
     const takes = await Promise.allSettled(
       Array.from({ length: count }, async () => {
         const token = HeldJobs.token(workerId);
@@ -237,22 +259,23 @@ export class BullMQWorkerQueue implements WorkerQueue {
       if (outcome.status === 'rejected') error ??= outcome.reason;
       else if (outcome.value) taken.push(outcome.value);
       else emptied = true;
-    const handBack = ({ job, token }: { job: Job; token: string }) =>
-      job.moveToWait(token).catch(() => undefined);
+    // Best effort: a job left behind comes back through the stalled check, as it was taken.
+    const putBack = ({ job, token }: { job: Job; token: string }) =>
+      this.held.restore(job, token).catch(() => undefined);
     let cancelled: Set<string>;
     try {
       cancelled = await this.cancelRequested(
         taken.map(({ job }) => String(job.id)),
       );
     } catch (failure) {
-      await Promise.all(taken.map(handBack));
+      await Promise.all(taken.map(putBack));
       return { started: [], emptied, error: error ?? failure };
     }
     const starts = await Promise.allSettled(
       taken.map((held) =>
         this.start(workerId, held.job, held.token, cancelled).catch(
           async (failure: unknown) => {
-            await handBack(held);
+            await putBack(held);
             throw failure;
           },
         ),
@@ -407,12 +430,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Hands back jobs whose attempt never started (prefetched ones): while
-   * the worker's token holds the lock, their data as claimed is written
-   * back, then BullMQ moves them to the head of their line (its own move,
-   * fenced by the lock). One whose cancel was requested ends CANCELLED
-   * instead. A worker that dies between the two leaves the job to the
-   * stalled check, READY as claimed: taken again, not counted interrupted.
+   * Hands back jobs whose attempt never started (prefetched ones): each put
+   * back at the head of its line as it was claimed (see
+   * `HeldJobs.restore`); one whose cancel was requested ends CANCELLED
+   * instead. A job stays held until that is done, or its lock is known
+   * lost, so that a hand-back that failed part-way is done again when
+   * retried. A worker that dies meanwhile leaves the job to the stalled
+   * check, as claimed or RUNNING.
    */
   async release(workerId: string, held: readonly HeldTask[]): Promise<void> {
     return this.guarded(this.handBack(workerId, held));
@@ -432,18 +456,14 @@ export class BullMQWorkerQueue implements WorkerQueue {
     const handed = await Promise.allSettled(
       entries.map(async (entry) => {
         const { job, token, claimed } = entry;
-        try {
-          if (cancelled.has(claimed.id))
-            await this.settle(
-              job,
-              token,
-              attemptCancelled({ data: claimed, retryAt: null }),
-            );
-          else if (await this.held.write(job, token, claimed))
-            await job.moveToWait(token);
-        } finally {
-          this.held.release(workerId, entry);
-        }
+        if (cancelled.has(claimed.id))
+          await this.settle(
+            job,
+            token,
+            attemptCancelled({ data: claimed, retryAt: null }),
+          );
+        else await this.held.restore(job, token);
+        this.held.release(workerId, entry);
       }),
     );
     const failed = handed.find((outcome) => outcome.status === 'rejected');

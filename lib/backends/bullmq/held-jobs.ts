@@ -135,6 +135,33 @@ export class HeldJobs {
   }
 
   /**
+   * Puts a job taken and not run back at the head of its line, its data as
+   * it was taken (the job's own, byte for byte as BullMQ read it): written
+   * back while `token` holds its lock, then moved by BullMQ (also fenced
+   * by the lock). False when the lock was no longer `token`'s. Safe to
+   * repeat after a failure part-way.
+   */
+  async restore(job: Job, token: string): Promise<boolean> {
+    const client = await this.store.client();
+    const written = await RedisScripts.writeHeld(
+      client,
+      this.store.queuePrefix(job.queueName) + String(job.id),
+      token,
+      JSON.stringify(job.data),
+      '',
+    );
+    if (!written) return false;
+    try {
+      await job.moveToWait(token);
+    } catch (error) {
+      if (NOT_HELD.has((error as { code?: unknown }).code as number))
+        return false;
+      throw error;
+    }
+    return true;
+  }
+
+  /**
    * Ends a held job's attempt with `data`: SUCCESSFUL to BullMQ's completed
    * jobs (its return value the job's), FAILED and CANCELLED to its failed
    * jobs, READY (a retry) to its delayed jobs until `retryAt`. The data is

@@ -127,8 +127,10 @@ return count`,
 };
 
 /**
- * The earliest `availableAt` (epoch ms, as text) due at ARGV[2] among the
- * jobs next in line, or false when none is: the next ARGV[3] of the wait
+ * Since when (epoch ms, as text) the longest-waiting job due at ARGV[2]
+ * has been both added and due (the later of its `timestamp` and
+ * `availableAt`: what orders each line), among the jobs next in line, or
+ * false when none is: the next ARGV[3] of the wait
  * and paused lists (taken from their right end), of each priority level
  * of the prioritized set (scored priority × 2^32 + a counter), and of the
  * due delayed jobs. Bounded by the number of priority levels, never by how
@@ -145,12 +147,12 @@ local count = tonumber(ARGV[3])
 local function consider(ids)
   for _, id in ipairs(ids) do
     local fields = redis.call('HMGET', ARGV[1] .. id, 'data', 'timestamp')
-    local at = nil
+    local at = tonumber(fields[2])
     if fields[1] then
       local ok, data = pcall(cjson.decode, fields[1])
-      at = ok and type(data) == 'table' and tonumber(data['availableAt']) or nil
+      local due = ok and type(data) == 'table' and tonumber(data['availableAt']) or nil
+      if due and (at == nil or due > at) then at = due end
     end
-    if at == nil then at = tonumber(fields[2]) end
     if at and at <= now and (oldest == nil or at < oldest) then oldest = at end
   end
 end
