@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import {
@@ -19,6 +20,7 @@ import {
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { MathTasks } from '../fixtures/tasks.fixtures.js';
 import { SEARCH_BOUND } from '../../lib/backends/database/result-store.js';
+import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
 
 const { READY, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
 
@@ -286,6 +288,53 @@ describe.each(availableDatabases())(
         [SEARCH_BOUND + 2, SEARCH_BOUND + 2],
       ]);
       expect(found.stoppedAfter).toBeUndefined();
+    });
+
+    it('searches every row between two pages once, whatever leaves the list between the reads of a page', async () => {
+      await queue
+        .task(MathTasks, 'add')
+        .using({ queueName: 'race' })
+        .enqueueMany(
+          Array.from(
+            { length: SEARCH_BOUND + 2000 },
+            (_, i) => [i, i] as const,
+          ),
+        );
+      const [{ top }] = await ds.query(`SELECT MAX(seq) AS top FROM ${table}`);
+      const newest = Number(top);
+      // In queue 'y': the 500 rows just beyond the first page's search.
+      const deep = newest - SEARCH_BOUND;
+      await ds.query(
+        `UPDATE ${table} SET queue_name = 'y' WHERE seq BETWEEN ${deep - 499} AND ${deep}`,
+      );
+      const wanted = (
+        await ds.query(`SELECT id FROM ${table} WHERE queue_name = 'y'`)
+      ).map((row: { id: string }) => row.id);
+      const read = SqlConnection.prototype.read;
+      let claimed = false;
+      const spy = jest
+        .spyOn(SqlConnection.prototype, 'read')
+        .mockImplementation(async function (this: SqlConnection, ...args) {
+          const rows = await read.apply(this, args);
+          if (!claimed) {
+            claimed = true;
+            // Workers take the 500 newest rows between the page's reads.
+            await ds.query(
+              `UPDATE ${table} SET status = 'RUNNING' WHERE seq > ${newest - 500}`,
+            );
+          }
+          return rows;
+        });
+      let pages: TaskResultData[][];
+      try {
+        pages = await allPages(admin, { queue: 'y', status: READY, limit: 50 });
+      } finally {
+        spy.mockRestore();
+      }
+      expect(claimed).toBe(true);
+      const found = pages.flat().map((result) => result.id);
+      expect(found).toHaveLength(wanted.length);
+      expect([...found].sort()).toEqual([...wanted].sort());
     });
   },
 );

@@ -40,15 +40,6 @@ export interface RowPage {
  */
 export const SEARCH_BOUND = 10_000;
 
-/** A page's SELECT, and how to go on when its search stopped short. */
-export interface PageStatement {
-  text: string;
-  params: unknown[];
-  byFinish: boolean;
-  /** For a bounded search: the SELECT of the last row it reads, where the next page starts. */
-  searchEnd?: { text: string; params: unknown[] };
-}
-
 /** The finished rows of one time bucket, queue and status. */
 export interface ActivityRow {
   start: number;
@@ -80,85 +71,117 @@ export class ResultStore {
    * status is ordered by `finished_at`, walking the index that pruning uses
    * (status, finished_at); any other list by `seq`, walking the primary key.
    * Keyset pagination: the cursor names the last row shown, so a deep page
-   * costs what the first one does.
+   * costs what the first one does. A filter on task or queue (no index
+   * leads with them) searches the walk only down to the row `SEARCH_BOUND`
+   * rows after the cursor, found first (`searchEnd`): a page that does not
+   * fill there goes on from that row, so the page costs the same however
+   * rare the match, and every row between two cursors is searched by one
+   * page whatever changes meanwhile.
    */
   async page(
     filter: ResultFilter,
     limit: number,
     after?: string,
   ): Promise<RowPage> {
-    const statement = this.pageStatement(filter, limit + 1, after);
+    const until = await this.searchEnd(filter, after);
+    const statement = this.pageStatement(filter, limit + 1, after, until);
     const rows = await this.sql.read(statement.text, statement.params);
     const shown = rows.slice(0, limit);
-    const cursorOf = (row: TaskRow) =>
-      encodeCursor({
-        seq: Number(row.seq),
-        finishedAt: statement.byFinish ? Number(row.finished_at) : undefined,
-      });
     const last = shown[shown.length - 1];
     if (rows.length > limit && last)
-      return { rows: shown, next: cursorOf(last) };
-    const { searchEnd } = statement;
-    const [end] = searchEnd
-      ? await this.sql.read(searchEnd.text, searchEnd.params)
-      : [];
-    return end
-      ? { rows: shown, next: cursorOf(end), stoppedAfter: SEARCH_BOUND }
+      return {
+        rows: shown,
+        next: encodeCursor({
+          seq: Number(last.seq),
+          finishedAt: statement.byFinish ? Number(last.finished_at) : undefined,
+        }),
+      };
+    return until
+      ? { rows: shown, next: encodeCursor(until), stoppedAfter: SEARCH_BOUND }
       : { rows: shown, next: null };
   }
 
   /**
-   * The SELECT of a page of at most `limit` rows (see `page`): what the
-   * plan test explains. A filter on task or queue is applied to the first
-   * `SEARCH_BOUND` rows of the indexed walk, read narrow and joined back by
-   * primary key, so the page costs the same however rare the match.
+   * Where a page of `filter` after `after` stops searching: the row
+   * `SEARCH_BOUND` rows into the walk, when the filter names a task or a
+   * queue and the walk goes that far; else undefined.
    */
+  async searchEnd(
+    filter: ResultFilter,
+    after?: string,
+  ): Promise<Cursor | undefined> {
+    if (filter.taskName === undefined && filter.queue === undefined) return;
+    const { byFinish, walk } = this.walk(filter, after);
+    const sql = new SqlBuilder(this.sql.dialect);
+    const [row] = await this.sql.read(
+      `${walk(sql, 'seq, finished_at')} LIMIT 1 OFFSET ${sql.p(SEARCH_BOUND - 1, 'integer')}`,
+      sql.params,
+    );
+    if (!row) return;
+    return {
+      seq: Number(row.seq),
+      finishedAt: byFinish ? Number(row.finished_at) : undefined,
+    };
+  }
+
+  /** The SELECT of a page of at most `limit` rows, down to the row `until` (see `page`): what the plan test explains. */
   pageStatement(
     filter: ResultFilter,
     limit: number,
     after?: string,
-  ): PageStatement {
+    until?: Cursor,
+  ): { text: string; params: unknown[]; byFinish: boolean } {
+    const { byFinish, walk } = this.walk(filter, after);
+    const sql = new SqlBuilder(this.sql.dialect);
+    const text = `${walk(sql, '*', until, true)} LIMIT ${sql.p(limit, 'integer')}`;
+    return { text, params: sql.params, byFinish };
+  }
+
+  /**
+   * The list's walk after `after`, newest first, through its index (see
+   * `page`): by its own conditions (id, status) and, with `filtered`, by
+   * task and queue too; with `until`, down to that row.
+   */
+  private walk(filter: ResultFilter, after?: string) {
     const byFinish =
       filter.status !== undefined && isFinishedStatus(filter.status);
     const cursor = after === undefined ? undefined : parseCursor(after);
     if (cursor && byFinish !== (cursor.finishedAt !== undefined))
       throw new TasksError(TaskMessages.badResultCursor(after ?? ''));
-    const { taskName, queue, ...indexed } = filter;
-    const order = byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC';
-    const walk = (sql: SqlBuilder, columns: string) => {
-      const where = [this.matching(sql, indexed)];
-      // Implied by a finished status, spelled out for the partial index.
-      if (byFinish) where.push('finished_at IS NOT NULL');
-      if (cursor?.finishedAt !== undefined) {
-        const at = cursor.finishedAt;
-        where.push(
-          `finished_at <= ${sql.p(at, 'bigint')} AND (finished_at < ${sql.p(at, 'bigint')} OR seq < ${sql.p(cursor.seq, 'bigint')})`,
-        );
-      } else if (cursor) where.push(`seq < ${sql.p(cursor.seq, 'bigint')}`);
-      const conditions = where.filter(Boolean).join(' AND ');
-      return `SELECT ${columns} FROM ${this.tasks}${conditions ? ` WHERE ${conditions}` : ''} ORDER BY ${order}`;
+    const indexed: ResultFilter = { id: filter.id, status: filter.status };
+    const walk = (
+      sql: SqlBuilder,
+      columns: string,
+      until?: Cursor,
+      filtered = false,
+    ) => {
+      const where = [
+        this.matching(sql, filtered ? filter : indexed),
+        // Implied by a finished status, spelled out for the partial index.
+        byFinish && 'finished_at IS NOT NULL',
+        cursor && this.beyond(sql, cursor, '<'),
+        until && this.beyond(sql, until, '>='),
+      ].filter(Boolean);
+      return (
+        `SELECT ${columns} FROM ${this.tasks}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+        `ORDER BY ${byFinish ? 'finished_at DESC, seq DESC' : 'seq DESC'}`
+      );
     };
-    const sql = new SqlBuilder(this.sql.dialect);
-    if (taskName === undefined && queue === undefined)
-      return {
-        text: `${walk(sql, '*')} LIMIT ${sql.p(limit, 'integer')}`,
-        params: sql.params,
-        byFinish,
-      };
-    const searched = `${walk(sql, 'seq, finished_at, task_name, queue_name')} LIMIT ${sql.p(SEARCH_BOUND, 'integer')}`;
-    const matches = this.matching(sql, { taskName, queue }, 's.');
-    const end = new SqlBuilder(this.sql.dialect);
-    return {
-      text:
-        `SELECT t.* FROM (${searched}) s JOIN ${this.tasks} t ON t.seq = s.seq ` +
-        `WHERE ${matches} ORDER BY ${order.replace(/(\w+) DESC/g, 's.$1 DESC')} LIMIT ${sql.p(limit, 'integer')}`,
-      params: sql.params,
-      byFinish,
-      searchEnd: {
-        text: `${walk(end, 'seq, finished_at')} LIMIT 1 OFFSET ${end.p(SEARCH_BOUND - 1, 'integer')}`,
-        params: end.params,
-      },
-    };
+    return { byFinish, walk };
+  }
+
+  /**
+   * Rows on one side of the row at `at` in the walk's order: `<` those
+   * after it (older), `>=` it and those before it.
+   */
+  private beyond(sql: SqlBuilder, at: Cursor, side: '<' | '>='): string {
+    if (at.finishedAt === undefined)
+      return `seq ${side} ${sql.p(at.seq, 'bigint')}`;
+    const [inner, outer] = side === '<' ? ['<=', '<'] : ['>=', '>'];
+    // In the order of the text: positional placeholders take them so.
+    const within = `finished_at ${inner} ${sql.p(at.finishedAt, 'bigint')}`;
+    const across = `finished_at ${outer} ${sql.p(at.finishedAt, 'bigint')}`;
+    return `${within} AND (${across} OR seq ${side} ${sql.p(at.seq, 'bigint')})`;
   }
 
   /** Rows finished at or after `since`, counted per `bucketMs`, queue and status. */
