@@ -307,6 +307,18 @@ export abstract class Dialect {
     return '';
   }
 
+  /**
+   * How many rows the database expects `select` to return, by its own
+   * statistics and without running it; null where it keeps none to tell.
+   */
+  async estimateRows(
+    _runner: QueryRunner,
+    _select: string,
+    _params: unknown[],
+  ): Promise<number | null> {
+    return null;
+  }
+
   /** Locks the tasks rows named by the `o_id` column of a recordset `o` that match `where`, and returns their `columns`. */
   lockById(
     tables: TaskTables,

@@ -122,6 +122,17 @@ export class PostgresDialect extends Dialect {
     return `SELECT 1 AS present FROM pg_class WHERE oid = to_regclass(${sql.p(this.quote(table), 'text')}) AND relkind IN ('r', 'p')`;
   }
 
+  /** The planner's row estimate (its statistics, scaled to the table's current size). */
+  override async estimateRows(
+    runner: QueryRunner,
+    select: string,
+    params: unknown[],
+  ): Promise<number | null> {
+    const [row] = await runner.query(`EXPLAIN (FORMAT JSON) ${select}`, params);
+    const [plan] = row['QUERY PLAN'] as { Plan: { 'Plan Rows': number } }[];
+    return Math.round(plan.Plan['Plan Rows']);
+  }
+
   override readonly clockMs =
     '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint';
 
