@@ -337,3 +337,73 @@ describe.each(availableDatabases())(
     });
   },
 );
+
+describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
+  'counts and prune batches on $name, with statistics from before a burst',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_burst');
+    let ds: DataSource;
+    let sql: SqlConnection;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      sql = new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table));
+      await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
+      // The statistics see an empty table; then 50,000 READY and 50,000 SUCCESSFUL rows arrive.
+      await ds.query(`ANALYZE ${table}`);
+      await insertNumberedRows(
+        ds,
+        db.name,
+        table,
+        {
+          id: freshId(db.name),
+          task_name: "'Burst.task'",
+          backend: "'default'",
+          queue_name: "'default'",
+          priority: 'i % 3',
+          status: `CASE WHEN i % 2 = 0 THEN '${READY}' ELSE '${SUCCESSFUL}' END`,
+          args: "'[]'",
+          available_at: 'i',
+          enqueued_at: 'i',
+          finished_at: 'CASE WHEN i % 2 = 0 THEN NULL ELSE i END',
+          attempts: '0',
+          max_attempts: '1',
+          worker_ids: "'[]'",
+          errors: "'[]'",
+          metadata: "'{}'",
+        },
+        100_000,
+      );
+    }, 120_000);
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    /** The plan of `statement` as the store runs it: kept to the indexes. */
+    async function planInIndexOrder({ text, params }: Statement) {
+      const rows = await sql.withRunner((runner) =>
+        sql.dialect.readInIndexOrder(runner, `EXPLAIN ${text}`, params),
+      );
+      return rows.map((row) => String(row['QUERY PLAN'])).join('\n');
+    }
+
+    it('walk the indexes in order and stop at their limit, sorting nothing', async () => {
+      const counts = new StatusCounts(sql);
+      const { statements } = await recordStatements(ds, async () => {
+        await counts.counts();
+        await new TaskStore(sql).prune([SUCCESSFUL], 1000, 100);
+      });
+      const reads = statements.filter(({ text }) =>
+        /^SELECT ('READY' AS status|seq, finished_at)/.test(text),
+      );
+      // The counts, and the prune's batches of 100 (the first and the rest).
+      expect(reads.length).toBeGreaterThan(2);
+      for (const statement of reads) {
+        const plan = await planInIndexOrder(statement);
+        if (process.env.SHOW_PLANS)
+          process.stdout.write(`\n### ${statement.text}\n${plan}\n`);
+        expect(plan).toMatch(/Index Scan using/);
+        expect(plan).not.toMatch(/Sort|Bitmap|Seq Scan/);
+      }
+    });
+  },
+);

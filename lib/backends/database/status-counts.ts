@@ -80,7 +80,9 @@ export class StatusCounts {
   ): Promise<StatusCount[]> {
     if (stored.length === 0) return [];
     const { text, params } = this.boundedCountStatement(stored, also);
-    const rows = await this.sql.read(text, params);
+    const rows = await this.sql.withRunner((runner) =>
+      this.sql.dialect.readInIndexOrder(runner, text, params),
+    );
     const counted: StatusCount[] = [];
     const beyond: string[] = [];
     for (const status of stored) {

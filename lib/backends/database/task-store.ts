@@ -598,13 +598,14 @@ export class TaskStore {
     let from: { at: number; inclusive: boolean } | null = null;
     for (;;) {
       const select = new SqlBuilder(this.dialect);
-      const after = from
+      const after: string = from
         ? ` AND finished_at ${from.inclusive ? '>=' : '>'} ${select.p(from.at, 'bigint')}`
         : '';
-      const rows = await this.sql.read(
+      const text: string =
         `SELECT seq, finished_at FROM ${this.tasks}${through} WHERE ${where}${after} ` +
-          `AND finished_at < ${select.p(finishedBefore, 'bigint')} ORDER BY ${order} LIMIT ${select.p(batchSize, 'integer')}`,
-        select.params,
+        `AND finished_at < ${select.p(finishedBefore, 'bigint')} ORDER BY ${order} LIMIT ${select.p(batchSize, 'integer')}`;
+      const rows: TaskRow[] = await this.sql.withRunner((runner) =>
+        this.dialect.readInIndexOrder(runner, text, select.params),
       );
       if (rows.length === 0) return total;
       const remove = new SqlBuilder(this.dialect);

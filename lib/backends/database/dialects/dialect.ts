@@ -308,6 +308,20 @@ export abstract class Dialect {
   }
 
   /**
+   * Runs a read whose row selections each walk an index in its order and
+   * stop at their LIMIT: where the planner could, trusting statistics that
+   * lag behind the table, read and sort every row a selection matches
+   * instead (PostgreSQL), it is kept to the index.
+   */
+  async readInIndexOrder(
+    runner: QueryRunner,
+    select: string,
+    params: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    return (await runner.query(select, params, true)).records;
+  }
+
+  /**
    * How many rows the database expects `select` to return, by its own
    * statistics and without running it; null where it keeps none to tell.
    */
