@@ -10,6 +10,7 @@ import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
 import { integerOption } from '../cli-options.js';
+import { StderrLogger } from '../stderr-logger.js';
 import { stopSignal, watch } from '../watch.js';
 
 /** Left-aligned text columns. */
@@ -198,23 +199,29 @@ export function registerStatusCommand(
         const report = await readStatus(app);
         return options.json ? statusJson(report) : statusText(report);
       };
-      await withAppContext(await loadAppModule(), async (app) => {
-        if (!options.watch) {
-          process.stdout.write(await render(app));
-          return;
-        }
-        const stop = stopSignal();
-        try {
-          await watch(
-            () => render(app),
-            process.stdout,
-            options.interval,
-            stop.signal,
-            options.json,
-          );
-        } finally {
-          stop.release();
-        }
-      });
+      // JSON on standard output: Nest's own log lines go to standard error.
+      const logger = options.json ? { logger: new StderrLogger() } : {};
+      await withAppContext(
+        await loadAppModule(),
+        async (app) => {
+          if (!options.watch) {
+            process.stdout.write(await render(app));
+            return;
+          }
+          const stop = stopSignal();
+          try {
+            await watch(
+              () => render(app),
+              process.stdout,
+              options.interval,
+              stop.signal,
+              options.json,
+            );
+          } finally {
+            stop.release();
+          }
+        },
+        logger,
+      );
     });
 }
