@@ -24,6 +24,7 @@ const FULL = {
   runs: 3,
   pickupTasks: 200,
   deferred: 1_000_000,
+  finished: 10_000_000,
   idleMs: 5_000,
   settleMs: 1_000,
 };
@@ -32,10 +33,15 @@ const SMOKE = {
   runs: 1,
   pickupTasks: 20,
   deferred: 1_000,
+  finished: 20_000,
   idleMs: 1_000,
   settleMs: 300,
 };
 const PICKUP_GAP_MS = 20;
+/** The systems of `--scale` unless `--systems` names others. */
+const SCALE_SYSTEMS = ['nestjs-tasks:postgres'];
+/** The time limit of `--scale`: it fills tables with millions of rows. */
+const SCALE_TIMEOUT_S = 3600;
 
 export const USAGE = `Usage: npm run bench -- [options]
 
@@ -46,8 +52,12 @@ export const USAGE = `Usage: npm run bench -- [options]
                        ${SYSTEMS.map((s) => s.key).join(', ')}
   --phases <list>      comma-separated phase keys, or parts of keys or titles (default all):
                        ${PHASES.map((p) => p.key).join(', ')}
-  --deferred <count>   tasks deferred a day ahead in the memory phase (default ${FULL.deferred})
-  --timeout <seconds>  limit of one phase of one system (default 300)
+  --deferred <count>   tasks deferred a day ahead in the memory and scale phases (default ${FULL.deferred})
+  --scale              the scale phase alone (on ${SCALE_SYSTEMS.join(', ')} unless --systems says
+                       otherwise): drains beside ${FULL.deferred} deferred tasks and ${FULL.finished}
+                       finished results, tasks:status on them, a drain during a prune
+  --finished <count>   finished results in the scale phase (default ${FULL.finished})
+  --timeout <seconds>  limit of one phase of one system (default 300; --scale: ${SCALE_TIMEOUT_S})
   --smoke              N=${SMOKE.n}, runs=${SMOKE.runs}, ${SMOKE.pickupTasks} pickup tasks, ${SMOKE.deferred} deferred:
                        checks that everything runs; timings mean nothing
   --help
@@ -73,6 +83,8 @@ export function parseOptions(argv: string[]): Options | null {
       systems: { type: 'string' },
       phases: { type: 'string' },
       deferred: { type: 'string' },
+      finished: { type: 'string' },
+      scale: { type: 'boolean', default: false },
       timeout: { type: 'string' },
       smoke: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -81,17 +93,24 @@ export function parseOptions(argv: string[]): Options | null {
   if (values.help) return null;
   const smoke = values.smoke ?? false;
   const base = smoke ? SMOKE : FULL;
+  const scale = values.scale ?? false;
   const systemKeys = selectKeys(
     'systems',
-    values.systems,
+    values.systems ?? (scale ? SCALE_SYSTEMS.join(',') : undefined),
     SYSTEMS.map((s) => s.key),
   );
-  const phaseKeys = selectKeys(
-    'phases',
-    values.phases,
-    PHASES.map((p) => p.key),
-    (key) => PHASES.find((p) => p.key === key)!.title,
-  );
+  // The scale phase runs when asked for: by --scale, or by its very key.
+  const named = (values.phases ?? '').split(',').map((part) => part.trim());
+  const phaseKeys = scale
+    ? PHASES.filter((p) => p.scale).map((p) => p.key)
+    : selectKeys(
+        'phases',
+        values.phases,
+        PHASES.filter((p) => !p.scale || named.includes(p.key)).map(
+          (p) => p.key,
+        ),
+        (key) => PHASES.find((p) => p.key === key)!.title,
+      );
   return {
     settings: {
       n: values.n ? positiveInt('n', values.n) : base.n,
@@ -100,6 +119,9 @@ export function parseOptions(argv: string[]): Options | null {
       deferred: values.deferred
         ? positiveInt('deferred', values.deferred)
         : base.deferred,
+      finished: values.finished
+        ? positiveInt('finished', values.finished)
+        : base.finished,
       idleMs: base.idleMs,
       settleMs: base.settleMs,
     },
@@ -108,7 +130,11 @@ export function parseOptions(argv: string[]): Options | null {
     systems: SYSTEMS.filter((s) => systemKeys.includes(s.key)),
     phases: PHASES.filter((p) => phaseKeys.includes(p.key)),
     timeoutMs:
-      (values.timeout ? positiveInt('timeout', values.timeout) : 300) * 1000,
+      (values.timeout
+        ? positiveInt('timeout', values.timeout)
+        : scale
+          ? SCALE_TIMEOUT_S
+          : 300) * 1000,
     smoke,
     args: argv,
   };

@@ -6,6 +6,31 @@ export interface WorkerSpec {
   readonly config: unknown;
 }
 
+/** A finished result as the scale phase counts it: how `tasks:status` showed it. */
+export interface ShownCount {
+  queue: string;
+  status: string;
+  count: number;
+  precision?: string;
+}
+
+/** What the scale phase asks of a system besides the rest: large tables, filled fast, and its own administration. */
+export interface ScaleOperations {
+  /** Adds `n` tasks of a higher priority than the bench's, due at `runAt`, written by the database itself. */
+  fillDeferred(n: number, runAt: Date): Promise<void>;
+  /**
+   * Adds `n` finished results, written by the database itself: the older
+   * half finished before `pruneBefore`, the rest after it.
+   */
+  fillFinished(n: number, pruneBefore: Date): Promise<void>;
+  /** Brings the database's statistics of the table up to date, as it would have them in service. */
+  analyze(): Promise<void>;
+  /** What `tasks:status` reads of the backend. */
+  status(): Promise<ShownCount[]>;
+  /** What `tasks:prune` does: deletes the finished results older than `before`; returns how many. */
+  prune(before: Date): Promise<number>;
+}
+
 /** What every system under measurement offers the harness. */
 export interface BenchSystem {
   /** Creates the system's own database objects and connections. */
@@ -31,6 +56,8 @@ export interface BenchSystem {
   worker(): WorkerSpec;
   /** Drops the system's database objects and closes its connections. */
   close(): Promise<void>;
+  /** The scale phase's operations, where the system offers them. */
+  readonly scale?: ScaleOperations;
 }
 
 /** Tasks per call of a bulk API. */

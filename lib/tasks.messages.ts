@@ -6,6 +6,13 @@ const reason = (error: unknown): string =>
 const list = (items: readonly string[]): string =>
   items.length ? items.map((item) => `'${item}'`).join(', ') : '(none)';
 
+/** A count: exact, `~n (estimate)` (from the database's statistics) or `> n` (counting stopped). */
+function countFigure(count: number, precision?: string): string {
+  if (precision === 'estimate') return `~${count} (estimate)`;
+  if (precision === 'more-than') return `> ${count}`;
+  return String(count);
+}
+
 /**
  * Every message the library raises or logs, in one place: longer than the
  * other files on purpose, so that wording stays consistent and each message
@@ -397,8 +404,19 @@ export const TaskMessages = {
     `'${value}' is not a finished status; use ${finished.join(', ')}.`,
   nothingToPrune: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass}) keeps no results to prune.`,
-  pruned: (count: number, statuses: readonly string[], dryRun: boolean) =>
-    `${dryRun ? 'Would delete' : 'Deleted'} ${count} result(s) (${statuses.join(', ')}).`,
+  pruned: (
+    count: number,
+    statuses: readonly string[],
+    dryRun: boolean,
+    precision?: string,
+  ) =>
+    `${dryRun ? 'Would delete' : 'Deleted'} ${countFigure(count, precision)} result(s) (${statuses.join(', ')}).`,
+  /** A count as `tasks:status`, `tasks:prune` and the dashboard show it: exact, `~n (estimate)` or `> n`. */
+  countFigure: (count: number, precision?: string) =>
+    countFigure(count, precision),
+  countsLegend: (allQueues: string) =>
+    `~n (estimate): read off the database's statistics, not counted. > n: counting stopped after n rows. ` +
+    `Queue ${allQueues}: every queue, for a status with more rows than are counted queue by queue.`,
   backendHeading: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass})`,
   noAdministrableBackend: () => 'No backend keeps results to report on.',

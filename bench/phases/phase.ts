@@ -21,7 +21,37 @@ export interface MemorySample {
   insertMs: number;
 }
 
-export type Sample = ThroughputSample | LatencySample | MemorySample;
+/**
+ * A drain of N tasks on an empty table, then beside large amounts of other
+ * rows, `tasks:status` on the large table, and a drain while a prune runs.
+ */
+export interface ScaleSample {
+  metric: 'scale';
+  emptyMs: number;
+  /** With `deferred` tasks of a higher priority due a day later in the table. */
+  deferredMs: number;
+  /** With `finished` finished results in the table. */
+  finishedMs: number;
+  /** What `tasks:status` reads of the backend, with the finished results in the table (median of 3). */
+  statusMs: number;
+  /** The counts it showed. */
+  statusCounts: {
+    queue: string;
+    status: string;
+    count: number;
+    precision?: string;
+  }[];
+  /** While a prune of the older half of the finished results runs. */
+  pruneDrainMs: number;
+  /** How long that prune took, and how many results it deleted. */
+  pruneMs: number;
+  pruned: number;
+  /** How long filling the table took (untimed for the figures). */
+  fillMs: { deferred: number; finished: number };
+}
+
+export type Sample =
+  ThroughputSample | LatencySample | MemorySample | ScaleSample;
 export type Metric = Sample['metric'];
 
 /** The sizes a phase works with, from the command line. */
@@ -31,8 +61,10 @@ export interface PhaseSettings {
   /** Pickup tasks, enqueued `pickupGapMs` apart. */
   pickupTasks: number;
   pickupGapMs: number;
-  /** Tasks deferred a day ahead in the memory phase. */
+  /** Tasks deferred a day ahead in the memory and scale phases. */
   deferred: number;
+  /** Finished results in the table in the scale phase (the older half is pruned). */
+  finished: number;
   /** How long a worker process runs idle before its RSS is read. */
   idleMs: number;
   /** How long a started worker is left alone before pickup tasks arrive. */
@@ -54,6 +86,8 @@ export interface Phase {
   readonly metric: Metric;
   /** Runs once per system unless `--runs` is given. */
   readonly once?: boolean;
+  /** Runs only when asked for (`--scale`, or by its key): it fills tables with millions of rows. */
+  readonly scale?: boolean;
   run(run: PhaseRun): Promise<Sample>;
 }
 

@@ -2,6 +2,7 @@ import type {
   LatencySample,
   MemorySample,
   Sample,
+  ScaleSample,
   ThroughputSample,
 } from '../phases/phase.js';
 import type { Figure } from '../runner.js';
@@ -68,10 +69,42 @@ export function idleRss(figure: Figure): IdleRss | null {
   };
 }
 
+/**
+ * The scale phase's figures, each drain also as its throughput over the
+ * empty-table drain's (the median of each over the runs); null when no
+ * run finished.
+ */
+export interface ScaleSummary {
+  emptyMs: number;
+  deferred: { ms: number; throughputRatio: number };
+  finished: { ms: number; throughputRatio: number };
+  statusMs: number;
+  duringPrune: { ms: number; throughputRatio: number };
+  prune: { ms: number; rows: number };
+}
+
+export function scaleFigures(figure: Figure): ScaleSummary | null {
+  const runs = samplesOf<ScaleSample>(figure, 'scale');
+  if (runs.length === 0 || figure.timedOutMs !== null) return null;
+  const of = (pick: (s: ScaleSample) => number) => median(runs.map(pick));
+  const drain = (pick: (s: ScaleSample) => number) => ({
+    ms: of(pick),
+    throughputRatio: of((s) => s.emptyMs / pick(s)),
+  });
+  return {
+    emptyMs: of((s) => s.emptyMs),
+    deferred: drain((s) => s.deferredMs),
+    finished: drain((s) => s.finishedMs),
+    statusMs: of((s) => s.statusMs),
+    duringPrune: drain((s) => s.pruneDrainMs),
+    prune: { ms: of((s) => s.pruneMs), rows: of((s) => s.pruned) },
+  };
+}
+
 /** The figure's headline numbers, for the JSON results. */
 export function summarize(
   figure: Figure,
-): Bounded | Percentiles | IdleRss | null {
+): Bounded | Percentiles | IdleRss | ScaleSummary | null {
   switch (figure.metric) {
     case 'throughput':
       return medianTime(figure);
@@ -79,6 +112,8 @@ export function summarize(
       return latency(figure);
     case 'memory':
       return idleRss(figure);
+    case 'scale':
+      return scaleFigures(figure);
   }
 }
 
@@ -97,5 +132,12 @@ export function describeSample(sample: Sample): string {
     }
     case 'memory':
       return `RSS ${megabytes(sample.emptyRssBytes)} MB empty, ${megabytes(sample.deferredRssBytes)} MB with deferred tasks (inserted in ${(sample.insertMs / 1000).toFixed(1)} s)`;
+    case 'scale':
+      return (
+        `drains: ${sample.emptyMs.toFixed(0)} ms empty, ${sample.deferredMs.toFixed(0)} ms beside deferred tasks, ` +
+        `${sample.finishedMs.toFixed(0)} ms beside finished results, ${sample.pruneDrainMs.toFixed(0)} ms during a prune; ` +
+        `status ${sample.statusMs.toFixed(0)} ms; pruned ${sample.pruned} in ${(sample.pruneMs / 1000).toFixed(1)} s; ` +
+        `filled in ${(sample.fillMs.deferred / 1000).toFixed(1)} s and ${(sample.fillMs.finished / 1000).toFixed(1)} s`
+      );
   }
 }

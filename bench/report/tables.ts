@@ -6,6 +6,7 @@ import {
   latency,
   medianTime,
   megabytes,
+  scaleFigures,
   type Bounded,
 } from './summary.js';
 
@@ -171,7 +172,56 @@ function memoryTable(
   };
 }
 
-/** The tables of the metrics that have figures: throughput, latency, memory. */
+/** Targets of the scale phase: drain throughput over the empty table's, and `tasks:status` time. */
+const SCALE_TARGETS = { beside: 0.9, duringPrune: 0.7, statusMs: 1000 };
+
+function scaleTable(figures: Figure[], settings: PhaseSettings): Table {
+  const drain = (ms: number, ratio: number) =>
+    `${ms.toFixed(0)} (${ratio.toFixed(2)}×)`;
+  const rows = figures.map((figure) => {
+    const scale = scaleFigures(figure);
+    if (!scale)
+      return [
+        figure.system,
+        figure.timedOutMs !== null ? 'timed out' : 'failed',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ];
+    return [
+      figure.system,
+      scale.emptyMs.toFixed(0),
+      drain(scale.deferred.ms, scale.deferred.throughputRatio),
+      drain(scale.finished.ms, scale.finished.throughputRatio),
+      scale.statusMs.toFixed(0),
+      drain(scale.duringPrune.ms, scale.duringPrune.throughputRatio),
+      `${count(scale.prune.rows)} in ${(scale.prune.ms / 1000).toFixed(0)} s`,
+    ];
+  });
+  return {
+    title: `Drains of ${count(settings.n)} tasks on large tables (1 worker process × concurrency 10)`,
+    header: [
+      'system',
+      'empty table ms',
+      `+${count(settings.deferred)} deferred ms`,
+      `+${count(settings.finished)} finished ms`,
+      'tasks:status ms',
+      'during prune ms',
+      'prune',
+    ],
+    numericFrom: 1,
+    rows,
+    notes: [
+      `(r×): that drain's throughput over the empty-table drain's of the same run; targets ≥ ${SCALE_TARGETS.beside} beside deferred tasks or finished results, ≥ ${SCALE_TARGETS.duringPrune} during the prune.`,
+      `Deferred: tasks of a higher priority due a day later. Finished: ${count(Math.floor(settings.finished / 2))} of them finished over a week ago, which the prune deletes in batches of 1,000 while the drain runs.`,
+      `tasks:status ms: what it reads of the backend with the finished results in the table (median of 3); target under ${SCALE_TARGETS.statusMs} ms.`,
+    ],
+  };
+}
+
+/** The tables of the metrics that have figures: throughput, latency, memory, scale. */
 export function buildTables(
   figures: Figure[],
   systems: readonly SystemEntry[],
@@ -187,5 +237,6 @@ export function buildTables(
     tables.push(latencyTable(of('latency'), refs, settings));
   if (of('memory').length > 0)
     tables.push(memoryTable(of('memory'), refs, settings));
+  if (of('scale').length > 0) tables.push(scaleTable(of('scale'), settings));
   return tables;
 }

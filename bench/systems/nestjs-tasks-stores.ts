@@ -19,12 +19,18 @@ export interface TaskStoreProbe {
 export class SqlStoreProbe implements TaskStoreProbe {
   constructor(
     private readonly dataSource: DataSource,
+    private readonly db: 'postgres' | 'mariadb' | 'sqlite',
     private readonly table: string,
   ) {}
 
+  /** Emptied whole (TRUNCATE where there is one): no dead rows left behind for the next phase. */
   async reset(): Promise<void> {
-    await this.dataSource.query(`DELETE FROM ${this.table}`);
-    await this.dataSource.query(`DELETE FROM ${this.table}_workers`);
+    for (const table of [this.table, `${this.table}_workers`])
+      await this.dataSource.query(
+        this.db === 'sqlite'
+          ? `DELETE FROM ${table}`
+          : `TRUNCATE TABLE ${table}`,
+      );
   }
 
   /** Tasks not yet finished (a count: a scan of the table where the statistics favour one). */
@@ -35,11 +41,18 @@ export class SqlStoreProbe implements TaskStoreProbe {
     return Number(row.n);
   }
 
-  /** No READY row, then no RUNNING row (a READY row claimed meanwhile is RUNNING by then): each the first entry of its partial index. */
+  /**
+   * No READY row of the bench's priority (0; the scale phase's deferred
+   * tasks have a higher one), then no RUNNING row (a READY row claimed
+   * meanwhile is RUNNING by then): each the first entry of its partial index.
+   */
   async drained(): Promise<boolean> {
-    for (const status of ['READY', 'RUNNING']) {
+    for (const where of [
+      "status = 'READY' AND priority = 0",
+      "status = 'RUNNING'",
+    ]) {
       const rows: unknown[] = await this.dataSource.query(
-        `SELECT 1 AS found FROM ${this.table} WHERE status = '${status}' LIMIT 1`,
+        `SELECT 1 AS found FROM ${this.table} WHERE ${where} LIMIT 1`,
       );
       if (rows.length > 0) return false;
     }

@@ -7,13 +7,19 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import { TaskQueue, type TaskDefinition } from '../../lib/index.js';
 import { eachChunk, eachIndex } from '../limits.js';
-import { BULK_CHUNK, type BenchSystem, type WorkerSpec } from '../system.js';
+import {
+  BULK_CHUNK,
+  type BenchSystem,
+  type ScaleOperations,
+  type WorkerSpec,
+} from '../system.js';
 import {
   BenchTasks,
   createBenchApp,
   type BenchDatabase,
   type NestjsTasksConfig,
 } from './nestjs-tasks-app.js';
+import { SqlScaleOperations } from './nestjs-tasks-scale.js';
 import {
   RedisStoreProbe,
   SqlStoreProbe,
@@ -27,6 +33,7 @@ export class NestjsTasksSystem implements BenchSystem {
   private probe?: TaskStoreProbe;
   private noop?: TaskDefinition<[number], void>;
   private pickup?: TaskDefinition<[number], void>;
+  scale?: ScaleOperations;
 
   constructor(db: BenchDatabase) {
     const table = `bench_${randomBytes(4).toString('hex')}`;
@@ -42,16 +49,23 @@ export class NestjsTasksSystem implements BenchSystem {
       runMigrations: true,
       observePickup: () => {},
     });
-    this.probe =
-      this.config.db === 'redis'
-        ? new RedisStoreProbe(this.config.table)
-        : new SqlStoreProbe(
-            this.app.get<DataSource>(getDataSourceToken()),
-            this.config.table,
-          );
     const queue = this.app.get(TaskQueue);
     this.noop = queue.task(BenchTasks, 'noop');
     this.pickup = queue.task(BenchTasks, 'pickup');
+    const { db, table } = this.config;
+    if (db === 'redis') {
+      this.probe = new RedisStoreProbe(table);
+      return;
+    }
+    const dataSource = this.app.get<DataSource>(getDataSourceToken());
+    this.probe = new SqlStoreProbe(dataSource, db, table);
+    this.scale = new SqlScaleOperations(
+      this.app,
+      dataSource,
+      db,
+      table,
+      this.noop,
+    );
   }
 
   reset(): Promise<void> {

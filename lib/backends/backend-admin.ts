@@ -29,9 +29,32 @@ export interface ScheduleTickStatus {
   lastTick: Date;
 }
 
+/**
+ * How a count was read: `exact`, row by row; `estimate`, from the
+ * database's statistics (a large number of finished results); `more-than`,
+ * counting stopped at `count` rows and there are more.
+ */
+export type CountPrecision = 'exact' | 'estimate' | 'more-than';
+
+/** A number of results, and how it was read. */
+export interface ResultCount {
+  count: number;
+  /** Absent: exact. */
+  precision?: CountPrecision;
+}
+
+/** The queue of a count over every queue: too many results to count queue by queue cheaply. */
+export const ALL_QUEUES = '*';
+
+/** The results of one queue (or `ALL_QUEUES`) in one status. */
+export interface StatusCount extends ResultCount {
+  queue: string;
+  status: string;
+}
+
 /** What `tasks:status` shows. */
 export interface BackendStatus {
-  counts: { queue: string; status: string; count: number }[];
+  counts: StatusCount[];
   workers: WorkerStatus[];
   /** Periodic tasks' last enqueued ticks, where the backend records them (see `WorkerQueue.claimTick`). */
   lastTicks?: ScheduleTickStatus[];
@@ -42,8 +65,11 @@ export interface BackendStatus {
  * `tasks:prune` use, offered through `TaskBackend.admin()`.
  */
 export interface BackendAdmin {
-  /** Deletes (or with `dryRun` counts) finished results; returns how many. */
-  prune(request: PruneRequest): Promise<number>;
+  /**
+   * Deletes (or with `dryRun` counts) finished results; returns how many
+   * (a dry run of a large prune may return an estimate).
+   */
+  prune(request: PruneRequest): Promise<number | ResultCount>;
   status(): Promise<BackendStatus>;
   /**
    * Since when the longest-waiting READY task has been due (enqueued to run

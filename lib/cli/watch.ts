@@ -10,21 +10,26 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 /**
  * Renders `render()` every `intervalMs` until `signal` aborts: on a
  * terminal, redrawn in place of the previous one; elsewhere (a pipe, a
- * log file) appended, each under a line naming when it was read.
+ * log file) appended, each under a line naming when it was read. With
+ * `lines`, each rendering is appended as it is, wherever it goes (one JSON
+ * document a line).
  */
 export async function watch(
   render: () => Promise<string>,
   output: WatchOutput,
   intervalMs: number,
   signal: AbortSignal,
+  lines = false,
 ): Promise<void> {
   while (!signal.aborted) {
     const text = await render();
     if (signal.aborted) return;
     output.write(
-      output.isTTY
-        ? `${CLEAR_SCREEN}${text}`
-        : `--- ${new Date().toISOString()} ---\n${text}`,
+      lines
+        ? text
+        : output.isTTY
+          ? `${CLEAR_SCREEN}${text}`
+          : `--- ${new Date().toISOString()} ---\n${text}`,
     );
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, intervalMs);

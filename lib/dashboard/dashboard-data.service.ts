@@ -16,7 +16,7 @@ export const ACTIVITY_WINDOW_MS = 60 * 60_000;
 export const ACTIVITY_BUCKET_MS = 60_000;
 /**
  * How long an overview is served again before it is read anew: every open
- * tab polls it, and its counts read the whole tasks table.
+ * tab polls it.
  */
 export const OVERVIEW_CACHE_MS = 5_000;
 

@@ -4,22 +4,26 @@ import { createTasksProgram, runProgram } from '../../lib/cli/run-tasks-cli.js';
 
 /**
  * Runs one `nest-tasks` command in this process; returns what it wrote
- * (stdout and stderr) and its exit code. Standard output counts as no
- * terminal unless `tty` says otherwise.
+ * (stdout and stderr; and stdout alone) and its exit code. Standard output
+ * counts as no terminal unless `tty` says otherwise.
  */
 export async function runCommand(
   appModule: Type<unknown>,
   args: string[],
   { tty = false }: { tty?: boolean } = {},
-): Promise<{ output: string; exitCode: number }> {
+): Promise<{ output: string; stdout: string; exitCode: number }> {
   const written: string[] = [];
+  const toStdout: string[] = [];
   const capture = (chunk: unknown) => {
     written.push(String(chunk));
     return true;
   };
   const stdout = jest
     .spyOn(process.stdout, 'write')
-    .mockImplementation(capture);
+    .mockImplementation((chunk: unknown) => {
+      toStdout.push(String(chunk));
+      return capture(chunk);
+    });
   const stderr = jest
     .spyOn(process.stderr, 'write')
     .mockImplementation(capture);
@@ -37,6 +41,7 @@ export async function runCommand(
     );
     return {
       output: written.join(''),
+      stdout: toStdout.join(''),
       exitCode: Number(process.exitCode ?? 0),
     };
   } finally {

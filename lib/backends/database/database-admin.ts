@@ -2,10 +2,12 @@ import type {
   BackendAdmin,
   BackendStatus,
   PruneRequest,
+  ResultCount,
 } from '../backend-admin.js';
 import type { ResultsAdmin } from '../results-admin.js';
 import type { DatabaseStore } from './database-store.js';
 import { DatabaseResultsAdmin } from './database-results-admin.js';
+import { StatusCounts } from './status-counts.js';
 
 /** What `tasks:status`, `tasks:prune` and the dashboard do on a DatabaseBackend. */
 export class DatabaseAdmin implements BackendAdmin {
@@ -18,14 +20,16 @@ export class DatabaseAdmin implements BackendAdmin {
     this.results = new DatabaseResultsAdmin(alias, store);
   }
 
-  async prune(request: PruneRequest): Promise<number> {
-    const { tasks } = await this.store.open();
-    return tasks.prune(
-      request.statuses,
-      request.finishedBefore.getTime(),
-      request.batchSize,
-      request.dryRun,
-    );
+  /** A dry run counts as `tasks:status` does: exactly up to a bound, then by estimate. */
+  async prune(request: PruneRequest): Promise<ResultCount> {
+    const { sql, tasks } = await this.store.open();
+    const before = request.finishedBefore.getTime();
+    if (request.dryRun)
+      return new StatusCounts(sql).finishedBefore(request.statuses, before);
+    return {
+      count: await tasks.prune(request.statuses, before, request.batchSize),
+      precision: 'exact',
+    };
   }
 
   async oldestDueReady(): Promise<Date | null> {
@@ -35,7 +39,7 @@ export class DatabaseAdmin implements BackendAdmin {
   }
 
   async status(): Promise<BackendStatus> {
-    const { sql, tasks, workers, schedules } = await this.store.open();
+    const { sql, workers, schedules } = await this.store.open();
     const live = await workers.workers(this.store.settings.leaseMs);
     // Tables behind this version have no schedules table yet: no ticks to show.
     const ticks = await schedules.lastTicks().catch((error: unknown) => {
@@ -43,7 +47,7 @@ export class DatabaseAdmin implements BackendAdmin {
       throw error;
     });
     return {
-      counts: await tasks.counts(),
+      counts: await new StatusCounts(sql).counts(),
       lastTicks: ticks.map((row) => ({
         taskName: row.taskName,
         lastTick: new Date(row.lastTick),

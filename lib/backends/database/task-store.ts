@@ -14,6 +14,7 @@ import {
   type ColumnSpec,
 } from './task-columns.js';
 import type { Completion, NewRow } from './task-row.js';
+import { rowsOfStatus, storedStatusesOf } from './stored-status.js';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 
@@ -564,40 +565,63 @@ export class TaskStore {
     );
   }
 
-  /** Deletes (or with `dryRun` counts) finished rows in batches; returns how many. */
+  /**
+   * Deletes the rows of `statuses` finished before `finishedBefore`;
+   * returns how many. Each stored status's rows are read through the index
+   * that holds them in the order they finished, `batchSize` at a time, each
+   * batch from where the previous one ended, so that no batch walks again
+   * over the entries of rows already deleted (the database keeps them until
+   * it cleans up). Each batch is deleted by its keys in a statement (a
+   * transaction) of its own that checks its rows again: short locks on
+   * finished rows only, never on the READY rows claims take.
+   */
   async prune(
     statuses: readonly TaskResultStatus[],
     finishedBefore: number,
     batchSize: number,
-    dryRun: boolean,
   ): Promise<number> {
-    const where = (sql: SqlBuilder) =>
-      `status IN (${sql.list(statuses, 'text')}) AND finished_at < ${sql.p(finishedBefore, 'bigint')}`;
-    if (dryRun) {
-      const sql = new SqlBuilder(this.dialect);
-      const [row] = await this.sql.read(
-        `SELECT COUNT(*) AS count FROM ${this.tasks} WHERE ${where(sql)}`,
-        sql.params,
-      );
-      return Number(row?.count ?? 0);
-    }
     let total = 0;
+    for (const status of statuses.flatMap(storedStatusesOf))
+      total += await this.pruneStatus(status, finishedBefore, batchSize);
+    return total;
+  }
+
+  private async pruneStatus(
+    status: string,
+    finishedBefore: number,
+    batchSize: number,
+  ): Promise<number> {
+    const { where, order, index } = rowsOfStatus(status);
+    const through = this.dialect.throughIndex(this.sql.tables, index);
+    let total = 0;
+    /** Where the next batch starts: at the last batch's finish time, or after it when nothing of it could be deleted. */
+    let from: { at: number; inclusive: boolean } | null = null;
     for (;;) {
       const select = new SqlBuilder(this.dialect);
-      const rows = await this.sql.read(
-        `SELECT seq FROM ${this.tasks} WHERE ${where(select)} ORDER BY seq LIMIT ${select.p(batchSize, 'integer')}`,
-        select.params,
+      const after: string = from
+        ? ` AND finished_at ${from.inclusive ? '>=' : '>'} ${select.p(from.at, 'bigint')}`
+        : '';
+      const text: string =
+        `SELECT seq, finished_at FROM ${this.tasks}${through} WHERE ${where}${after} ` +
+        `AND finished_at < ${select.p(finishedBefore, 'bigint')} ORDER BY ${order} LIMIT ${select.p(batchSize, 'integer')}`;
+      const rows: TaskRow[] = await this.sql.withRunner((runner) =>
+        this.dialect.readInIndexOrder(runner, text, select.params),
       );
       if (rows.length === 0) return total;
       const remove = new SqlBuilder(this.dialect);
-      total += await this.sql.write(
+      const deleted = await this.sql.write(
         `DELETE FROM ${this.tasks} WHERE seq IN (${remove.list(
           rows.map((row) => row.seq),
           'bigint',
-        )})`,
+        )}) AND status = '${status}' AND finished_at < ${remove.p(finishedBefore, 'bigint')}`,
         remove.params,
       );
+      total += deleted;
       if (rows.length < batchSize) return total;
+      from = {
+        at: Number(rows[rows.length - 1].finished_at),
+        inclusive: deleted > 0,
+      };
     }
   }
 
@@ -633,18 +657,5 @@ export class TaskStore {
       `FROM levels WHERE levels.priority IS NOT NULL) firsts ` +
       `WHERE firsts.available_at <= ${sql.p(now, 'bigint')}`
     );
-  }
-
-  /** Row counts per queue and status. */
-  async counts(): Promise<{ queue: string; status: string; count: number }[]> {
-    const rows = await this.sql.read(
-      `SELECT queue_name, status, COUNT(*) AS count FROM ${this.tasks} GROUP BY queue_name, status ORDER BY queue_name, status`,
-      [],
-    );
-    return rows.map((row) => ({
-      queue: String(row.queue_name),
-      status: String(row.status),
-      count: Number(row.count),
-    }));
   }
 }

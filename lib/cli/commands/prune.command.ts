@@ -77,14 +77,16 @@ export function registerPruneCommand(
         const statuses = (
           options.status.length ? options.status : FINISHED
         ) as TaskResultStatus[];
-        const count = await admin.prune({
+        const pruned = await admin.prune({
           finishedBefore: new Date(Date.now() - options.olderThan),
           statuses,
           dryRun: options.dryRun ?? false,
           batchSize: options.batchSize,
         });
+        const { count, precision } =
+          typeof pruned === 'number' ? { count: pruned } : pruned;
         process.stdout.write(
-          `${TaskMessages.pruned(count, statuses, options.dryRun ?? false)}\n`,
+          `${TaskMessages.pruned(count, statuses, options.dryRun ?? false, precision)}\n`,
         );
       });
     });

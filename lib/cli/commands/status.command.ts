@@ -1,12 +1,16 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import type { Command } from 'commander';
-import type { BackendStatus } from '../../backends/backend-admin.js';
+import {
+  ALL_QUEUES,
+  type BackendStatus,
+} from '../../backends/backend-admin.js';
 import { TaskRegistry } from '../../discovery/task-registry.js';
 import { TaskBackends } from '../../dispatch/task-backends.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
 import type { AppModuleLoader } from '../app-module-loader.js';
 import { integerOption } from '../cli-options.js';
+import { StderrLogger } from '../stderr-logger.js';
 import { stopSignal, watch } from '../watch.js';
 
 /** Left-aligned text columns. */
@@ -26,70 +30,76 @@ function table(header: string[], rows: string[][]): string {
   ].join('\n');
 }
 
-/**
- * The periodic tasks, each with its schedule, its next tick and the latest
- * tick its backend recorded as taken (where the backend records them).
- */
-function periodicTable(
-  app: INestApplicationContext,
-  statuses: ReadonlyMap<string, BackendStatus>,
-): string[] {
-  const periodic = app.get(TaskRegistry, { strict: false }).periodic();
-  if (periodic.length === 0) return [];
-  const now = new Date();
-  const rows = periodic.map(({ name, schedule, definition }) => {
-    const last = statuses
-      .get(definition.backend)
-      ?.lastTicks?.find((tick) => tick.taskName === name)?.lastTick;
-    return [
-      name,
-      definition.backend,
-      definition.queueName,
-      schedule.cron,
-      schedule.timeZone,
-      schedule.nextTick(now)?.toISOString() ?? '-',
-      last?.toISOString() ?? '-',
-    ];
-  });
-  return [
-    TaskMessages.periodicHeading(),
-    '',
-    table(
-      [
-        'PERIODIC TASK',
-        'BACKEND',
-        'QUEUE',
-        'CRON',
-        'TIME ZONE',
-        'NEXT RUN',
-        'LAST TICK',
-      ],
-      rows,
-    ),
-    '',
-  ];
+/** A periodic task, its schedule, its next tick and the latest tick its backend recorded as taken (where it records them). */
+interface PeriodicStatus {
+  name: string;
+  backend: string;
+  queue: string;
+  cron: string;
+  timeZone: string;
+  nextRun: Date | null;
+  lastTick: Date | null;
 }
 
-/** Counts per queue and status and the running workers of each backend that keeps results, then the periodic tasks. */
-async function statusReport(app: INestApplicationContext): Promise<string> {
-  const out: string[] = [];
-  const statuses = new Map<string, BackendStatus>();
+/** What `tasks:status` reports: each backend that keeps results, then the periodic tasks. */
+interface StatusReport {
+  backends: (BackendStatus & { alias: string; backendClass: string })[];
+  periodic: PeriodicStatus[];
+}
+
+async function readStatus(app: INestApplicationContext): Promise<StatusReport> {
+  const backends: StatusReport['backends'] = [];
   for (const backend of app.get(TaskBackends, { strict: false }).all()) {
     const admin = backend.admin();
     if (!admin) continue;
-    const status = await admin.status();
-    statuses.set(backend.alias, status);
+    backends.push({
+      alias: backend.alias,
+      backendClass: backend.constructor.name,
+      ...(await admin.status()),
+    });
+  }
+  const now = new Date();
+  const periodic = app
+    .get(TaskRegistry, { strict: false })
+    .periodic()
+    .map(({ name, schedule, definition }) => ({
+      name,
+      backend: definition.backend,
+      queue: definition.queueName,
+      cron: schedule.cron,
+      timeZone: schedule.timeZone,
+      nextRun: schedule.nextTick(now),
+      lastTick:
+        backends
+          .find((status) => status.alias === definition.backend)
+          ?.lastTicks?.find((tick) => tick.taskName === name)?.lastTick ?? null,
+    }));
+  return { backends, periodic };
+}
+
+/** The report as text: per backend its counts and its workers, then the periodic tasks. */
+function statusText(report: StatusReport): string {
+  const out: string[] = [];
+  for (const status of report.backends) {
     out.push(
-      TaskMessages.backendHeading(backend.alias, backend.constructor.name),
+      TaskMessages.backendHeading(status.alias, status.backendClass),
       '',
-    );
-    out.push(
       table(
         ['QUEUE', 'STATUS', 'COUNT'],
-        status.counts.map((c) => [c.queue, c.status, String(c.count)]),
+        status.counts.map((c) => [
+          c.queue,
+          c.status,
+          TaskMessages.countFigure(c.count, c.precision),
+        ]),
       ),
       '',
     );
+    if (
+      status.counts.some(
+        (c) => c.queue === ALL_QUEUES || (c.precision ?? 'exact') !== 'exact',
+      )
+    )
+      out.push(TaskMessages.countsLegend(ALL_QUEUES), '');
     out.push(
       table(
         ['WORKER', 'HOST', 'PID', 'QUEUES', 'CONCURRENCY', 'LAST HEARTBEAT'],
@@ -106,19 +116,60 @@ async function statusReport(app: INestApplicationContext): Promise<string> {
     );
   }
   if (out.length === 0) out.push(TaskMessages.noAdministrableBackend(), '');
-  out.push(...periodicTable(app, statuses));
+  if (report.periodic.length > 0)
+    out.push(
+      TaskMessages.periodicHeading(),
+      '',
+      table(
+        [
+          'PERIODIC TASK',
+          'BACKEND',
+          'QUEUE',
+          'CRON',
+          'TIME ZONE',
+          'NEXT RUN',
+          'LAST TICK',
+        ],
+        report.periodic.map((task) => [
+          task.name,
+          task.backend,
+          task.queue,
+          task.cron,
+          task.timeZone,
+          task.nextRun?.toISOString() ?? '-',
+          task.lastTick?.toISOString() ?? '-',
+        ]),
+      ),
+      '',
+    );
   return out.join('\n');
+}
+
+/** The report as one line of JSON; every count says how it was counted. */
+function statusJson(report: StatusReport): string {
+  return `${JSON.stringify({
+    ...report,
+    backends: report.backends.map((status) => ({
+      ...status,
+      counts: status.counts.map((c) => ({
+        ...c,
+        precision: c.precision ?? 'exact',
+      })),
+    })),
+  })}\n`;
 }
 
 interface StatusOptions {
   watch?: boolean;
   interval: number;
+  json?: boolean;
 }
 
 /**
  * `tasks:status`: counts per queue and status, and the running workers, for
  * each backend that keeps results; then the periodic tasks. With `--watch`,
- * again every second (redrawn on a terminal) until SIGINT or SIGTERM.
+ * again every second (redrawn on a terminal) until SIGINT or SIGTERM; with
+ * `--json`, as JSON.
  */
 export function registerStatusCommand(
   program: Command,
@@ -134,28 +185,43 @@ export function registerStatusCommand(
       'show it again every interval until stopped (redrawn on a terminal)',
     )
     .option(
+      '--json',
+      'print JSON (with --watch: one document a line), each count saying whether it is exact, an estimate or a lower bound',
+    )
+    .option(
       '--interval <ms>',
       'with --watch: how often, in milliseconds',
       integerOption(100),
       1000,
     )
     .action(async (options: StatusOptions) => {
-      await withAppContext(await loadAppModule(), async (app) => {
-        if (!options.watch) {
-          process.stdout.write(await statusReport(app));
-          return;
-        }
-        const stop = stopSignal();
-        try {
-          await watch(
-            () => statusReport(app),
-            process.stdout,
-            options.interval,
-            stop.signal,
-          );
-        } finally {
-          stop.release();
-        }
-      });
+      const render = async (app: INestApplicationContext) => {
+        const report = await readStatus(app);
+        return options.json ? statusJson(report) : statusText(report);
+      };
+      // JSON on standard output: Nest's own log lines go to standard error.
+      const logger = options.json ? { logger: new StderrLogger() } : {};
+      await withAppContext(
+        await loadAppModule(),
+        async (app) => {
+          if (!options.watch) {
+            process.stdout.write(await render(app));
+            return;
+          }
+          const stop = stopSignal();
+          try {
+            await watch(
+              () => render(app),
+              process.stdout,
+              options.interval,
+              stop.signal,
+              options.json,
+            );
+          } finally {
+            stop.release();
+          }
+        },
+        logger,
+      );
     });
 }

@@ -1,4 +1,6 @@
+import { ALL_QUEUES, type StatusCount } from '../../backends/backend-admin.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
+import { TaskMessages } from '../../tasks.messages.js';
 import {
   ACTIVITY_BUCKET_MS,
   ACTIVITY_WINDOW_MS,
@@ -21,6 +23,15 @@ const STATUSES = Object.values(TaskResultStatus);
 /** How often the overview refreshes itself. */
 const REFRESH = 'every 10s';
 
+/** A count as the overview shows it: estimates and lower bounds say so. */
+function figure(count: StatusCount | undefined): Html {
+  if (!count) return html`0`;
+  const text = TaskMessages.countFigure(count.count, count.precision);
+  return (count.precision ?? 'exact') === 'exact'
+    ? html`${text}`
+    : html`<span class="${count.precision}">${text}</span>`;
+}
+
 function countsTable(
   ctx: PageContext,
   backend: BackendOverview,
@@ -28,10 +39,26 @@ function countsTable(
 ): Html {
   const status = backend.status;
   if (!status) return html``;
-  const queues = [...new Set(status.counts.map((c) => c.queue))].sort();
-  const count = (queue: string, name: string) =>
-    status.counts.find((c) => c.queue === queue && c.status === name)?.count ??
-    0;
+  const queues = [
+    ...new Set(
+      status.counts.map((c) => c.queue).filter((queue) => queue !== ALL_QUEUES),
+    ),
+  ].sort();
+  const find = (queue: string, name: string) =>
+    status.counts.find((c) => c.queue === queue && c.status === name);
+  // Statuses with too many results to count queue by queue: counted over every queue.
+  const whole = new Set(
+    status.counts.filter((c) => c.queue === ALL_QUEUES).map((c) => c.status),
+  );
+  const link = (queue: string | undefined, name: string, content: Html) =>
+    html`<a
+      href="${ctx.base}/results${query({
+        backend: backend.alias,
+        queue,
+        status: name,
+      })}"
+      >${content}</a
+    >`;
   const activity = backend.activity ?? [];
   const rows = queues.map((queue) => {
     const done = throughput(activity, queue);
@@ -40,14 +67,13 @@ function countsTable(
       ${STATUSES.map(
         (name) =>
           html`<td class="num" data-status="${name}">
-            <a
-              href="${ctx.base}/results${query({
-                backend: backend.alias,
-                queue,
-                status: name,
-              })}"
-              >${count(queue, name)}</a
-            >
+            ${link(
+              queue,
+              name,
+              whole.has(name)
+                ? html`<span title="counted over every queue only">…</span>`
+                : figure(find(queue, name)),
+            )}
           </td>`,
       )}
       <td class="num">${done.finished}</td>
@@ -55,6 +81,28 @@ function countsTable(
     </tr>`;
   });
   const all = throughput(activity);
+  if (whole.size > 0)
+    rows.push(
+      html`<tr data-queue="${ALL_QUEUES}">
+        <td>All queues</td>
+        ${STATUSES.map((name) => {
+          const perQueue = status.counts.filter((c) => c.status === name);
+          const count: StatusCount = find(ALL_QUEUES, name) ?? {
+            queue: ALL_QUEUES,
+            status: name,
+            count: perQueue.reduce((sum, c) => sum + c.count, 0),
+          };
+          return html`<td class="num" data-status="${name}">
+            ${link(undefined, name, figure(count))}
+          </td>`;
+        })}
+        <td class="num">${all.finished}</td>
+        <td class="num">${failureRate(all)}</td>
+      </tr>`,
+    );
+  const uncertain = status.counts.some(
+    (c) => c.queue === ALL_QUEUES || (c.precision ?? 'exact') !== 'exact',
+  );
   return html`<table class="counts">
       <thead>
         <tr>
@@ -66,6 +114,11 @@ function countsTable(
       </thead>
       ${tableBody(rows, STATUSES.length + 3, 'No tasks stored yet.')}
     </table>
+    ${
+      uncertain
+        ? html`<p class="muted">${TaskMessages.countsLegend(ALL_QUEUES)}</p>`
+        : null
+    }
     ${
       backend.activity
         ? html`<p>

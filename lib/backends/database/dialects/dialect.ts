@@ -307,6 +307,32 @@ export abstract class Dialect {
     return '';
   }
 
+  /**
+   * Runs a read whose row selections each walk an index in its order and
+   * stop at their LIMIT: where the planner could, trusting statistics that
+   * lag behind the table, read and sort every row a selection matches
+   * instead (PostgreSQL), it is kept to the index.
+   */
+  async readInIndexOrder(
+    runner: QueryRunner,
+    select: string,
+    params: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    return (await runner.query(select, params, true)).records;
+  }
+
+  /**
+   * How many rows the database expects `select` to return, by its own
+   * statistics and without running it; null where it keeps none to tell.
+   */
+  async estimateRows(
+    _runner: QueryRunner,
+    _select: string,
+    _params: unknown[],
+  ): Promise<number | null> {
+    return null;
+  }
+
   /** Locks the tasks rows named by the `o_id` column of a recordset `o` that match `where`, and returns their `columns`. */
   lockById(
     tables: TaskTables,

@@ -122,6 +122,35 @@ export class PostgresDialect extends Dialect {
     return `SELECT 1 AS present FROM pg_class WHERE oid = to_regclass(${sql.p(this.quote(table), 'text')}) AND relkind IN ('r', 'p')`;
   }
 
+  /** In a transaction of its own with the claim's planner settings: indexes in order, no sort, no scan. */
+  override async readInIndexOrder(
+    runner: QueryRunner,
+    select: string,
+    params: unknown[],
+  ): Promise<Record<string, unknown>[]> {
+    await runner.startTransaction();
+    try {
+      for (const setting of CLAIM_PLAN) await runner.query(setting);
+      const rows = (await runner.query(select, params, true)).records;
+      await runner.commitTransaction();
+      return rows;
+    } catch (error) {
+      await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The planner's row estimate (its statistics, scaled to the table's current size). */
+  override async estimateRows(
+    runner: QueryRunner,
+    select: string,
+    params: unknown[],
+  ): Promise<number | null> {
+    const [row] = await runner.query(`EXPLAIN (FORMAT JSON) ${select}`, params);
+    const [plan] = row['QUERY PLAN'] as { Plan: { 'Plan Rows': number } }[];
+    return Math.round(plan.Plan['Plan Rows']);
+  }
+
   override readonly clockMs =
     '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint';
 
