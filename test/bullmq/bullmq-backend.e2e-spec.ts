@@ -31,6 +31,7 @@ import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
 import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
+import { TaskMessages } from '../../lib/tasks.messages.js';
 import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
 
 @Injectable()
@@ -196,6 +197,52 @@ describeWithRedis('BullMQBackend', () => {
       // Due long ago but added now: waiting since it was added.
       await record.using({ runAfter: at(60) }).enqueue('late');
       await expect(admin.oldestDueReady()).resolves.toEqual(at(17));
+    });
+
+    it('counts cancelled jobs among the latest failed ones, estimating beyond them', async () => {
+      const store = (queue.backend() as unknown as { store: BullMQStore })
+        .store;
+      const client = await store.client();
+      const cancelled = await queue
+        .task(ConformanceTasks, 'record')
+        .using({ queueName: 'estimates' })
+        .enqueue('cancelled');
+      await queue.cancel(cancelled.id);
+      const exact = await queue.backend().admin()!.status();
+      expect(exact.counts.filter((c) => c.queue === 'estimates')).toEqual([
+        {
+          queue: 'estimates',
+          status: TaskResultStatus.CANCELLED,
+          count: 1,
+          precision: 'exact',
+        },
+      ]);
+      // 11,999 older failed jobs, every fourth cancelled: the latest
+      // 10,000 (the real one among them) hold 2,500 cancelled.
+      const prefixOf = store.queuePrefix('estimates');
+      const reason = TaskMessages.bullmqCancelledReason();
+      const pipeline = (client as unknown as Redis).pipeline();
+      for (let i = 1; i < 12_000; i++) {
+        pipeline.zadd(`${prefixOf}failed`, i, `old-${i}`);
+        if (i % 4 === 0)
+          pipeline.hset(`${prefixOf}old-${i}`, { failedReason: reason });
+      }
+      await pipeline.exec();
+      const estimated = await queue.backend().admin()!.status();
+      expect(estimated.counts.filter((c) => c.queue === 'estimates')).toEqual([
+        {
+          queue: 'estimates',
+          status: TaskResultStatus.CANCELLED,
+          count: 3_000,
+          precision: 'estimate',
+        },
+        {
+          queue: 'estimates',
+          status: TaskResultStatus.FAILED,
+          count: 9_000,
+          precision: 'estimate',
+        },
+      ]);
     });
 
     it('refuses a queue name BullMQ cannot take', () => {

@@ -23,6 +23,9 @@ const STATE_STATUS: Record<string, TaskResultStatus> = {
   failed: FAILED,
 };
 
+/** How many of a queue's latest failed jobs `status` reads to tell cancelled ones apart (the rest are estimated alike). */
+const CANCELLED_SAMPLE = 10_000;
+
 /** What `tasks:status` and `tasks:prune` do on a BullMQBackend, over each of its queues. */
 export class BullMQAdmin implements BackendAdmin {
   constructor(private readonly store: BullMQStore) {}
@@ -109,18 +112,30 @@ export class BullMQAdmin implements BackendAdmin {
         const status = STATE_STATUS[state];
         if (status) byStatus.set(status, (byStatus.get(status) ?? 0) + count);
       }
-      const cancelled = byStatus.get(FAILED)
-        ? await RedisScripts.countReason(
-            client,
-            queue.keys.failed,
-            this.store.queuePrefix(name),
-            TaskMessages.bullmqCancelledReason(),
-          )
-        : 0;
-      byStatus.set(FAILED, (byStatus.get(FAILED) ?? 0) - cancelled);
-      byStatus.set(CANCELLED, cancelled);
+      const failed = byStatus.get(FAILED) ?? 0;
+      byStatus.delete(FAILED);
       for (const [status, count] of byStatus)
         if (count > 0) counts.push({ queue: name, status, count });
+      if (failed === 0) continue;
+      // Cancelled jobs are failed jobs with the cancel's reason: told apart
+      // among the latest ones only, the rest estimated alike.
+      const sample = await RedisScripts.countReason(
+        client,
+        queue.keys.failed,
+        this.store.queuePrefix(name),
+        TaskMessages.bullmqCancelledReason(),
+        CANCELLED_SAMPLE,
+      );
+      const exact = sample.read >= failed;
+      const cancelled = exact
+        ? sample.matching
+        : Math.round((sample.matching / sample.read) * failed);
+      const precision = exact ? 'exact' : 'estimate';
+      for (const [status, count] of [
+        [CANCELLED, cancelled],
+        [FAILED, failed - cancelled],
+      ] as const)
+        if (count > 0) counts.push({ queue: name, status, count, precision });
     }
     const ticks = await client.hgetall(this.store.key('ticks'));
     return {

@@ -112,18 +112,20 @@ return 1`,
 };
 
 /**
- * How many jobs of a finished set failed with the reason ARGV[2].
- * KEYS: the set. ARGV: job key prefix, reason.
+ * Among the ARGV[3] jobs of a finished set that finished last, how many
+ * failed with the reason ARGV[2]: answers { matching, read }.
+ * KEYS: the set. ARGV: job key prefix, reason, how many to read.
  */
 const COUNT_REASON: Script = {
   name: 'nestjsTasksCountReason',
   keys: 1,
   lua: `
+local ids = redis.call('ZREVRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)
 local count = 0
-for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+for _, id in ipairs(ids) do
   if redis.call('HGET', ARGV[1] .. id, 'failedReason') == ARGV[2] then count = count + 1 end
 end
-return count`,
+return { count, #ids }`,
 };
 
 /**
@@ -282,10 +284,15 @@ export const RedisScripts = {
     setKey: string,
     jobKeyPrefix: string,
     reason: string,
-  ): Promise<number> {
-    return Number(
-      await run(client, COUNT_REASON, [setKey], [jobKeyPrefix, reason]),
-    );
+    limit: number,
+  ): Promise<{ matching: number; read: number }> {
+    const [matching, read] = (await run(
+      client,
+      COUNT_REASON,
+      [setKey],
+      [jobKeyPrefix, reason, limit],
+    )) as [number, number];
+    return { matching: Number(matching), read: Number(read) };
   },
 
   async oldestDue(
