@@ -274,7 +274,7 @@ export class TaskStore {
   ): Promise<TaskRow[]> {
     const parts = this.claimParts(workerId, queues, limit, leaseMs);
     return this.sql.withRunner((runner) =>
-      this.dialect.claim(runner, this.sql.tables, parts),
+      this.dialect.claim(runner, this.sql.tables.tasks, parts),
     );
   }
 
