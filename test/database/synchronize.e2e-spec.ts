@@ -14,6 +14,7 @@ import {
 } from '../../lib/index.js';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
+import { OutboxStore } from '../../lib/backends/database/outbox-store.js';
 import { synchronizeTaskTables } from '../../lib/backends/database/synchronize-task-tables.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
 import {
@@ -168,6 +169,17 @@ describe.each(availableDatabases())(
       ]);
       await synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES);
       expect(await existing(ds)).toEqual(Object.values(DEFAULT_TABLES));
+    });
+
+    it('an outbox on a DataSource without a DatabaseBackend creates its own table alone', async () => {
+      const ds = await open();
+      const store = await OutboxStore.open(ds, undefined, 'The outbox');
+      try {
+        expect(await existing(ds)).toEqual([DEFAULT_TABLES.outbox]);
+        expect(await store.lag()).toBeNull();
+      } finally {
+        await store.close();
+      }
     });
 
     it('creates nothing without synchronize', async () => {
