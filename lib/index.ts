@@ -34,6 +34,7 @@ export {
   type TaskBackendClass,
   type TaskBackendSettings,
   type TaskCheckMessage,
+  type TaskOutboxOptions,
 } from './backends/backend.js';
 export type { TaskBackendHost } from './backends/backend-host.js';
 export {

@@ -8,6 +8,7 @@ import {
 import { TaskExplorer } from './discovery/task-explorer.js';
 import { TaskBackends } from './dispatch/task-backends.js';
 import { TaskDispatcher } from './dispatch/task-dispatcher.js';
+import { TaskOutbox } from './dispatch/task-outbox.js';
 import { loadTaskTracing } from './tracing/task-tracing.js';
 import { InProcessWorker } from './worker/in-process-worker.service.js';
 
@@ -29,6 +30,7 @@ export class TasksLifecycle
     private readonly dispatcher: TaskDispatcher,
     private readonly worker: InProcessWorker,
     private readonly backends: TaskBackends,
+    private readonly outbox: TaskOutbox,
   ) {}
 
   /** Collects `@Task()` and `@OnTaskEvent()` methods, attaches the backends, builds and validates the definitions; looks for OpenTelemetry. */
@@ -49,8 +51,8 @@ export class TasksLifecycle
     await this.worker.stop();
   }
 
-  /** Releases the backends' connections. */
+  /** Releases the backends' and the outboxes' connections. */
   async onApplicationShutdown(): Promise<void> {
-    await this.backends.close();
+    await Promise.all([this.backends.close(), this.outbox.close()]);
   }
 }

@@ -154,6 +154,53 @@ export const TaskMessages = {
   taskCancelled: (id: string, taskName: string) =>
     `Task ${id} (${taskName}) was cancelled while it ran: its attempt should stop now; the result ends CANCELLED and is not retried.`,
 
+  // outbox
+  outboxOf: (alias: string) => `The outbox of backend '${alias}'`,
+  badOutboxOption: (alias: string, problem: string) =>
+    `Backend '${alias}': 'outbox' ${problem}`,
+  outboxNotAnObject: (value: unknown) =>
+    `must be an object such as { dataSource: 'default' }, got ${describe(value)}.`,
+  outboxNotSupported: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}) cannot have an 'outbox': it cannot store a result relayed from the outbox at most once (its supportsRelay is false). ` +
+    `Remove 'outbox', or use a backend that supports it (BullMQBackend, a DatabaseBackend on another DataSource).`,
+  outboxWithoutEnqueueOnCommit: (alias: string) =>
+    `Backend '${alias}': 'outbox' relays enqueues once their transaction has committed, and 'enqueueOnCommit: false' dispatches them at once. Remove one of the two.`,
+  outboxNotNeeded: (alias: string, dataSource: unknown) =>
+    `Backend '${alias}' (DatabaseBackend): 'outbox' is not needed on its own DataSource ${typeof dataSource === 'string' ? `'${dataSource}'` : '(the same instance)'}: ` +
+    `an enqueue inside a transaction there is already written in it. Remove 'outbox', or give it the other DataSource whose transactions enqueue to this backend.`,
+  relayNotSupported: (alias: string, backendClass: string) =>
+    `Backend '${alias}' (${backendClass}) cannot relay enqueues from an outbox: it does not implement storedIds(). Remove the alias's 'outbox'.`,
+  outboxTableMissing: (
+    alias: string,
+    table: string,
+    tasksTable: string,
+    problem: string,
+  ) =>
+    `Backend '${alias}': the outbox table '${table}' is missing or outdated (${problem}). ` +
+    (tasksTable === 'nestjs_tasks'
+      ? `Add taskMigrations to the migrations of the outbox's DataSource and run them`
+      : `Add createTaskMigrations('${tasksTable}') to the migrations of the outbox's DataSource and run them`) +
+    `, or set synchronize: true on it in development.`,
+  outboxCheckFailed: (alias: string, cause: string) =>
+    `Backend '${alias}': the outbox's database could not be checked: ${cause}`,
+  outboxWriteFailed: (
+    alias: string,
+    name: string,
+    count: number,
+    cause: string,
+  ) =>
+    `Backend '${alias}': ${count} enqueue(s) of task '${name}' could not be written to the outbox in your transaction: ${cause}. ` +
+    `Nothing is enqueued; check that the outbox table exists on the transaction's DataSource (tasks:check).`,
+  outboxRelayFailed: (alias: string, name: string, count: number) =>
+    `Task '${name}': ${count} enqueue(s) committed to the outbox of backend '${alias}' could not be relayed to it after the commit. ` +
+    `They stay in the outbox, and a worker of '${alias}' (tasks:work or the in-process worker) relays them once the backend answers: do not enqueue them again.`,
+  outboxRemoveFailed: (alias: string, count: number, error: unknown) =>
+    `Backend '${alias}': ${count} task(s) relayed from the outbox could not be deleted from it (${reason(error)}); a worker's sweep deletes them later, without storing them twice.`,
+  outboxRelayed: (alias: string, count: number) =>
+    `Backend '${alias}': relayed ${count} task(s) from its outbox, committed by a process that did not relay them itself.`,
+  outboxRowUnreadable: (alias: string, id: string, problem: string) =>
+    `Backend '${alias}': the outbox row of task ${id} cannot be read (${problem}) and is left in the outbox table; look into it, then delete it.`,
+
   dispatchFailed: (name: string, count: number) =>
     `Task '${name}': ${count} enqueue(s) held until a commit could not be stored after it; the committed work stands, the task(s) were not enqueued.`,
 
@@ -275,8 +322,8 @@ export const TaskMessages = {
     rounds: number,
   ) =>
     `Task '${name}': ${rounds} times in a row, the unique key(s) ${list(keys.slice(0, 5))}${keys.length > 5 ? ` and ${keys.length - 5} more` : ''} were held, and the result holding them had finished before this enqueue could read it. Nothing was stored; enqueue again.`,
-  ownConnectionFailed: (alias: string, error: unknown) =>
-    `Backend '${alias}': a connection of its own could not be prepared (${reason(error)}); it shares the application's.`,
+  ownConnectionFailed: (who: string, error: unknown) =>
+    `${who}: a connection of its own could not be prepared (${reason(error)}); it shares the application's.`,
   walUnavailable: (mode: string, error: unknown) =>
     `SQLite stays in '${mode}' journal mode (${reason(error)}); set enableWAL: true in the DataSource options so that workers can read while another connection writes.`,
   claimSqlMissing: (dialect: string) =>

@@ -5,6 +5,7 @@ import { TaskExplorer } from './discovery/task-explorer.js';
 import { TaskRegistry } from './discovery/task-registry.js';
 import { TaskBackends } from './dispatch/task-backends.js';
 import { TaskDispatcher } from './dispatch/task-dispatcher.js';
+import { TaskOutbox } from './dispatch/task-outbox.js';
 import { TaskEventBus } from './events/task-event-bus.js';
 import { TaskExecutor } from './execution/task-executor.js';
 import { InvalidTaskBackendError } from './errors/invalid-task-backend.error.js';
@@ -31,6 +32,7 @@ const CORE_PROVIDERS: Provider[] = [
     inject: [TaskRegistry],
   },
   TaskBackends,
+  TaskOutbox,
   TaskDispatcher,
   TaskExplorer,
   TaskQueue,

@@ -64,6 +64,7 @@ export class SqlStoreProbe implements TaskStoreProbe {
     for (const name of [
       `${this.table}_workers`,
       `${this.table}_schedules`,
+      `${this.table}_outbox`,
       this.table,
       `${this.table}_migrations`,
     ])

@@ -1,5 +1,5 @@
 import type { DynamicModule } from '@nestjs/common';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../errors/invalid-task.error.js';
 import type { TaskDefinition } from '../task/task-definition.js';
@@ -17,11 +17,25 @@ import type { BackendAdmin } from './backend-admin.js';
 import type { TaskBackendHost } from './backend-host.js';
 import type { WorkerQueue } from './worker-queue.js';
 
+/**
+ * The `outbox` of a backend alias: enqueues made inside a transaction on
+ * this DataSource, which the backend cannot join, are written to the outbox
+ * table in that transaction and relayed to the backend (`relay`) once it
+ * has committed.
+ */
+export interface TaskOutboxOptions {
+  /** A TypeORM DataSource, or the name it was registered under with `@nestjs/typeorm`. Default `'default'`. */
+  dataSource?: string | DataSource;
+  /** The tasks table its table is named after (`<tableName>_outbox`, as `createTaskMigrations(tableName)` creates it). Default: the table `nestjs_task_outbox` of `taskMigrations`. */
+  tableName?: string;
+}
+
 /** The configuration a backend is constructed with. */
 export interface TaskBackendSettings {
   queues?: string[];
   options?: Record<string, unknown>;
   enqueueOnCommit?: boolean;
+  outbox?: TaskOutboxOptions;
 }
 
 /** A backend class, as named in `TasksModule.forRoot({ backends })`. */
@@ -54,10 +68,14 @@ export abstract class TaskBackend {
   readonly supportsGetResult: boolean = false;
   /** Can run `transactional` tasks: each attempt in a transaction its outcome is recorded in. */
   readonly supportsTransactional: boolean = false;
+  /** Can store results allocated earlier at most once each (`relay`), so that its alias may have an `outbox`. */
+  readonly supportsRelay: boolean = false;
   /** Queue names accepted; empty means any. */
   readonly queues: readonly string[];
   /** Hold enqueues made inside a transaction until it commits. */
   readonly enqueueOnCommit: boolean;
+  /** Where enqueues made inside a transaction it cannot join are written, or null. */
+  readonly outbox: Readonly<TaskOutboxOptions> | null;
   protected readonly options: Readonly<Record<string, unknown>>;
   private attachedHost?: TaskBackendHost;
 
@@ -76,6 +94,9 @@ export abstract class TaskBackend {
     }
     this.queues = Object.freeze([...queues]);
     this.enqueueOnCommit = settings.enqueueOnCommit ?? true;
+    this.outbox = settings.outbox
+      ? Object.freeze({ ...settings.outbox })
+      : null;
     this.options = Object.freeze({ ...(settings.options ?? {}) });
   }
 
@@ -197,10 +218,46 @@ export abstract class TaskBackend {
   /**
    * Whether enqueues may be written inside this TypeORM transaction (a
    * database backend on the same DataSource). Otherwise they are held until
-   * it commits.
+   * it commits (written to the outbox, where the alias has one).
    */
   async writesIn(_manager: EntityManager): Promise<boolean> {
     return false;
+  }
+
+  /**
+   * Stores READY results whose ids were allocated earlier — an outbox's
+   * rows, once their transaction has committed — each at most once however
+   * often it is relayed: a row whose result is stored already is left as
+   * it is, and a relay that fails because another stored the same rows
+   * meanwhile counts as done. Otherwise as `enqueue`, a batch per task and
+   * queue: a unique task's row whose key a READY or RUNNING result holds
+   * resolves to that result. Returns a result per row, in order.
+   */
+  async relay(rows: readonly TaskResultData[]): Promise<TaskResult<any>[]> {
+    const stored = await this.storedIds(rows);
+    const results = new Map<string, TaskResult<any>>();
+    for (const batch of batchesByTask(
+      rows.filter((row) => !stored.has(row.id)),
+    )) {
+      try {
+        const added = await this.enqueue(
+          this.host.resolveTask(batch[0]),
+          batch,
+        );
+        added.forEach((result, index) => results.set(batch[index].id, result));
+      } catch (error) {
+        const now = await this.storedIds(batch).catch(() => new Set());
+        if (!batch.every((row) => now.has(row.id))) throw error;
+      }
+    }
+    return rows.map((row) => results.get(row.id) ?? this.toResult(row));
+  }
+
+  /** The ids of `rows` whose result this backend stores: what makes `relay` idempotent. Backends with `supportsRelay` implement it. */
+  protected storedIds(_rows: readonly TaskResultData[]): Promise<Set<string>> {
+    throw new InvalidTaskBackendError(
+      TaskMessages.relayNotSupported(this.alias, this.constructor.name),
+    );
   }
 
   /** The stored state of one result; `TaskResultDoesNotExistError` when unknown. */
@@ -248,4 +305,16 @@ export abstract class TaskBackend {
       this.loadResult(id),
     );
   }
+}
+
+/** Rows grouped by task and queue, in the order each group first appears. */
+function batchesByTask(rows: readonly TaskResultData[]): TaskResultData[][] {
+  const batches = new Map<string, TaskResultData[]>();
+  for (const row of rows) {
+    const key = JSON.stringify([row.taskName, row.queueName]);
+    const batch = batches.get(key);
+    if (batch) batch.push(row);
+    else batches.set(key, [row]);
+  }
+  return [...batches.values()];
 }

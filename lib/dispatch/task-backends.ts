@@ -2,6 +2,7 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import { ImmediateBackend } from '../backends/immediate/immediate.backend.js';
 import { TaskBackend, type TaskBackendClass } from '../backends/backend.js';
 import type { TaskBackendHost } from '../backends/backend-host.js';
+import { resolveOutboxOptions } from '../backends/database/outbox-options.js';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import type {
   TaskBackendConfig,
@@ -47,15 +48,31 @@ export class TaskBackends {
           TaskMessages.notABackendClass(alias, backendClass),
         );
       }
-      const { queues, options: backendOptions, enqueueOnCommit } = config;
-      this.byAlias.set(
-        alias,
-        new (override ?? backendClass)(alias, {
-          queues,
-          options: backendOptions,
-          enqueueOnCommit,
-        }),
-      );
+      const {
+        queues,
+        options: backendOptions,
+        enqueueOnCommit,
+        outbox,
+      } = config;
+      if (outbox !== undefined) {
+        resolveOutboxOptions(alias, outbox);
+        if (enqueueOnCommit === false)
+          throw new InvalidTaskBackendError(
+            TaskMessages.outboxWithoutEnqueueOnCommit(alias),
+          );
+      }
+      const backend = new (override ?? backendClass)(alias, {
+        queues,
+        options: backendOptions,
+        enqueueOnCommit,
+        // A stand-in (TasksTestingModule's DummyBackend) holds enqueues in memory instead.
+        outbox: override ? undefined : outbox,
+      });
+      if (backend.outbox && !backend.supportsRelay)
+        throw new InvalidTaskBackendError(
+          TaskMessages.outboxNotSupported(alias, backend.constructor.name),
+        );
+      this.byAlias.set(alias, backend);
     }
   }
 

@@ -3,6 +3,8 @@ import { ModuleRef } from '@nestjs/core';
 import type { TaskBackend } from '../backends/backend.js';
 import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
 import { TaskBackends } from './task-backends.js';
+import { findProvider } from './find-provider.js';
+import { TaskOutbox } from './task-outbox.js';
 import { TaskRegistry } from '../discovery/task-registry.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import { TaskExecutor } from '../execution/task-executor.js';
@@ -34,6 +36,7 @@ export class TaskDispatcher implements TaskPort {
     private readonly executor: TaskExecutor,
     private readonly events: TaskEventBus,
     private readonly transactions: TaskTransactions,
+    private readonly outbox: TaskOutbox,
     private readonly moduleRef: ModuleRef,
   ) {}
 
@@ -47,13 +50,7 @@ export class TaskDispatcher implements TaskPort {
   attachBackends(): void {
     this.backends.attach({
       resolveTask: (data) => this.resolveTask(data),
-      resolveProvider: (token) => {
-        try {
-          return this.moduleRef.get(token as string, { strict: false });
-        } catch {
-          return undefined;
-        }
-      },
+      resolveProvider: (token) => findProvider(this.moduleRef, token),
       executor: this.executor,
       emit: (event, result) => this.events.emit(event, result),
       afterCommit: (manager, callback) => {
@@ -96,16 +93,23 @@ export class TaskDispatcher implements TaskPort {
     return tracing.enqueue(task, rows, () => this.store(task, backend, rows));
   }
 
-  /** Stores `rows` now, in the caller's transaction, or once the scopes it waits for have committed. */
+  /**
+   * Stores `rows` now, in the caller's transaction (or in the outbox there),
+   * or once the scopes it waits for have committed.
+   */
   private async store(
     task: TaskDefinition<any, any>,
     backend: TaskBackend,
     rows: TaskResultData[],
   ): Promise<TaskResult<any>[]> {
     const scopes = this.transactions.scopesFor(task);
-    const joined = scopes[0]?.manager;
+    const [transaction] = scopes;
+    const joined = transaction?.manager;
     if (joined && (await backend.writesIn(joined))) {
       return backend.enqueue(task.with({ transaction: joined }), rows);
+    }
+    if (joined && (await this.outbox.covers(backend, joined))) {
+      return this.outbox.enqueue(backend, transaction, joined, task.name, rows);
     }
     const detached = task.with({ transaction: null });
     // enqueueOnCommit: false opts out of waiting for transactions, not for the HTTP request.

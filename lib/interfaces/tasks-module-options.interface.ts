@@ -4,7 +4,10 @@ import type {
   OptionalFactoryDependency,
   Type,
 } from '@nestjs/common';
-import type { TaskBackendClass } from '../backends/backend.js';
+import type {
+  TaskBackendClass,
+  TaskOutboxOptions,
+} from '../backends/backend.js';
 
 /** One entry of `TasksModuleOptions.backends`. */
 export interface TaskBackendConfig {
@@ -16,6 +19,13 @@ export interface TaskBackendConfig {
   options?: Record<string, unknown>;
   /** Hold enqueues made inside a transaction until it commits (default true). */
   enqueueOnCommit?: boolean;
+  /**
+   * Write enqueues made inside a transaction on this DataSource (which the
+   * backend cannot join) to an outbox table in that transaction, relayed to
+   * the backend after COMMIT — or, if this process dies first, by a worker:
+   * nothing committed is lost.
+   */
+  outbox?: TaskOutboxOptions;
 }
 
 /** Runs a worker inside this process. */

@@ -9,6 +9,7 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
+import { findProvider } from '../dispatch/find-provider.js';
 import type { TaskDefinition } from '../task/task-definition.js';
 import {
   LOGGER_CONTEXT,
@@ -141,10 +142,6 @@ export class TaskTransactions implements OnModuleInit {
   }
 
   private provider(token: unknown): unknown {
-    try {
-      return this.moduleRef.get(token as string, { strict: false });
-    } catch {
-      return undefined;
-    }
+    return findProvider(this.moduleRef, token);
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { TaskBackends } from '../dispatch/task-backends.js';
+import { TaskOutbox } from '../dispatch/task-outbox.js';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import type {
   TasksModuleOptions,
@@ -37,6 +38,7 @@ export class InProcessWorker {
     @Inject(TASKS_MODULE_OPTIONS) private readonly options: TasksModuleOptions,
     private readonly factory: WorkerFactory,
     private readonly backends: TaskBackends,
+    private readonly outbox: TaskOutbox,
     /**
      * Provided (true) by the `tasks:*` commands, which run their own worker,
      * and by TasksTestingModule, whose DummyBackends TaskQueueTester runs.
@@ -72,15 +74,18 @@ export class InProcessWorker {
   }
 
   /**
-   * Refuses to run on a backend whose check finds an error (tables missing
-   * or behind this version): a worker there could claim tasks whose outcome
-   * it then cannot write. Checked at each start, so migrations run while the
-   * application is up are picked up at the next restart.
+   * Refuses to run on a backend whose check (or its outbox's) finds an
+   * error (tables missing or behind this version): a worker there could
+   * claim tasks whose outcome it then cannot write. Checked at each start,
+   * so migrations run while the application is up are picked up at the
+   * next restart.
    */
   private async ensureReady(config: TasksWorkerOptions): Promise<void> {
-    const messages = await this.backends
-      .get(config.backend ?? DEFAULT_BACKEND_ALIAS)
-      .check();
+    const backend = this.backends.get(config.backend ?? DEFAULT_BACKEND_ALIAS);
+    const messages = [
+      ...(await backend.check()),
+      ...(await this.outbox.check(backend)),
+    ];
     const errors = messages.filter((message) => message.level === 'error');
     if (errors.length > 0)
       throw new InvalidTaskBackendError(

@@ -14,6 +14,7 @@ import { attemptInterrupted } from '../execution/attempt-policy.js';
 import { LOGGER_CONTEXT } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import { OutageLog } from './outage-log.js';
+import { OutboxSweeper } from './outbox-sweeper.js';
 import {
   AttemptRunner,
   type Running,
@@ -35,8 +36,8 @@ export type WorkerExit = 'drained' | 'aborted';
  * batches into a small local buffer (`prefetch` tasks beyond its free
  * slots), starts one whenever a slot frees, heartbeats while they run,
  * writes outcomes in batches while the next tasks run, rescues tasks of
- * workers that are gone, and stops gracefully (or aborts) on request,
- * handing its unstarted tasks back.
+ * workers that are gone, relays what the backend's outbox holds, and stops
+ * gracefully (or aborts) on request, handing its unstarted tasks back.
  */
 export class TaskWorker {
   private readonly logger = new Logger(LOGGER_CONTEXT);
@@ -64,6 +65,7 @@ export class TaskWorker {
   private claiming = false;
   private readonly heartbeat: WorkerHeartbeat;
   private readonly scheduler: TickScheduler;
+  private readonly sweeper: OutboxSweeper;
   private stopRequested: () => void = () => {};
   private readonly stopSignal = new Promise<void>(
     (resolve) => (this.stopRequested = resolve),
@@ -79,6 +81,8 @@ export class TaskWorker {
     readonly options: WorkerOptions,
     /** The periodic tasks it enqueues at their ticks while it runs. */
     periodic: PeriodicTasks = { tasks: [], claim: async () => false },
+    /** One sweep of the backend's outbox, or null when it has none. */
+    sweepOutbox: (() => Promise<number>) | null = null,
   ) {
     this.buffer = new ClaimBuffer(
       options.concurrency,
@@ -133,6 +137,12 @@ export class TaskWorker {
       options.intervalMs,
       this.outage,
     );
+    // An outage log of its own: the outbox's database may answer while the queue does not, or the reverse.
+    this.sweeper = new OutboxSweeper(
+      sweepOutbox,
+      options.intervalMs,
+      new OutageLog(this.logger, options.backend),
+    );
   }
 
   get workerId(): string {
@@ -158,12 +168,16 @@ export class TaskWorker {
       );
       await this.heartbeat.start();
       await this.scheduler.start();
+      await this.sweeper.start();
       await this.loop();
       this.scheduler.stop();
+      this.sweeper.stop();
       await this.drain();
     } finally {
       this.scheduler.stop();
+      this.sweeper.stop();
       await this.scheduler.settled();
+      await this.sweeper.settled();
       stopWatching();
       await this.heartbeat.stop();
       await stopListening();
@@ -185,6 +199,7 @@ export class TaskWorker {
       this.recordingDeadline = Date.now() + this.options.shutdownTimeoutMs;
     this.stopping = true;
     this.scheduler.stop();
+    this.sweeper.stop();
     this.stopRequested();
     this.wake();
   }

@@ -4,6 +4,7 @@ import type { WorkerQueue } from '../backends/worker-queue.js';
 import { TaskRegistry } from '../discovery/task-registry.js';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import { TaskBackends } from '../dispatch/task-backends.js';
+import { TaskOutbox } from '../dispatch/task-outbox.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import { TaskExecutor } from '../execution/task-executor.js';
 import { TaskTransactions } from '../transactions/task-transactions.service.js';
@@ -33,6 +34,7 @@ export class WorkerFactory {
     private readonly events: TaskEventBus,
     private readonly transactions: TaskTransactions,
     private readonly registry: TaskRegistry,
+    private readonly outbox: TaskOutbox,
   ) {}
 
   create(request: WorkerRequest = {}): TaskWorker {
@@ -59,6 +61,7 @@ export class WorkerFactory {
       },
       options,
       this.periodicTasks(backend, queue, options),
+      backend.outbox ? () => this.outbox.sweep(backend) : null,
     );
   }
 

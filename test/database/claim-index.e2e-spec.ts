@@ -140,7 +140,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
     it('walks the claim index in order and sorts nothing', async () => {
       const dialect = store.sql.dialect as PostgresDialect;
       const statements = dialect.claimStatements(
-        store.sql.tables,
+        store.sql.tables.tasks,
         store.claimParts('w', null, 50, 30_000),
         (value) => `'${value.replace(/'/g, "''")}'`,
       );

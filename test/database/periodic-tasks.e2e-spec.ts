@@ -300,7 +300,12 @@ describe.each(availableDatabases())(
           await app.close();
         }
       } finally {
-        for (const name of [`${behind}_schedules`, `${behind}_workers`, behind])
+        for (const name of [
+          `${behind}_outbox`,
+          `${behind}_schedules`,
+          `${behind}_workers`,
+          behind,
+        ])
           await ds.query(`DROP TABLE IF EXISTS ${name}`);
         await runner.release();
       }

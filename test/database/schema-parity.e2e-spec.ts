@@ -1,5 +1,6 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import {
+  TaskOutboxRecord,
   TaskQueue,
   TaskRecord,
   TaskScheduleRecord,
@@ -7,6 +8,7 @@ import {
   taskMigrations,
 } from '../../lib/index.js';
 import {
+  OUTBOX_COLUMNS,
   SCHEDULE_COLUMNS,
   TASK_COLUMNS,
   WORKER_COLUMNS,
@@ -26,6 +28,7 @@ const TABLES = [
   DEFAULT_TABLES.tasks,
   DEFAULT_TABLES.workers,
   DEFAULT_TABLES.schedules,
+  DEFAULT_TABLES.outbox,
 ];
 
 /**
@@ -63,7 +66,12 @@ describe.each(availableDatabases())(
 
     it('synchronize: true creates exactly the tables taskMigrations create', async () => {
       const synchronized = await open({
-        entities: [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
+        entities: [
+          TaskRecord,
+          TaskWorkerRecord,
+          TaskScheduleRecord,
+          TaskOutboxRecord,
+        ],
         synchronize: true,
       });
       const moduleRef = await bootTasksApp({ dataSource: synchronized });
@@ -85,6 +93,7 @@ describe.each(availableDatabases())(
         ...TASK_COLUMNS,
         ...WORKER_COLUMNS,
         ...SCHEDULE_COLUMNS,
+        ...OUTBOX_COLUMNS,
       ])
         if (!('standsInFor' in column) || db.name === 'mariadb')
           expect(text).toContain(`"${column.name}"`);

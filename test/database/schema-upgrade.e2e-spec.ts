@@ -27,6 +27,7 @@ const TABLES = [
   DEFAULT_TABLES.tasks,
   DEFAULT_TABLES.workers,
   DEFAULT_TABLES.schedules,
+  DEFAULT_TABLES.outbox,
 ];
 
 /** Enqueues of `UpgradeTasks.double`, written as version 0.1.0 wrote them: its columns only. */

@@ -14,6 +14,7 @@ import {
 } from '../../lib/index.js';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
+import { OutboxStore } from '../../lib/backends/database/outbox-store.js';
 import { synchronizeTaskTables } from '../../lib/backends/database/synchronize-task-tables.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
 import {
@@ -150,7 +151,7 @@ describe.each(availableDatabases())(
       }
     });
 
-    it('creates only the tables that are missing: tables of an earlier version get the schedules table', async () => {
+    it('creates only the tables that are missing: tables of an earlier version get the schedules and outbox tables', async () => {
       const ds = await open();
       const runner = ds.createQueryRunner();
       try {
@@ -168,6 +169,17 @@ describe.each(availableDatabases())(
       ]);
       await synchronizeTaskTables(ds, dialectFor(ds), DEFAULT_TABLES);
       expect(await existing(ds)).toEqual(Object.values(DEFAULT_TABLES));
+    });
+
+    it('an outbox on a DataSource without a DatabaseBackend creates its own table alone', async () => {
+      const ds = await open();
+      const store = await OutboxStore.open(ds, undefined, 'The outbox');
+      try {
+        expect(await existing(ds)).toEqual([DEFAULT_TABLES.outbox]);
+        expect(await store.lag()).toBeNull();
+      } finally {
+        await store.close();
+      }
     });
 
     it('creates nothing without synchronize', async () => {
@@ -188,7 +200,9 @@ describe.each(availableDatabases())(
         const hasTable = dialect.hasTable.bind(dialect);
         let checks = 0;
         dialect.hasTable = async (runner, table) =>
-          ++checks <= 3 ? false : hasTable(runner, table);
+          ++checks <= Object.keys(DEFAULT_TABLES).length
+            ? false
+            : hasTable(runner, table);
         return dialect;
       };
       await Promise.all(

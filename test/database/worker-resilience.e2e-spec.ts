@@ -139,7 +139,12 @@ describe.each(availableDatabases())(
         expect(result.returnValue).toBe(7);
       } finally {
         await app.close();
-        for (const name of [`${late}_schedules`, `${late}_workers`, late])
+        for (const name of [
+          `${late}_outbox`,
+          `${late}_schedules`,
+          `${late}_workers`,
+          late,
+        ])
           await ds.query(`DROP TABLE IF EXISTS ${name}`);
       }
     }, 30_000);
@@ -190,7 +195,12 @@ describe.each(availableDatabases())(
         );
       } finally {
         await app.close();
-        for (const name of [`${behind}_schedules`, `${behind}_workers`, behind])
+        for (const name of [
+          `${behind}_outbox`,
+          `${behind}_schedules`,
+          `${behind}_workers`,
+          behind,
+        ])
           await ds.query(`DROP TABLE IF EXISTS ${name}`);
       }
     }, 30_000);

@@ -107,7 +107,13 @@ describe.each(availableDatabases().map((db) => db.name))(
     afterAll(async () => {
       await moduleRef?.close();
       if (ds?.isInitialized) {
-        for (const name of [`${table}_workers`, table, `${table}_migrations`])
+        for (const name of [
+          `${table}_outbox`,
+          `${table}_schedules`,
+          `${table}_workers`,
+          table,
+          `${table}_migrations`,
+        ])
           await ds.query(`DROP TABLE IF EXISTS ${name}`);
         await ds.destroy();
       }

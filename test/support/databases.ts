@@ -100,8 +100,8 @@ function optionsFor(
 }
 
 /**
- * Opens a DataSource for the tables `tableName`, `<tableName>_workers` and
- * `<tableName>_schedules` and drops leftovers of an earlier run. With `'migrations'` (the default)
+ * Opens a DataSource for the tables `tableName`, `<tableName>_workers`,
+ * `<tableName>_schedules` and `<tableName>_outbox` and drops leftovers of an earlier run. With `'migrations'` (the default)
  * its migrations then create the tables; with `'synchronize'` it has
  * `synchronize: true` and the tables are left to the DatabaseBackend.
  */
@@ -149,6 +149,7 @@ export async function connectTestDataSource(
 
 async function dropTables(ds: DataSource, tableName: string): Promise<void> {
   for (const table of [
+    `${tableName}_outbox`,
     `${tableName}_schedules`,
     `${tableName}_workers`,
     tableName,

@@ -61,6 +61,18 @@ export const BULLMQ_WORKER_ENTRY = resolve(
   '.test-build/test/src/bullmq-worker.js',
 );
 
+/** The outbox application's `nest-tasks` (test/src/outbox-worker.ts). */
+export const OUTBOX_WORKER_ENTRY = resolve(
+  ROOT,
+  '.test-build/test/src/outbox-worker.js',
+);
+
+/** The outbox application's script that commits an enqueue and waits to be killed (test/src/outbox-committer.ts). */
+export const OUTBOX_COMMITTER_ENTRY = resolve(
+  ROOT,
+  '.test-build/test/src/outbox-committer.js',
+);
+
 /** The test application's script that enqueues one unique key many times at once (test/src/enqueuer.ts). */
 export const ENQUEUER_ENTRY = resolve(ROOT, '.test-build/test/src/enqueuer.js');
 

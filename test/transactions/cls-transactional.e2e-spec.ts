@@ -25,7 +25,7 @@ import { POSTGRES_CONNECTION } from '../support/transaction-chain.js';
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const OUT = resolve(ROOT, '.test-build/transactions-cls');
 const TABLE = 'nestjs_tasks_tx_cls_transactional';
-/** The chain's tables: `<CHAIN>`, `<CHAIN>_workers`, `<CHAIN>_schedules`, `<CHAIN>_migrations`, `<CHAIN>_orders`. */
+/** The chain's tables: `<CHAIN>`, `<CHAIN>_workers`, `<CHAIN>_schedules`, `<CHAIN>_outbox`, `<CHAIN>_migrations`, `<CHAIN>_orders`. */
 const CHAIN = `nestjs_tasks_tx_cls_chain_${randomBytes(4).toString('hex')}`;
 const SCENARIO = 'test/transactions/cls-transactional.scenario.ts';
 /** What the scenario imports from test/support. */
@@ -110,6 +110,7 @@ describe('createClsTransactionSource (@nestjs-cls/transactional, PostgreSQL)', (
       for (const table of [
         TABLE,
         `${CHAIN}_orders`,
+        `${CHAIN}_outbox`,
         `${CHAIN}_schedules`,
         `${CHAIN}_workers`,
         CHAIN,

@@ -314,6 +314,7 @@ async function chainApp(): Promise<Record<string, unknown>> {
   } finally {
     for (const table of [
       CHAIN_ORDERS,
+      `${CHAIN_TABLE}_outbox`,
       `${CHAIN_TABLE}_schedules`,
       `${CHAIN_TABLE}_workers`,
       CHAIN_TABLE,

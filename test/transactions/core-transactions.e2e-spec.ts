@@ -5,12 +5,10 @@ import {
   DatabaseBackend,
   DummyBackend,
   ImmediateBackend,
-  OnTaskEvent,
   Task,
   TaskQueue,
   TaskResultDoesNotExistError,
   TaskResultStatus,
-  type TaskEvent,
 } from '../../lib/index.js';
 import {
   availableDatabases,
@@ -19,6 +17,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { DispatchFailures } from '../support/outbox.js';
 import { bootTasksApp } from '../support/tasks-app.js';
 import { ChainTasks } from '../support/transaction-chain.js';
 
@@ -38,16 +37,6 @@ class TxTasks {
   @Task({ backend: 'missing' })
   async lost(n: number): Promise<number> {
     return n;
-  }
-}
-
-@Injectable()
-class DispatchFailures {
-  readonly events: TaskEvent[] = [];
-
-  @OnTaskEvent('dispatchFailed')
-  record(event: TaskEvent): void {
-    this.events.push(event);
   }
 }
 

@@ -1,6 +1,11 @@
 import { DataSource, type DataSourceOptions, type EntityTarget } from 'typeorm';
-import { TaskRecord, TaskWorkerRecord } from '../../lib/index.js';
 import {
+  TaskOutboxRecord,
+  TaskRecord,
+  TaskWorkerRecord,
+} from '../../lib/index.js';
+import {
+  OUTBOX_COLUMNS,
   TASK_COLUMNS,
   WORKER_COLUMNS,
   type ColumnSpec,
@@ -23,6 +28,9 @@ assertType<Equals<TaskRecord['attempts'], number>>(true);
 assertType<Equals<TaskRecord['progress'], number | null>>(true);
 assertType<Equals<TaskRecord['leaseExpiresAt'], string | null>>(true);
 assertType<Equals<keyof TaskWorkerRecord, TaskWorkerKeys>>(true);
+assertType<Equals<keyof TaskOutboxRecord, TaskOutboxKeys>>(true);
+assertType<Equals<TaskOutboxRecord['availableAt'], string>>(true);
+type TaskOutboxKeys = 'seq' | 'id' | 'backend' | 'payload' | 'availableAt';
 type TaskWorkerKeys =
   | 'id'
   | 'hostname'
@@ -49,7 +57,7 @@ describe.each(Object.keys(DRIVERS))('task entities on %s', (driver) => {
   beforeAll(async () => {
     ds = new DataSource({
       ...DRIVERS[driver],
-      entities: [TaskRecord, TaskWorkerRecord],
+      entities: [TaskRecord, TaskWorkerRecord, TaskOutboxRecord],
     } as DataSourceOptions);
     // What initialize() does before connecting, TypeORM's validation included.
     await (
@@ -74,6 +82,12 @@ describe.each(Object.keys(DRIVERS))('task entities on %s', (driver) => {
       entity: TaskWorkerRecord,
       table: DEFAULT_TABLES.workers,
       columns: WORKER_COLUMNS,
+    },
+    {
+      name: 'TaskOutboxRecord',
+      entity: TaskOutboxRecord,
+      table: DEFAULT_TABLES.outbox,
+      columns: OUTBOX_COLUMNS,
     },
   ])(
     '$name has one column per column spec (but stand-ins for indexes), no index and synchronize: false',

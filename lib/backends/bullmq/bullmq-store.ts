@@ -247,6 +247,22 @@ export class BullMQStore {
     await this.guard(client, client.hset(this.key('queues'), { [name]: 1 }));
   }
 
+  /** The ids of `rows` whose job exists (in the row's queue). */
+  async existingJobs(
+    rows: readonly { id: string; queueName: string }[],
+  ): Promise<Set<string>> {
+    const client = await this.client();
+    const exists = await this.guard(
+      client,
+      Promise.all(
+        rows.map((row) =>
+          client.hexists(this.queuePrefix(row.queueName) + row.id, 'data'),
+        ),
+      ),
+    );
+    return new Set(rows.filter((_, i) => exists[i] === 1).map((row) => row.id));
+  }
+
   /** The job of a result id (in whichever task queue holds it), or null. */
   async findJob(id: string): Promise<Job | null> {
     const queues = await Promise.all(

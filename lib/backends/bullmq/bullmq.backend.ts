@@ -68,6 +68,8 @@ export class BullMQBackend extends TaskBackend {
   override readonly supportsDefer = true;
   override readonly supportsPriority = true;
   override readonly supportsGetResult = true;
+  /** A job's id is its result's: adding a job whose id exists is a no-op. */
+  override readonly supportsRelay = true;
   private readonly store: BullMQStore;
   private queue?: BullMQWorkerQueue;
   private administration?: BullMQAdmin;
@@ -162,6 +164,12 @@ export class BullMQBackend extends TaskBackend {
     if (stored.length > 0) this.store.wakeLocalWorkers();
     for (const result of stored) await this.host.emit('enqueued', result);
     return results;
+  }
+
+  protected override storedIds(
+    rows: readonly TaskResultData[],
+  ): Promise<Set<string>> {
+    return this.store.existingJobs(rows);
   }
 
   protected override async loadResult(id: string): Promise<TaskResultData> {

@@ -20,6 +20,21 @@ export interface ResolvedDatabaseOptions {
 
 /** At most 54 characters: the longest name made from it (`<tableName>_schedules`) then fits every database's limit. */
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,53}$/;
+
+/** Whether `value` may be a `dataSource` option: a name, or a TypeORM DataSource. */
+export function isDataSourceOption(value: unknown): boolean {
+  return (
+    typeof value === 'string' ||
+    (typeof value === 'object' && value !== null && 'driver' in value)
+  );
+}
+
+/** Whether `value` may be a `tableName` option (undefined: the default). */
+export function isTableNameOption(value: unknown): boolean {
+  return (
+    value === undefined || (typeof value === 'string' && IDENTIFIER.test(value))
+  );
+}
 export const DEFAULT_LEASE_MS = 30_000;
 const MIN_LEASE_MS = 500;
 
@@ -41,20 +56,9 @@ export function resolveDatabaseOptions(
     tableName,
     leaseMs = DEFAULT_LEASE_MS,
   } = options;
-  if (
-    typeof dataSource !== 'string' &&
-    (typeof dataSource !== 'object' ||
-      dataSource === null ||
-      !('driver' in dataSource))
-  ) {
+  if (!isDataSourceOption(dataSource))
     fail(TaskMessages.badDataSourceOption(dataSource));
-  }
-  if (
-    tableName !== undefined &&
-    (typeof tableName !== 'string' || !IDENTIFIER.test(tableName))
-  ) {
-    fail(TaskMessages.badTableName(tableName));
-  }
+  if (!isTableNameOption(tableName)) fail(TaskMessages.badTableName(tableName));
   if (
     typeof leaseMs !== 'number' ||
     !Number.isInteger(leaseMs) ||

@@ -1,15 +1,16 @@
-import { Logger } from '@nestjs/common';
 import type { DataSource, EntityManager } from 'typeorm';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
-import { LOGGER_CONTEXT } from '../../tasks.constants.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { resolveDataSource } from '../../typeorm/resolve-data-source.js';
 import type { ResolvedDatabaseOptions } from './database-backend.options.js';
-import { dialectFor, type Dialect } from './dialects/index.js';
+import type { Dialect } from './dialects/index.js';
+import {
+  openSqlConnection,
+  preparedConnection,
+} from './open-sql-connection.js';
 import { ScheduleStore } from './schedule-store.js';
-import { SqlConnection } from './sql-connection.js';
+import type { SqlConnection } from './sql-connection.js';
 import { TaskStore } from './task-store.js';
-import { synchronizeTaskTables } from './synchronize-task-tables.js';
 import { tablesFor } from './task-tables.js';
 import { WorkerStore } from './worker-store.js';
 
@@ -76,9 +77,10 @@ export class DatabaseStore {
     const { sql } = await this.open();
     if (!sql.dialect.serialTransactions) return work(sql.dataSource);
     const turn = this.attemptTurn.then(async () => {
-      this.attemptConnection ??= await this.preparedConnection(
+      this.attemptConnection ??= await preparedConnection(
         sql.dialect,
         sql.dataSource,
+        `Backend '${this.alias}'`,
       );
       return work(this.attemptConnection);
     });
@@ -124,37 +126,17 @@ export class DatabaseStore {
       this.resolveProvider,
       `Backend '${this.alias}' (DatabaseBackend)`,
     );
-    const dialect = dialectFor(dataSource);
-    const tables = tablesFor(this.settings.tableName);
-    await synchronizeTaskTables(dataSource, dialect, tables);
-    const connection = await this.preparedConnection(dialect, dataSource);
-    const sql = new SqlConnection(dataSource, connection, dialect, tables);
-    this.opened = dialect;
+    const sql = await openSqlConnection(
+      dataSource,
+      tablesFor(this.settings.tableName),
+      `Backend '${this.alias}'`,
+    );
+    this.opened = sql.dialect;
     return {
       sql,
       tasks: new TaskStore(sql),
       workers: new WorkerStore(sql),
       schedules: new ScheduleStore(sql),
     };
-  }
-
-  /** The dialect's own connection, prepared; the application's when that one cannot be prepared. */
-  private async preparedConnection(
-    dialect: Dialect,
-    dataSource: DataSource,
-  ): Promise<DataSource> {
-    const own = await dialect.ownConnection(dataSource);
-    try {
-      await dialect.prepare(own);
-      return own;
-    } catch (error) {
-      if (own === dataSource) throw error;
-      await own.destroy();
-      new Logger(LOGGER_CONTEXT).warn(
-        TaskMessages.ownConnectionFailed(this.alias, error),
-      );
-      await dialect.prepare(dataSource);
-      return dataSource;
-    }
   }
 }

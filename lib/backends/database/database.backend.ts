@@ -17,6 +17,7 @@ import {
 import type { WorkerQueue } from '../worker-queue.js';
 import { DatabaseAdmin } from './database-admin.js';
 import { resolveDatabaseOptions } from './database-backend.options.js';
+import { resolveOutboxOptions } from './outbox-options.js';
 import { DatabaseStore } from './database-store.js';
 import { DatabaseWorkerQueue } from './database-worker-queue.js';
 import { registerTaskEntities } from './task-entities.module.js';
@@ -59,6 +60,7 @@ export class DatabaseBackend extends TaskBackend {
   override readonly supportsPriority = true;
   override readonly supportsGetResult = true;
   override readonly supportsTransactional = true;
+  override readonly supportsRelay = true;
   private readonly store: DatabaseStore;
   private queue?: DatabaseWorkerQueue;
   private administration?: DatabaseAdmin;
@@ -76,10 +78,16 @@ export class DatabaseBackend extends TaskBackend {
 
   constructor(alias: string, settings: TaskBackendSettings = {}) {
     super(alias, settings);
-    this.store = new DatabaseStore(
-      alias,
-      resolveDatabaseOptions(alias, this.options),
-      (token) => this.host.resolveProvider(token),
+    const options = resolveDatabaseOptions(alias, this.options);
+    if (this.outbox) {
+      const { dataSource } = resolveOutboxOptions(alias, this.outbox);
+      if (dataSource === options.dataSource)
+        throw new InvalidTaskBackendError(
+          TaskMessages.outboxNotNeeded(alias, dataSource),
+        );
+    }
+    this.store = new DatabaseStore(alias, options, (token) =>
+      this.host.resolveProvider(token),
     );
   }
 
@@ -169,6 +177,13 @@ export class DatabaseBackend extends TaskBackend {
     if (!transaction || !this.host.afterCommit(transaction, announce))
       await announce();
     return results;
+  }
+
+  protected override async storedIds(
+    rows: readonly TaskResultData[],
+  ): Promise<Set<string>> {
+    const { tasks } = await this.store.open();
+    return tasks.storedIds(rows.map((row) => row.id));
   }
 
   protected override async loadResult(id: string): Promise<TaskResultData> {

@@ -25,3 +25,12 @@ export class SqlBuilder {
 
 /** The column types a parameter may need to be cast to. */
 export type SqlType = 'bigint' | 'integer' | 'text' | 'double';
+
+/** Ids per statement at most, where a statement lists them (well within every database's limit on parameters). */
+const IDS_PER_STATEMENT = 1000;
+
+/** `ids` in slices of at most IDS_PER_STATEMENT. */
+export function* idChunks<T>(ids: readonly T[]): Generator<T[]> {
+  for (let start = 0; start < ids.length; start += IDS_PER_STATEMENT)
+    yield ids.slice(start, start + IDS_PER_STATEMENT);
+}

@@ -23,11 +23,13 @@ export async function synchronizeTaskTables(
   dataSource: DataSource,
   dialect: Dialect,
   tables: TaskTables,
+  /** The tables to look at (the outbox alone, for an outbox); by default all. */
+  keys: readonly TaskTableKey[] = Object.keys(tables) as TaskTableKey[],
 ): Promise<void> {
   if (dataSource.options.synchronize !== true) return;
   const runner = dataSource.createQueryRunner();
   try {
-    await createMissingTables(runner, dialect, tables);
+    await createMissingTables(runner, dialect, tables, keys);
   } finally {
     await runner.release();
   }
@@ -37,8 +39,8 @@ async function createMissingTables(
   runner: QueryRunner,
   dialect: Dialect,
   tables: TaskTables,
+  keys: readonly TaskTableKey[],
 ): Promise<void> {
-  const keys = Object.keys(tables) as TaskTableKey[];
   const missing = async () => {
     const left: TaskTableKey[] = [];
     for (const key of keys)

@@ -1,9 +1,9 @@
 /**
- * The one definition of the DatabaseBackend's tables. Every dialect's DDL
- * (run by `taskMigrations`, and by the backend itself under
- * `synchronize: true`), the row mapping and the `TaskRecord` /
- * `TaskWorkerRecord` / `TaskScheduleRecord` entities are derived from the
- * lists in this file.
+ * The one definition of the DatabaseBackend's tables and of the outbox
+ * table. Every dialect's DDL (run by `taskMigrations`, and by the backend
+ * itself under `synchronize: true`), the row mapping and the `TaskRecord` /
+ * `TaskWorkerRecord` / `TaskScheduleRecord` / `TaskOutboxRecord` entities
+ * are derived from the lists in this file.
  */
 
 /** The logical type of a column; each dialect spells it in its own DDL. */
@@ -87,8 +87,29 @@ export const SCHEDULE_COLUMNS = [
   { name: 'last_tick', type: 'bigint' },
 ] as const satisfies readonly ColumnSpec[];
 
+/**
+ * The outbox table: enqueues made in a transaction for a backend that cannot
+ * join it, written in that transaction and relayed to the backend once it
+ * has committed. A row is due for a worker's sweep from `available_at` (by
+ * the database's clock): a grace period after it was written, then a lease
+ * after each sweep that took it.
+ */
+export const OUTBOX_COLUMNS = [
+  { name: 'seq', type: 'seq' },
+  /** The task result's id, allocated at enqueue. */
+  { name: 'id', type: 'id', unique: true },
+  /** The alias of the backend it is relayed to. */
+  { name: 'backend', type: 'short' },
+  /** The new result's state as JSON (see `outbox-row.ts`). */
+  { name: 'payload', type: 'text' },
+  { name: 'available_at', type: 'bigint' },
+] as const satisfies readonly ColumnSpec[];
+
 /** The name of a column of the tasks table. */
 export type TaskColumnName = (typeof TASK_COLUMNS)[number]['name'];
+
+/** The name of a column of the outbox table. */
+export type OutboxColumnName = (typeof OUTBOX_COLUMNS)[number]['name'];
 
 /** A column the database fills in itself: the `seq` key, or a stand-in for an index. */
 type GeneratedColumn = { type: 'seq' } | { standsInFor: string };
@@ -105,14 +126,14 @@ export const INSERT_COLUMNS: readonly ColumnSpec[] = TASK_COLUMNS.filter(
 );
 
 /**
- * An index of the tasks table, named `<table>_<suffix>`; `partial` is
- * honoured where the database has partial indexes. A `unique` partial index
- * is emulated elsewhere by a column that stands in for it (see
- * `ColumnSpec.standsInFor`).
+ * An index of a table (by default the tasks table), named
+ * `<table>_<suffix>`; `partial` is honoured where the database has partial
+ * indexes. A `unique` partial index is emulated elsewhere by a column that
+ * stands in for it (see `ColumnSpec.standsInFor`).
  */
-export interface IndexSpec {
+export interface IndexSpec<Column extends string = TaskColumnName> {
   suffix: string;
-  columns: readonly (TaskColumnName | `${TaskColumnName} DESC`)[];
+  columns: readonly (Column | `${Column} DESC`)[];
   partial?: string;
   unique?: boolean;
 }
@@ -154,10 +175,17 @@ export const TASK_INDEXES: readonly IndexSpec[] = [
   UNIQUE_KEY_INDEX,
 ];
 
+/** The outbox table's index: exactly what a sweep looks rows up by, in its order. */
+export const OUTBOX_INDEXES: readonly IndexSpec<OutboxColumnName>[] = [
+  { suffix: 'relay', columns: ['backend', 'available_at', 'seq'] },
+];
+
 /** The schema this version reads and writes: what `synchronize` creates and the migrations end at. */
 export const CURRENT_SCHEMA = {
   taskColumns: TASK_COLUMNS,
   workerColumns: WORKER_COLUMNS,
   scheduleColumns: SCHEDULE_COLUMNS,
   indexes: TASK_INDEXES,
+  outboxColumns: OUTBOX_COLUMNS,
+  outboxIndexes: OUTBOX_INDEXES,
 };

@@ -1,5 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { importOptionalPeer } from '../../optional-peer.js';
+import { TaskOutboxRecord } from './task-outbox-record.entity.js';
 import { TaskRecord } from './task-record.entity.js';
 import { TaskScheduleRecord } from './task-schedule-record.entity.js';
 import { TaskWorkerRecord } from './task-worker-record.entity.js';
@@ -9,7 +10,7 @@ import { TaskWorkerRecord } from './task-worker-record.entity.js';
 class TaskEntitiesModule {}
 
 /**
- * Registers `TaskRecord`, `TaskWorkerRecord` and `TaskScheduleRecord` with `@nestjs/typeorm`'s
+ * Registers `TaskRecord`, `TaskWorkerRecord`, `TaskScheduleRecord` and `TaskOutboxRecord` with `@nestjs/typeorm`'s
  * `autoLoadEntities` for a named DataSource, when that package is installed.
  * Only the registration is kept: no repository providers are added.
  */
@@ -22,7 +23,7 @@ export async function registerTaskEntities(
         '@nestjs/typeorm',
       );
     TypeOrmModule.forFeature(
-      [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
+      [TaskRecord, TaskWorkerRecord, TaskScheduleRecord, TaskOutboxRecord],
       dataSourceName,
     );
   } catch {

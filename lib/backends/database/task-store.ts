@@ -15,6 +15,7 @@ import {
 } from './task-columns.js';
 import type { Completion, NewRow } from './task-row.js';
 import { rowsOfStatus, storedStatusesOf } from './stored-status.js';
+import { idChunks } from './sql-builder.js';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 
@@ -275,7 +276,7 @@ export class TaskStore {
   ): Promise<TaskRow[]> {
     const parts = this.claimParts(workerId, queues, limit, leaseMs);
     return this.sql.withRunner((runner) =>
-      this.dialect.claim(runner, this.sql.tables, parts),
+      this.dialect.claim(runner, this.sql.tables.tasks, parts),
     );
   }
 
@@ -504,6 +505,20 @@ export class TaskStore {
       `lease_expires_at < ${this.dialect.clockMs} AND worker_id <> ${sql.p(rescuer, 'text')}` +
       (lock ? ` AND ${lock.gone(this.sql.tables.tasks, 'worker_id', sql)}` : '')
     );
+  }
+
+  /** The ids among `ids` that rows have. */
+  async storedIds(ids: readonly string[]): Promise<Set<string>> {
+    const stored = new Set<string>();
+    for (const chunk of idChunks(ids)) {
+      const sql = new SqlBuilder(this.dialect);
+      const rows = await this.sql.read(
+        `SELECT id FROM ${this.tasks} WHERE id IN (${sql.list(chunk, 'text')})`,
+        sql.params,
+      );
+      for (const row of rows) stored.add(String(row.id));
+    }
+    return stored;
   }
 
   async find(id: string): Promise<TaskRow | undefined> {

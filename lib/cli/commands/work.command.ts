@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import { TaskBackends } from '../../dispatch/task-backends.js';
+import { TaskOutbox } from '../../dispatch/task-outbox.js';
 import { LOGGER_CONTEXT } from '../../tasks.constants.js';
 import { WorkerFactory } from '../../worker/worker-factory.service.js';
 import { TaskMessages } from '../../tasks.messages.js';
@@ -83,7 +84,8 @@ export function registerWorkCommand(
           const backend = app
             .get(TaskBackends, { strict: false })
             .get(options.backend);
-          if (!(await reportCheck([backend]))) return 'failed';
+          const outbox = app.get(TaskOutbox, { strict: false });
+          if (!(await reportCheck([backend], outbox))) return 'failed';
           const worker = app.get(WorkerFactory, { strict: false }).create({
             backend: options.backend,
             queues: options.queue.length ? options.queue : null,

@@ -24,13 +24,22 @@ export interface TaskSchema {
   workerColumns: readonly ColumnSpec[];
   /** Absent before periodic tasks came. */
   scheduleColumns?: readonly ColumnSpec[];
+  /** The tasks table's indexes. */
   indexes: readonly IndexSpec[];
+  /** Absent before the outbox came. */
+  outboxColumns?: readonly ColumnSpec[];
+  outboxIndexes?: readonly IndexSpec<string>[];
 }
 
 /** A table of the schema, by its key in `TaskTables`. */
 export type TaskTableKey = keyof TaskTables;
 
-const ALL_TABLES: readonly TaskTableKey[] = ['tasks', 'workers', 'schedules'];
+const ALL_TABLES: readonly TaskTableKey[] = [
+  'tasks',
+  'workers',
+  'schedules',
+  'outbox',
+];
 
 /** The name of an index's column, without its direction. */
 const columnName = (column: string): string => column.replace(/ DESC$/, '');
@@ -43,8 +52,8 @@ export function columnExists(style: DdlStyle, column: ColumnSpec): boolean {
 /** The unique partial index a column stands in for, among `indexes`. */
 function standInIndex(
   column: ColumnSpec,
-  indexes: readonly IndexSpec[],
-): IndexSpec {
+  indexes: readonly IndexSpec<string>[],
+): IndexSpec<string> {
   const index = indexes.find(
     (spec) => spec.suffix === column.standsInFor && spec.unique && spec.partial,
   );
@@ -57,7 +66,7 @@ function standInIndex(
 
 /** The column that stands in for a unique partial index, among `columns`. */
 function standInColumn(
-  index: IndexSpec,
+  index: IndexSpec<string>,
   columns: readonly ColumnSpec[],
 ): ColumnSpec {
   const column = columns.find((spec) => spec.standsInFor === index.suffix);
@@ -78,7 +87,7 @@ function bytesType(column: ColumnSpec): string {
 function columnSql(
   style: DdlStyle,
   column: ColumnSpec,
-  indexes: readonly IndexSpec[],
+  indexes: readonly IndexSpec<string>[],
 ): string {
   const type = style.types[column.type];
   if (column.standsInFor) {
@@ -104,7 +113,7 @@ export function createTableSql(
   style: DdlStyle,
   table: string,
   columns: readonly ColumnSpec[],
-  indexes: readonly IndexSpec[] = [],
+  indexes: readonly IndexSpec<string>[] = [],
 ): string {
   const q = style.quote;
   const unique = columns
@@ -145,7 +154,7 @@ export function addColumnSql(
  */
 export function indexColumns(
   style: DdlStyle,
-  index: IndexSpec,
+  index: IndexSpec<string>,
   columns: readonly ColumnSpec[],
 ): string[] {
   const names = [...index.columns];
@@ -155,11 +164,11 @@ export function indexColumns(
   return names.includes('status') ? names : ['status', ...names];
 }
 
-/** CREATE INDEX of one index of the tasks table, in one dialect's style; `columns` are the table's (for a stand-in). */
+/** CREATE INDEX of one index of `table`, in one dialect's style; `columns` are the table's (for a stand-in). */
 export function createIndexSql(
   style: DdlStyle,
-  tables: TaskTables,
-  index: IndexSpec,
+  table: string,
+  index: IndexSpec<string>,
   columns: readonly ColumnSpec[],
 ): string {
   const q = style.quote;
@@ -169,7 +178,7 @@ export function createIndexSql(
   const where =
     style.partialIndexes && index.partial ? ` WHERE ${index.partial}` : '';
   const unique = index.unique ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX ${q(`${tables.tasks}_${index.suffix}`)} ON ${q(tables.tasks)} (${list.join(', ')})${where}`;
+  return `CREATE ${unique}INDEX ${q(`${table}_${index.suffix}`)} ON ${q(table)} (${list.join(', ')})${where}`;
 }
 
 /** CREATE TABLE and CREATE INDEX statements for the tables of `schema` (or only those in `only`), in one dialect's style. */
@@ -183,14 +192,20 @@ export function createTablesSql(
     columns && only.includes(key)
       ? [createTableSql(style, tables[key], columns, schema.indexes)]
       : [];
+  const index = (
+    key: TaskTableKey,
+    indexes: readonly IndexSpec<string>[] = [],
+    columns: readonly ColumnSpec[] = [],
+  ) =>
+    only.includes(key)
+      ? indexes.map((spec) => createIndexSql(style, tables[key], spec, columns))
+      : [];
   return [
     ...create('tasks', schema.taskColumns),
     ...create('workers', schema.workerColumns),
-    ...(only.includes('tasks')
-      ? schema.indexes.map((index) =>
-          createIndexSql(style, tables, index, schema.taskColumns),
-        )
-      : []),
+    ...index('tasks', schema.indexes, schema.taskColumns),
     ...create('schedules', schema.scheduleColumns),
+    ...create('outbox', schema.outboxColumns),
+    ...index('outbox', schema.outboxIndexes, schema.outboxColumns),
   ];
 }

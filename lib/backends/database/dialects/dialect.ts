@@ -31,11 +31,14 @@ const SQL_TYPE_OF: Record<ColumnSpec['type'], SqlType> = {
   text: 'text',
 };
 
-/** Writes the pieces of a claim statement in the order the dialect's SQL needs them. */
+/**
+ * Writes the pieces of a claim statement in the order the dialect's SQL
+ * needs them: of tasks for a worker, or of outbox rows for a sweep.
+ */
 export interface ClaimParts {
   /** `SELECT seq FROM … WHERE <ready> ORDER BY … LIMIT n` (no locking clause). */
   selectReady(sql: SqlBuilder): string;
-  /** The `SET` list that marks a row RUNNING for this worker. */
+  /** The `SET` list that marks a row taken (a task RUNNING for this worker, an outbox row leased). */
   setRunning(sql: SqlBuilder): string;
 }
 
@@ -165,20 +168,21 @@ export abstract class Dialect {
   async prepare(_dataSource: DataSource): Promise<void> {}
 
   /**
-   * Claims up to `limit` ready rows for a worker in one atomic step and
-   * returns them: by default one statement, `claimSql`.
+   * Claims up to `limit` ready rows of `table` (whose key is `seq`) in one
+   * atomic step, skipping rows another claim holds, and returns them: by
+   * default one statement, `claimSql`.
    */
   async claim(
     runner: QueryRunner,
-    tables: TaskTables,
+    table: string,
     parts: ClaimParts,
   ): Promise<Record<string, unknown>[]> {
     const sql = new SqlBuilder(this);
-    const text = this.claimSql(this.quote(tables.tasks), parts, sql);
+    const text = this.claimSql(this.quote(table), parts, sql);
     return (await runner.query(text, sql.params, true)).records;
   }
 
-  /** The single statement that marks ready rows of `table` RUNNING and returns them. */
+  /** The single statement that marks ready rows of `table` taken and returns them. */
   protected claimSql(
     _table: string,
     _parts: ClaimParts,
@@ -452,6 +456,11 @@ export abstract class Dialect {
     return createTableSql(this.ddl, table, columns);
   }
 
+  /** CREATE INDEX of one index (without a stand-in column) of `table`. */
+  createIndexSql(table: string, index: IndexSpec<string>): string {
+    return createIndexSql(this.ddl, table, index, []);
+  }
+
   dropTableSql(table: string): string {
     return `DROP TABLE IF EXISTS ${this.quote(table)}`;
   }
@@ -468,8 +477,8 @@ export abstract class Dialect {
     to: IndexSpec,
     columns: readonly ColumnSpec[] = [],
   ): string[] {
-    const before = createIndexSql(this.ddl, tables, from, columns);
-    const after = createIndexSql(this.ddl, tables, to, columns);
+    const before = createIndexSql(this.ddl, tables.tasks, from, columns);
+    const after = createIndexSql(this.ddl, tables.tasks, to, columns);
     if (before === after) return [];
     return [this.dropIndexSql(tables, from.suffix), after];
   }

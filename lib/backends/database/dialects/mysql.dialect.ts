@@ -249,10 +249,10 @@ export class MysqlDialect extends Dialect {
 
   override async claim(
     runner: QueryRunner,
-    tables: TaskTables,
+    claimed: string,
     parts: ClaimParts,
   ): Promise<Record<string, unknown>[]> {
-    const table = this.quote(tables.tasks);
+    const table = this.quote(claimed);
     // READ COMMITTED: locking reads then lock only the rows they return, not every index entry scanned.
     await runner.startTransaction('READ COMMITTED');
     try {

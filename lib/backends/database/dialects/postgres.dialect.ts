@@ -4,7 +4,6 @@ import {
   type ParameterSpelling,
   type SqlType,
 } from '../sql-builder.js';
-import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
@@ -29,7 +28,7 @@ const STYLE: DdlStyle = {
   partialIndexes: true,
 };
 
-/** Planner settings of a claim's transaction: only the claim index, in order. */
+/** Planner settings of a claim's transaction: only the index that serves it (the claim index, the outbox's relay index), in order. */
 const CLAIM_PLAN = [
   'SET LOCAL enable_sort = off',
   'SET LOCAL enable_bitmapscan = off',
@@ -189,11 +188,11 @@ export class PostgresDialect extends Dialect {
    */
   override async claim(
     runner: QueryRunner,
-    tables: TaskTables,
+    table: string,
     parts: ClaimParts,
   ): Promise<Record<string, unknown>[]> {
     const client = (await runner.connect()) as PgClient;
-    const statements = this.claimStatements(tables, parts, (value) =>
+    const statements = this.claimStatements(table, parts, (value) =>
       client.escapeLiteral(value),
     );
     const results = (await client.query(statements.join('; '))) as unknown as {
@@ -204,16 +203,15 @@ export class PostgresDialect extends Dialect {
 
   /** The statements of a claim, the claim itself last, values written as literals by `escape`. */
   claimStatements(
-    tables: TaskTables,
+    table: string,
     parts: ClaimParts,
     escape: (value: string) => string,
   ): string[] {
     const sql = new LiteralSqlBuilder(this, escape);
-    const table = this.quote(tables.tasks);
     // An array of keys, not a join: the rows are found by primary key whatever the batch size.
     return [
       ...CLAIM_PLAN,
-      `UPDATE ${table} SET ${parts.setRunning(sql)} ` +
+      `UPDATE ${this.quote(table)} SET ${parts.setRunning(sql)} ` +
         `WHERE seq = ANY (ARRAY(${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED)) RETURNING *`,
     ];
   }
