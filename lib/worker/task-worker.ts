@@ -21,6 +21,7 @@ import {
 } from './attempt-runner.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { ClaimBuffer, type Buffered } from './claim-buffer.js';
+import { DeferredPromoter } from './deferred-promoter.js';
 import { TaskHandback } from './task-handback.js';
 import { TickScheduler, type PeriodicTasks } from './tick-scheduler.js';
 import { WakeSignal } from './wake-signal.js';
@@ -64,6 +65,8 @@ export class TaskWorker {
   private claiming = false;
   private readonly heartbeat: WorkerHeartbeat;
   private readonly scheduler: TickScheduler;
+  /** Makes deferred tasks claimable once due, where the queue keeps them apart. */
+  private readonly promoter: DeferredPromoter | null;
   private stopRequested: () => void = () => {};
   private readonly stopSignal = new Promise<void>(
     (resolve) => (this.stopRequested = resolve),
@@ -108,6 +111,7 @@ export class TaskWorker {
       () => this.aborted,
       (id, dueAt) => {
         if (options.batch) this.retries.set(id, dueAt);
+        this.promoter?.expect(dueAt);
       },
       (entry, measured) => this.codeEnded(entry, measured),
     );
@@ -133,6 +137,15 @@ export class TaskWorker {
       options.intervalMs,
       this.outage,
     );
+    const { promoteDue } = queue;
+    this.promoter = promoteDue
+      ? new DeferredPromoter(
+          { promoteDue: (limit) => promoteDue.call(queue, limit) },
+          options.intervalMs,
+          this.outage,
+          () => this.wake(),
+        )
+      : null;
   }
 
   get workerId(): string {
@@ -147,7 +160,7 @@ export class TaskWorker {
     const stopWatching =
       this.queue.watchCancels?.((id) => this.cancelHere(id)) ?? (() => {});
     try {
-      stopListening = await this.queue.listen(() => this.wake());
+      stopListening = await this.queue.listen((dueAt) => this.heard(dueAt));
       this.logger.log(
         TaskMessages.workerStarted(
           workerId,
@@ -157,13 +170,17 @@ export class TaskWorker {
         ),
       );
       await this.heartbeat.start();
+      this.promoter?.start();
       await this.scheduler.start();
       await this.loop();
       this.scheduler.stop();
+      this.promoter?.stop();
       await this.drain();
     } finally {
       this.scheduler.stop();
+      this.promoter?.stop();
       await this.scheduler.settled();
+      await this.promoter?.settled();
       stopWatching();
       await this.heartbeat.stop();
       await stopListening();
@@ -203,6 +220,7 @@ export class TaskWorker {
       if (wanted > 0 && this.moreMayBeReady) {
         this.claiming = true;
         const claimedAt = Date.now();
+        const promotions = this.promoter?.promotions ?? 0;
         const claimed = await this.claim(wanted);
         // Only once they are buffered are the claimed tasks known as held.
         if (claimed) this.buffer.add(claimed);
@@ -217,7 +235,8 @@ export class TaskWorker {
             claimed.length === 0 &&
             this.running.size === 0 &&
             this.buffer.size === 0 &&
-            !this.retryDueSoon(claimedAt)
+            !this.retryDueSoon(claimedAt) &&
+            !(await this.promotedSince(promotions))
           )
             break;
         }
@@ -225,6 +244,17 @@ export class TaskWorker {
       await this.wakeSignal.sleep(this.sleepMs());
       this.moreMayBeReady = true;
     }
+  }
+
+  /**
+   * For `batch`: whether deferred tasks became claimable since the promoter
+   * had made `promotions` calls that did, counting a pass run now: those
+   * due by now are run before the worker exits.
+   */
+  private async promotedSince(promotions: number): Promise<boolean> {
+    if (!this.promoter) return false;
+    await this.promoter.passNow();
+    return this.promoter.promotions !== promotions;
   }
 
   /** How long to sleep: the polling interval, or less when a retry of a batch run falls due sooner. */
@@ -335,6 +365,12 @@ export class TaskWorker {
 
   private wake(): void {
     this.wakeSignal.wake();
+  }
+
+  /** The queue told of new work: claimable now, or deferred work falling due at `dueAt` (for the promoter). */
+  private heard(dueAt?: number): void {
+    if (dueAt === undefined || !this.promoter) this.wake();
+    else this.promoter.expect(dueAt);
   }
 
   private start({ task: { result, problem }, at }: Buffered): void {

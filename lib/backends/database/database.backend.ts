@@ -163,12 +163,26 @@ export class DatabaseBackend extends TaskBackend {
     }
     // Workers here are woken, and listeners told, once the rows are visible.
     const announce = async () => {
-      if (stored.length > 0) this.store.wakeLocalWorkers();
+      this.wakeFor(stored);
       for (const result of stored) await this.host.emit('enqueued', result);
     };
     if (!transaction || !this.host.afterCommit(transaction, announce))
       await announce();
     return results;
+  }
+
+  /** Wakes this process's workers for `stored`: to claim the due ones, to promote the deferred ones when the first falls due. */
+  private wakeFor(stored: readonly TaskResult<any>[]): void {
+    const now = Date.now();
+    let due = false;
+    let firstDeferred = Infinity;
+    for (const result of stored) {
+      const at = result.snapshot.runAfter?.getTime() ?? now;
+      if (at > now) firstDeferred = Math.min(firstDeferred, at);
+      else due = true;
+    }
+    if (due) this.store.wakeLocalWorkers();
+    if (firstDeferred < Infinity) this.store.wakeLocalWorkers(firstDeferred);
   }
 
   protected override async loadResult(id: string): Promise<TaskResultData> {

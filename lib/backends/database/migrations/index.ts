@@ -4,6 +4,7 @@ import { createTaskTablesMigration } from './create-task-tables.migration.js';
 import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js';
 import { uniqueTaskKeysMigration } from './unique-task-keys.migration.js';
 import { taskSchedulesMigration } from './task-schedules.migration.js';
+import { scheduledStatusMigration } from './scheduled-status.migration.js';
 
 /**
  * The migrations for a DatabaseBackend with a custom `tableName`, in order.
@@ -18,6 +19,7 @@ export function createTaskMigrations(
     uniqueTaskKeysMigration(tableName),
     cancelRequestsMigration(tableName),
     taskSchedulesMigration(tableName),
+    scheduledStatusMigration(tableName),
   ];
 }
 
