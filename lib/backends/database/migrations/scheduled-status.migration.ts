@@ -43,7 +43,9 @@ const SCHEDULED_ROWS: IndexSpec = {
  * once due, through an index of its own. Widens the unique-key index to
  * SCHEDULED rows (PostgreSQL, SQLite: the partial index; MySQL/MariaDB: the
  * generated column it indexes), moves the READY rows due later than now to
- * SCHEDULED, then creates that index.
+ * SCHEDULED, then creates that index: last, so that its presence tells
+ * `check()` the whole migration ran (MySQL/MariaDB run DDL outside
+ * transactions).
  */
 export function scheduledStatusMigration(
   tableName?: string,
