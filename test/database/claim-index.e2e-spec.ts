@@ -45,6 +45,10 @@ function row(index: number, now: number): TaskResultData {
   };
 }
 
+/** The statements on the tasks table `table` of `ds`. */
+const storeOf = (ds: DataSource, table: string): TaskStore =>
+  new TaskStore(new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)));
+
 /** Reads the plan each database would use for the claim's row selection, with scans of the whole table discouraged. */
 async function claimPlan(
   db: TestDatabase,
@@ -74,9 +78,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -124,9 +126,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       // A burst of enqueues the statistics know nothing of.
       const now = Date.now();
@@ -177,9 +177,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -266,9 +264,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       if (db.name === 'postgres')
         await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       const now = Date.now();
@@ -424,9 +420,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       const now = Date.now();
       const stored = (
         count: number,
