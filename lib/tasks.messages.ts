@@ -326,8 +326,8 @@ export const TaskMessages = {
     `${who}: a connection of its own could not be prepared (${reason(error)}); it shares the application's.`,
   walUnavailable: (mode: string, error: unknown) =>
     `SQLite stays in '${mode}' journal mode (${reason(error)}); set enableWAL: true in the DataSource options so that workers can read while another connection writes.`,
-  claimSqlMissing: (dialect: string) =>
-    `${dialect} claims in more than one statement and overrides claim().`,
+  takeSqlMissing: (dialect: string) =>
+    `${dialect} takes rows in more than one statement and overrides take().`,
   corruptRow: (taskName: string, problems: readonly string[]) =>
     `Stored row of task '${taskName}' cannot be run: ${problems.join('; ')}.`,
   corruptJob: (taskName: string, problems: readonly string[]) =>

@@ -181,6 +181,24 @@ export interface WorkerQueue {
     tick: Date,
     enqueue: (transaction: EntityManager | null) => Promise<void>,
   ): Promise<boolean>;
-  /** Calls `onWake` when new work may be there; returns a function that stops listening. */
-  listen(onWake: () => void): Promise<() => Promise<void>>;
+  /**
+   * Makes deferred tasks that have fallen due claimable, at most `limit` of
+   * them (the earliest due first), for a store that keeps deferred tasks
+   * apart from the ones claims read, so that no claim walks past them
+   * however many wait. Every worker calls it, at least once per polling
+   * interval and when a deferred task it knows of falls due; calls of
+   * several workers at once take distinct tasks. Resolves with how many it
+   * made claimable, and when the first deferred task left falls due (epoch
+   * ms: at or before now while more are due; null: none is deferred).
+   * Optional: a store whose claims reach due tasks by themselves has none.
+   */
+  promoteDue?(
+    limit: number,
+  ): Promise<{ promoted: number; nextDueAt: number | null }>;
+  /**
+   * Calls `onWake` when new work may be there: with no argument when it may
+   * be claimable now, with a time (epoch ms) when deferred work falls due
+   * then (see `promoteDue`). Returns a function that stops listening.
+   */
+  listen(onWake: (dueAt?: number) => void): Promise<() => Promise<void>>;
 }

@@ -22,6 +22,7 @@ import {
 } from './attempt-runner.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { ClaimBuffer, type Buffered } from './claim-buffer.js';
+import { DeferredPromoter } from './deferred-promoter.js';
 import { TaskHandback } from './task-handback.js';
 import { TickScheduler, type PeriodicTasks } from './tick-scheduler.js';
 import { WakeSignal } from './wake-signal.js';
@@ -66,6 +67,8 @@ export class TaskWorker {
   private readonly heartbeat: WorkerHeartbeat;
   private readonly scheduler: TickScheduler;
   private readonly sweeper: OutboxSweeper;
+  /** Makes deferred tasks claimable once due, where the queue keeps them apart. */
+  private readonly promoter: DeferredPromoter | null;
   private stopRequested: () => void = () => {};
   private readonly stopSignal = new Promise<void>(
     (resolve) => (this.stopRequested = resolve),
@@ -112,6 +115,7 @@ export class TaskWorker {
       () => this.aborted,
       (id, dueAt) => {
         if (options.batch) this.retries.set(id, dueAt);
+        this.promoter?.expect(dueAt);
       },
       (entry, measured) => this.codeEnded(entry, measured),
     );
@@ -143,6 +147,15 @@ export class TaskWorker {
       options.intervalMs,
       new OutageLog(this.logger, options.backend),
     );
+    const { promoteDue } = queue;
+    this.promoter = promoteDue
+      ? new DeferredPromoter(
+          { promoteDue: (limit) => promoteDue.call(queue, limit) },
+          options.intervalMs,
+          this.outage,
+          () => this.wake(),
+        )
+      : null;
   }
 
   get workerId(): string {
@@ -157,7 +170,7 @@ export class TaskWorker {
     const stopWatching =
       this.queue.watchCancels?.((id) => this.cancelHere(id)) ?? (() => {});
     try {
-      stopListening = await this.queue.listen(() => this.wake());
+      stopListening = await this.queue.listen((dueAt) => this.heard(dueAt));
       this.logger.log(
         TaskMessages.workerStarted(
           workerId,
@@ -167,17 +180,21 @@ export class TaskWorker {
         ),
       );
       await this.heartbeat.start();
+      this.promoter?.start();
       await this.scheduler.start();
       await this.sweeper.start();
       await this.loop();
       this.scheduler.stop();
       this.sweeper.stop();
+      this.promoter?.stop();
       await this.drain();
     } finally {
       this.scheduler.stop();
       this.sweeper.stop();
+      this.promoter?.stop();
       await this.scheduler.settled();
       await this.sweeper.settled();
+      await this.promoter?.settled();
       stopWatching();
       await this.heartbeat.stop();
       await stopListening();
@@ -218,6 +235,7 @@ export class TaskWorker {
       if (wanted > 0 && this.moreMayBeReady) {
         this.claiming = true;
         const claimedAt = Date.now();
+        const promotions = this.promoter?.promotions ?? 0;
         const claimed = await this.claim(wanted);
         // Only once they are buffered are the claimed tasks known as held.
         if (claimed) this.buffer.add(claimed);
@@ -232,7 +250,8 @@ export class TaskWorker {
             claimed.length === 0 &&
             this.running.size === 0 &&
             this.buffer.size === 0 &&
-            !this.retryDueSoon(claimedAt)
+            !this.retryDueSoon(claimedAt) &&
+            !(await this.promotedSince(promotions))
           )
             break;
         }
@@ -240,6 +259,17 @@ export class TaskWorker {
       await this.wakeSignal.sleep(this.sleepMs());
       this.moreMayBeReady = true;
     }
+  }
+
+  /**
+   * For `batch`: whether deferred tasks became claimable since the promoter
+   * had made `promotions` calls that did, counting a pass run now: those
+   * due by now are run before the worker exits.
+   */
+  private async promotedSince(promotions: number): Promise<boolean> {
+    if (!this.promoter) return false;
+    await this.promoter.passNow();
+    return this.promoter.promotions !== promotions;
   }
 
   /** How long to sleep: the polling interval, or less when a retry of a batch run falls due sooner. */
@@ -350,6 +380,12 @@ export class TaskWorker {
 
   private wake(): void {
     this.wakeSignal.wake();
+  }
+
+  /** The queue told of new work: claimable now, or deferred work falling due at `dueAt` (for the promoter). */
+  private heard(dueAt?: number): void {
+    if (dueAt === undefined || !this.promoter) this.wake();
+    else this.promoter.expect(dueAt);
   }
 
   private start({ task: { result, problem }, at }: Buffered): void {

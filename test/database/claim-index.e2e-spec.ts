@@ -45,6 +45,10 @@ function row(index: number, now: number): TaskResultData {
   };
 }
 
+/** The statements on the tasks table `table` of `ds`. */
+const storeOf = (ds: DataSource, table: string): TaskStore =>
+  new TaskStore(new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)));
+
 /** Reads the plan each database would use for the claim's row selection, with scans of the whole table discouraged. */
 async function claimPlan(
   db: TestDatabase,
@@ -74,9 +78,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -124,9 +126,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       // A burst of enqueues the statistics know nothing of.
       const now = Date.now();
@@ -139,7 +139,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     it('walks the claim index in order and sorts nothing', async () => {
       const dialect = store.sql.dialect as PostgresDialect;
-      const statements = dialect.claimStatements(
+      const statements = dialect.takeStatements(
         store.sql.tables.tasks,
         store.claimParts('w', null, 50, 30_000),
         (value) => `'${value.replace(/'/g, "''")}'`,
@@ -177,9 +177,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -266,9 +264,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = storeOf(ds, table);
       if (db.name === 'postgres')
         await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       const now = Date.now();
@@ -330,6 +326,224 @@ describe.each(availableDatabases())(
         expect(plan).toMatch(BY_ID[db.name](table));
         expect(plan).not.toMatch(WHOLE_TABLE[db.name](table));
       }
+    });
+  },
+);
+
+/** Deferred rows of a higher priority than every due row: what a claim must not walk. */
+const DEFERRED = 100_000;
+/** Due READY rows, of the lowest priority. */
+const DUE = 100;
+/** Deferred rows that have fallen due, not promoted yet. */
+const FALLEN_DUE = 50;
+/** Rows a claim takes at most. */
+const CLAIM_LIMIT = 16;
+
+/** One node of a PostgreSQL plan read with EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON). */
+interface PgPlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  'Index Cond'?: string;
+  'Actual Rows': number;
+  'Shared Hit Blocks': number;
+  'Shared Read Blocks': number;
+  Plans?: PgPlanNode[];
+}
+
+/** How each database's plan shows a sort, or the tasks table read whole rather than through an index. */
+const SORTED_OR_WHOLE: Record<string, (table: string) => RegExp> = {
+  postgres: () => /Sort|Seq Scan|Bitmap/,
+  mariadb: (table) => new RegExp(`filesort|table=${table} type=ALL`),
+  sqlite: (table) => new RegExp(`TEMP B-TREE|SCAN ${table}(?! USING)`),
+};
+
+/** Runs `statement` under EXPLAIN ANALYZE and returns the nodes of its plan, outermost first. */
+async function analyzedPgPlan(
+  ds: DataSource,
+  { text, params }: { text: string; params: unknown[] },
+): Promise<PgPlanNode[]> {
+  const [row]: { 'QUERY PLAN': { Plan: PgPlanNode }[] }[] = await ds.query(
+    `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${text}`,
+    params,
+  );
+  const nodes: PgPlanNode[] = [];
+  const walk = (node: PgPlanNode) => {
+    nodes.push(node);
+    node.Plans?.forEach(walk);
+  };
+  walk(row['QUERY PLAN'][0].Plan);
+  return nodes;
+}
+
+/** The rows MariaDB read from the tasks table running `statement` (ANALYZE's r_rows). */
+async function mariadbRowsRead(
+  ds: DataSource,
+  table: string,
+  { text, params }: { text: string; params: unknown[] },
+): Promise<number> {
+  const [row]: { ANALYZE: string }[] = await ds.query(
+    `ANALYZE FORMAT=JSON ${text}`,
+    params,
+  );
+  const read: number[] = [];
+  JSON.parse(row.ANALYZE, (_key, value: unknown) => {
+    if (
+      typeof value === 'object' &&
+      value !== null &&
+      (value as { table_name?: string }).table_name === table
+    )
+      read.push(Number((value as { r_rows?: number }).r_rows));
+    return value;
+  });
+  expect(read).toHaveLength(1);
+  return read[0];
+}
+
+/** How many entries SQLite's index `index` holds (its leaf cells, as the dbstat table counts them). */
+async function sqliteIndexEntries(
+  ds: DataSource,
+  index: string,
+): Promise<number> {
+  const [row] = await ds.query(
+    `SELECT SUM(ncell) AS entries FROM dbstat WHERE name = ? AND pagetype = 'leaf'`,
+    [index],
+  );
+  return Number(row.entries);
+}
+
+describe.each(availableDatabases())(
+  'the claim and the promotion with 100,000 deferred higher-priority rows on $name',
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_deferred');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = storeOf(ds, table);
+      const now = Date.now();
+      const stored = (
+        count: number,
+        priority: number,
+        runAfter: Date | null,
+      ): TaskResultData[] =>
+        Array.from({ length: count }, (_, i) => ({
+          ...row(i, now),
+          priority,
+          status: TaskResultStatus.READY,
+          runAfter,
+        }));
+      // A day ahead, at a priority above every due row's.
+      await store.insert(
+        stored(DEFERRED, 10, new Date(now + 86_400_000)).map(encodeNewRow),
+      );
+      await store.insert(stored(DUE, 0, null).map(encodeNewRow));
+      // Deferred a while ago, due since: waiting for a worker to promote them.
+      const fallen = stored(FALLEN_DUE, 5, new Date(now + 3_600_000));
+      await store.insert(fallen.map(encodeNewRow));
+      await ds.query(
+        `UPDATE ${table} SET available_at = available_at - 7200000 WHERE priority = 5`,
+      );
+      await ds.query(
+        db.name === 'mariadb' ? `ANALYZE TABLE ${table}` : `ANALYZE ${table}`,
+      );
+    }, 120_000);
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it('stores the deferred rows apart from the claimable ones', async () => {
+      const counts: { status: string; count: number | string }[] =
+        await ds.query(
+          `SELECT status, COUNT(*) AS count FROM ${table} GROUP BY status ORDER BY status`,
+        );
+      expect(
+        counts.map(({ status, count }) => [status, Number(count)]),
+      ).toEqual([
+        ['READY', DUE],
+        ['SCHEDULED', DEFERRED + FALLEN_DUE],
+      ]);
+    });
+
+    it('claims through the claim index, walking the due rows only, never the deferred ones', async () => {
+      const plan = await claimPlan(db, ds, store, null);
+      expect(plan).toContain(`${table}_claim`);
+      expect(plan).not.toMatch(/Sort|filesort|TEMP B-TREE/i);
+
+      const sql = new SqlBuilder(store.sql.dialect);
+      const select = {
+        text: store.selectReady(sql, null, CLAIM_LIMIT, Date.now()),
+        params: sql.params,
+      };
+      if (db.name === 'postgres') {
+        const nodes = await analyzedPgPlan(ds, select);
+        const scan = nodes.find(
+          (node) => node['Index Name'] === `${table}_claim`,
+        );
+        expect(scan?.['Actual Rows']).toBe(CLAIM_LIMIT);
+        // The deferred rows' entries alone would fill hundreds of index pages.
+        expect(
+          scan!['Shared Hit Blocks'] + scan!['Shared Read Blocks'],
+        ).toBeLessThan(DEFERRED / 1000);
+      } else if (db.name === 'mariadb') {
+        expect(await mariadbRowsRead(ds, table, select)).toBeLessThanOrEqual(
+          CLAIM_LIMIT,
+        );
+      } else {
+        // SQLite counts no rows read; its claim index holds the due rows alone.
+        expect(await sqliteIndexEntries(ds, `${table}_claim`)).toBe(DUE);
+      }
+    });
+
+    it('promotes through a range of the scheduled index as long as what it returns', async () => {
+      const now = Date.now();
+      const sql = new SqlBuilder(store.sql.dialect);
+      const select = {
+        text: store.selectDueDeferred(sql, 1000, now),
+        params: sql.params,
+      };
+      const plan = await planOf(db, ds, select);
+      expect(plan).toContain(`${table}_scheduled`);
+      expect(plan).not.toMatch(SORTED_OR_WHOLE[db.name](table));
+      const next = { text: store.selectNextDeferred(), params: [] };
+      const nextPlan = await planOf(db, ds, next);
+      expect(nextPlan).toContain(`${table}_scheduled`);
+      expect(nextPlan).not.toMatch(SORTED_OR_WHOLE[db.name](table));
+      if (db.name === 'postgres') {
+        const scan = (await analyzedPgPlan(ds, select)).find(
+          (node) => node['Index Name'] === `${table}_scheduled`,
+        );
+        expect(scan?.['Index Cond']).toMatch(/available_at <=/);
+        expect(scan?.['Actual Rows']).toBe(FALLEN_DUE);
+        const first = (await analyzedPgPlan(ds, next)).find(
+          (node) => node['Index Name'] === `${table}_scheduled`,
+        );
+        expect(first?.['Actual Rows']).toBe(1);
+      } else if (db.name === 'mariadb') {
+        expect(plan).toMatch(/type=range/);
+        expect(await mariadbRowsRead(ds, table, select)).toBe(FALLEN_DUE);
+        expect(await mariadbRowsRead(ds, table, next)).toBe(1);
+      } else {
+        expect(plan).toMatch(
+          new RegExp(
+            `SEARCH ${table} USING (COVERING )?INDEX ${table}_scheduled \\(available_at<\\?\\)`,
+          ),
+        );
+      }
+
+      // Promoted, the rows fallen due are claimed first: their priority is above the other due rows'.
+      const promoted = await store.promoteDue(1000);
+      expect(promoted.promoted).toBe(FALLEN_DUE);
+      expect(promoted.nextDueAt).toBeGreaterThan(now + 86_000_000);
+      expect(await store.promoteDue(1000)).toEqual({
+        promoted: 0,
+        nextDueAt: promoted.nextDueAt,
+      });
+      const claimed = await store.claim('w', null, FALLEN_DUE + 1, 30_000);
+      const priorities = claimed.map((row) => Number(row.priority));
+      expect(priorities.sort((a, b) => b - a)).toEqual([
+        ...Array<number>(FALLEN_DUE).fill(5),
+        0,
+      ]);
     });
   },
 );

@@ -22,6 +22,8 @@ import {
 } from '../support/databases.js';
 import { describeTables } from '../support/schema-introspection.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { Workers } from '../support/faults.js';
+import { waitFor } from '../support/wait.js';
 
 const TABLES = [
   DEFAULT_TABLES.tasks,
@@ -30,11 +32,15 @@ const TABLES = [
   DEFAULT_TABLES.outbox,
 ];
 
-/** Enqueues of `UpgradeTasks.double`, written as version 0.1.0 wrote them: its columns only. */
+/**
+ * Enqueues of `UpgradeTasks.double`, written as version 0.1.0 wrote them:
+ * its columns only, READY even when deferred (`runAfter`).
+ */
 async function storeReleasedRows(
   db: TestDatabase,
   ds: DataSource,
   args: number[],
+  runAfter: Date | null = null,
 ): Promise<{ id: string }[]> {
   const columns = SCHEMA_0_1.taskColumns
     .filter((column) => column.type !== 'seq')
@@ -49,7 +55,7 @@ async function storeReleasedRows(
       priority: 0,
       args: [n],
       status: TaskResultStatus.READY,
-      runAfter: null,
+      runAfter,
       enqueuedAt: new Date(),
       startedAt: null,
       finishedAt: null,
@@ -63,6 +69,7 @@ async function storeReleasedRows(
       metadata: {},
       uniqueKey: null,
     });
+    row.status = TaskResultStatus.READY;
     const placeholders = columns.map((_, i) =>
       db.name === 'postgres' ? `$${i + 1}` : '?',
     );
@@ -122,11 +129,36 @@ describe.each(availableDatabases())(
       for (const namespace of namespaces) await namespace.drop();
     });
 
+    it('tells an application whose tables predate SCHEDULED rows that they are behind', async () => {
+      const before = taskMigrations.findIndex((Migration) =>
+        new Migration().name?.startsWith('NestjsTaskScheduledStatus'),
+      );
+      expect(before).toBeGreaterThan(0);
+      const { ds } = await open({
+        migrations: taskMigrations.slice(0, before),
+      });
+      await ds.runMigrations({ transaction: 'each' });
+      const app = await bootTasksApp({ dataSource: ds });
+      try {
+        const [behind, ...more] = await app.get(TaskQueue).backend().check();
+        expect(more).toEqual([]);
+        expect(behind.message).toContain('are behind this version');
+        expect(behind.message).toContain(
+          "index 'nestjs_tasks_scheduled' is missing",
+        );
+      } finally {
+        await app.close();
+      }
+    });
+
     it('appends migrations that bring a 0.1.0 schema to the current one, keeping its tasks', async () => {
       const released = taskMigrations.slice(0, 1);
       const { ds: old, namespace } = await open({ migrations: released });
       await old.runMigrations({ transaction: 'each' });
       const stored = await storeReleasedRows(db, old, [1, 2, 3]);
+      // Deferred past the upgrade: 0.1.0 stored them READY, in its claim index.
+      const runAfter = new Date(Date.now() + 5000);
+      const deferred = await storeReleasedRows(db, old, [4, 5], runAfter);
       // tasks:check tells the application its schema is behind, and how to fix it.
       const before = await bootTasksApp({
         dataSource: old,
@@ -158,6 +190,14 @@ describe.each(availableDatabases())(
       expect(ran.map((migration) => migration.name)).toEqual(
         taskMigrations.slice(1).map((Migration) => new Migration().name),
       );
+      expect(Date.now()).toBeLessThan(runAfter.getTime());
+      const statuses: { status: string }[] = await upgraded.query(
+        `SELECT status FROM nestjs_tasks WHERE id IN ('${deferred.map(({ id }) => id).join("', '")}')`,
+      );
+      expect(statuses).toEqual([
+        { status: 'SCHEDULED' },
+        { status: 'SCHEDULED' },
+      ]);
 
       const { ds: fresh } = await open({
         entities: [TaskRecord, TaskWorkerRecord, TaskScheduleRecord],
@@ -189,6 +229,33 @@ describe.each(availableDatabases())(
           const result = await queue.getResult(id);
           expect(result.returnValue).toBe(2 * (result.args[0] as number));
         }
+        // The deferred tasks wait for their time, then run.
+        for (const { id } of deferred) {
+          const result = await queue.getResult(id);
+          expect(result.status).toBe(TaskResultStatus.READY);
+          expect(result.task.runAfter).toEqual(runAfter);
+        }
+        const workers = new Workers();
+        workers.start(app, {});
+        try {
+          await waitFor('the deferred tasks to run', async () => {
+            const results = await Promise.all(
+              deferred.map(({ id }) => queue.getResult(id)),
+            );
+            return results.every(
+              (result) => result.status === TaskResultStatus.SUCCESSFUL,
+            );
+          });
+        } finally {
+          await workers.stopAll();
+        }
+        for (const { id } of deferred) {
+          const result = await queue.getResult(id);
+          expect(result.returnValue).toBe(2 * (result.args[0] as number));
+          expect(result.startedAt!.getTime()).toBeGreaterThanOrEqual(
+            runAfter.getTime(),
+          );
+        }
         expect((await queue.enqueue(UpgradeTasks, 'rebuild', 'a')).id).not.toBe(
           unique.id,
         );
@@ -210,6 +277,6 @@ describe.each(availableDatabases())(
       expect(await describeTables(db.name, upgraded, TABLES)).toEqual(
         await describeTables(db.name, again, TABLES),
       );
-    });
+    }, 60_000);
   },
 );

@@ -35,8 +35,8 @@ export class DatabaseStore {
   private attemptTurn: Promise<unknown> = Promise.resolve();
   /** The transactional attempts' own connection (SQLite). */
   private attemptConnection?: DataSource;
-  /** Workers of this process, woken at once by enqueues made here. */
-  readonly localWakers = new Set<() => void>();
+  /** Workers of this process, woken at once by enqueues made here (with the due time of deferred ones). */
+  readonly localWakers = new Set<(dueAt?: number) => void>();
   /** Workers of this process, told at once of cancels of running tasks requested here. */
   readonly localCancelWatchers = new Set<(id: string) => void>();
 
@@ -98,8 +98,9 @@ export class DatabaseStore {
     );
   }
 
-  wakeLocalWorkers(): void {
-    for (const wake of this.localWakers) wake();
+  /** Wakes this process's workers: to claim, or to promote deferred tasks at `dueAt` (epoch ms). */
+  wakeLocalWorkers(dueAt?: number): void {
+    for (const wake of this.localWakers) wake(dueAt);
   }
 
   /** Tells this process's workers that the cancel of running task `id` was requested. */

@@ -343,7 +343,14 @@ export class DatabaseWorkerQueue implements WorkerQueue {
     await tasks.saveProgress(id, workerId, progress, JSON.stringify(metadata));
   }
 
-  async listen(onWake: () => void): Promise<() => Promise<void>> {
+  async promoteDue(
+    limit: number,
+  ): Promise<{ promoted: number; nextDueAt: number | null }> {
+    const { tasks } = await this.store.open();
+    return tasks.promoteDue(limit);
+  }
+
+  async listen(onWake: (dueAt?: number) => void): Promise<() => Promise<void>> {
     const { sql } = await this.store.open();
     this.store.localWakers.add(onWake);
     const unlisten = await sql.dialect.listen(

@@ -171,7 +171,7 @@ export class DatabaseBackend extends TaskBackend {
     }
     // Workers here are woken, and listeners told, once the rows are visible.
     const announce = async () => {
-      if (stored.length > 0) this.store.wakeLocalWorkers();
+      this.wakeFor(stored);
       for (const result of stored) await this.host.emit('enqueued', result);
     };
     if (!transaction || !this.host.afterCommit(transaction, announce))
@@ -184,6 +184,20 @@ export class DatabaseBackend extends TaskBackend {
   ): Promise<Set<string>> {
     const { tasks } = await this.store.open();
     return tasks.storedIds(rows.map((row) => row.id));
+  }
+
+  /** Wakes this process's workers for `stored`: to claim the due ones, to promote the deferred ones when the first falls due. */
+  private wakeFor(stored: readonly TaskResult<any>[]): void {
+    const now = Date.now();
+    let due = false;
+    let firstDeferred = Infinity;
+    for (const result of stored) {
+      const at = result.snapshot.runAfter?.getTime() ?? now;
+      if (at > now) firstDeferred = Math.min(firstDeferred, at);
+      else due = true;
+    }
+    if (due) this.store.wakeLocalWorkers();
+    if (firstDeferred < Infinity) this.store.wakeLocalWorkers(firstDeferred);
   }
 
   protected override async loadResult(id: string): Promise<TaskResultData> {

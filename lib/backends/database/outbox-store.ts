@@ -97,12 +97,12 @@ export class OutboxStore {
   ): Promise<OutboxEntry[]> {
     const clock = this.dialect.clockMs;
     const rows = await this.sql.withRunner((runner) =>
-      this.dialect.claim(runner, this.sql.tables.outbox, {
-        selectReady: (sql) =>
+      this.dialect.take(runner, this.sql.tables.outbox, {
+        select: (sql) =>
           `SELECT seq FROM ${this.table} WHERE backend = ${sql.p(backend, 'text')} AND available_at <= ${clock} ` +
           `ORDER BY available_at, seq LIMIT ${sql.p(limit, 'integer')}`,
-        setRunning: (sql) =>
-          `available_at = ${clock} + ${sql.p(leaseMs, 'bigint')}`,
+        set: (sql) => `available_at = ${clock} + ${sql.p(leaseMs, 'bigint')}`,
+        returning: '*',
       }),
     );
     return rows.map(decodeOutboxRow);

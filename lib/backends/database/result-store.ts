@@ -7,6 +7,7 @@ import { TaskMessages } from '../../tasks.messages.js';
 import type { ResultFilter } from '../results-admin.js';
 import { SqlBuilder } from './sql-builder.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
+import { SCHEDULED, storedStatuses } from './stored-status.js';
 
 const { READY, FAILED, CANCELLED } = TaskResultStatus;
 
@@ -224,14 +225,15 @@ export class ResultStore {
       `${update} RETURNING id`,
       sql,
       this.sql.tables.tasks,
+      { ready: true, dueAt: null },
       true,
     );
     return (await this.sql.read(woken, sql.params)).length;
   }
 
   /**
-   * The unique key of row `id` when another READY or RUNNING row holds it
-   * (what keeps it from being retried), else null.
+   * The unique key of row `id` when another READY (due or deferred) or
+   * RUNNING row holds it (what keeps it from being retried), else null.
    */
   async keyHeldElsewhere(id: string): Promise<string | null> {
     const { dialect } = this.sql;
@@ -239,7 +241,7 @@ export class ResultStore {
     const [row] = await this.sql.read(
       `SELECT r.unique_key FROM ${this.tasks} r JOIN ${this.tasks} h ` +
         `ON h.task_name = r.task_name AND ${dialect.exact('h.unique_key')} = ${dialect.exact('r.unique_key')} ` +
-        `WHERE r.id = ${sql.p(id, 'text')} AND h.id <> r.id AND h.status IN ('${READY}', '${TaskResultStatus.RUNNING}')`,
+        `WHERE r.id = ${sql.p(id, 'text')} AND h.id <> r.id AND h.status IN ('${READY}', '${SCHEDULED}', '${TaskResultStatus.RUNNING}')`,
       sql.params,
     );
     return row ? String(row.unique_key) : null;
@@ -260,7 +262,7 @@ export class ResultStore {
     const sql = new SqlBuilder(this.sql.dialect);
     const where = [
       this.matching(sql, filter),
-      `status IN (${sql.list(statuses, 'text')})`,
+      `status IN (${sql.list(storedStatuses(statuses), 'text')})`,
       `seq > ${sql.p(afterSeq, 'bigint')}`,
     ];
     if (bound)
@@ -283,7 +285,9 @@ export class ResultStore {
     if (filter.id !== undefined)
       conditions.push(`${alias}id = ${sql.p(filter.id, 'text')}`);
     if (filter.status !== undefined)
-      conditions.push(`${alias}status = ${sql.p(filter.status, 'text')}`);
+      conditions.push(
+        `${alias}status IN (${sql.list(storedStatuses([filter.status]), 'text')})`,
+      );
     if (filter.taskName !== undefined)
       conditions.push(`${alias}task_name = ${sql.p(filter.taskName, 'text')}`);
     if (filter.queue !== undefined)

@@ -11,9 +11,9 @@ import {
 import { SqlBuilder } from './sql-builder.js';
 import type { SqlConnection } from './sql-connection.js';
 import {
+  everyStoredStatus,
   publicStatus,
   rowsOfStatus,
-  storedStatuses,
   storedStatusesOf,
 } from './stored-status.js';
 
@@ -52,7 +52,7 @@ export class StatusCounts {
 
   /** Results per queue and status (as results read it), each with how it was counted. */
   async counts(): Promise<StatusCount[]> {
-    return merge(await this.countStatuses(storedStatuses()));
+    return merge(await this.countStatuses(everyStoredStatus()));
   }
 
   /** How many results of `statuses` finished before `finishedBefore` (what a prune would delete). */

@@ -139,29 +139,48 @@ export interface IndexSpec<Column extends string = TaskColumnName> {
 }
 
 /**
- * At most one READY or RUNNING result per task and unique key: what makes
- * unique tasks race-free, and what an enqueue of one looks its holder up by.
+ * The stored status of a READY result not due yet when it was written:
+ * kept out of the claim index (see `stored-status.ts`).
+ */
+export const SCHEDULED = 'SCHEDULED';
+
+/** The READY rows in the order claims take them. */
+export const CLAIM_INDEX: IndexSpec = {
+  suffix: 'claim',
+  columns: ['priority DESC', 'available_at', 'seq'],
+  partial: `status = 'READY'`,
+};
+
+/**
+ * At most one READY (or SCHEDULED: see `SCHEDULED`) or RUNNING result per
+ * task and unique key: what makes unique tasks race-free, and what an
+ * enqueue of one looks its holder up by.
  */
 export const UNIQUE_KEY_INDEX: IndexSpec = {
   suffix: 'unique',
   columns: ['task_name', 'unique_key'],
-  partial: `unique_key IS NOT NULL AND status IN ('READY', 'RUNNING')`,
+  partial: `unique_key IS NOT NULL AND status IN ('READY', 'RUNNING', '${SCHEDULED}')`,
   unique: true,
+};
+
+/** The deferred rows by due time: what promoting the due ones walks. */
+export const SCHEDULED_INDEX: IndexSpec = {
+  suffix: 'scheduled',
+  columns: ['available_at'],
+  partial: `status = '${SCHEDULED}'`,
 };
 
 /**
  * The only definition of the indexes: the entities declare none. Only rows
- * that a query looks for are in each: the unique index holds unique tasks
- * alone, and the one that serves pruning finished rows alone, so an enqueue
- * writes three index entries, not five. In the order the migrations leave
- * them, which SQLite keeps (the last one created or replaced comes last).
+ * that a query looks for are in each: the claim index holds READY rows
+ * alone (deferred ones wait in the scheduled index), the unique index
+ * unique tasks alone, and the one that serves pruning finished rows alone,
+ * so an enqueue writes one entry in these besides its keys' (a unique
+ * task two). In the order the migrations leave them, which SQLite keeps
+ * (the last one created or replaced comes last).
  */
 export const TASK_INDEXES: readonly IndexSpec[] = [
-  {
-    suffix: 'claim',
-    columns: ['priority DESC', 'available_at', 'seq'],
-    partial: `status = 'READY'`,
-  },
+  CLAIM_INDEX,
   {
     suffix: 'lease',
     columns: ['lease_expires_at'],
@@ -173,6 +192,7 @@ export const TASK_INDEXES: readonly IndexSpec[] = [
     partial: 'finished_at IS NOT NULL',
   },
   UNIQUE_KEY_INDEX,
+  SCHEDULED_INDEX,
 ];
 
 /** The outbox table's index: exactly what a sweep looks rows up by, in its order. */

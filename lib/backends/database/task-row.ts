@@ -9,6 +9,7 @@ import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.e
 import { TaskMessages } from '../../tasks.messages.js';
 import type { AttemptRecord } from '../worker-queue.js';
 import type { TaskRow } from './sql-connection.js';
+import { shownStatus, storedStatus } from './stored-status.js';
 
 /**
  * The row codec: stored rows to result state and back. Times are epoch
@@ -52,7 +53,7 @@ export function decodeRow(row: TaskRow): DecodedRow {
   };
   const isObject = (value: unknown) =>
     typeof value === 'object' && value !== null && !Array.isArray(value);
-  const status = String(row.status);
+  const status = shownStatus(String(row.status));
   if (!STATUSES.has(status)) problems.push(`status '${status}' is unknown`);
   const data: TaskResultData = {
     id: String(row.id),
@@ -108,17 +109,19 @@ export type NewRow = Record<InsertColumnName, unknown>;
 /** The values of a new row, by column. */
 export function encodeNewRow(data: TaskResultData): NewRow {
   const ms = (date: Date | null) => (date ? date.getTime() : null);
-  const enqueuedAt = ms(data.enqueuedAt) ?? Date.now();
+  const now = Date.now();
+  const enqueuedAt = ms(data.enqueuedAt) ?? now;
+  const availableAt = ms(data.runAfter) ?? enqueuedAt;
   return {
     id: data.id,
     task_name: data.taskName,
     backend: data.backend,
     queue_name: data.queueName,
     priority: data.priority,
-    status: data.status,
+    status: storedStatus(data.status, availableAt, now),
     args: JSON.stringify(data.args),
     run_after: ms(data.runAfter),
-    available_at: ms(data.runAfter) ?? enqueuedAt,
+    available_at: availableAt,
     enqueued_at: enqueuedAt,
     started_at: ms(data.startedAt),
     finished_at: ms(data.finishedAt),
@@ -142,7 +145,8 @@ export interface Completion {
   id: string;
   workerId: string;
   attempt: number;
-  status: TaskResultStatus;
+  /** The stored status: the result's, or SCHEDULED for a retry not due yet (see `storedStatus`). */
+  status: string;
   finishedAt: number | null;
   /** JSON text, or null. */
   returnValue: string | null;
@@ -161,11 +165,15 @@ export function encodeCompletion({
   attempt,
   retryAt,
 }: AttemptRecord): Completion {
+  const availableAt = retryAt?.getTime() ?? null;
   return {
     id: data.id,
     workerId,
     attempt,
-    status: data.status,
+    status:
+      availableAt === null
+        ? data.status
+        : storedStatus(data.status, availableAt, Date.now()),
     finishedAt: data.finishedAt?.getTime() ?? null,
     returnValue:
       data.status === TaskResultStatus.SUCCESSFUL
@@ -173,6 +181,6 @@ export function encodeCompletion({
         : null,
     errors: JSON.stringify(data.errors),
     workerIds: JSON.stringify(data.workerIds),
-    availableAt: retryAt?.getTime() ?? null,
+    availableAt,
   };
 }

@@ -5,21 +5,38 @@
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import type { CompletionReport } from '../worker-queue.js';
-import type { ClaimParts } from './dialects/dialect.js';
+import type { InsertWake, TakeParts } from './dialects/dialect.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
 import { SqlBuilder } from './sql-builder.js';
 import {
+  CLAIM_INDEX,
   INSERT_COLUMNS,
+  SCHEDULED_INDEX,
   UNIQUE_KEY_INDEX,
   type ColumnSpec,
+  type IndexSpec,
 } from './task-columns.js';
 import type { Completion, NewRow } from './task-row.js';
-import { rowsOfStatus, storedStatusesOf } from './stored-status.js';
+import { SCHEDULED, rowsOfStatus, storedStatusesOf } from './stored-status.js';
 import { idChunks } from './sql-builder.js';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 
 const { READY, RUNNING, CANCELLED } = TaskResultStatus;
+
+/** The stored statuses of a READY result: due, or deferred. */
+const PENDING = `status IN ('${READY}', '${SCHEDULED}')`;
+
+/** The stored statuses of a result that holds its unique key: READY (due or deferred) or RUNNING. */
+const HOLDING = `status IN ('${READY}', '${SCHEDULED}', '${RUNNING}')`;
+
+/**
+ * How soon a deferred row must fall due for its insert to tell listening
+ * workers when (PostgreSQL): sooner than their next polling pass would find
+ * it. Later ones are found by that pass, which also reads when the next
+ * deferred row falls due.
+ */
+const NOTIFY_DUE_WITHIN_MS = 60_000;
 
 /** A row whose cancel was requested: whatever ends its attempt makes it CANCELLED. */
 const CANCEL_REQUESTED = 'cancel_requested_at IS NOT NULL';
@@ -182,9 +199,9 @@ export class TaskStore {
   }
 
   /**
-   * The READY or RUNNING rows that hold the unique keys of `rows`, by task
-   * and key (as `heldKey` spells them), keys compared byte for byte as the
-   * unique index compares them. Where a snapshot shows a key held by a row
+   * The READY (due or deferred) or RUNNING rows that hold the unique keys
+   * of `rows`, by task and key (as `heldKey` spells them), keys compared
+   * byte for byte as the unique index compares them. Where a snapshot shows a key held by a row
    * of `rows` and by another, the row of `rows`.
    */
   private async heldKeys(
@@ -202,8 +219,8 @@ export class TaskStore {
       .join(', ');
     const found: TaskRow[] = (
       await runner.query(
-        `SELECT * FROM ${this.tasks}${this.dialect.throughIndex(this.sql.tables, UNIQUE_KEY_INDEX)} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
-          `AND status IN ('${READY}', '${RUNNING}')${this.dialect.latestRowsSql}`,
+        `SELECT * FROM ${this.through(UNIQUE_KEY_INDEX)} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
+          `AND ${HOLDING}${this.dialect.latestRowsSql}`,
         sql.params,
         true,
       )
@@ -240,12 +257,26 @@ export class TaskStore {
       insert,
       sql,
       this.sql.tables.tasks,
+      this.wakeFor(chunk),
       returnsIds,
     );
     this.dialect.assertFits(text, sql.params);
     const result = await runner.query(text, sql.params, true);
     if (!returnsIds) return null;
     return new Set((result.records as TaskRow[]).map((row) => String(row.id)));
+  }
+
+  /** Whom inserting `rows` concerns: claims (READY rows), or promotions soon (deferred rows due within `NOTIFY_DUE_WITHIN_MS`). */
+  private wakeFor(rows: readonly NewRow[]): InsertWake {
+    const horizon = Date.now() + NOTIFY_DUE_WITHIN_MS;
+    let ready = false;
+    let dueAt: number | null = null;
+    for (const row of rows) {
+      const at = Number(row.available_at);
+      if (row.status !== SCHEDULED) ready = true;
+      else if (at <= horizon && (dueAt === null || at < dueAt)) dueAt = at;
+    }
+    return { ready, dueAt };
   }
 
   /**
@@ -276,7 +307,7 @@ export class TaskStore {
   ): Promise<TaskRow[]> {
     const parts = this.claimParts(workerId, queues, limit, leaseMs);
     return this.sql.withRunner((runner) =>
-      this.dialect.claim(runner, this.sql.tables.tasks, parts),
+      this.dialect.take(runner, this.sql.tables.tasks, parts),
     );
   }
 
@@ -286,18 +317,24 @@ export class TaskStore {
     queues: readonly string[] | null,
     limit: number,
     leaseMs: number,
-  ): ClaimParts {
+  ): TakeParts {
     const now = Date.now();
     return {
-      selectReady: (sql) => this.selectReady(sql, queues, limit, now),
-      setRunning: (sql) =>
+      select: (sql) => this.selectReady(sql, queues, limit, now),
+      set: (sql) =>
         `status = '${RUNNING}', worker_id = ${sql.p(workerId, 'text')}, attempts = attempts + 1, ` +
         `started_at = COALESCE(started_at, ${sql.p(now, 'bigint')}), last_attempted_at = ${sql.p(now, 'bigint')}, ` +
         `lease_expires_at = ${this.leaseFromNow(sql, leaseMs)}`,
+      returning: '*',
     };
   }
 
-  /** The claim query's row selection: what the claim index serves. */
+  /**
+   * The claim query's row selection: what the claim index serves. It holds
+   * READY rows only, so deferred ones (SCHEDULED) are never walked; the
+   * due-time condition still guards against a READY row written ahead of
+   * its time (by a host whose clock runs ahead).
+   */
   selectReady(
     sql: SqlBuilder,
     queues: readonly string[] | null,
@@ -305,7 +342,7 @@ export class TaskStore {
     now: number,
   ): string {
     return (
-      `SELECT seq FROM ${this.tasks} WHERE status = '${READY}' AND available_at <= ${sql.p(now, 'bigint')}` +
+      `SELECT seq FROM ${this.through(CLAIM_INDEX)} WHERE status = '${READY}' AND available_at <= ${sql.p(now, 'bigint')}` +
       (queues ? ` AND queue_name IN (${sql.list(queues, 'text')})` : '') +
       ` ORDER BY priority DESC, available_at, seq LIMIT ${sql.p(limit, 'integer')}`
     );
@@ -493,6 +530,11 @@ export class TaskStore {
     );
   }
 
+  /** The tasks table in a FROM, read through `index` whatever the statistics say (see `Dialect.throughIndex`). */
+  private through(index: IndexSpec): string {
+    return `${this.tasks}${this.dialect.throughIndex(this.sql.tables, index)}`;
+  }
+
   /** A lease from the database's clock now. */
   private leaseFromNow(sql: SqlBuilder, leaseMs: number): string {
     return `${this.dialect.clockMs} + ${sql.p(leaseMs, 'bigint')}`;
@@ -549,19 +591,18 @@ export class TaskStore {
   }
 
   /**
-   * Cancels the READY and RUNNING rows that `where` selects (see `cancel`);
-   * returns how many it changed.
+   * Cancels the READY (due or deferred) and RUNNING rows that `where`
+   * selects (see `cancel`); returns how many it changed.
    */
   async cancelWhere(where: (sql: SqlBuilder) => string): Promise<number> {
     const sql = new SqlBuilder(this.dialect);
     const now = Date.now();
-    const ready = `status = '${READY}'`;
     // `status` is set last: MySQL reads a column assigned earlier in the statement as its new value.
     return this.sql.write(
       `UPDATE ${this.tasks} SET cancel_requested_at = COALESCE(cancel_requested_at, ${sql.p(now, 'bigint')}), ` +
-        `finished_at = CASE WHEN ${ready} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
-        `status = CASE WHEN ${ready} THEN '${CANCELLED}' ELSE status END ` +
-        `WHERE ${where(sql)} AND status IN ('${READY}', '${RUNNING}')`,
+        `finished_at = CASE WHEN ${PENDING} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
+        `status = CASE WHEN ${PENDING} THEN '${CANCELLED}' ELSE status END ` +
+        `WHERE ${where(sql)} AND ${HOLDING}`,
       sql.params,
     );
   }
@@ -643,7 +684,8 @@ export class TaskStore {
   /**
    * When the longest-waiting READY row became due (its `available_at`, at
    * or before `now`), or null when no READY row is due: read off the claim
-   * index, which holds READY rows only.
+   * index, which holds READY rows only, and the scheduled index, whose
+   * first row may have fallen due before any worker promoted it.
    */
   async oldestDueReady(now: number): Promise<number | null> {
     const sql = new SqlBuilder(this.dialect);
@@ -658,7 +700,8 @@ export class TaskStore {
    * The query of `oldestDueReady`, a few lookups in the claim index (READY
    * rows by priority, then available_at) whatever the backlog: `levels`
    * steps from one READY priority to the next lower one, and the first row
-   * of each level is its oldest.
+   * of each level is its oldest; and one in the scheduled index, for the
+   * first deferred row.
    */
   selectOldestDueReady(sql: SqlBuilder, now: number): string {
     const ready = `FROM ${this.tasks} r WHERE r.status = '${READY}'`;
@@ -669,8 +712,57 @@ export class TaskStore {
       `FROM levels WHERE levels.priority IS NOT NULL) ` +
       `SELECT MIN(firsts.available_at) AS oldest FROM (` +
       `SELECT (SELECT MIN(r.available_at) ${ready} AND r.priority = levels.priority) AS available_at ` +
-      `FROM levels WHERE levels.priority IS NOT NULL) firsts ` +
+      `FROM levels WHERE levels.priority IS NOT NULL ` +
+      `UNION ALL SELECT (SELECT MIN(r.available_at) FROM ${this.tasks} r WHERE r.status = '${SCHEDULED}')) firsts ` +
       `WHERE firsts.available_at <= ${sql.p(now, 'bigint')}`
     );
+  }
+
+  /**
+   * Makes up to `limit` deferred rows that have fallen due READY, the
+   * earliest due first, skipping rows another worker is promoting; returns
+   * how many it made READY, and when the first deferred row left falls due
+   * (epoch ms: at or before now while more are due; null: none is left).
+   * When none is due, one lookup in the scheduled index and nothing written.
+   */
+  async promoteDue(
+    limit: number,
+  ): Promise<{ promoted: number; nextDueAt: number | null }> {
+    const now = Date.now();
+    const first = await this.nextDeferred();
+    if (first === null || first > now) return { promoted: 0, nextDueAt: first };
+    const parts = this.promotionParts(limit, now);
+    const promoted = await this.sql.withRunner((runner) =>
+      this.dialect.take(runner, this.sql.tables.tasks, parts),
+    );
+    return { promoted: promoted.length, nextDueAt: await this.nextDeferred() };
+  }
+
+  /** The pieces of a promotion of up to `limit` rows due by `now`, for the dialect to put together. */
+  promotionParts(limit: number, now: number): TakeParts {
+    return {
+      select: (sql) => this.selectDueDeferred(sql, limit, now),
+      set: () => `status = '${READY}'`,
+      returning: 'seq',
+    };
+  }
+
+  /** The promotion's row selection: a range of the scheduled index, from its start to `now`. */
+  selectDueDeferred(sql: SqlBuilder, limit: number, now: number): string {
+    return (
+      `SELECT seq FROM ${this.through(SCHEDULED_INDEX)} WHERE status = '${SCHEDULED}' AND available_at <= ${sql.p(now, 'bigint')} ` +
+      `ORDER BY available_at LIMIT ${sql.p(limit, 'integer')}`
+    );
+  }
+
+  /** When the first deferred row falls due (epoch ms), or null when none is deferred: the scheduled index's first entry. */
+  private async nextDeferred(): Promise<number | null> {
+    const [row] = await this.sql.read(this.selectNextDeferred(), []);
+    return row ? Number(row.available_at) : null;
+  }
+
+  /** The query of `nextDeferred`. */
+  selectNextDeferred(): string {
+    return `SELECT available_at FROM ${this.through(SCHEDULED_INDEX)} WHERE status = '${SCHEDULED}' ORDER BY available_at LIMIT 1`;
   }
 }

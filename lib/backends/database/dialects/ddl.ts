@@ -146,6 +146,16 @@ export function addColumnSql(
   return `ALTER TABLE ${style.quote(table)} ADD COLUMN ${columnSql(style, column, indexes)}`;
 }
 
+/** ALTER TABLE redefining a column (a generated one's expression), in one dialect's style; a column standing in for an index finds it among `indexes`. */
+export function modifyColumnSql(
+  style: DdlStyle,
+  table: string,
+  column: ColumnSpec,
+  indexes: readonly IndexSpec[] = [],
+): string {
+  return `ALTER TABLE ${style.quote(table)} MODIFY COLUMN ${columnSql(style, column, indexes)}`;
+}
+
 /**
  * The columns of an index as this style indexes them: a partial index
  * without partial indexes leads with `status` (its condition's column), or,

@@ -14,6 +14,7 @@ import {
   createTableSql,
   createTablesSql,
   indexColumns,
+  modifyColumnSql,
   type DdlStyle,
   type TaskSchema,
   type TaskTableKey,
@@ -32,15 +33,29 @@ const SQL_TYPE_OF: Record<ColumnSpec['type'], SqlType> = {
 };
 
 /**
- * Writes the pieces of a claim statement in the order the dialect's SQL
- * needs them: of tasks for a worker, or of outbox rows for a sweep.
+ * The pieces of a statement that takes rows no one else is taking (a claim,
+ * a promotion of due deferred rows, a sweep of outbox rows) and writes
+ * them, for the dialect to put together in the order its SQL needs them.
  */
-export interface ClaimParts {
-  /** `SELECT seq FROM … WHERE <ready> ORDER BY … LIMIT n` (no locking clause). */
-  selectReady(sql: SqlBuilder): string;
-  /** The `SET` list that marks a row taken (a task RUNNING for this worker, an outbox row leased). */
-  setRunning(sql: SqlBuilder): string;
+export interface TakeParts {
+  /** `SELECT seq FROM … WHERE … ORDER BY … LIMIT n`: the rows to take (no locking clause). */
+  select(sql: SqlBuilder): string;
+  /** The `SET` list written to each row taken. */
+  set(sql: SqlBuilder): string;
+  /** What is returned of each row taken: `*`, or a list of columns. */
+  returning: string;
 }
+
+/** Whom the rows of an insert concern: workers claiming now, or promoting deferred rows at `dueAt`. */
+export interface InsertWake {
+  /** Some rows are READY: claims may take them now. */
+  ready: boolean;
+  /** The earliest time a deferred row falls due, when workers should hear of it (epoch ms), else null. */
+  dueAt: number | null;
+}
+
+/** Told that rows were written: READY ones (no time), or deferred ones falling due at `dueAt` (epoch ms). */
+export type OnWake = (dueAt?: number) => void;
 
 /**
  * The worker session lock of a database that has one: a worker holds it on a
@@ -168,27 +183,27 @@ export abstract class Dialect {
   async prepare(_dataSource: DataSource): Promise<void> {}
 
   /**
-   * Claims up to `limit` ready rows of `table` (whose key is `seq`) in one
-   * atomic step, skipping rows another claim holds, and returns them: by
-   * default one statement, `claimSql`.
+   * Takes the rows of `table` (whose key is `seq`) that `parts` selects,
+   * skipping those another statement is taking, writes them and returns
+   * them, in one atomic step: by default one statement, `takeSql`.
    */
-  async claim(
+  async take(
     runner: QueryRunner,
     table: string,
-    parts: ClaimParts,
+    parts: TakeParts,
   ): Promise<Record<string, unknown>[]> {
     const sql = new SqlBuilder(this);
-    const text = this.claimSql(this.quote(table), parts, sql);
+    const text = this.takeSql(this.quote(table), parts, sql);
     return (await runner.query(text, sql.params, true)).records;
   }
 
-  /** The single statement that marks ready rows of `table` taken and returns them. */
-  protected claimSql(
+  /** The single statement that takes the rows of `table` that `parts` selects, writes and returns them. */
+  protected takeSql(
     _table: string,
-    _parts: ClaimParts,
+    _parts: TakeParts,
     _sql: SqlBuilder,
   ): string {
-    throw new Error(TaskMessages.claimSqlMissing(this.constructor.name));
+    throw new Error(TaskMessages.takeSqlMissing(this.constructor.name));
   }
 
   /** Rows per INSERT statement at most. */
@@ -366,23 +381,25 @@ export abstract class Dialect {
   }
 
   /**
-   * Wraps an INSERT so that committed rows wake listening workers (where the
-   * database can); one ending in `RETURNING id` still returns the ids.
+   * Wraps an INSERT so that committed rows wake the listening workers they
+   * concern (`wake`, where the database can); one ending in `RETURNING id`
+   * still returns the ids.
    */
   wakeOnInsert(
     insertSql: string,
     _sql: SqlBuilder,
     _channel: string,
+    _wake: InsertWake,
     _returnsIds = false,
   ): string {
     return insertSql;
   }
 
-  /** Calls `onWake` whenever an enqueue commits; returns a function that stops listening. */
+  /** Calls `onWake` whenever an enqueue commits (as `wakeOnInsert` tells); returns a function that stops listening. */
   async listen(
     _dataSource: DataSource,
     _channel: string,
-    _onWake: () => void,
+    _onWake: OnWake,
   ): Promise<() => Promise<void>> {
     return async () => {};
   }
@@ -481,6 +498,29 @@ export abstract class Dialect {
     const after = createIndexSql(this.ddl, tables.tasks, to, columns);
     if (before === after) return [];
     return [this.dropIndexSql(tables, from.suffix), after];
+  }
+
+  /** DDL creating one index of the tasks table; a column standing in for it is found among `columns`. */
+  createTaskIndexSql(
+    tables: TaskTables,
+    index: IndexSpec,
+    columns: readonly ColumnSpec[] = [],
+  ): string {
+    return createIndexSql(this.ddl, tables.tasks, index, columns);
+  }
+
+  /** DDL dropping one index of the tasks table. */
+  dropTaskIndexSql(tables: TaskTables, index: IndexSpec): string {
+    return this.dropIndexSql(tables, index.suffix);
+  }
+
+  /** DDL redefining a column of the tasks table; a column standing in for an index finds it among `indexes`. */
+  modifyTaskColumnSql(
+    tables: TaskTables,
+    column: ColumnSpec,
+    indexes: readonly IndexSpec[] = [],
+  ): string {
+    return modifyColumnSql(this.ddl, tables.tasks, column, indexes);
   }
 
   /** DDL adding a column to the tasks table; a column standing in for an index finds it among `indexes`. */

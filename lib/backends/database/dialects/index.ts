@@ -26,4 +26,4 @@ export function dialectFor(dataSource: DataSource): Dialect {
   return create();
 }
 
-export type { Dialect, ClaimParts } from './dialect.js';
+export type { Dialect, TakeParts } from './dialect.js';

@@ -7,9 +7,9 @@ import { STANDARD_TYPES, exactSql, type DdlStyle } from './ddl.js';
 import {
   Dialect,
   jsonRows,
-  type ClaimParts,
   type SessionLockSql,
   type TableShape,
+  type TakeParts,
 } from './dialect.js';
 
 /** The name of a worker's lock: server-wide, so the database and table are part of it. */
@@ -39,7 +39,7 @@ const STYLE: DdlStyle = {
   tableSuffix: ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4',
 };
 
-/** MySQL 8 / MariaDB 10.6+: SELECT … FOR UPDATE SKIP LOCKED, then UPDATE by seq, in one short transaction. */
+/** MySQL 8 / MariaDB 10.6+: a take (a claim, a promotion) is SELECT … FOR UPDATE SKIP LOCKED, then UPDATE by seq, in one short transaction. */
 export class MysqlDialect extends Dialect {
   protected readonly ddl = STYLE;
   protected override readonly transientErrors = [1213, 1205];
@@ -160,7 +160,13 @@ export class MysqlDialect extends Dialect {
     return `${from} STRAIGHT_JOIN ${table} FORCE INDEX (${index}) ON ${table}.id = o.o_id`;
   }
 
-  /** A locking read that scanned the table would lock (and wait for) rows of other enqueues, and deadlock with them. */
+  /**
+   * A locking read (a claim, a promotion, a unique-key lookup) that scanned
+   * the table or another index would lock (and wait for) rows of others,
+   * and deadlock with them; a claim that sorted the due rows would cost
+   * what the backlog holds. Without partial indexes, the scheduled index
+   * (status first) serves a claim's conditions too, as a range then sorted.
+   */
   override throughIndex(tables: TaskTables, index: IndexSpec): string {
     return ` FORCE INDEX (${this.quote(`${tables.tasks}_${index.suffix}`)})`;
   }
@@ -247,19 +253,19 @@ export class MysqlDialect extends Dialect {
       `IS_USED_LOCK(${lockName(sql.p(namespace), column)}) IS NULL`,
   };
 
-  override async claim(
+  override async take(
     runner: QueryRunner,
-    claimed: string,
-    parts: ClaimParts,
+    tableName: string,
+    parts: TakeParts,
   ): Promise<Record<string, unknown>[]> {
-    const table = this.quote(claimed);
+    const table = this.quote(tableName);
     // READ COMMITTED: locking reads then lock only the rows they return, not every index entry scanned.
     await runner.startTransaction('READ COMMITTED');
     try {
       const select = new SqlBuilder(this);
       const locked = (
         await runner.query(
-          `${parts.selectReady(select)} FOR UPDATE SKIP LOCKED`,
+          `${parts.select(select)} FOR UPDATE SKIP LOCKED`,
           select.params,
           true,
         )
@@ -271,14 +277,14 @@ export class MysqlDialect extends Dialect {
       const seqs = locked.map((row: { seq: unknown }) => row.seq);
       const update = new SqlBuilder(this);
       await runner.query(
-        `UPDATE ${table} SET ${parts.setRunning(update)} WHERE seq IN (${update.list(seqs)})`,
+        `UPDATE ${table} SET ${parts.set(update)} WHERE seq IN (${update.list(seqs)})`,
         update.params,
         true,
       );
       const read = new SqlBuilder(this);
       const rows = (
         await runner.query(
-          `SELECT * FROM ${table} WHERE seq IN (${read.list(seqs)})`,
+          `SELECT ${parts.returning} FROM ${table} WHERE seq IN (${read.list(seqs)})`,
           read.params,
           true,
         )

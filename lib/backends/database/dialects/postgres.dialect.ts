@@ -6,7 +6,13 @@ import {
 } from '../sql-builder.js';
 import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, type ClaimParts, type SessionLockSql } from './dialect.js';
+import {
+  Dialect,
+  type InsertWake,
+  type OnWake,
+  type SessionLockSql,
+  type TakeParts,
+} from './dialect.js';
 
 /** How PostgreSQL names the types values are cast to. */
 const SQL_TYPES: Record<SqlType, string> = {
@@ -28,8 +34,12 @@ const STYLE: DdlStyle = {
   partialIndexes: true,
 };
 
-/** Planner settings of a claim's transaction: only the index that serves it (the claim index, the outbox's relay index), in order. */
-const CLAIM_PLAN = [
+/**
+ * Planner settings of a take's transaction (a claim, a promotion, an
+ * outbox sweep) and of the reads that must keep to one index: only that
+ * index, in order.
+ */
+const TAKE_PLAN = [
   'SET LOCAL enable_sort = off',
   'SET LOCAL enable_bitmapscan = off',
   'SET LOCAL enable_seqscan = off',
@@ -41,7 +51,7 @@ interface PgClient {
   escapeLiteral(value: string): string;
   on(
     event: 'notification',
-    listener: (message: { channel: string }) => void,
+    listener: (message: { channel: string; payload?: string }) => void,
   ): void;
   on(event: 'error', listener: (error: Error) => void): void;
   off(
@@ -129,7 +139,7 @@ export class PostgresDialect extends Dialect {
   ): Promise<Record<string, unknown>[]> {
     await runner.startTransaction();
     try {
-      for (const setting of CLAIM_PLAN) await runner.query(setting);
+      for (const setting of TAKE_PLAN) await runner.query(setting);
       const rows = (await runner.query(select, params, true)).records;
       await runner.commitTransaction();
       return rows;
@@ -177,22 +187,22 @@ export class PostgresDialect extends Dialect {
   };
 
   /**
-   * The claim runs with sorts, bitmap scans and sequential scans priced out,
-   * so it always walks the claim index in order and stops at `limit`. With
-   * statistics that lag behind the table (a burst of enqueues before
-   * autovacuum analyzes it), the planner would otherwise sort every ready
-   * row on every claim. `SET LOCAL` needs the settings and the claim in one
-   * transaction: they travel as one multi-statement string (one round trip),
-   * with the values written as literals, which only the simple protocol
-   * allows.
+   * A take (a claim, a promotion) runs with sorts, bitmap scans and
+   * sequential scans priced out, so it always walks its index in order and
+   * stops at its limit. With statistics that lag behind the table (a burst
+   * of enqueues before autovacuum analyzes it), the planner would otherwise
+   * sort every ready row on every claim. `SET LOCAL` needs the settings and
+   * the take in one transaction: they travel as one multi-statement string
+   * (one round trip), with the values written as literals, which only the
+   * simple protocol allows.
    */
-  override async claim(
+  override async take(
     runner: QueryRunner,
     table: string,
-    parts: ClaimParts,
+    parts: TakeParts,
   ): Promise<Record<string, unknown>[]> {
     const client = (await runner.connect()) as PgClient;
-    const statements = this.claimStatements(table, parts, (value) =>
+    const statements = this.takeStatements(table, parts, (value) =>
       client.escapeLiteral(value),
     );
     const results = (await client.query(statements.join('; '))) as unknown as {
@@ -201,28 +211,41 @@ export class PostgresDialect extends Dialect {
     return results[results.length - 1].rows;
   }
 
-  /** The statements of a claim, the claim itself last, values written as literals by `escape`. */
-  claimStatements(
+  /** The statements of a take, the take itself last, values written as literals by `escape`. */
+  takeStatements(
     table: string,
-    parts: ClaimParts,
+    parts: TakeParts,
     escape: (value: string) => string,
   ): string[] {
     const sql = new LiteralSqlBuilder(this, escape);
     // An array of keys, not a join: the rows are found by primary key whatever the batch size.
     return [
-      ...CLAIM_PLAN,
-      `UPDATE ${this.quote(table)} SET ${parts.setRunning(sql)} ` +
-        `WHERE seq = ANY (ARRAY(${parts.selectReady(sql)} FOR UPDATE SKIP LOCKED)) RETURNING *`,
+      ...TAKE_PLAN,
+      `UPDATE ${this.quote(table)} SET ${parts.set(sql)} ` +
+        `WHERE seq = ANY (ARRAY(${parts.select(sql)} FOR UPDATE SKIP LOCKED)) RETURNING ${parts.returning}`,
     ];
   }
 
+  /**
+   * Notifies once the insert commits: an empty payload for READY rows, the
+   * due time (epoch ms) for deferred ones. Identical notifications of one
+   * transaction reach listeners once.
+   */
   override wakeOnInsert(
     insertSql: string,
     sql: SqlBuilder,
     channel: string,
+    wake: InsertWake,
     returnsIds = false,
   ): string {
-    const notify = `SELECT pg_notify(${sql.p(channel)}, '')`;
+    const payloads = [
+      ...(wake.ready ? [''] : []),
+      ...(wake.dueAt === null ? [] : [String(wake.dueAt)]),
+    ];
+    if (payloads.length === 0) return insertSql;
+    const notify = `SELECT ${payloads
+      .map((payload) => `pg_notify(${sql.p(channel)}, ${sql.p(payload)})`)
+      .join(', ')}`;
     // A CTE calling a volatile function is evaluated once, not per row.
     return returnsIds
       ? `WITH inserted AS (${insertSql}), woken AS (${notify}) SELECT inserted.id FROM inserted, woken`
@@ -237,7 +260,7 @@ export class PostgresDialect extends Dialect {
   override async listen(
     dataSource: DataSource,
     channel: string,
-    onWake: () => void,
+    onWake: OnWake,
   ): Promise<() => Promise<void>> {
     const pool = (
       dataSource.driver as unknown as {
@@ -250,8 +273,11 @@ export class PostgresDialect extends Dialect {
     let stopped = false;
     let recovering = false;
     let retry: NodeJS.Timeout | undefined;
-    const onNotification = (message: { channel: string }) => {
-      if (message.channel === channel) onWake();
+    const onNotification = (message: { channel: string; payload?: string }) => {
+      if (message.channel !== channel) return;
+      const dueAt = Number(message.payload || NaN);
+      if (Number.isSafeInteger(dueAt)) onWake(dueAt);
+      else onWake();
     };
     const detach = (held: PgClient) => {
       held.off('notification', onNotification);

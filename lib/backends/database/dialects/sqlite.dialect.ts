@@ -6,7 +6,7 @@ import type { SqlBuilder } from '../sql-builder.js';
 import type { TaskTables } from '../task-tables.js';
 import type { ColumnSpec } from '../task-columns.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
-import { Dialect, jsonRows, type ClaimParts } from './dialect.js';
+import { Dialect, jsonRows, type TakeParts } from './dialect.js';
 
 const STYLE: DdlStyle = {
   types: {
@@ -32,7 +32,7 @@ const WRITE_LOCK_WAIT_MS = 10_000;
 /** Tries at switching the database to WAL before going on without it. */
 const WAL_ATTEMPTS = 5;
 
-/** SQLite: one `UPDATE … WHERE seq IN (SELECT … LIMIT n) RETURNING *` statement; WAL and busy_timeout on. */
+/** SQLite: a take (a claim, a promotion) is one `UPDATE … WHERE seq IN (SELECT … LIMIT n) RETURNING …` statement; WAL and busy_timeout on. */
 export class SqliteDialect extends Dialect {
   protected readonly ddl = STYLE;
   protected override readonly transientErrors = [
@@ -181,11 +181,11 @@ export class SqliteDialect extends Dialect {
     }
   }
 
-  protected override claimSql(
+  protected override takeSql(
     table: string,
-    parts: ClaimParts,
+    parts: TakeParts,
     sql: SqlBuilder,
   ): string {
-    return `UPDATE ${table} SET ${parts.setRunning(sql)} WHERE seq IN (${parts.selectReady(sql)}) RETURNING *`;
+    return `UPDATE ${table} SET ${parts.set(sql)} WHERE seq IN (${parts.select(sql)}) RETURNING ${parts.returning}`;
   }
 }

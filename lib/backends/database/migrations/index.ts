@@ -5,6 +5,7 @@ import { partialTaskIndexesMigration } from './partial-task-indexes.migration.js
 import { uniqueTaskKeysMigration } from './unique-task-keys.migration.js';
 import { taskSchedulesMigration } from './task-schedules.migration.js';
 import { taskOutboxMigration } from './task-outbox.migration.js';
+import { scheduledStatusMigration } from './scheduled-status.migration.js';
 
 /**
  * The migrations for a DatabaseBackend with a custom `tableName`, in order.
@@ -20,6 +21,7 @@ export function createTaskMigrations(
     cancelRequestsMigration(tableName),
     taskSchedulesMigration(tableName),
     taskOutboxMigration(tableName),
+    scheduledStatusMigration(tableName),
   ];
 }
 
