@@ -191,6 +191,8 @@ export const TaskMessages = {
   ) =>
     `Backend '${alias}': ${count} enqueue(s) of task '${name}' could not be written to the outbox in your transaction: ${cause}. ` +
     `Nothing is enqueued; check that the outbox table exists on the transaction's DataSource (tasks:check).`,
+  outboxRelayStalled: (alias: string, count: number, ms: number) =>
+    `Backend '${alias}' did not store ${count} relayed outbox row(s) within ${ms} ms: they stay in the outbox and are relayed again once the sweep's hold on them runs out. Check that the backend's store (Redis, its database) answers.`,
   outboxRelayFailed: (alias: string, name: string, count: number) =>
     `Task '${name}': ${count} enqueue(s) committed to the outbox of backend '${alias}' could not be relayed to it after the commit. ` +
     `They stay in the outbox, and a worker of '${alias}' (tasks:work or the in-process worker) relays them once the backend answers: do not enqueue them again.`,
@@ -198,8 +200,21 @@ export const TaskMessages = {
     `Backend '${alias}': ${count} task(s) relayed from the outbox could not be deleted from it (${reason(error)}); a worker's sweep deletes them later, without storing them twice.`,
   outboxRelayed: (alias: string, count: number) =>
     `Backend '${alias}': relayed ${count} task(s) from its outbox, committed by a process that did not relay them itself.`,
-  outboxRowUnreadable: (alias: string, id: string, problem: string) =>
-    `Backend '${alias}': the outbox row of task ${id} cannot be read (${problem}) and is left in the outbox table; look into it, then delete it.`,
+  outboxRowUnreadable: (
+    alias: string,
+    id: string,
+    problem: string,
+    asideMs: number,
+  ) =>
+    `Backend '${alias}': the outbox row of task ${id} cannot be read (${problem}); it is left in the outbox table, tried again in ${Math.round(asideMs / 60_000)} min. Look into it, then delete it.`,
+
+  outboxRowRefused: (
+    alias: string,
+    id: string,
+    problem: string,
+    asideMs: number,
+  ) =>
+    `Backend '${alias}' refused the outbox row of task ${id} (${problem}) while it stored the others; the row is left in the outbox table, tried again in ${Math.round(asideMs / 60_000)} min. Look into it, then delete it.`,
 
   dispatchFailed: (name: string, count: number) =>
     `Task '${name}': ${count} enqueue(s) held until a commit could not be stored after it; the committed work stands, the task(s) were not enqueued.`,

@@ -240,7 +240,7 @@ export abstract class TaskBackend {
       rows.filter((row) => !stored.has(row.id)),
     )) {
       try {
-        const added = await this.enqueue(
+        const added = await this.enqueueRelayed(
           this.host.resolveTask(batch[0]),
           batch,
         );
@@ -251,6 +251,14 @@ export abstract class TaskBackend {
       }
     }
     return rows.map((row) => results.get(row.id) ?? this.toResult(row));
+  }
+
+  /** Stores a batch of relayed rows: as `enqueue`, unless the backend must write them otherwise. */
+  protected enqueueRelayed(
+    task: TaskDefinition<any, any>,
+    rows: TaskResultData[],
+  ): Promise<TaskResult<any>[]> {
+    return this.enqueue(task, rows);
   }
 
   /** The ids of `rows` whose result this backend stores: what makes `relay` idempotent. Backends with `supportsRelay` implement it. */

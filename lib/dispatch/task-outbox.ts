@@ -21,8 +21,38 @@ import { findProvider } from './find-provider.js';
 export const OUTBOX_GRACE_MS = 5_000;
 /** How long a sweep holds the rows it took: another sweep takes them again only if it has not deleted them by then. */
 const OUTBOX_LEASE_MS = 15_000;
+/** How long a row that cannot be relayed (unreadable, or refused by the backend) is left aside before a sweep tries it again. */
+const SET_ASIDE_MS = 3_600_000;
 /** Rows a sweep relays at once. */
 const OUTBOX_BATCH = 100;
+/**
+ * How long the committing code waits for the relay of its rows: they are
+ * already durable, so a backend that does not answer (Redis frozen) delays
+ * a COMMIT, and the connection it holds, this long at most; the relay goes
+ * on meanwhile, and the sweep takes over if it never ends.
+ */
+const COMMIT_WAIT_MS = 1_000;
+/** How long a sweep waits for a relay: less than its hold, so that it never relays rows another sweep took again. */
+const SWEEP_RELAY_MS = OUTBOX_LEASE_MS / 3;
+
+/** Resolves with `work`, or after `ms` (`late` is then true) while `work` goes on. */
+async function waitAtMost<T>(
+  work: Promise<T>,
+  ms: number,
+): Promise<{ late: true } | { late: false; value: T }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ late: true }>((resolve) => {
+    timer = setTimeout(() => resolve({ late: true }), ms);
+  });
+  try {
+    return await Promise.race([
+      work.then((value) => ({ late: false as const, value })),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 const reason = (error: unknown): string =>
   (error as Error)?.message ?? String(error);
@@ -83,7 +113,12 @@ export class TaskOutbox {
       );
     }
     const held = rows.map((row) => backend.toResult(row));
-    scope.onCommit(() => this.relayCommitted(backend, store, rows, held));
+    scope.onCommit(async () => {
+      await waitAtMost(
+        this.relayCommitted(backend, store, rows, held),
+        COMMIT_WAIT_MS,
+      );
+    });
     return held;
   }
 
@@ -103,27 +138,81 @@ export class TaskOutbox {
         OUTBOX_LEASE_MS,
       );
       const rows: TaskResultData[] = [];
+      const unreadable: string[] = [];
       for (const { id, data, problem } of entries) {
         if (data) rows.push(data);
-        else
+        else {
+          unreadable.push(id);
           this.logger.error(
             TaskMessages.outboxRowUnreadable(
               backend.alias,
               id,
               String(problem),
+              SET_ASIDE_MS,
             ),
           );
+        }
       }
-      if (rows.length > 0) {
-        await backend.relay(rows);
-        await this.remove(backend, store, rows);
-        relayed += rows.length;
-      }
+      if (unreadable.length) await store.postpone(unreadable, SET_ASIDE_MS);
+      if (rows.length > 0)
+        relayed += await this.relayTaken(backend, store, rows);
       if (entries.length < OUTBOX_BATCH) break;
     }
     if (relayed > 0)
       this.logger.log(TaskMessages.outboxRelayed(backend.alias, relayed));
     return relayed;
+  }
+
+  /**
+   * Relays rows a sweep took and deletes them; returns how many. When the
+   * batch fails, row by row: a row the backend refuses on its own (one it
+   * cannot store) is set aside for `SET_ASIDE_MS`, logged, and does not
+   * hold the others back; when every row fails, the backend is taken to be
+   * down and the first error is thrown.
+   */
+  private async relayTaken(
+    backend: TaskBackend,
+    store: OutboxStore,
+    rows: TaskResultData[],
+  ): Promise<number> {
+    const relay = async (batch: TaskResultData[]) => {
+      const relayed = await waitAtMost(backend.relay(batch), SWEEP_RELAY_MS);
+      if (relayed.late)
+        throw new InvalidTaskBackendError(
+          TaskMessages.outboxRelayStalled(
+            backend.alias,
+            batch.length,
+            SWEEP_RELAY_MS,
+          ),
+        );
+    };
+    try {
+      await relay(rows);
+      await this.remove(backend, store, rows);
+      return rows.length;
+    } catch (error) {
+      if (rows.length === 1) throw error;
+      const relayed: TaskResultData[] = [];
+      const refused = new Map<string, unknown>();
+      for (const row of rows)
+        await relay([row]).then(
+          () => relayed.push(row),
+          (failure: unknown) => refused.set(row.id, failure),
+        );
+      if (relayed.length === 0) throw error;
+      await this.remove(backend, store, relayed);
+      await store.postpone([...refused.keys()], SET_ASIDE_MS);
+      for (const [id, failure] of refused)
+        this.logger.error(
+          TaskMessages.outboxRowRefused(
+            backend.alias,
+            id,
+            reason(failure),
+            SET_ASIDE_MS,
+          ),
+        );
+      return relayed.length;
+    }
   }
 
   /** The problems of the outbox of `backend` (none without one): its table missing or behind, its database unreachable. */

@@ -211,7 +211,13 @@ describeWithRedis('BullMQBackend with an outbox', () => {
         await inTransaction(async () => {
           committed = await queue.enqueue(RedisRecordedTasks, 'record', 6);
         });
-        // The relay after COMMIT failed: reported, never thrown; the row stays.
+        // The relay after COMMIT failed (the commit waited for it a moment
+        // only): reported, never thrown; the row stays.
+        await waitFor(
+          'the relay after COMMIT to fail',
+          async () => failures().length > 0,
+          15_000,
+        );
         expect(failures().map((event) => event.result.id)).toEqual([
           committed.id,
         ]);
@@ -242,6 +248,12 @@ describeWithRedis('BullMQBackend with an outbox', () => {
           queue
             .task(RedisRecordedTasks, 'record')
             .enqueueMany(Array.from({ length: total }, (_, i) => [i])),
+        );
+        // Cut until the relays after COMMIT have failed: the rows are the sweeps'.
+        await waitFor(
+          'the relays after COMMIT to fail',
+          async () => failures().length === total,
+          15_000,
         );
       } finally {
         proxy.restore();

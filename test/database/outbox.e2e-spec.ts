@@ -172,6 +172,51 @@ describe.each(availableDatabases())(
       ).resolves.toBe(0);
     }, 60_000);
 
+    // Only PostgreSQL refuses such a row: SQLite stores any value in any
+    // column, and MariaDB's insert reads it as a number.
+    (db.name === 'postgres' ? it : it.skip)(
+      'sets aside a row the backend refuses, relaying and deleting the rows swept with it',
+      async () => {
+        await taskDs.query(
+          `ALTER TABLE ${taskTable} RENAME TO ${taskTable}_away`,
+        );
+        const committed: TaskResult<number>[] = [];
+        try {
+          await inTransaction(async () => {
+            for (const n of [1, 2, 3])
+              committed.push(await queue.enqueue(OutboxTasks, 'double', n));
+          });
+        } finally {
+          await taskDs.query(
+            `ALTER TABLE ${taskTable}_away RENAME TO ${taskTable}`,
+          );
+        }
+        // One of them damaged: a priority that is not a number.
+        const [bad, ...good] = committed;
+        const [row] = await appDs.query(
+          `SELECT payload FROM ${appTable}_outbox WHERE id = '${bad.id}'`,
+        );
+        const payload = JSON.stringify({
+          ...JSON.parse(String(row.payload)),
+          priority: 'high',
+        });
+        await appDs.query(
+          `UPDATE ${appTable}_outbox SET payload = '${payload}' WHERE id = '${bad.id}'`,
+        );
+        await appDs.query(`UPDATE ${appTable}_outbox SET available_at = 0`);
+        const outbox = moduleRef.get(TaskOutbox);
+        await expect(outbox.sweep(queue.backend())).resolves.toBe(2);
+        expect((await taskIds()).sort()).toEqual(good.map((r) => r.id).sort());
+        expect(await outboxIds()).toEqual([bad.id]);
+        // Set aside: the next sweeps leave it alone.
+        await expect(outbox.sweep(queue.backend())).resolves.toBe(0);
+        const [{ at }] = await appDs.query(
+          `SELECT available_at AS at FROM ${appTable}_outbox`,
+        );
+        expect(Number(at)).toBeGreaterThan(Date.now() + 30 * 60_000);
+      },
+    );
+
     it('reports a missing outbox table with the migrations to run, and refuses the enqueue', async () => {
       const unmigrated = queue.backend('unmigrated');
       const [problem, ...more] = await moduleRef

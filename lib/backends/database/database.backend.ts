@@ -138,6 +138,28 @@ export class DatabaseBackend extends TaskBackend {
     task: TaskDefinition<any, any>,
     rows: TaskResultData[],
   ): Promise<TaskResult<any>[]> {
+    return this.write(task, rows, true);
+  }
+
+  /**
+   * Relayed rows (an outbox's, after its transaction committed) are written
+   * on the backend's own connection, never in a transaction the
+   * application holds on it (SQLite): one that rolled back would take them
+   * along after their outbox rows were deleted.
+   */
+  protected override enqueueRelayed(
+    task: TaskDefinition<any, any>,
+    rows: TaskResultData[],
+  ): Promise<TaskResult<any>[]> {
+    return this.write(task, rows, false);
+  }
+
+  /** Stores `rows`; with `joinShared`, in a transaction the application holds on the backend's connection (see `Dialect.sharedTransaction`). */
+  private async write(
+    task: TaskDefinition<any, any>,
+    rows: TaskResultData[],
+    joinShared: boolean,
+  ): Promise<TaskResult<any>[]> {
     const { sql, tasks } = await this.store.open();
     const transaction =
       task.transaction && (await this.store.joins(task.transaction))
@@ -151,13 +173,15 @@ export class DatabaseBackend extends TaskBackend {
     let results: TaskResult<any>[];
     let stored: TaskResult<any>[];
     if (rows.every((data) => data.uniqueKey === null)) {
-      await tasks.insert(rows.map(encodeNewRow), transaction).catch(fail);
+      await tasks
+        .insert(rows.map(encodeNewRow), transaction, joinShared)
+        .catch(fail);
       results = stored = rows.map((data) => this.toResult(data));
     } else {
       // One row per key (the first), then each row that another holds the key of.
       const { written, writtenFor } = firstPerKey(rows);
       const holders = await tasks
-        .insertUnique(written.map(encodeNewRow), transaction)
+        .insertUnique(written.map(encodeNewRow), transaction, joinShared)
         .catch(fail);
       stored = [];
       const outcomes = written.map((data) => {

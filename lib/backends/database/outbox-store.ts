@@ -119,6 +119,18 @@ export class OutboxStore {
     }
   }
 
+  /** Leaves the rows of these ids to no sweep for `ms` (rows that could not be relayed). */
+  async postpone(ids: readonly string[], ms: number): Promise<void> {
+    for (const chunk of idChunks(ids)) {
+      const sql = new SqlBuilder(this.dialect);
+      await this.sql.write(
+        `UPDATE ${this.table} SET available_at = ${this.dialect.clockMs} + ${sql.p(ms, 'bigint')} ` +
+          `WHERE id IN (${sql.list(chunk, 'text')})`,
+        sql.params,
+      );
+    }
+  }
+
   /** Closes the store's own connection, if it has one apart from the application's. */
   async close(): Promise<void> {
     await this.sql.close();

@@ -144,6 +144,13 @@ export interface IndexSpec<Column extends string = TaskColumnName> {
  */
 export const SCHEDULED = 'SCHEDULED';
 
+/**
+ * The rows that hold their unique key: READY (due or deferred) or RUNNING.
+ * Spelled once, as queries must repeat a partial index's condition to the
+ * letter for SQLite to use the index.
+ */
+export const HOLDING_KEY = `status IN ('READY', 'RUNNING', '${SCHEDULED}')`;
+
 /** The READY rows in the order claims take them. */
 export const CLAIM_INDEX: IndexSpec = {
   suffix: 'claim',
@@ -159,7 +166,7 @@ export const CLAIM_INDEX: IndexSpec = {
 export const UNIQUE_KEY_INDEX: IndexSpec = {
   suffix: 'unique',
   columns: ['task_name', 'unique_key'],
-  partial: `unique_key IS NOT NULL AND status IN ('READY', 'RUNNING', '${SCHEDULED}')`,
+  partial: `unique_key IS NOT NULL AND ${HOLDING_KEY}`,
   unique: true,
 };
 

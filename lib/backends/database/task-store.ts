@@ -9,6 +9,7 @@ import type { InsertWake, TakeParts } from './dialects/dialect.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
 import { SqlBuilder } from './sql-builder.js';
 import {
+  HOLDING_KEY,
   CLAIM_INDEX,
   INSERT_COLUMNS,
   SCHEDULED_INDEX,
@@ -26,9 +27,6 @@ const { READY, RUNNING, CANCELLED } = TaskResultStatus;
 
 /** The stored statuses of a READY result: due, or deferred. */
 const PENDING = `status IN ('${READY}', '${SCHEDULED}')`;
-
-/** The stored statuses of a result that holds its unique key: READY (due or deferred) or RUNNING. */
-const HOLDING = `status IN ('${READY}', '${SCHEDULED}', '${RUNNING}')`;
 
 /**
  * How soon a deferred row must fall due for its insert to tell listening
@@ -130,11 +128,20 @@ export class TaskStore {
   }
 
   /** Inserts rows (already encoded), joining `manager`'s transaction when given. */
-  async insert(rows: NewRow[], manager?: EntityManager | null): Promise<void> {
+  async insert(
+    rows: NewRow[],
+    manager?: EntityManager | null,
+    joinShared = true,
+  ): Promise<void> {
     const chunks = [...this.dialect.chunks(rows)];
-    await this.writeRows(manager, chunks.length > 1, async (runner) => {
-      for (const chunk of chunks) await this.insertChunk(runner, chunk);
-    });
+    await this.writeRows(
+      manager,
+      chunks.length > 1,
+      async (runner) => {
+        for (const chunk of chunks) await this.insertChunk(runner, chunk);
+      },
+      joinShared,
+    );
   }
 
   /**
@@ -150,6 +157,7 @@ export class TaskStore {
   async insertUnique(
     rows: NewRow[],
     manager?: EntityManager | null,
+    joinShared = true,
   ): Promise<Map<string, TaskRow>> {
     const skip = this.dialect.skipConflictsSql(
       this.sql.tables,
@@ -165,37 +173,43 @@ export class TaskStore {
     const atomic =
       !this.dialect.serialTransactions ||
       [...this.dialect.chunks(sorted)].length > 1;
-    return this.writeRows(manager, atomic, async (runner) => {
-      const holders = new Map<string, TaskRow>();
-      let pending = sorted;
-      for (let round = 1; pending.length > 0; round++) {
-        if (round > UNIQUE_KEY_ROUNDS)
-          throw new InvalidTaskBackendError(
-            TaskMessages.uniqueKeysUnsettled(
-              String(pending[0].task_name),
-              pending.map((row) => String(row.unique_key)),
-              UNIQUE_KEY_ROUNDS,
-            ),
-          );
-        const unsettled: NewRow[] = [];
-        for (const chunk of this.dialect.chunks(pending)) {
-          const inserted = await this.insertChunk(runner, chunk, skip);
-          // Without the ids inserted (MySQL), every key is looked up: a row of this chunk holding it was inserted.
-          const refused = chunk.filter(
-            (row) => row.unique_key !== null && !inserted?.has(String(row.id)),
-          );
-          const held = await this.heldKeys(runner, refused);
-          for (const row of refused) {
-            const holder = held.get(heldKey(row.task_name, row.unique_key));
-            if (!holder) unsettled.push(row);
-            else if (String(holder.id) !== row.id)
-              holders.set(String(row.id), holder);
+    return this.writeRows(
+      manager,
+      atomic,
+      async (runner) => {
+        const holders = new Map<string, TaskRow>();
+        let pending = sorted;
+        for (let round = 1; pending.length > 0; round++) {
+          if (round > UNIQUE_KEY_ROUNDS)
+            throw new InvalidTaskBackendError(
+              TaskMessages.uniqueKeysUnsettled(
+                String(pending[0].task_name),
+                pending.map((row) => String(row.unique_key)),
+                UNIQUE_KEY_ROUNDS,
+              ),
+            );
+          const unsettled: NewRow[] = [];
+          for (const chunk of this.dialect.chunks(pending)) {
+            const inserted = await this.insertChunk(runner, chunk, skip);
+            // Without the ids inserted (MySQL), every key is looked up: a row of this chunk holding it was inserted.
+            const refused = chunk.filter(
+              (row) =>
+                row.unique_key !== null && !inserted?.has(String(row.id)),
+            );
+            const held = await this.heldKeys(runner, refused);
+            for (const row of refused) {
+              const holder = held.get(heldKey(row.task_name, row.unique_key));
+              if (!holder) unsettled.push(row);
+              else if (String(holder.id) !== row.id)
+                holders.set(String(row.id), holder);
+            }
           }
+          pending = unsettled;
         }
-        pending = unsettled;
-      }
-      return holders;
-    });
+        return holders;
+      },
+      joinShared,
+    );
   }
 
   /**
@@ -220,7 +234,7 @@ export class TaskStore {
     const found: TaskRow[] = (
       await runner.query(
         `SELECT * FROM ${this.through(UNIQUE_KEY_INDEX)} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
-          `AND ${HOLDING}${this.dialect.latestRowsSql}`,
+          `AND ${HOLDING_KEY}${this.dialect.latestRowsSql}`,
         sql.params,
         true,
       )
@@ -280,18 +294,24 @@ export class TaskStore {
   }
 
   /**
-   * Runs `write` in `manager`'s transaction (or the one the application
-   * holds on a shared connection), else on a connection of the store's,
-   * in a transaction of its own when `atomic`.
+   * Runs `write` in `manager`'s transaction (or, with `joinShared`, the one
+   * the application holds on a shared connection), else on a connection of
+   * the store's, in a transaction of its own when `atomic`.
    */
   private async writeRows<T>(
     manager: EntityManager | null | undefined,
     atomic: boolean,
     write: (runner: QueryRunner) => Promise<T>,
+    joinShared = true,
   ): Promise<T> {
     const joined =
       manager?.queryRunner ??
-      this.dialect.sharedTransaction(this.sql.dataSource, this.sql.connection);
+      (joinShared
+        ? this.dialect.sharedTransaction(
+            this.sql.dataSource,
+            this.sql.connection,
+          )
+        : null);
     if (joined) return write(joined);
     return this.sql.withRunner((runner) =>
       atomic ? this.sql.inTransaction(runner, write) : write(runner),
@@ -602,7 +622,7 @@ export class TaskStore {
       `UPDATE ${this.tasks} SET cancel_requested_at = COALESCE(cancel_requested_at, ${sql.p(now, 'bigint')}), ` +
         `finished_at = CASE WHEN ${PENDING} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
         `status = CASE WHEN ${PENDING} THEN '${CANCELLED}' ELSE status END ` +
-        `WHERE ${where(sql)} AND ${HOLDING}`,
+        `WHERE ${where(sql)} AND ${HOLDING_KEY}`,
       sql.params,
     );
   }
