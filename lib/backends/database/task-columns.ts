@@ -152,6 +152,14 @@ export const CLAIM_INDEX: IndexSpec = {
 };
 
 /**
+ * The stored statuses of a result that holds its unique key, as an SQL
+ * list in the order the unique index's condition spells them: a query
+ * that the index serves spells them alike (SQLite matches a partial
+ * index's condition to a query's terms as they are written).
+ */
+export const KEY_HOLDING_STATUSES = `('READY', 'RUNNING', '${SCHEDULED}')`;
+
+/**
  * At most one READY (or SCHEDULED: see `SCHEDULED`) or RUNNING result per
  * task and unique key: what makes unique tasks race-free, and what an
  * enqueue of one looks its holder up by.
@@ -159,7 +167,7 @@ export const CLAIM_INDEX: IndexSpec = {
 export const UNIQUE_KEY_INDEX: IndexSpec = {
   suffix: 'unique',
   columns: ['task_name', 'unique_key'],
-  partial: `unique_key IS NOT NULL AND status IN ('READY', 'RUNNING', '${SCHEDULED}')`,
+  partial: `unique_key IS NOT NULL AND status IN ${KEY_HOLDING_STATUSES}`,
   unique: true,
 };
 

@@ -11,6 +11,7 @@ import { SqlBuilder } from './sql-builder.js';
 import {
   CLAIM_INDEX,
   INSERT_COLUMNS,
+  KEY_HOLDING_STATUSES,
   SCHEDULED_INDEX,
   UNIQUE_KEY_INDEX,
   type ColumnSpec,
@@ -28,7 +29,7 @@ const { READY, RUNNING, CANCELLED } = TaskResultStatus;
 const PENDING = `status IN ('${READY}', '${SCHEDULED}')`;
 
 /** The stored statuses of a result that holds its unique key: READY (due or deferred) or RUNNING. */
-const HOLDING = `status IN ('${READY}', '${SCHEDULED}', '${RUNNING}')`;
+const HOLDING = `status IN ${KEY_HOLDING_STATUSES}`;
 
 /**
  * How soon a deferred row must fall due for its insert to tell listening
