@@ -33,10 +33,10 @@ export class SqlStoreProbe implements TaskStoreProbe {
       );
   }
 
-  /** Tasks not yet finished (a count: a scan of the table where the statistics favour one). */
+  /** Tasks not yet finished, deferred ones (SCHEDULED) included (a count: a scan of the table where the statistics favour one). */
   async remaining(): Promise<number> {
     const [row] = await this.dataSource.query(
-      `SELECT COUNT(*) AS n FROM ${this.table} WHERE status IN ('READY', 'RUNNING')`,
+      `SELECT COUNT(*) AS n FROM ${this.table} WHERE status IN ('READY', 'SCHEDULED', 'RUNNING')`,
     );
     return Number(row.n);
   }

@@ -145,7 +145,7 @@ describe.each(availableDatabases())(
 
       expect((await queue.getResult(later.id)).status).toBe(READY);
       expect((await admin.status()).counts).toEqual([
-        { queue: 'default', status: READY, count: 2, precision: 'exact' },
+        expect.objectContaining({ queue: 'default', status: READY, count: 2 }),
       ]);
       const listed = await admin.results!.list({ status: READY, limit: 10 });
       expect(

@@ -7,7 +7,8 @@ import { TaskMessages } from '../../tasks.messages.js';
 import type { ResultFilter } from '../results-admin.js';
 import { SqlBuilder } from './sql-builder.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
-import { SCHEDULED, storedStatuses } from './stored-status.js';
+import { KEY_HOLDING_STATUSES } from './task-columns.js';
+import { storedStatuses } from './stored-status.js';
 
 const { READY, FAILED, CANCELLED } = TaskResultStatus;
 
@@ -241,7 +242,7 @@ export class ResultStore {
     const [row] = await this.sql.read(
       `SELECT r.unique_key FROM ${this.tasks} r JOIN ${this.tasks} h ` +
         `ON h.task_name = r.task_name AND ${dialect.exact('h.unique_key')} = ${dialect.exact('r.unique_key')} ` +
-        `WHERE r.id = ${sql.p(id, 'text')} AND h.id <> r.id AND h.status IN ('${READY}', '${SCHEDULED}', '${TaskResultStatus.RUNNING}')`,
+        `WHERE r.id = ${sql.p(id, 'text')} AND h.id <> r.id AND h.status IN ${KEY_HOLDING_STATUSES}`,
       sql.params,
     );
     return row ? String(row.unique_key) : null;

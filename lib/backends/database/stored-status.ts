@@ -50,7 +50,9 @@ export function shownStatus(stored: string): string {
 
 /** The statuses rows of results in `status` may hold. */
 export function storedStatusesOf(status: TaskResultStatus): string[] {
-  return everyStoredStatus().filter((stored) => publicStatus(stored) === status);
+  return everyStoredStatus().filter(
+    (stored) => publicStatus(stored) === status,
+  );
 }
 
 /** The stored statuses of results in one of `statuses` (one the backend never writes as it is). */

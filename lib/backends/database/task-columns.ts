@@ -144,19 +144,20 @@ export interface IndexSpec<Column extends string = TaskColumnName> {
  */
 export const SCHEDULED = 'SCHEDULED';
 
-/**
- * The rows that hold their unique key: READY (due or deferred) or RUNNING.
- * Spelled once, as queries must repeat a partial index's condition to the
- * letter for SQLite to use the index.
- */
-export const HOLDING_KEY = `status IN ('READY', 'RUNNING', '${SCHEDULED}')`;
-
 /** The READY rows in the order claims take them. */
 export const CLAIM_INDEX: IndexSpec = {
   suffix: 'claim',
   columns: ['priority DESC', 'available_at', 'seq'],
   partial: `status = 'READY'`,
 };
+
+/**
+ * The stored statuses of a result that holds its unique key, as an SQL
+ * list in the order the unique index's condition spells them: a query
+ * that the index serves spells them alike (SQLite matches a partial
+ * index's condition to a query's terms as they are written).
+ */
+export const KEY_HOLDING_STATUSES = `('READY', 'RUNNING', '${SCHEDULED}')`;
 
 /**
  * At most one READY (or SCHEDULED: see `SCHEDULED`) or RUNNING result per
@@ -166,7 +167,7 @@ export const CLAIM_INDEX: IndexSpec = {
 export const UNIQUE_KEY_INDEX: IndexSpec = {
   suffix: 'unique',
   columns: ['task_name', 'unique_key'],
-  partial: `unique_key IS NOT NULL AND ${HOLDING_KEY}`,
+  partial: `unique_key IS NOT NULL AND status IN ${KEY_HOLDING_STATUSES}`,
   unique: true,
 };
 

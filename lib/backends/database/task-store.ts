@@ -9,9 +9,9 @@ import type { InsertWake, TakeParts } from './dialects/dialect.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
 import { SqlBuilder } from './sql-builder.js';
 import {
-  HOLDING_KEY,
   CLAIM_INDEX,
   INSERT_COLUMNS,
+  KEY_HOLDING_STATUSES,
   SCHEDULED_INDEX,
   UNIQUE_KEY_INDEX,
   type ColumnSpec,
@@ -24,6 +24,9 @@ import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error
 import { TaskMessages } from '../../tasks.messages.js';
 
 const { READY, RUNNING, CANCELLED } = TaskResultStatus;
+
+/** The stored statuses of a result that holds its unique key: READY (due or deferred) or RUNNING. */
+const HOLDING = `status IN ${KEY_HOLDING_STATUSES}`;
 
 /** The stored statuses of a READY result: due, or deferred. */
 const PENDING = `status IN ('${READY}', '${SCHEDULED}')`;
@@ -234,7 +237,7 @@ export class TaskStore {
     const found: TaskRow[] = (
       await runner.query(
         `SELECT * FROM ${this.through(UNIQUE_KEY_INDEX)} WHERE task_name IN (${names}) AND ${key} IN (${keys}) ` +
-          `AND ${HOLDING_KEY}${this.dialect.latestRowsSql}`,
+          `AND ${HOLDING}${this.dialect.latestRowsSql}`,
         sql.params,
         true,
       )
@@ -622,7 +625,7 @@ export class TaskStore {
       `UPDATE ${this.tasks} SET cancel_requested_at = COALESCE(cancel_requested_at, ${sql.p(now, 'bigint')}), ` +
         `finished_at = CASE WHEN ${PENDING} THEN ${sql.p(now, 'bigint')} ELSE finished_at END, ` +
         `status = CASE WHEN ${PENDING} THEN '${CANCELLED}' ELSE status END ` +
-        `WHERE ${where(sql)} AND ${HOLDING_KEY}`,
+        `WHERE ${where(sql)} AND ${HOLDING}`,
       sql.params,
     );
   }
