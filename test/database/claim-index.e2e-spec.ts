@@ -9,6 +9,7 @@ import { TaskStore } from '../../lib/backends/database/task-store.js';
 import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
 import { tablesFor } from '../../lib/backends/database/task-tables.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
+import { planOf } from '../support/query-plans.js';
 import {
   availableDatabases,
   closeTestDataSource,
@@ -202,39 +203,6 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
     });
   },
 );
-
-/** The plan of `statement` as one text: each database's EXPLAIN, one line per step. */
-async function planOf(
-  db: TestDatabase,
-  ds: Pick<DataSource, 'query'>,
-  { text, params }: { text: string; params: unknown[] },
-): Promise<string> {
-  if (db.name === 'postgres') {
-    const rows: { 'QUERY PLAN': string }[] = await ds.query(
-      `EXPLAIN ${text}`,
-      params,
-    );
-    return rows.map((r) => r['QUERY PLAN']).join('\n');
-  }
-  if (db.name === 'mariadb') {
-    const rows: {
-      table: string;
-      type: string;
-      key: string | null;
-      Extra: string | null;
-    }[] = await ds.query(`EXPLAIN ${text}`, params);
-    return rows
-      .map(
-        (r) => `table=${r.table} type=${r.type} key=${r.key} extra=${r.Extra}`,
-      )
-      .join('\n');
-  }
-  const rows: { detail: string }[] = await ds.query(
-    `EXPLAIN QUERY PLAN ${text}`,
-    params,
-  );
-  return rows.map((r) => r.detail).join('\n');
-}
 
 /** How each database's plan shows the tasks table read through its ids index, and read whole. */
 const BY_ID: Record<string, (table: string) => RegExp> = {
