@@ -459,6 +459,7 @@ describe.each(availableDatabases())(
       },
     );
 
+    // SQLite only: elsewhere a transactional attempt holds no lock a cancel waits for (the test above).
     (db.name === 'sqlite' ? it : it.skip)(
       'a cancel waits for a transactional attempt holding the write lock, and is refused once it committed',
       async () => {

@@ -168,6 +168,7 @@ describe.each(availableDatabases())(
       });
     });
 
+    // A SQLite file has no server to cut off: it cannot be unreachable.
     (db.name === 'sqlite' ? it.skip : it)(
       'is down while the database is unreachable, and up again once it answers',
       async () => {
