@@ -236,6 +236,9 @@ export class TaskWorker {
         this.claiming = true;
         const claimedAt = Date.now();
         const promotions = this.promoter?.promotions ?? 0;
+        // A task that ends while the claim travels may commit tasks it
+        // enqueued after the claim's snapshot: only an idle claim can drain.
+        const idleAtClaim = this.running.size === 0 && this.buffer.size === 0;
         const claimed = await this.claim(wanted);
         // Only once they are buffered are the claimed tasks known as held.
         if (claimed) this.buffer.add(claimed);
@@ -248,6 +251,7 @@ export class TaskWorker {
           if (
             this.options.batch &&
             claimed.length === 0 &&
+            idleAtClaim &&
             this.running.size === 0 &&
             this.buffer.size === 0 &&
             !this.retryDueSoon(claimedAt) &&

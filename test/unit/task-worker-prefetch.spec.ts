@@ -180,3 +180,31 @@ describe('a worker keeping claimed tasks ready', () => {
     expect(heldByBeats.some((ids) => ids.includes('X'))).toBe(true);
   });
 });
+
+describe('a batch worker', () => {
+  it('claims again before it exits when a task ended while an empty claim travelled', async () => {
+    const queue = new ScriptedQueue();
+    queue.claimDelayMs = 100;
+    queue.claims.push(() => [scriptedTask('A')]);
+    // Taken in the claim made while A runs: it saw the store before A committed.
+    queue.claims.push(() => []);
+    queue.completeImpl = (records) => {
+      // A commits a follow-up task together with its outcome.
+      if (records.some((record) => record.data.id === 'A'))
+        queue.claims.push(() => [scriptedTask('F')]);
+      return records.map((record) => record.data.id);
+    };
+    const ran: string[] = [];
+    const worker = scriptedWorker(
+      queue,
+      scriptedRunner(async (id) => {
+        ran.push(id);
+        if (id === 'A') await sleep(60);
+        return 1;
+      }),
+      { batch: true, intervalMs: 10 },
+    );
+    expect(await worker.run()).toBe('drained');
+    expect(ran).toEqual(['A', 'F']);
+  });
+});
