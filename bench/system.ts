@@ -23,8 +23,13 @@ export interface ScaleOperations {
    * half finished before `pruneBefore`, the rest after it.
    */
   fillFinished(n: number, pruneBefore: Date): Promise<void>;
-  /** Brings the database's statistics of the table up to date, as it would have them in service. */
-  analyze(): Promise<void>;
+  /**
+   * Brings the table to the state it would be in after long service: its
+   * statistics up to date, and what the fill left for the database to write
+   * out (vacuum's, a checkpoint's work) written, so that no drain measured
+   * next pays for the fill.
+   */
+  settle(): Promise<void>;
   /** What `tasks:status` reads of the backend. */
   status(): Promise<ShownCount[]>;
   /** What `tasks:prune` does: deletes the finished results older than `before`; returns how many. */

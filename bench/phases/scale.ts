@@ -50,7 +50,7 @@ export const scalePhase: Phase = {
     const deferredFill = await stopwatch(() =>
       scale.fillDeferred(settings.deferred, new Date(Date.now() + DAY_MS)),
     );
-    await scale.analyze();
+    await scale.settle();
     check();
     const deferredMs = await drain(run);
 
@@ -58,7 +58,7 @@ export const scalePhase: Phase = {
     const pruneBefore = new Date(Date.now() - KEEP_MS);
     const finishedFill = await stopwatch(async () => {
       await scale.fillFinished(settings.finished, pruneBefore);
-      await scale.analyze();
+      await scale.settle();
     });
     check();
     const finishedMs = await drain(run);

@@ -93,8 +93,9 @@ export class SqlScaleOperations implements ScaleOperations {
     );
   }
 
-  analyze(): Promise<void> {
-    return analyze(this.dataSource, this.db, this.table);
+  async settle(): Promise<void> {
+    await analyze(this.dataSource, this.db, this.table);
+    if (this.db === 'postgres') await this.dataSource.query('CHECKPOINT');
   }
 
   private admin() {

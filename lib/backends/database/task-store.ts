@@ -2,6 +2,7 @@
 // table, for all three databases, in one place, so that the guards they share
 // (held by this worker, this attempt, a lease by the database clock) stay
 // visibly the same.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EntityManager, QueryRunner } from 'typeorm';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import type { CompletionReport } from '../worker-queue.js';
@@ -652,7 +653,9 @@ export class TaskStore {
    * over the entries of rows already deleted (the database keeps them until
    * it cleans up). Each batch is deleted by its keys in a statement (a
    * transaction) of its own that checks its rows again: short locks on
-   * finished rows only, never on the READY rows claims take.
+   * finished rows only, never on the READY rows claims take. After each
+   * full batch it waits as long as the batch took, so that a prune of
+   * millions of rows keeps the database busy half of its time at most.
    */
   async prune(
     statuses: readonly TaskResultStatus[],
@@ -676,6 +679,7 @@ export class TaskStore {
     /** Where the next batch starts: at the last batch's finish time, or after it when nothing of it could be deleted. */
     let from: { at: number; inclusive: boolean } | null = null;
     for (;;) {
+      const began = performance.now();
       const select = new SqlBuilder(this.dialect);
       const after: string = from
         ? ` AND finished_at ${from.inclusive ? '>=' : '>'} ${select.p(from.at, 'bigint')}`
@@ -697,6 +701,8 @@ export class TaskStore {
       );
       total += deleted;
       if (rows.length < batchSize) return total;
+      // Half the time at most: the database keeps room for the claims.
+      await sleep(performance.now() - began);
       from = {
         at: Number(rows[rows.length - 1].finished_at),
         inclusive: deleted > 0,
