@@ -33,6 +33,30 @@ const CONCRETE_BACKEND = '^lib/backends/[^/]+/';
 const NESTJS = '(^|/)node_modules/@nestjs/|^@nestjs/';
 const NPM_PACKAGE = '(^|/)node_modules/';
 
+/**
+ * A rule that keeps `from` from importing concrete backends (`to`, by
+ * default any file of lib/backends/<name>/, described as `what`); its
+ * comment names the importer (`who`) and what to do `instead`.
+ * @param {{ name: string, from: string, who: string, instead: string, to?: string, what?: string }} rule
+ * @returns {import('dependency-cruiser').IForbiddenRuleType}
+ */
+function noConcreteBackends({
+  name,
+  from,
+  who,
+  instead,
+  to = CONCRETE_BACKEND,
+  what = 'a concrete backend (lib/backends/<name>/)',
+}) {
+  return {
+    name,
+    comment: `${who} does not import ${what}. ${instead}`,
+    severity: 'error',
+    from: { path: from },
+    to: { path: to },
+  };
+}
+
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
@@ -112,37 +136,39 @@ module.exports = {
       from: { path: SERVICES },
       to: { path: '^lib/', pathNot: [CORE, EXECUTION, BACKENDS, SERVICES] },
     },
-    {
-      name: 'worker-no-concrete-backends',
-      comment:
-        'The worker (lib/worker/) does not import a concrete backend ' +
-        '(lib/backends/<name>/). Depend on the contracts in lib/backends/*.ts ' +
-        'and get the configured backend injected.',
-      severity: 'error',
-      from: { path: '^lib/worker/' },
-      to: { path: CONCRETE_BACKEND },
-    },
-    {
+    noConcreteBackends({
+      name: 'services-no-concrete-backends',
+      from: SERVICES,
+      who:
+        'A service (lib/discovery/, dispatch/, transactions/, events/, ' +
+        'worker/, interfaces/)',
+      instead:
+        'Depend on the contracts in lib/backends/*.ts (add one there for ' +
+        'what the service needs) and get the concrete piece injected: a ' +
+        'token in lib/tasks.constants.ts that lib/tasks.module.ts provides ' +
+        '(as TASKS_OUTBOX_STORE_OPENER, TASKS_DEFAULT_BACKENDS), or the ' +
+        'configured backend itself.',
+    }),
+    noConcreteBackends({
       name: 'cli-no-concrete-backends',
-      comment:
-        'The CLI (lib/cli/) does not import a concrete backend ' +
-        '(lib/backends/<name>/). Work through the contracts in ' +
-        'lib/backends/*.ts on the application context it boots.',
-      severity: 'error',
-      from: { path: '^lib/cli/' },
-      to: { path: CONCRETE_BACKEND },
-    },
-    {
+      from: '^lib/cli/',
+      who: 'The CLI (lib/cli/)',
+      instead:
+        'Work through the contracts in lib/backends/*.ts on the application ' +
+        'context it boots.',
+    }),
+    noConcreteBackends({
       name: 'module-no-concrete-backends',
-      comment:
-        'lib/tasks.module.ts names no concrete backend class ' +
-        '(lib/backends/<name>/*.backend.ts). Wire backends through the ' +
-        'contracts in lib/backends/*.ts; move backend-specific wiring into ' +
-        'that backend (its static moduleImports()).',
-      severity: 'error',
-      from: { path: '^lib/tasks\\.module\\.ts$' },
-      to: { path: '^lib/backends/[^/]+/.*\\.backend\\.ts$' },
-    },
+      from: '^lib/tasks\\.module\\.ts$',
+      who: 'lib/tasks.module.ts',
+      to: '^lib/backends/[^/]+/.*\\.backend\\.ts$',
+      what: 'a concrete backend class (lib/backends/<name>/*.backend.ts)',
+      instead:
+        'Wire backends through the contracts in lib/backends/*.ts; move ' +
+        'backend-specific wiring into that backend (its static ' +
+        'moduleImports()), or into another file of its folder that the ' +
+        'module provides by a token (as immediate/default-backends.ts).',
+    }),
     {
       name: 'terminus-only-in-its-entry-point',
       comment:

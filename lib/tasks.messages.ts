@@ -6,6 +6,12 @@ const reason = (error: unknown): string =>
 const list = (items: readonly string[]): string =>
   items.length ? items.map((item) => `'${item}'`).join(', ') : '(none)';
 
+/** The migration list that creates the tables named after `tasksTable`, as the application writes it. */
+const migrationList = (tasksTable: string): string =>
+  tasksTable === 'nestjs_tasks'
+    ? 'taskMigrations'
+    : `createTaskMigrations('${tasksTable}')`;
+
 /** A count: exact, `~n (estimate)` (from the database's statistics) or `> n` (counting stopped). */
 function countFigure(count: number, precision?: string): string {
   if (precision === 'estimate') return `~${count} (estimate)`;
@@ -172,15 +178,12 @@ export const TaskMessages = {
     `Backend '${alias}' (${backendClass}) cannot relay enqueues from an outbox: it does not implement storedIds(). Remove the alias's 'outbox'.`,
   outboxTableMissing: (
     alias: string,
-    table: string,
-    tasksTable: string,
+    table: { name: string; tasksTable: string; migration: string },
     problem: string,
   ) =>
-    `Backend '${alias}': the outbox table '${table}' is missing or outdated (${problem}). ` +
-    (tasksTable === 'nestjs_tasks'
-      ? `Add taskMigrations to the migrations of the outbox's DataSource and run them`
-      : `Add createTaskMigrations('${tasksTable}') to the migrations of the outbox's DataSource and run them`) +
-    `, or set synchronize: true on it in development.`,
+    `Backend '${alias}': the outbox table '${table.name}' is missing or outdated (${problem}). ` +
+    `Add ${migrationList(table.tasksTable)} to the migrations of the outbox's DataSource and run them (its migration ${table.migration} creates this table), ` +
+    `or set synchronize: true on it in development.`,
   outboxCheckFailed: (alias: string, cause: string) =>
     `Backend '${alias}': the outbox's database could not be checked: ${cause}`,
   outboxWriteFailed: (
@@ -259,9 +262,7 @@ export const TaskMessages = {
     problem: string,
   ) =>
     `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}', '${tables.workers}' and '${tables.schedules}' are missing or outdated (${problem}). ` +
-    (tables.tasks === 'nestjs_tasks'
-      ? `Add taskMigrations to your DataSource's migrations and run them`
-      : `Add createTaskMigrations('${tables.tasks}') to your DataSource's migrations and run them`) +
+    `Add ${migrationList(tables.tasks)} to your DataSource's migrations and run them` +
     `, or set synchronize: true on the DataSource in development.`,
   schemaBehind: (
     alias: string,
@@ -269,7 +270,7 @@ export const TaskMessages = {
     differences: readonly string[],
   ) =>
     `Backend '${alias}' (DatabaseBackend): the tables '${tables.tasks}', '${tables.workers}' and '${tables.schedules}' are behind this version of nestjs-tasks (${differences.join('; ')}). ` +
-    `Run the migrations this version appends to ${tables.tasks === 'nestjs_tasks' ? 'taskMigrations' : `createTaskMigrations('${tables.tasks}')`} ` +
+    `Run the migrations this version appends to ${migrationList(tables.tasks)} ` +
     `(e.g. npx typeorm migration:run -d <your data source file>). synchronize: true never alters existing tables: in development, drop them and restart.`,
   checkFailed: (alias: string, cause: string) =>
     `Backend '${alias}' (DatabaseBackend): the database could not be checked: ${cause}`,

@@ -1,6 +1,8 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { APP_INTERCEPTOR, DiscoveryModule } from '@nestjs/core';
+import { openDatabaseOutboxStore } from './backends/database/database-outbox-store.js';
 import { registerTaskEntities } from './backends/database/task-entities.module.js';
+import { DEFAULT_BACKENDS } from './backends/immediate/default-backends.js';
 import { TaskExplorer } from './discovery/task-explorer.js';
 import { TaskRegistry } from './discovery/task-registry.js';
 import { TaskBackends } from './dispatch/task-backends.js';
@@ -15,7 +17,11 @@ import type {
   TasksOptionsFactory,
 } from './interfaces/tasks-module-options.interface.js';
 import { TaskQueue } from './task-queue.service.js';
-import { TASKS_MODULE_OPTIONS } from './tasks.constants.js';
+import {
+  TASKS_DEFAULT_BACKENDS,
+  TASKS_MODULE_OPTIONS,
+  TASKS_OUTBOX_STORE_OPENER,
+} from './tasks.constants.js';
 import { TasksLifecycle } from './tasks.lifecycle.js';
 import { TaskMessages } from './tasks.messages.js';
 import { RequestLifecycleInterceptor } from './transactions/request-lifecycle.interceptor.js';
@@ -24,6 +30,9 @@ import { InProcessWorker } from './worker/in-process-worker.service.js';
 import { WorkerFactory } from './worker/worker-factory.service.js';
 
 const CORE_PROVIDERS: Provider[] = [
+  // The services know backends by their contracts: the concrete pieces they need come from here.
+  { provide: TASKS_DEFAULT_BACKENDS, useValue: DEFAULT_BACKENDS },
+  { provide: TASKS_OUTBOX_STORE_OPENER, useValue: openDatabaseOutboxStore },
   TaskRegistry,
   TaskEventBus,
   {

@@ -1,8 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { ImmediateBackend } from '../backends/immediate/immediate.backend.js';
 import { TaskBackend, type TaskBackendClass } from '../backends/backend.js';
 import type { TaskBackendHost } from '../backends/backend-host.js';
-import { resolveOutboxOptions } from '../backends/database/outbox-options.js';
+import { resolveOutboxOptions } from '../backends/outbox-options.js';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import type {
   TaskBackendConfig,
@@ -11,13 +10,10 @@ import type {
 import {
   DEFAULT_BACKEND_ALIAS,
   TASKS_BACKEND_OVERRIDE,
+  TASKS_DEFAULT_BACKENDS,
   TASKS_MODULE_OPTIONS,
 } from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
-
-const DEFAULT_BACKENDS: Record<string, TaskBackendConfig> = {
-  [DEFAULT_BACKEND_ALIAS]: { backend: ImmediateBackend },
-};
 
 /** The configured backends, by alias. Construction only stores configuration (backends open lazily). */
 @Injectable()
@@ -26,10 +22,13 @@ export class TaskBackends {
 
   constructor(
     @Inject(TASKS_MODULE_OPTIONS) options: TasksModuleOptions,
+    /** The backends when `options` configures none. */
+    @Inject(TASKS_DEFAULT_BACKENDS)
+    defaults: Readonly<Record<string, TaskBackendConfig>>,
     /** A backend class that stands in for every configured one (TasksTestingModule's DummyBackend). */
     @Optional() @Inject(TASKS_BACKEND_OVERRIDE) override?: TaskBackendClass,
   ) {
-    const configs = options.backends ?? DEFAULT_BACKENDS;
+    const configs = options.backends ?? defaults;
     const aliases = Object.keys(configs);
     if (aliases.length === 0)
       throw new InvalidTaskBackendError(TaskMessages.noBackends());

@@ -1,14 +1,20 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import type { EntityManager } from 'typeorm';
 import type { TaskBackend, TaskCheckMessage } from '../backends/backend.js';
-import { resolveOutboxOptions } from '../backends/database/outbox-options.js';
-import { OutboxStore } from '../backends/database/outbox-store.js';
+import { resolveOutboxOptions } from '../backends/outbox-options.js';
+import type {
+  OutboxStore,
+  OutboxStoreOpener,
+} from '../backends/outbox-store.js';
 import { InvalidTaskBackendError } from '../errors/invalid-task-backend.error.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import type { TaskResult } from '../task/task-result.js';
 import type { TaskResultData } from '../task/task-result-data.js';
-import { LOGGER_CONTEXT } from '../tasks.constants.js';
+import {
+  LOGGER_CONTEXT,
+  TASKS_OUTBOX_STORE_OPENER,
+} from '../tasks.constants.js';
 import { TaskMessages } from '../tasks.messages.js';
 import type { TransactionScope } from '../transactions/transaction-scope.js';
 import { resolveDataSource } from '../typeorm/resolve-data-source.js';
@@ -64,7 +70,8 @@ const reason = (error: unknown): string =>
  * deleted; rows a process left (it died, or the backend did not answer)
  * are relayed by the sweeps of the backend's workers. A relay stores each
  * result at most once (`TaskBackend.relay`), so a row relayed twice is
- * still one task.
+ * still one task. The table is reached through the `OutboxStore` contract,
+ * opened by the `TASKS_OUTBOX_STORE_OPENER` the module provides.
  */
 @Injectable()
 export class TaskOutbox {
@@ -75,13 +82,15 @@ export class TaskOutbox {
   constructor(
     private readonly moduleRef: ModuleRef,
     private readonly events: TaskEventBus,
+    @Inject(TASKS_OUTBOX_STORE_OPENER)
+    private readonly openStore: OutboxStoreOpener,
   ) {}
 
   /** Whether an enqueue for `backend` made inside the transaction of `manager` is written to its outbox. */
   async covers(backend: TaskBackend, manager: EntityManager): Promise<boolean> {
     if (!backend.outbox) return false;
     const store = await this.open(backend);
-    return manager.connection === store.sql.dataSource;
+    return store.joins(manager);
   }
 
   /**
@@ -101,8 +110,12 @@ export class TaskOutbox {
       await store.write(manager, rows, OUTBOX_GRACE_MS);
     } catch (error) {
       throw new InvalidTaskBackendError(
-        store.sql.dialect.isMissingTable(error)
-          ? this.tableMissing(backend, store, reason(error))
+        store.isMissingTable(error)
+          ? TaskMessages.outboxTableMissing(
+              backend.alias,
+              store.table,
+              reason(error),
+            )
           : TaskMessages.outboxWriteFailed(
               backend.alias,
               taskName,
@@ -222,12 +235,15 @@ export class TaskOutbox {
       const store = await this.open(backend);
       const lag = await store.lag();
       if (!lag) return [];
-      const problem =
-        lag.kind === 'missing-tables'
-          ? `no table '${lag.tables.join("', '")}'`
-          : lag.differences.join('; ');
       return [
-        { level: 'error', message: this.tableMissing(backend, store, problem) },
+        {
+          level: 'error',
+          message: TaskMessages.outboxTableMissing(
+            backend.alias,
+            store.table,
+            lag,
+          ),
+        },
       ];
     } catch (error) {
       return [
@@ -299,20 +315,6 @@ export class TaskOutbox {
     }
   }
 
-  private tableMissing(
-    backend: TaskBackend,
-    store: OutboxStore,
-    problem: string,
-  ): string {
-    const { tables } = store.sql;
-    return TaskMessages.outboxTableMissing(
-      backend.alias,
-      tables.outbox,
-      tables.tasks,
-      problem,
-    );
-  }
-
   /** The outbox of `backend`, opened on first use (again after a failure). */
   private open(backend: TaskBackend): Promise<OutboxStore> {
     let opening = this.stores.get(backend.alias);
@@ -326,7 +328,7 @@ export class TaskOutbox {
         dataSource,
         (token) => findProvider(this.moduleRef, token),
         who,
-      ).then((resolved) => OutboxStore.open(resolved, tableName, who));
+      ).then((resolved) => this.openStore(resolved, tableName, who));
       this.stores.set(backend.alias, opening);
       const failed = opening;
       failed.catch(() => {

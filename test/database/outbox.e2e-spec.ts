@@ -4,7 +4,8 @@
  * is written to its outbox in that transaction and relayed to the backend's
  * tables after COMMIT; a rollback (or rolled-back savepoint) leaves nothing
  * in either; a relay that fails after COMMIT leaves the row to a worker's
- * sweep; a missing outbox table is reported with the fix.
+ * sweep; a missing outbox table is reported with the fix, by the outbox's
+ * check (the backend's own looks at its own tables).
  */
 import { Injectable } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
@@ -217,6 +218,23 @@ describe.each(availableDatabases())(
       },
     );
 
+    it("checks the outbox table on the outbox's DataSource, not on the backend's", async () => {
+      // The backend's DataSource has no outbox table: no outbox of this app writes there.
+      await taskDs.query(
+        `ALTER TABLE ${taskTable}_outbox RENAME TO ${taskTable}_outbox_away`,
+      );
+      try {
+        expect(await queue.backend().check()).toEqual([]);
+        expect(await moduleRef.get(TaskOutbox).check(queue.backend())).toEqual(
+          [],
+        );
+      } finally {
+        await taskDs.query(
+          `ALTER TABLE ${taskTable}_outbox_away RENAME TO ${taskTable}_outbox`,
+        );
+      }
+    });
+
     it('reports a missing outbox table with the migrations to run, and refuses the enqueue', async () => {
       const unmigrated = queue.backend('unmigrated');
       const [problem, ...more] = await moduleRef
@@ -227,6 +245,9 @@ describe.each(availableDatabases())(
       expect(problem.message).toContain(`'${appTable}_none_outbox' is missing`);
       expect(problem.message).toContain(
         `createTaskMigrations('${appTable}_none')`,
+      );
+      expect(problem.message).toContain(
+        `NestjsTaskOutbox_${appTable}_none_1796300000000`,
       );
       expect(await moduleRef.get(TaskOutbox).check(queue.backend())).toEqual(
         [],

@@ -14,7 +14,7 @@ import {
 } from '../../lib/index.js';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
-import { OutboxStore } from '../../lib/backends/database/outbox-store.js';
+import { openDatabaseOutboxStore } from '../../lib/backends/database/database-outbox-store.js';
 import { synchronizeTaskTables } from '../../lib/backends/database/synchronize-task-tables.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
 import {
@@ -173,10 +173,15 @@ describe.each(availableDatabases())(
 
     it('an outbox on a DataSource without a DatabaseBackend creates its own table alone', async () => {
       const ds = await open();
-      const store = await OutboxStore.open(ds, undefined, 'The outbox');
+      const store = await openDatabaseOutboxStore(ds, undefined, 'The outbox');
       try {
         expect(await existing(ds)).toEqual([DEFAULT_TABLES.outbox]);
         expect(await store.lag()).toBeNull();
+        expect(store.table).toEqual({
+          name: DEFAULT_TABLES.outbox,
+          tasksTable: DEFAULT_TABLES.tasks,
+          migration: 'NestjsTaskOutbox1796300000000',
+        });
       } finally {
         await store.close();
       }

@@ -1,6 +1,10 @@
 import type { DataSource } from 'typeorm';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
+import {
+  resolveDataSourceOptions,
+  type DataSourceOptions,
+} from '../../typeorm/data-source-options.js';
 
 /** `options` of a DatabaseBackend entry. */
 export interface DatabaseBackendOptions {
@@ -12,29 +16,10 @@ export interface DatabaseBackendOptions {
   leaseMs?: number;
 }
 
-export interface ResolvedDatabaseOptions {
-  dataSource: string | DataSource;
-  tableName: string | undefined;
+export interface ResolvedDatabaseOptions extends DataSourceOptions {
   leaseMs: number;
 }
 
-/** At most 54 characters: the longest name made from it (`<tableName>_schedules`) then fits every database's limit. */
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,53}$/;
-
-/** Whether `value` may be a `dataSource` option: a name, or a TypeORM DataSource. */
-export function isDataSourceOption(value: unknown): boolean {
-  return (
-    typeof value === 'string' ||
-    (typeof value === 'object' && value !== null && 'driver' in value)
-  );
-}
-
-/** Whether `value` may be a `tableName` option (undefined: the default). */
-export function isTableNameOption(value: unknown): boolean {
-  return (
-    value === undefined || (typeof value === 'string' && IDENTIFIER.test(value))
-  );
-}
 export const DEFAULT_LEASE_MS = 30_000;
 const MIN_LEASE_MS = 500;
 
@@ -48,17 +33,12 @@ export function resolveDatabaseOptions(
       TaskMessages.badDatabaseOption(alias, message),
     );
   };
-  const known = ['dataSource', 'tableName', 'leaseMs'];
-  const unknown = Object.keys(options).filter((key) => !known.includes(key));
-  if (unknown.length) fail(TaskMessages.unknownOptions(unknown, known));
-  const {
-    dataSource = 'default',
-    tableName,
-    leaseMs = DEFAULT_LEASE_MS,
-  } = options;
-  if (!isDataSourceOption(dataSource))
-    fail(TaskMessages.badDataSourceOption(dataSource));
-  if (!isTableNameOption(tableName)) fail(TaskMessages.badTableName(tableName));
+  const { dataSource, tableName } = resolveDataSourceOptions(
+    options,
+    ['leaseMs'],
+    fail,
+  );
+  const { leaseMs = DEFAULT_LEASE_MS } = options;
   if (
     typeof leaseMs !== 'number' ||
     !Number.isInteger(leaseMs) ||
@@ -66,9 +46,5 @@ export function resolveDatabaseOptions(
   ) {
     fail(TaskMessages.badLeaseMs(leaseMs, MIN_LEASE_MS));
   }
-  return {
-    dataSource: dataSource as string | DataSource,
-    tableName: tableName as string | undefined,
-    leaseMs: leaseMs as number,
-  };
+  return { dataSource, tableName, leaseMs: leaseMs as number };
 }

@@ -14,18 +14,29 @@ import {
   type TaskBackendSettings,
   type TaskCheckMessage,
 } from '../backend.js';
+import { resolveOutboxOptions } from '../outbox-options.js';
 import type { WorkerQueue } from '../worker-queue.js';
 import { DatabaseAdmin } from './database-admin.js';
 import { resolveDatabaseOptions } from './database-backend.options.js';
-import { resolveOutboxOptions } from './outbox-options.js';
 import { DatabaseStore } from './database-store.js';
 import { DatabaseWorkerQueue } from './database-worker-queue.js';
+import type { TaskTableKey } from './dialects/ddl.js';
 import { registerTaskEntities } from './task-entities.module.js';
 import { CURRENT_SCHEMA, VARCHAR_LENGTHS } from './task-columns.js';
 import { schemaLag } from './schema-lag.js';
 import { TASK_TABLE } from './task-record.entity.js';
 import { decodeRow, encodeNewRow } from './task-row.js';
 import type { SqlConnection } from './sql-connection.js';
+
+/**
+ * The tables `check()` looks at: the backend's own. An outbox table on its
+ * DataSource is another alias's outbox's, which checks it itself.
+ */
+const CHECKED_TABLES: readonly TaskTableKey[] = [
+  'tasks',
+  'workers',
+  'schedules',
+];
 
 /**
  * The rows to write for an enqueue of unique tasks, one per unique key (the
@@ -255,7 +266,7 @@ export class DatabaseBackend extends TaskBackend {
   override async check(): Promise<TaskCheckMessage[]> {
     try {
       const { sql } = await this.store.open();
-      const lag = await schemaLag(sql, CURRENT_SCHEMA);
+      const lag = await schemaLag(sql, CURRENT_SCHEMA, CHECKED_TABLES);
       if (!lag) return [];
       return [
         {

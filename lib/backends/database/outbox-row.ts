@@ -1,4 +1,5 @@
 import type { TaskResultData } from '../../task/task-result-data.js';
+import type { OutboxEntry } from '../outbox-store.js';
 import type { TaskRow } from './sql-connection.js';
 
 /**
@@ -15,14 +16,6 @@ const TIMES = [
   'finishedAt',
   'lastAttemptedAt',
 ] as const satisfies readonly (keyof TaskResultData)[];
-
-/** An outbox row read back: the result to relay, or why its payload cannot be read. */
-export interface OutboxEntry {
-  id: string;
-  data: TaskResultData | null;
-  /** What is wrong with the payload, or null. */
-  problem: string | null;
-}
 
 /** The payload of a result's outbox row. */
 export function encodeOutboxPayload(data: TaskResultData): string {

@@ -24,9 +24,9 @@ function expectedTables(
 }
 
 /**
- * Compares the task tables as the database has them (or only those of
- * `keys`) with `schema` (the current one): the first of them absent (for
- * all: no tasks table, nothing was ever created), or the marks of
+ * Compares the task tables of `keys` as the database has them with
+ * `schema` (the current one): the first of them absent (for the backend's:
+ * no tasks table, nothing was ever created), or the marks of
  * migrations that have not run — missing tables, columns and indexes, and
  * indexes that should be partial or unique and are not. Null when the
  * tables are current. Column types are not compared: no migration changes
@@ -35,7 +35,7 @@ function expectedTables(
 export async function schemaLag(
   sql: SqlConnection,
   schema: TaskSchema,
-  keys: readonly TaskTableKey[] = ['tasks', 'workers', 'schedules', 'outbox'],
+  keys: readonly TaskTableKey[],
 ): Promise<SchemaLag | null> {
   const expected = expectedTables(schema);
   const runner = sql.connection.createQueryRunner();

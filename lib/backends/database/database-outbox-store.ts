@@ -1,17 +1,20 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import type { TaskResultData } from '../../task/task-result-data.js';
+import type {
+  OutboxEntry,
+  OutboxStore,
+  OutboxStoreOpener,
+  OutboxTable,
+} from '../outbox-store.js';
+import { taskOutboxMigration } from './migrations/task-outbox.migration.js';
 import { openSqlConnection } from './open-sql-connection.js';
-import { schemaLag, type SchemaLag } from './schema-lag.js';
-import { CURRENT_SCHEMA } from './task-columns.js';
-import { tablesFor } from './task-tables.js';
-import {
-  decodeOutboxRow,
-  encodeOutboxPayload,
-  type OutboxEntry,
-} from './outbox-row.js';
+import { decodeOutboxRow, encodeOutboxPayload } from './outbox-row.js';
+import { schemaLag } from './schema-lag.js';
 import { idChunks, SqlBuilder } from './sql-builder.js';
 import type { SqlConnection } from './sql-connection.js';
-import type { ColumnSpec } from './task-columns.js';
-import type { TaskResultData } from '../../task/task-result-data.js';
+import { CURRENT_SCHEMA, type ColumnSpec } from './task-columns.js';
+import { TASK_TABLE } from './task-record.entity.js';
+import { tablesFor } from './task-tables.js';
 
 /** The columns a write gives values to, as a recordset `r` (`available_at` comes from the database's clock). */
 const WRITTEN_COLUMNS: readonly ColumnSpec[] = [
@@ -27,42 +30,44 @@ const WRITTEN_COLUMNS: readonly ColumnSpec[] = [
  * MySQL/MariaDB, one `UPDATE … RETURNING` on SQLite) and deleted once
  * relayed. Times are the database's clock.
  */
-export class OutboxStore {
-  private readonly table: string;
+export class DatabaseOutboxStore implements OutboxStore {
+  readonly table: OutboxTable;
+  private readonly quoted: string;
 
-  constructor(readonly sql: SqlConnection) {
-    this.table = sql.dialect.quote(sql.tables.outbox);
-  }
-
-  /**
-   * The outbox table named after `tableName` (see `tablesFor`) on an
-   * application's DataSource, created under `synchronize: true`. `who`
-   * names the opener in warnings.
-   */
-  static async open(
-    dataSource: DataSource,
-    tableName: string | undefined,
-    who: string,
-  ): Promise<OutboxStore> {
-    const tables = tablesFor(tableName);
-    return new OutboxStore(
-      await openSqlConnection(dataSource, tables, who, ['outbox']),
+  constructor(private readonly sql: SqlConnection) {
+    const { outbox, tasks } = sql.tables;
+    this.quoted = sql.dialect.quote(outbox);
+    // The migration of the list the messages name: taskMigrations for the default tables.
+    const Migration = taskOutboxMigration(
+      tasks === TASK_TABLE ? undefined : tasks,
     );
+    this.table = {
+      name: outbox,
+      tasksTable: tasks,
+      migration: new Migration().name ?? Migration.name,
+    };
   }
 
-  /** What the outbox table lacks against this version's, or null. */
-  lag(): Promise<SchemaLag | null> {
-    return schemaLag(this.sql, CURRENT_SCHEMA, ['outbox']);
+  joins(manager: EntityManager): boolean {
+    return manager.connection === this.sql.dataSource;
+  }
+
+  isMissingTable(error: unknown): boolean {
+    return this.dialect.isMissingTable(error);
+  }
+
+  async lag(): Promise<string | null> {
+    const lag = await schemaLag(this.sql, CURRENT_SCHEMA, ['outbox']);
+    if (!lag) return null;
+    return lag.kind === 'missing-tables'
+      ? `no table '${lag.tables.join("', '")}'`
+      : lag.differences.join('; ');
   }
 
   private get dialect() {
     return this.sql.dialect;
   }
 
-  /**
-   * Writes a row per result in the transaction of `manager` (which must be
-   * on this store's DataSource), due for a sweep `graceMs` from now.
-   */
   async write(
     manager: EntityManager,
     results: readonly TaskResultData[],
@@ -77,7 +82,7 @@ export class OutboxStore {
     for (const chunk of this.dialect.chunks(rows)) {
       const sql = new SqlBuilder(this.dialect);
       const text =
-        `INSERT INTO ${this.table} (${names}, available_at) ` +
+        `INSERT INTO ${this.quoted} (${names}, available_at) ` +
         `SELECT ${names}, ${this.dialect.clockMs} + ${sql.p(graceMs, 'bigint')} ` +
         `FROM ${this.dialect.recordset(chunk, WRITTEN_COLUMNS, 'r', sql)}`;
       this.dialect.assertFits(text, sql.params);
@@ -85,11 +90,6 @@ export class OutboxStore {
     }
   }
 
-  /**
-   * Takes up to `limit` rows of `backend` that are due (no sweep holds
-   * them), skipping rows another sweep is taking, and holds them for
-   * `leaseMs`: no other sweep takes them meanwhile.
-   */
   async claim(
     backend: string,
     limit: number,
@@ -99,7 +99,7 @@ export class OutboxStore {
     const rows = await this.sql.withRunner((runner) =>
       this.dialect.take(runner, this.sql.tables.outbox, {
         select: (sql) =>
-          `SELECT seq FROM ${this.table} WHERE backend = ${sql.p(backend, 'text')} AND available_at <= ${clock} ` +
+          `SELECT seq FROM ${this.quoted} WHERE backend = ${sql.p(backend, 'text')} AND available_at <= ${clock} ` +
           `ORDER BY available_at, seq LIMIT ${sql.p(limit, 'integer')}`,
         set: (sql) => `available_at = ${clock} + ${sql.p(leaseMs, 'bigint')}`,
         returning: '*',
@@ -108,31 +108,38 @@ export class OutboxStore {
     return rows.map(decodeOutboxRow);
   }
 
-  /** Deletes the rows of these ids (relayed). */
   async remove(ids: readonly string[]): Promise<void> {
     for (const chunk of idChunks(ids)) {
       const sql = new SqlBuilder(this.dialect);
       await this.sql.write(
-        `DELETE FROM ${this.table} WHERE id IN (${sql.list(chunk, 'text')})`,
+        `DELETE FROM ${this.quoted} WHERE id IN (${sql.list(chunk, 'text')})`,
         sql.params,
       );
     }
   }
 
-  /** Leaves the rows of these ids to no sweep for `ms` (rows that could not be relayed). */
   async postpone(ids: readonly string[], ms: number): Promise<void> {
     for (const chunk of idChunks(ids)) {
       const sql = new SqlBuilder(this.dialect);
       await this.sql.write(
-        `UPDATE ${this.table} SET available_at = ${this.dialect.clockMs} + ${sql.p(ms, 'bigint')} ` +
+        `UPDATE ${this.quoted} SET available_at = ${this.dialect.clockMs} + ${sql.p(ms, 'bigint')} ` +
           `WHERE id IN (${sql.list(chunk, 'text')})`,
         sql.params,
       );
     }
   }
 
-  /** Closes the store's own connection, if it has one apart from the application's. */
   async close(): Promise<void> {
     await this.sql.close();
   }
 }
+
+/** The database backend's outbox store: see `OutboxStoreOpener`. */
+export const openDatabaseOutboxStore: OutboxStoreOpener = async (
+  dataSource: DataSource,
+  tableName: string | undefined,
+  who: string,
+) =>
+  new DatabaseOutboxStore(
+    await openSqlConnection(dataSource, tablesFor(tableName), who, ['outbox']),
+  );
