@@ -25,19 +25,28 @@ const REMEMBERED_WRITES = 10_000;
 /** BullMQ's answers of a move whose job the token no longer holds: gone, unlocked, not active, locked by another. */
 const NOT_HELD = new Set([-1, -2, -3, -6]);
 
-/** BullMQ's builder of a move to completed or failed (protected in its typings) that takes fields to write with the move. */
+/**
+ * BullMQ's builder of a move to completed or failed (protected in its
+ * typings) that takes fields to write with the move, and its errors.
+ */
 interface FinishArgs {
   moveToFinishedArgs(
     job: Job,
     value: string,
-    property: 'returnvalue',
+    property: 'returnvalue' | 'failedReason',
     remove: false,
-    target: 'completed',
+    target: 'completed' | 'failed',
     token: string,
     timestamp: number,
     fetchNext: false,
     fieldsToUpdate: Record<string, string>,
   ): (string | number | boolean | Buffer)[];
+  finishedErrors(failure: {
+    code: number;
+    jobId: string;
+    command: string;
+    state: string;
+  }): Error;
 }
 
 /** An error BullMQ records as a failed job's reason: the attempt's last error, or the cancel. */
@@ -175,43 +184,24 @@ export class HeldJobs {
     data: TaskResultData,
     retryAt: Date | null,
   ): Promise<boolean> {
-    const availableAt = retryAt?.getTime() ?? availableAtOf(job);
-    const fields: Record<string, string> = {
-      data: JSON.stringify(encodeTask(data, availableAt)),
-    };
-    if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
     const { backend } = await this.store.worker(job.queueName);
     const id = String(job.id);
     try {
-      if (data.status === TaskResultStatus.SUCCESSFUL) {
-        const args = (backend as unknown as FinishArgs).moveToFinishedArgs(
-          job,
-          JSON.stringify(data.returnValue ?? null),
-          'returnvalue',
-          false,
-          'completed',
-          token,
-          Date.now(),
-          false,
-          fields,
-        );
-        await backend.moveToFinished(id, args);
-      } else if (data.status === TaskResultStatus.READY) {
+      if (data.status === TaskResultStatus.READY) {
         const now = Date.now();
+        const availableAt = retryAt?.getTime() ?? availableAtOf(job);
         await backend.moveToDelayed(
           id,
           now,
           Math.max(0, availableAt - now),
           token,
-          { skipAttempt: true, fieldsToUpdate: fields },
+          { skipAttempt: true, fieldsToUpdate: fieldsOf(data, availableAt) },
         );
-      } else {
-        const error = failure(data);
-        await backend.moveToFailed(job, error.message, false, token, false, {
-          ...fields,
-          stacktrace: JSON.stringify(error.stack ? [error.stack] : []),
-        });
-      }
+      } else
+        await backend.moveToFinished(
+          id,
+          finishArgs(backend, { job, token, data, retryAt }),
+        );
     } catch (error) {
       if (NOT_HELD.has((error as { code?: unknown }).code as number))
         return false;
@@ -219,4 +209,133 @@ export class HeldJobs {
     }
     return true;
   }
+
+  /**
+   * Ends many held jobs' attempts, each as `finish` does; those that end
+   * SUCCESSFUL, FAILED or CANCELLED in one call where the installed
+   * BullMQ's move to finished can be run for many. Answers, for each,
+   * whether it was written, or the error its write met.
+   */
+  async finishMany(
+    entries: readonly Finishing[],
+  ): Promise<(boolean | Error)[]> {
+    const moveToFinished = await this.store.moveToFinishedScript();
+    const answers: (boolean | Error)[] = [];
+    const together: { at: number; backend: FinishArgs; id: string }[] = [];
+    const args: ReturnType<FinishArgs['moveToFinishedArgs']>[] = [];
+    const alone: Promise<void>[] = [];
+    for (const [at, entry] of entries.entries()) {
+      if (
+        moveToFinished === null ||
+        entry.data.status === TaskResultStatus.READY
+      )
+        alone.push(
+          this.finish(entry.job, entry.token, entry.data, entry.retryAt).then(
+            (written) => void (answers[at] = written),
+            (error: Error) => void (answers[at] = error),
+          ),
+        );
+      else
+        try {
+          const backend = (await this.store.worker(entry.job.queueName))
+            .backend as unknown as FinishArgs;
+          args.push(finishArgs(backend, entry));
+          together.push({ at, backend, id: String(entry.job.id) });
+        } catch (error) {
+          answers[at] = error as Error;
+        }
+    }
+    if (moveToFinished !== null && together.length > 0) {
+      let results: (number | Error)[];
+      try {
+        results = await RedisScripts.finishJobs(
+          await this.store.client(),
+          moveToFinished,
+          args,
+        );
+      } catch (error) {
+        results = together.map(() => error as Error);
+      }
+      results.forEach((result, k) => {
+        const { at, backend, id } = together[k];
+        answers[at] = answerOf(result, backend, id);
+      });
+    }
+    await Promise.all(alone);
+    return answers;
+  }
+}
+
+/** Whether a job was moved by BullMQ's answer to its move to finished: false when not held, else the error. */
+function answerOf(
+  result: number | Error,
+  backend: FinishArgs,
+  jobId: string,
+): boolean | Error {
+  if (result instanceof Error) return result;
+  if (result >= 0) return true;
+  if (NOT_HELD.has(result)) return false;
+  return backend.finishedErrors({
+    code: result,
+    jobId,
+    command: 'moveToFinished',
+    state: 'active',
+  });
+}
+
+/** A held job's attempt to end, as `HeldJobs.finish` takes it. */
+export interface Finishing {
+  job: Job;
+  token: string;
+  data: TaskResultData;
+  retryAt: Date | null;
+}
+
+/** The job fields an attempt's end writes: its data (and progress). */
+function fieldsOf(
+  data: TaskResultData,
+  availableAt: number,
+): Record<string, string> {
+  const fields: Record<string, string> = {
+    data: JSON.stringify(encodeTask(data, availableAt)),
+  };
+  if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
+  return fields;
+}
+
+/**
+ * BullMQ's arguments of the move to completed (SUCCESSFUL, its return value
+ * the job's) or failed (FAILED, CANCELLED) of a held job, its fields
+ * written with the move.
+ */
+function finishArgs(
+  backend: unknown,
+  { job, token, data, retryAt }: Finishing,
+): (string | number | boolean | Buffer)[] {
+  const fields = fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job));
+  const moves = backend as FinishArgs;
+  if (data.status === TaskResultStatus.SUCCESSFUL)
+    return moves.moveToFinishedArgs(
+      job,
+      JSON.stringify(data.returnValue ?? null),
+      'returnvalue',
+      false,
+      'completed',
+      token,
+      Date.now(),
+      false,
+      fields,
+    );
+  const error = failure(data);
+  return moves.moveToFinishedArgs(
+    job,
+    error.message,
+    'failedReason',
+    false,
+    'failed',
+    token,
+    Date.now(),
+    false,
+    { ...fields, stacktrace: JSON.stringify(error.stack ? [error.stack] : []) },
+  );
 }

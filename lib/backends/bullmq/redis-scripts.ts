@@ -37,6 +37,36 @@ return 1`,
 };
 
 /**
+ * Starts the attempts of the jobs a claim took, all in one call: for each
+ * job, answers whether its cancel was requested (its id in the cancels
+ * hash) and, unless it was, writes its started data (and progress, unless
+ * empty) while its lock is the claim's token. Answers, for each job, 2 when
+ * its cancel was requested (nothing written), 1 when written, else 0 (its
+ * lock lost, or no data given: a job not to start).
+ * KEYS: cancels hash. ARGV: for each job, its key, id, token, started
+ * data (empty: not to start) and progress.
+ */
+const START_HELD: Script = {
+  name: 'nestjsTasksStartHeld',
+  keys: 1,
+  lua: `
+local answers = {}
+for at = 0, #ARGV - 1, 5 do
+  local key, id, token, data, progress = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
+  local answer = 0
+  if redis.call('HEXISTS', KEYS[1], id) == 1 then
+    answer = 2
+  elseif data ~= '' and redis.call('GET', key .. ':lock') == token then
+    redis.call('HSET', key, 'data', data)
+    if progress ~= '' then redis.call('HSET', key, 'progress', progress) end
+    answer = 1
+  end
+  answers[#answers + 1] = answer
+end
+return answers`,
+};
+
+/**
  * Cancels a job that waits to run: takes it out of whichever waiting
  * state holds it and makes it a failed job with the cancelled data, as
  * BullMQ's own failure would (finishedOn, failedReason, the failed set, a
@@ -174,32 +204,196 @@ if oldest == nil then return false end
 return tostring(oldest)`,
 };
 
-const SCRIPTS = [
-  WRITE_HELD,
-  REGISTER_WORKER,
-  CANCEL_WAITING,
-  CLAIM_TICK,
-  COUNT_REASON,
-  OLDEST_DUE,
-];
-const defined = new WeakSet<object>();
+/**
+ * Takes up to ARGV[8] jobs at once through BullMQ's own move to active
+ * (the script as the installed BullMQ ships it, `moveToActive`, run once
+ * per job: its order, its markers, its events, its rate limit), each
+ * locked with the token ARGV[3] for ARGV[4] ms, as `Worker.getNextJob`
+ * takes one. Answers the jobs taken, each { fields, id }.
+ * KEYS: moveToActive's. ARGV: key prefix, now, token, lock ms, worker name
+ * ('' for none), limiter max ('' for none), limiter duration, how many.
+ */
+function takeJobsScript(moveToActive: string): Script {
+  return {
+    name: 'nestjsTasksTakeJobs',
+    keys: MOVE_TO_ACTIVE_KEYS.length,
+    lua: `
+local function moveToActive(KEYS, ARGV)
+${moveToActive}
+end
+local opts = { token = ARGV[3], lockDuration = tonumber(ARGV[4]) }
+if ARGV[5] ~= '' then opts['name'] = ARGV[5] end
+if ARGV[6] ~= '' then opts['limiter'] = { max = tonumber(ARGV[6]), duration = tonumber(ARGV[7]) } end
+local args = { ARGV[1], ARGV[2], cmsgpack.pack(opts) }
+local taken = {}
+for i = 1, tonumber(ARGV[8]) do
+  local result = moveToActive(KEYS, args)
+  if type(result[1]) ~= 'table' then break end
+  taken[#taken + 1] = { result[1], result[2] }
+end
+return taken`,
+  };
+}
 
-/** Runs one of the scripts above on `client`, defining them there first. */
+/** How many keys BullMQ's move to finished takes: each job's arguments start with them. */
+export const MOVE_TO_FINISHED_KEYS = 14;
+
+/**
+ * Moves many jobs to finished through BullMQ's own move to finished (the
+ * script as the installed BullMQ ships it, `moveToFinished`, run once per
+ * job, each guarded so that one job's error does not stop the others).
+ * Answers, for each job, BullMQ's answer or the error text.
+ * ARGV: how many arguments each job has, then each job's: its keys, then
+ * its arguments.
+ */
+function finishJobsScript(moveToFinished: string): Script {
+  return {
+    name: 'nestjsTasksFinishJobs',
+    keys: 0,
+    lua: `
+local function moveToFinished(KEYS, ARGV)
+${moveToFinished}
+end
+local width = tonumber(ARGV[1])
+local answers = {}
+for at = 2, #ARGV, width do
+  local keys, args = {}, {}
+  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = ARGV[at + k - 1] end
+  for k = ${MOVE_TO_FINISHED_KEYS} + 1, width do args[k - ${MOVE_TO_FINISHED_KEYS}] = ARGV[at + k - 1] end
+  local ok, answer = pcall(moveToFinished, keys, args)
+  if not ok then
+    answer = type(answer) == 'table' and (answer.err or answer[1]) or tostring(answer)
+  elseif type(answer) ~= 'number' then
+    answer = 0
+  end
+  answers[#answers + 1] = answer
+end
+return answers`,
+  };
+}
+
+/** The keys of a BullMQ queue (by their names in `Queue.keys`) that its move to active takes, in its order. */
+export const MOVE_TO_ACTIVE_KEYS = [
+  'wait',
+  'active',
+  'prioritized',
+  'events',
+  'stalled',
+  'limiter',
+  'delayed',
+  'paused',
+  'meta',
+  'pc',
+  'marker',
+];
+
+/** The scripts defined on each client, by name. */
+const defined = new WeakMap<object, Set<string>>();
+
+/** Runs `script` on `client`, defining it there first. */
 function run(
   client: RedisClient,
   script: Script,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
-  if (!defined.has(client)) {
-    for (const { name, keys: numberOfKeys, lua } of SCRIPTS)
-      client.defineCommand(name, { numberOfKeys, lua });
-    defined.add(client);
+  let names = defined.get(client);
+  if (!names) defined.set(client, (names = new Set()));
+  if (!names.has(script.name)) {
+    client.defineCommand(script.name, {
+      numberOfKeys: script.keys,
+      lua: script.lua,
+    });
+    names.add(script.name);
   }
   return client.runCommand(script.name, [...keys, ...args]);
 }
 
+/** A script built around one of BullMQ's, built once per source. */
+function builtAround(
+  build: (source: string) => Script,
+): (source: string) => Script {
+  let last: { source: string; script: Script } | undefined;
+  return (source) => {
+    if (last?.source !== source) last = { source, script: build(source) };
+    return last.script;
+  };
+}
+
+const takeJobs = builtAround(takeJobsScript);
+const finishJobs = builtAround(finishJobsScript);
+
 export const RedisScripts = {
+  /**
+   * Takes up to `count` jobs of a queue in one call (see takeJobsScript),
+   * `moveToActive` being BullMQ's script; answers each job's hash fields
+   * (as BullMQ's HGETALL) and id.
+   */
+  async takeJobs(
+    client: RedisClient,
+    moveToActive: string,
+    /** The queue's keys, as `Queue.keys` has them. */
+    keys: Readonly<Record<string, string>>,
+    take: {
+      token: string;
+      lockMs: number;
+      workerName: string | undefined;
+      limiter: { max: number; duration: number } | undefined;
+      count: number;
+    },
+  ): Promise<{ fields: string[]; id: string }[]> {
+    const taken = (await run(
+      client,
+      takeJobs(moveToActive),
+      MOVE_TO_ACTIVE_KEYS.map((name) => keys[name]),
+      [
+        keys[''],
+        Date.now(),
+        take.token,
+        take.lockMs,
+        take.workerName ?? '',
+        take.limiter?.max ?? '',
+        take.limiter?.duration ?? '',
+        take.count,
+      ],
+    )) as [string[], string][];
+    return taken.map(([fields, id]) => ({ fields, id: String(id) }));
+  },
+
+  /**
+   * Moves many jobs to finished in one call (see finishJobsScript),
+   * `moveToFinished` being BullMQ's script and each job's arguments those
+   * BullMQ builds for it (`moveToFinishedArgs`: its keys, then its
+   * arguments); answers, for each, BullMQ's answer (0 when moved, a
+   * negative code when not) or the error its move met.
+   */
+  async finishJobs(
+    client: RedisClient,
+    moveToFinished: string,
+    jobs: readonly (readonly (string | number | boolean | Buffer)[])[],
+  ): Promise<(number | Error)[]> {
+    if (jobs.length === 0) return [];
+    const width = jobs[0].length;
+    if (jobs.some((job) => job.length !== width))
+      throw new Error('Jobs to finish with arguments of unlike lengths');
+    const answers = (await run(
+      client,
+      finishJobs(moveToFinished),
+      [],
+      [
+        width,
+        ...jobs.flatMap((job) =>
+          job.map((value) =>
+            typeof value === 'boolean' ? (value ? 1 : 0) : value,
+          ),
+        ),
+      ],
+    )) as (number | string)[];
+    return answers.map((answer) =>
+      typeof answer === 'number' ? answer : new Error(answer),
+    );
+  },
+
   async writeHeld(
     client: RedisClient,
     jobKey: string,
@@ -214,6 +408,41 @@ export const RedisScripts = {
       [token, data, progress],
     );
     return Number(written) === 1;
+  },
+
+  /** One call for every job a claim took (see START_HELD): whether each was started, or its cancel requested. */
+  async startHeld(
+    client: RedisClient,
+    cancelsKey: string,
+    jobs: readonly {
+      key: string;
+      id: string;
+      token: string;
+      /** The started data, or null for a job not to start. */
+      data: string | null;
+      progress: string;
+    }[],
+  ): Promise<('cancelled' | 'started' | 'not started')[]> {
+    if (jobs.length === 0) return [];
+    const answers = (await run(
+      client,
+      START_HELD,
+      [cancelsKey],
+      jobs.flatMap((job) => [
+        job.key,
+        job.id,
+        job.token,
+        job.data ?? '',
+        job.progress,
+      ]),
+    )) as number[];
+    return answers.map((answer) =>
+      Number(answer) === 2
+        ? 'cancelled'
+        : Number(answer) === 1
+          ? 'started'
+          : 'not started',
+    );
   },
 
   async cancelWaiting(
