@@ -55,14 +55,15 @@ function failCall<T extends object>(
 }
 
 /**
- * Makes the next call of `object[name]`, which takes a batch as its last
- * argument and answers one outcome each, write the batch's first item alone
- * and answer the others failed as a lost connection would; returns the
- * restore.
+ * Makes the next call of `object[name]`, which takes a batch as its
+ * argument `batchAt` and answers one outcome each, write the batch's first
+ * item alone and answer the others failed as a lost connection would;
+ * returns the restore.
  */
 function failAfterFirst<T extends object>(
   object: T,
   name: keyof T,
+  batchAt: number,
 ): () => void {
   const original = object[name] as (...args: unknown[]) => Promise<unknown[]>;
   const restore = () => {
@@ -73,11 +74,10 @@ function failAfterFirst<T extends object>(
     ...args: unknown[]
   ) {
     restore();
-    const batch = args.at(-1) as unknown[];
-    const [first] = await original.apply(this, [
-      ...args.slice(0, -1),
-      batch.slice(0, 1),
-    ]);
+    const batch = args[batchAt] as unknown[];
+    const firstAlone = [...args];
+    firstAlone[batchAt] = batch.slice(0, 1);
+    const [first] = await original.apply(this, firstAlone);
     return [
       first,
       ...batch.slice(1).map(() => new Error('Connection is closed.')),
@@ -167,7 +167,7 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
       const claimed = await workers.claim('w-batch', null, 2);
       expect(claimed).toHaveLength(2);
       const records = claimed.map((task) => outcome(task, 'w-batch', 'done'));
-      const restore = failAfterFirst(RedisScripts, 'finishJobs');
+      const restore = failAfterFirst(RedisScripts, 'finishJobs', 2);
       try {
         await expect(workers.complete(records)).rejects.toThrow(
           'Connection is closed.',

@@ -46,6 +46,18 @@ const KNOWN_QUEUES_MS = 1_000;
 /** After how many leases without a heartbeat a worker's entry is removed. */
 const STALE_WORKER_LEASES = 10;
 
+/** How many jobs one call of a claim takes: the calls of a claim go out at once, so that Redis takes the next while this process starts those taken. */
+const TAKE_CHUNK = 25;
+
+/** An attempt's outcome on its way to be written. */
+interface Outcome {
+  held: HeldJob;
+  workerId: string;
+  verdict: AttemptVerdict;
+  /** Whether it is written CANCELLED for its requested cancel. */
+  cancelled: boolean;
+}
+
 /** A worker as stored under `<prefix>:~tasks:workers`: times as epoch ms. */
 interface StoredWorker {
   hostname: string;
@@ -228,9 +240,9 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Up to `count` jobs of a queue, taken together and started by
-   * `workerId` (see `startTaken`); `emptied` when the queue had fewer; the
-   * first error met, if any.
+   * Up to `count` jobs of a queue, taken and started by `workerId` (see
+   * `startTaken`) in calls of TAKE_CHUNK sent at once; `emptied` when the
+   * queue had fewer; the first error met, if any.
    */
   private async take(
     workerId: string,
@@ -244,13 +256,31 @@ export class BullMQWorkerQueue implements WorkerQueue {
     } catch (error) {
       return { started: [], emptied: false, error };
     }
-    const { taken, emptied, error } = await this.takeJobs(
-      workerId,
-      worker,
-      count,
+    const sizes = Array.from(
+      { length: Math.ceil(count / TAKE_CHUNK) },
+      (_, i) => Math.min(TAKE_CHUNK, count - i * TAKE_CHUNK),
     );
-    const starts = await this.startTaken(workerId, taken);
-    return { started: starts.started, emptied, error: error ?? starts.error };
+    const parts = await Promise.all(
+      sizes.map(async (size) => {
+        const took = await this.takeJobs(workerId, worker, size);
+        const starts = await this.startTaken(
+          workerId,
+          queueName,
+          took.token,
+          took.taken,
+        );
+        return {
+          ...starts,
+          emptied: took.emptied,
+          error: took.error ?? starts.error,
+        };
+      }),
+    );
+    return {
+      started: parts.flatMap((part) => part.started),
+      emptied: parts.some((part) => part.emptied),
+      error: parts.find((part) => part.error !== undefined)?.error,
+    };
   }
 
   /**
@@ -262,13 +292,15 @@ export class BullMQWorkerQueue implements WorkerQueue {
    */
   private async startTaken(
     workerId: string,
-    taken: readonly { job: Job; token: string }[],
+    queueName: string,
+    token: string,
+    taken: readonly Job[],
   ): Promise<{ started: ClaimedTask[]; error?: unknown }> {
     // Best effort: a job left behind comes back through the stalled check, as it was taken.
-    const putBack = ({ job, token }: { job: Job; token: string }) =>
+    const putBack = ({ job }: { job: Job }) =>
       this.held.restore(job, token).catch(() => undefined);
     let answers: Awaited<ReturnType<typeof RedisScripts.startHeld>>;
-    const starting = taken.map(({ job, token }) => {
+    const starting = taken.map((job) => {
       const { data, problem } = decodeJob(job, 'active');
       const runnable =
         !isFinishedStatus(data.status) &&
@@ -280,10 +312,10 @@ export class BullMQWorkerQueue implements WorkerQueue {
       answers = await RedisScripts.startHeld(
         await this.store.client(),
         this.store.key('cancels'),
-        starting.map(({ job, token, started }) => ({
-          key: this.store.queuePrefix(job.queueName) + String(job.id),
+        this.store.queuePrefix(queueName),
+        token,
+        starting.map(({ job, started }) => ({
           id: String(job.id),
-          token,
           data:
             started && JSON.stringify(encodeTask(started, availableAtOf(job))),
           progress:
@@ -291,7 +323,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
         })),
       );
     } catch (error) {
-      await Promise.all(taken.map(putBack));
+      await Promise.all(starting.map(putBack));
       return { started: [], error };
     }
     const started: ClaimedTask[] = [];
@@ -337,7 +369,8 @@ export class BullMQWorkerQueue implements WorkerQueue {
     worker: Worker,
     count: number,
   ): Promise<{
-    taken: { job: Job; token: string }[];
+    taken: Job[];
+    token: string;
     emptied: boolean;
     error?: unknown;
   }> {
@@ -363,12 +396,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
           const [json] = raw2NextJobData([fields, id]) as [JobJson];
           const job = Job.fromJSON(worker, json, id);
           job.token = token;
-          return { job, token };
+          return job;
         }),
+        token,
         emptied: taken.length < count,
       };
     } catch (error) {
-      return { taken: [], emptied: false, error };
+      return { taken: [], token, emptied: false, error };
     }
   }
 
@@ -378,25 +412,26 @@ export class BullMQWorkerQueue implements WorkerQueue {
     token: string,
     count: number,
   ): Promise<{
-    taken: { job: Job; token: string }[];
+    taken: Job[];
+    token: string;
     emptied: boolean;
     error?: unknown;
   }> {
     const takes = await Promise.allSettled(
-      Array.from({ length: count }, async () => {
-        const job = (await worker.getNextJob(token, { block: false })) as
-          Job | undefined;
-        return job ? { job, token } : null;
-      }),
+      Array.from(
+        { length: count },
+        async () =>
+          (await worker.getNextJob(token, { block: false })) as Job | undefined,
+      ),
     );
-    const taken: { job: Job; token: string }[] = [];
+    const taken: Job[] = [];
     let emptied = false;
     let error: unknown;
     for (const outcome of takes)
       if (outcome.status === 'rejected') error ??= outcome.reason;
       else if (outcome.value) taken.push(outcome.value);
       else emptied = true;
-    return { taken, emptied, error };
+    return { taken, token, emptied, error };
   }
 
   /**
@@ -448,17 +483,9 @@ export class BullMQWorkerQueue implements WorkerQueue {
   private async writeOutcomes(
     records: readonly AttemptRecord[],
   ): Promise<CompletionReport> {
-    const cancelRequested = await this.cancelRequested(
-      records.map((record) => record.data.id),
-    );
     const written: string[] = [];
     const cancelledIds: string[] = [];
-    const writing: {
-      held: HeldJob;
-      verdict: AttemptVerdict;
-      cancelled: boolean;
-      workerId: string;
-    }[] = [];
+    let writing: Outcome[] = [];
     for (const { data, workerId, attempt, retryAt } of records) {
       const held = this.held.holding(workerId, data.id, attempt);
       if (!held) {
@@ -468,7 +495,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
         continue;
       }
       // Only the outcome: progress and metadata saved meanwhile stay.
-      let verdict: AttemptVerdict = {
+      const verdict: AttemptVerdict = {
         data: {
           ...data,
           progress: held.data.progress,
@@ -476,39 +503,54 @@ export class BullMQWorkerQueue implements WorkerQueue {
         },
         retryAt,
       };
-      const cancelled = cancelRequested.has(data.id);
-      if (cancelled) verdict = attemptCancelled(verdict);
-      writing.push({ held, verdict, cancelled, workerId });
+      writing.push({ held, workerId, verdict, cancelled: false });
     }
-    const answers = await this.held.finishMany(
-      writing.map(({ held, verdict }) => ({
-        job: held.job,
-        token: held.token,
-        data: verdict.data,
-        retryAt: verdict.retryAt,
-      })),
-    );
     let failure: Error | undefined;
-    const retried: { held: HeldJob; workerId: string }[] = [];
-    writing.forEach(({ held, verdict, cancelled, workerId }, i) => {
-      const answer = answers[i];
-      if (answer instanceof Error) failure ??= answer;
-      else if (!answer) this.held.release(workerId, held);
-      else {
-        this.held.ended(workerId, held, cancelled);
-        if (verdict.data.status === TaskResultStatus.READY)
-          retried.push({ held, workerId });
+    const ended: Outcome[] = [];
+    // Each written as it is, unless its cancel was requested: then again, CANCELLED.
+    for (const cancelsKey of [this.store.key('cancels'), null]) {
+      if (writing.length === 0) break;
+      const answers = await this.held.finishMany(
+        writing.map(({ held, verdict }) => ({
+          job: held.job,
+          token: held.token,
+          data: verdict.data,
+          retryAt: verdict.retryAt,
+        })),
+        cancelsKey,
+      );
+      const cancelling: Outcome[] = [];
+      writing.forEach((outcome, i) => {
+        const answer = answers[i];
+        if (answer === 'cancel requested')
+          cancelling.push({
+            ...outcome,
+            verdict: attemptCancelled(outcome.verdict),
+            cancelled: true,
+          });
+        else if (answer instanceof Error) failure ??= answer;
+        else if (!answer) this.held.release(outcome.workerId, outcome.held);
         else {
-          written.push(verdict.data.id);
-          if (cancelled) cancelledIds.push(verdict.data.id);
+          this.held.ended(outcome.workerId, outcome.held, outcome.cancelled);
+          ended.push(outcome);
         }
+      });
+      writing = cancelling;
+    }
+    const retried: Outcome[] = [];
+    for (const outcome of ended)
+      if (outcome.verdict.data.status === TaskResultStatus.READY)
+        retried.push(outcome);
+      else {
+        written.push(outcome.verdict.data.id);
+        if (outcome.cancelled) cancelledIds.push(outcome.verdict.data.id);
       }
-    });
-    const ended = writing.filter(
-      ({ cancelled }, i) => cancelled && answers[i] === true,
-    );
     try {
-      await this.clearCancels(ended.map(({ verdict }) => verdict.data.id));
+      await this.clearCancels(
+        ended
+          .filter((outcome) => outcome.cancelled)
+          .map((outcome) => outcome.verdict.data.id),
+      );
       // A retry written while its cancel was requested is cancelled now.
       const cancelNow = await this.cancelRequested(
         retried.map(({ held }) => String(held.job.id)),

@@ -19,8 +19,11 @@ export interface HeldJob {
   claimed: TaskResultData;
 }
 
-/** How many written attempts are remembered for retried writes (the oldest are forgotten first). */
+/** How many written attempts are remembered at least for retried writes (the oldest are forgotten first). */
 const REMEMBERED_WRITES = 10_000;
+
+/** The answer of the move to finished of many for a job it left, its cancel requested. */
+const CANCEL_REQUESTED = 1;
 
 /** BullMQ's answers of a move whose job the token no longer holds: gone, unlocked, not active, locked by another. */
 const NOT_HELD = new Set([-1, -2, -3, -6]);
@@ -67,8 +70,13 @@ function failure(data: TaskResultData): Error {
  */
 export class HeldJobs {
   private readonly held = new Map<string, HeldJob>();
-  /** Attempts written lately, by worker, id and attempt: whether each ended cancelled. */
-  private readonly written = new Map<string, boolean>();
+  /**
+   * Attempts written lately, by worker, id and attempt: whether each ended
+   * cancelled. Two generations: once the newer holds REMEMBERED_WRITES, it
+   * becomes the older and the older is forgotten.
+   */
+  private written = new Map<string, boolean>();
+  private writtenBefore = new Map<string, boolean>();
 
   constructor(private readonly store: BullMQStore) {}
 
@@ -104,8 +112,10 @@ export class HeldJobs {
       `${workerId}\u0000${held.job.id}\u0000${held.attempt}`,
       cancelled,
     );
-    if (this.written.size > REMEMBERED_WRITES)
-      this.written.delete(this.written.keys().next().value as string);
+    if (this.written.size >= REMEMBERED_WRITES) {
+      this.writtenBefore = this.written;
+      this.written = new Map();
+    }
   }
 
   /** Whether this worker's attempt was written lately, and if it ended cancelled; undefined when not. */
@@ -114,9 +124,8 @@ export class HeldJobs {
     id: string,
     attempt: number,
   ): { cancelled: boolean } | undefined {
-    const cancelled = this.written.get(
-      `${workerId}\u0000${id}\u0000${attempt}`,
-    );
+    const key = `${workerId}\u0000${id}\u0000${attempt}`;
+    const cancelled = this.written.get(key) ?? this.writtenBefore.get(key);
     return cancelled === undefined ? undefined : { cancelled };
   }
 
@@ -212,72 +221,108 @@ export class HeldJobs {
 
   /**
    * Ends many held jobs' attempts, each as `finish` does; those that end
-   * SUCCESSFUL, FAILED or CANCELLED in one call where the installed
-   * BullMQ's move to finished can be run for many. Answers, for each,
-   * whether it was written, or the error its write met.
+   * SUCCESSFUL, FAILED or CANCELLED in calls of many where the installed
+   * BullMQ's move to finished can be run for many, sent at once. With a
+   * cancels hash, a job whose cancel was requested there is left as it is.
+   * Answers, for each, whether it was written, 'cancel requested' for one
+   * left, or the error its write met.
    */
   async finishMany(
     entries: readonly Finishing[],
-  ): Promise<(boolean | Error)[]> {
+    cancelsKey: string | null,
+  ): Promise<Finished[]> {
     const moveToFinished = await this.store.moveToFinishedScript();
-    const answers: (boolean | Error)[] = [];
-    const together: { at: number; backend: FinishArgs; id: string }[] = [];
-    const args: ReturnType<FinishArgs['moveToFinishedArgs']>[] = [];
-    const alone: Promise<void>[] = [];
-    for (const [at, entry] of entries.entries()) {
-      if (
+    const answers: Finished[] = [];
+    const alone = [...entries.keys()].filter(
+      (at) =>
         moveToFinished === null ||
-        entry.data.status === TaskResultStatus.READY
-      )
-        alone.push(
-          this.finish(entry.job, entry.token, entry.data, entry.retryAt).then(
-            (written) => void (answers[at] = written),
-            (error: Error) => void (answers[at] = error),
-          ),
-        );
+        entries[at].data.status === TaskResultStatus.READY,
+    );
+    const requested = await this.cancelRequested(
+      cancelsKey,
+      alone.map((at) => String(entries[at].job.id)),
+    );
+    const writes: Promise<void>[] = alone.map(async (at) => {
+      const { job, token, data, retryAt } = entries[at];
+      if (requested.has(String(job.id))) answers[at] = 'cancel requested';
       else
+        answers[at] = await this.finish(job, token, data, retryAt).catch(
+          (error: Error) => error,
+        );
+    });
+    if (moveToFinished !== null) {
+      const together: { at: number; backend: FinishArgs; args: FinishArgv }[] =
+        [];
+      for (const [at, entry] of entries.entries()) {
+        if (entry.data.status === TaskResultStatus.READY) continue;
         try {
           const backend = (await this.store.worker(entry.job.queueName))
             .backend as unknown as FinishArgs;
-          args.push(finishArgs(backend, entry));
-          together.push({ at, backend, id: String(entry.job.id) });
+          together.push({ at, backend, args: finishArgs(backend, entry) });
         } catch (error) {
           answers[at] = error as Error;
         }
-    }
-    if (moveToFinished !== null && together.length > 0) {
-      let results: (number | Error)[];
-      try {
-        results = await RedisScripts.finishJobs(
-          await this.store.client(),
-          moveToFinished,
-          args,
-        );
-      } catch (error) {
-        results = together.map(() => error as Error);
       }
-      results.forEach((result, k) => {
-        const { at, backend, id } = together[k];
-        answers[at] = answerOf(result, backend, id);
-      });
+      const client = await this.store.client();
+      for (let from = 0; from < together.length; from += FINISH_CHUNK) {
+        const chunk = together.slice(from, from + FINISH_CHUNK);
+        writes.push(
+          RedisScripts.finishJobs(
+            client,
+            moveToFinished,
+            chunk.map(({ args }) => args),
+            cancelsKey,
+          ).then(
+            (results) =>
+              results.forEach((result, k) => {
+                const { at, backend } = chunk[k];
+                answers[at] = answerOf(result, backend, entries[at].job);
+              }),
+            (error: Error) => {
+              for (const { at } of chunk) answers[at] = error;
+            },
+          ),
+        );
+      }
     }
-    await Promise.all(alone);
+    await Promise.all(writes);
     return answers;
   }
+
+  /** The ids among `ids` whose cancel was requested in the hash `cancelsKey` (none without one). */
+  private async cancelRequested(
+    cancelsKey: string | null,
+    ids: readonly string[],
+  ): Promise<Set<string>> {
+    if (cancelsKey === null || ids.length === 0) return new Set();
+    const client = await this.store.client();
+    const requested = await client.hmget(cancelsKey, ...ids);
+    return new Set(ids.filter((_, i) => requested[i] !== null));
+  }
 }
+
+/** What became of a held job's attempt to end: written, no longer held (false), left for its requested cancel, or the error its write met. */
+export type Finished = boolean | 'cancel requested' | Error;
+
+/** How many jobs one call of the move to finished takes: calls of a batch go out at once, so that Redis runs one while the next is sent. */
+const FINISH_CHUNK = 25;
+
+/** BullMQ's arguments of one job's move to finished: its keys, then its arguments. */
+type FinishArgv = (string | number | boolean | Buffer)[];
 
 /** Whether a job was moved by BullMQ's answer to its move to finished: false when not held, else the error. */
 function answerOf(
   result: number | Error,
   backend: FinishArgs,
-  jobId: string,
-): boolean | Error {
+  job: Job,
+): Finished {
   if (result instanceof Error) return result;
+  if (result === CANCEL_REQUESTED) return 'cancel requested';
   if (result >= 0) return true;
   if (NOT_HELD.has(result)) return false;
   return backend.finishedErrors({
     code: result,
-    jobId,
+    jobId: String(job.id),
     command: 'moveToFinished',
     state: 'active',
   });
@@ -311,7 +356,7 @@ function fieldsOf(
 function finishArgs(
   backend: unknown,
   { job, token, data, retryAt }: Finishing,
-): (string | number | boolean | Buffer)[] {
+): FinishArgv {
   const fields = fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job));
   const moves = backend as FinishArgs;
   if (data.status === TaskResultStatus.SUCCESSFUL)

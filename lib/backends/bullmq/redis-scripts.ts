@@ -37,22 +37,25 @@ return 1`,
 };
 
 /**
- * Starts the attempts of the jobs a claim took, all in one call: for each
- * job, answers whether its cancel was requested (its id in the cancels
- * hash) and, unless it was, writes its started data (and progress, unless
- * empty) while its lock is the claim's token. Answers, for each job, 2 when
- * its cancel was requested (nothing written), 1 when written, else 0 (its
- * lock lost, or no data given: a job not to start).
- * KEYS: cancels hash. ARGV: for each job, its key, id, token, started
- * data (empty: not to start) and progress.
+ * Starts the attempts of jobs of one queue a claim took under one token,
+ * all in one call: for each job, answers whether its cancel was requested
+ * (its id in the cancels hash) and, unless it was, writes its started data
+ * (and progress, unless empty) while its lock is the claim's token.
+ * Answers, for each job, 2 when its cancel was requested (nothing
+ * written), 1 when written, else 0 (its lock lost, or no data given: a job
+ * not to start).
+ * KEYS: cancels hash. ARGV: the queue's job key prefix, the token, then
+ * for each job its id, started data (empty: not to start) and progress.
  */
 const START_HELD: Script = {
   name: 'nestjsTasksStartHeld',
   keys: 1,
   lua: `
+local prefix, token = ARGV[1], ARGV[2]
 local answers = {}
-for at = 0, #ARGV - 1, 5 do
-  local key, id, token, data, progress = ARGV[at + 1], ARGV[at + 2], ARGV[at + 3], ARGV[at + 4], ARGV[at + 5]
+for at = 3, #ARGV, 3 do
+  local id, data, progress = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  local key = prefix .. id
   local answer = 0
   if redis.call('HEXISTS', KEYS[1], id) == 1 then
     answer = 2
@@ -241,26 +244,47 @@ export const MOVE_TO_FINISHED_KEYS = 14;
 /**
  * Moves many jobs to finished through BullMQ's own move to finished (the
  * script as the installed BullMQ ships it, `moveToFinished`, run once per
- * job, each guarded so that one job's error does not stop the others).
- * Answers, for each job, BullMQ's answer or the error text.
- * ARGV: how many arguments each job has, then each job's: its keys, then
- * its arguments.
+ * job, each guarded so that one job's error does not stop the others),
+ * except, when ARGV[1] is 1, those whose cancel was requested (their id,
+ * BullMQ's first argument, in the cancels hash): they are left as they
+ * are. Each job's keys are given as the keys of the first job, the same
+ * but for a few. Answers, for each job, BullMQ's answer, 1 for a job left
+ * for its cancel, or the error text.
+ * KEYS: cancels hash. ARGV: whether to leave the cancelled, how many
+ * arguments each job has, the first job's keys, then each job's: how many
+ * of its keys differ from the first's, each of them as its position and
+ * key, then its arguments.
  */
 function finishJobsScript(moveToFinished: string): Script {
   return {
     name: 'nestjsTasksFinishJobs',
-    keys: 0,
+    keys: 1,
     lua: `
 local function moveToFinished(KEYS, ARGV)
 ${moveToFinished}
 end
-local width = tonumber(ARGV[1])
+local cancels = KEYS[1]
+local leaveCancelled = ARGV[1] == '1'
+local width = tonumber(ARGV[2])
+local first = {}
+for k = 1, ${MOVE_TO_FINISHED_KEYS} do first[k] = ARGV[2 + k] end
 local answers = {}
-for at = 2, #ARGV, width do
+local at = 3 + ${MOVE_TO_FINISHED_KEYS}
+while at <= #ARGV do
   local keys, args = {}, {}
-  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = ARGV[at + k - 1] end
-  for k = ${MOVE_TO_FINISHED_KEYS} + 1, width do args[k - ${MOVE_TO_FINISHED_KEYS}] = ARGV[at + k - 1] end
-  local ok, answer = pcall(moveToFinished, keys, args)
+  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = first[k] end
+  local differing = tonumber(ARGV[at])
+  at = at + 1
+  for d = 1, differing do
+    keys[tonumber(ARGV[at])] = ARGV[at + 1]
+    at = at + 2
+  end
+  for k = 1, width do args[k] = ARGV[at + k - 1] end
+  at = at + width
+  local ok, answer = true, 1
+  if not (leaveCancelled and redis.call('HEXISTS', cancels, args[1]) == 1) then
+    ok, answer = pcall(moveToFinished, keys, args)
+  end
   if not ok then
     answer = type(answer) == 'table' and (answer.err or answer[1]) or tostring(answer)
   elseif type(answer) ~= 'number' then
@@ -365,29 +389,39 @@ export const RedisScripts = {
    * `moveToFinished` being BullMQ's script and each job's arguments those
    * BullMQ builds for it (`moveToFinishedArgs`: its keys, then its
    * arguments); answers, for each, BullMQ's answer (0 when moved, a
-   * negative code when not) or the error its move met.
+   * negative code when not), 1 when left for its requested cancel, or the
+   * error its move met.
    */
   async finishJobs(
     client: RedisClient,
     moveToFinished: string,
     jobs: readonly (readonly (string | number | boolean | Buffer)[])[],
+    /** When given, the jobs whose cancel was requested are left (answered 1). */
+    cancelsKey: string | null,
   ): Promise<(number | Error)[]> {
     if (jobs.length === 0) return [];
-    const width = jobs[0].length;
-    if (jobs.some((job) => job.length !== width))
+    const width = jobs[0].length - MOVE_TO_FINISHED_KEYS;
+    if (jobs.some((job) => job.length !== jobs[0].length))
       throw new Error('Jobs to finish with arguments of unlike lengths');
+    const first = jobs[0].slice(0, MOVE_TO_FINISHED_KEYS);
+    const args: (string | number | Buffer)[] = [
+      cancelsKey === null ? 0 : 1,
+      width,
+      ...first.map(String),
+    ];
+    for (const job of jobs) {
+      const differing: (string | number)[] = [];
+      for (let k = 0; k < MOVE_TO_FINISHED_KEYS; k++)
+        if (job[k] !== first[k]) differing.push(k + 1, String(job[k]));
+      args.push(differing.length / 2, ...differing);
+      for (const value of job.slice(MOVE_TO_FINISHED_KEYS))
+        args.push(typeof value === 'boolean' ? Number(value) : value);
+    }
     const answers = (await run(
       client,
       finishJobs(moveToFinished),
-      [],
-      [
-        width,
-        ...jobs.flatMap((job) =>
-          job.map((value) =>
-            typeof value === 'boolean' ? (value ? 1 : 0) : value,
-          ),
-        ),
-      ],
+      [cancelsKey ?? ''],
+      args,
     )) as (number | string)[];
     return answers.map((answer) =>
       typeof answer === 'number' ? answer : new Error(answer),
@@ -410,14 +444,15 @@ export const RedisScripts = {
     return Number(written) === 1;
   },
 
-  /** One call for every job a claim took (see START_HELD): whether each was started, or its cancel requested. */
+  /** One call for the jobs of a queue a claim took (see START_HELD): whether each was started, or its cancel requested. */
   async startHeld(
     client: RedisClient,
     cancelsKey: string,
+    /** What the keys of the queue's jobs start with. */
+    jobKeyPrefix: string,
+    token: string,
     jobs: readonly {
-      key: string;
       id: string;
-      token: string;
       /** The started data, or null for a job not to start. */
       data: string | null;
       progress: string;
@@ -428,13 +463,11 @@ export const RedisScripts = {
       client,
       START_HELD,
       [cancelsKey],
-      jobs.flatMap((job) => [
-        job.key,
-        job.id,
-        job.token,
-        job.data ?? '',
-        job.progress,
-      ]),
+      [
+        jobKeyPrefix,
+        token,
+        ...jobs.flatMap((job) => [job.id, job.data ?? '', job.progress]),
+      ],
     )) as number[];
     return answers.map((answer) =>
       Number(answer) === 2
