@@ -5,6 +5,7 @@
  * runs twice, and a cancelled task never runs again.
  */
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import { createServer } from 'node:net';
 import type { TestingModule } from '@nestjs/testing';
 import { Job, type Worker } from 'bullmq';
@@ -135,6 +136,50 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
   });
 
   beforeEach(() => tasks.reset());
+
+  it('claims and writes outcomes one job per call when the installed BullMQ keeps its scripts elsewhere', async () => {
+    const results = await queue
+      .task(ConformanceTasks, 'add')
+      .using({ queueName: 'one-by-one' })
+      .enqueueMany([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ]);
+    const scripts = store as unknown as Record<
+      'moveToActiveScript' | 'moveToFinishedScript',
+      () => Promise<string | null>
+    >;
+    const originals = {
+      moveToActiveScript: scripts.moveToActiveScript,
+      moveToFinishedScript: scripts.moveToFinishedScript,
+    };
+    scripts.moveToActiveScript = scripts.moveToFinishedScript = async () =>
+      null;
+    const together = [
+      jest.spyOn(RedisScripts, 'takeJobs'),
+      jest.spyOn(RedisScripts, 'finishJobs'),
+    ];
+    try {
+      await batchWorker(moduleRef, { queues: ['one-by-one'] }).run();
+    } finally {
+      Object.assign(scripts, originals);
+      for (const spy of together) spy.mockRestore();
+    }
+    for (const spy of together) expect(spy).not.toHaveBeenCalled();
+    expect([...tasks.executed].sort()).toEqual([
+      'add(1,1)',
+      'add(2,2)',
+      'add(3,3)',
+    ]);
+    for (const [index, result] of results.entries()) {
+      const done = await queue.getResult(result.id);
+      expect([done.status, done.returnValue]).toEqual([
+        TaskResultStatus.SUCCESSFUL,
+        2 * (index + 1),
+      ]);
+    }
+  });
 
   it('writes an outcome whose write failed once when the worker retries it, the task run once', async () => {
     const result = await queue.enqueue(ConformanceTasks, 'add', 1, 2);
