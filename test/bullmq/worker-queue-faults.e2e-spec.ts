@@ -5,6 +5,7 @@
  * runs twice, and a cancelled task never runs again.
  */
 import 'reflect-metadata';
+import { jest } from '@jest/globals';
 import { createServer } from 'node:net';
 import type { TestingModule } from '@nestjs/testing';
 import { Job, type Worker } from 'bullmq';
@@ -52,6 +53,38 @@ function failCall<T extends object>(
   return () => {
     (object as Record<keyof T, unknown>)[name] = original;
   };
+}
+
+/**
+ * Makes the next call of `object[name]`, which takes a batch as its
+ * argument `batchAt` and answers one outcome each, write the batch's first
+ * item alone and answer the others failed as a lost connection would;
+ * returns the restore.
+ */
+function failAfterFirst<T extends object>(
+  object: T,
+  name: keyof T,
+  batchAt: number,
+): () => void {
+  const original = object[name] as (...args: unknown[]) => Promise<unknown[]>;
+  const restore = () => {
+    (object as Record<keyof T, unknown>)[name] = original;
+  };
+  (object as Record<keyof T, unknown>)[name] = async function (
+    this: unknown,
+    ...args: unknown[]
+  ) {
+    restore();
+    const batch = args[batchAt] as unknown[];
+    const firstAlone = [...args];
+    firstAlone[batchAt] = batch.slice(0, 1);
+    const [first] = await original.apply(this, firstAlone);
+    return [
+      first,
+      ...batch.slice(1).map(() => new Error('Connection is closed.')),
+    ];
+  };
+  return restore;
 }
 
 /** The outcome of a claimed attempt: SUCCESSFUL with `returnValue`, or READY again (a retry due now). */
@@ -104,10 +137,53 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
 
   beforeEach(() => tasks.reset());
 
+  it('claims and writes outcomes one job per call when the installed BullMQ keeps its scripts elsewhere', async () => {
+    const results = await queue
+      .task(ConformanceTasks, 'add')
+      .using({ queueName: 'one-by-one' })
+      .enqueueMany([
+        [1, 1],
+        [2, 2],
+        [3, 3],
+      ]);
+    const scripts = store as unknown as Record<
+      'moveToActiveScript' | 'moveToFinishedScript',
+      () => Promise<string | null>
+    >;
+    const originals = {
+      moveToActiveScript: scripts.moveToActiveScript,
+      moveToFinishedScript: scripts.moveToFinishedScript,
+    };
+    scripts.moveToActiveScript = scripts.moveToFinishedScript = async () =>
+      null;
+    const together = [
+      jest.spyOn(RedisScripts, 'takeJobs'),
+      jest.spyOn(RedisScripts, 'finishJobs'),
+    ];
+    try {
+      await batchWorker(moduleRef, { queues: ['one-by-one'] }).run();
+    } finally {
+      Object.assign(scripts, originals);
+      for (const spy of together) spy.mockRestore();
+    }
+    for (const spy of together) expect(spy).not.toHaveBeenCalled();
+    expect([...tasks.executed].sort()).toEqual([
+      'add(1,1)',
+      'add(2,2)',
+      'add(3,3)',
+    ]);
+    for (const [index, result] of results.entries()) {
+      const done = await queue.getResult(result.id);
+      expect([done.status, done.returnValue]).toEqual([
+        TaskResultStatus.SUCCESSFUL,
+        2 * (index + 1),
+      ]);
+    }
+  });
+
   it('writes an outcome whose write failed once when the worker retries it, the task run once', async () => {
     const result = await queue.enqueue(ConformanceTasks, 'add', 1, 2);
-    const { backend } = await bullWorker(result.snapshot.queueName);
-    const restore = failCall(backend, 'moveToFinished');
+    const restore = failCall(RedisScripts, 'finishJobs');
     try {
       await batchWorker(moduleRef, { queues: ['*'] }).run();
     } finally {
@@ -131,13 +207,12 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
       queues: null,
     });
     try {
-      const first = await queue.enqueue(ConformanceTasks, 'add', 1, 1);
+      await queue.enqueue(ConformanceTasks, 'add', 1, 1);
       await queue.enqueue(ConformanceTasks, 'add', 2, 2);
       const claimed = await workers.claim('w-batch', null, 2);
       expect(claimed).toHaveLength(2);
       const records = claimed.map((task) => outcome(task, 'w-batch', 'done'));
-      const { backend } = await bullWorker(first.snapshot.queueName);
-      const restore = failCall(backend, 'moveToFinished', 2);
+      const restore = failAfterFirst(RedisScripts, 'finishJobs', 2);
       try {
         await expect(workers.complete(records)).rejects.toThrow(
           'Connection is closed.',
@@ -158,7 +233,7 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     }
   });
 
-  it('returns what a claim took before it failed, and hands the job it could not start back', async () => {
+  it('hands back the jobs a claim took when starting them failed, their attempts not counted', async () => {
     await workers.registerWorker({
       workerId: 'w-claim',
       concurrency: 2,
@@ -167,22 +242,19 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     try {
       await queue.enqueue(ConformanceTasks, 'add', 3, 3);
       await queue.enqueue(ConformanceTasks, 'add', 4, 4);
-      const restore = failCall(RedisScripts, 'writeHeld', 2);
-      let claimed: ClaimedTask[];
+      const restore = failCall(RedisScripts, 'startHeld');
       try {
-        claimed = await workers.claim('w-claim', null, 2);
+        await expect(workers.claim('w-claim', null, 2)).rejects.toThrow(
+          'Connection is closed.',
+        );
       } finally {
         restore();
       }
-      expect(claimed).toHaveLength(1);
       const handedBack = await workers.claim('w-claim', null, 2);
-      expect(handedBack).toHaveLength(1);
-      expect(handedBack[0].result.attempts).toBe(1);
-      expect(handedBack[0].result.id).not.toBe(claimed[0].result.id);
+      expect(handedBack).toHaveLength(2);
+      expect(handedBack.map((task) => task.result.attempts)).toEqual([1, 1]);
       const report = (await workers.complete(
-        [...claimed, ...handedBack].map((task) =>
-          outcome(task, 'w-claim', 'done'),
-        ),
+        handedBack.map((task) => outcome(task, 'w-claim', 'done')),
       )) as CompletionReport;
       expect(report.written).toHaveLength(2);
     } finally {

@@ -16,3 +16,37 @@ export async function loadBullMQ(alias: string): Promise<BullMQModule> {
     );
   }
 }
+
+/** Where BullMQ keeps the Lua scripts it runs, in the build `bullmq` loads from (its package `main`). */
+const BULLMQ_SCRIPTS = 'bullmq/dist/cjs/scripts/index.js';
+
+interface BullMQScript {
+  name: string;
+  keys: number;
+  content: string;
+}
+
+/**
+ * The Lua source of one of BullMQ's scripts as the installed BullMQ ships
+ * it, which this backend runs for many jobs in one call; null when this
+ * BullMQ keeps it elsewhere or with another number of keys (the backend
+ * then calls BullMQ once per job).
+ */
+export async function loadBullMQScript(
+  name: string,
+  keys: number,
+): Promise<string | null> {
+  try {
+    const scripts = await importOptionalPeer<
+      Record<string, BullMQScript | undefined> & {
+        default?: Record<string, BullMQScript | undefined>;
+      }
+    >(BULLMQ_SCRIPTS);
+    const script = scripts[name] ?? scripts.default?.[name];
+    return script?.keys === keys && typeof script.content === 'string'
+      ? script.content
+      : null;
+  } catch {
+    return null;
+  }
+}

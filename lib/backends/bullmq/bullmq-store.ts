@@ -5,8 +5,16 @@ import {
   isRedisInstance,
   type ResolvedBullMQOptions,
 } from './bullmq-backend.options.js';
-import { loadBullMQ, type BullMQModule } from './bullmq-peer.js';
-import type { RedisClient } from './redis-scripts.js';
+import {
+  loadBullMQ,
+  loadBullMQScript,
+  type BullMQModule,
+} from './bullmq-peer.js';
+import {
+  MOVE_TO_ACTIVE_KEYS,
+  MOVE_TO_FINISHED_KEYS,
+  type RedisClient,
+} from './redis-scripts.js';
 
 /**
  * A BullMQ queue name for the backend's own keys (workers, queue names,
@@ -44,6 +52,7 @@ export class BullMQStore {
   /** Workers of this process to tell at once of a cancel requested here. */
   readonly localCancelWatchers = new Set<(id: string) => void>();
   private module?: Promise<BullMQModule>;
+  private readonly bullmqScripts = new Map<string, Promise<string | null>>();
   private readonly queues = new Map<string, Promise<Queue>>();
   private readonly workers = new Map<string, Promise<Worker>>();
   private readonly events = new Map<string, Promise<QueueEvents>>();
@@ -112,6 +121,28 @@ export class BullMQStore {
     });
     await this.online((await worker.backend.client) as RedisClient);
     return worker;
+  }
+
+  /** BullMQ's move to active, which claims run for many jobs in one call; null where this BullMQ has it elsewhere. */
+  moveToActiveScript(): Promise<string | null> {
+    return this.bullmqScript('moveToActive', MOVE_TO_ACTIVE_KEYS.length);
+  }
+
+  /** BullMQ's move to finished, which outcomes run for many jobs in one call; null where this BullMQ has it elsewhere. */
+  moveToFinishedScript(): Promise<string | null> {
+    return this.bullmqScript('moveToFinished', MOVE_TO_FINISHED_KEYS);
+  }
+
+  private bullmqScript(name: string, keys: number): Promise<string | null> {
+    let script = this.bullmqScripts.get(name);
+    if (!script)
+      this.bullmqScripts.set(name, (script = loadBullMQScript(name, keys)));
+    return script;
+  }
+
+  /** The `bullmq` package. */
+  bullmq(): Promise<BullMQModule> {
+    return this.loadModule();
   }
 
   /** The events of a task queue (BullMQ's event stream), for waking workers. */

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Job, QueueEvents, Worker } from 'bullmq';
+import type { Job, JobJson, QueueEvents, Worker } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import {
@@ -27,7 +27,7 @@ import type {
 } from '../worker-queue.js';
 import type { BullMQStore } from './bullmq-store.js';
 import { type HeldJob, HeldJobs } from './held-jobs.js';
-import { decodeJob } from './job-codec.js';
+import { availableAtOf, decodeJob, encodeTask } from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
 /** What the worker queue needs from its backend. */
@@ -45,6 +45,18 @@ const KNOWN_QUEUES_MS = 1_000;
 
 /** After how many leases without a heartbeat a worker's entry is removed. */
 const STALE_WORKER_LEASES = 10;
+
+/** How many jobs one call of a claim takes: the calls of a claim go out at once, so that Redis takes the next while this process starts those taken. */
+const TAKE_CHUNK = 25;
+
+/** An attempt's outcome on its way to be written. */
+interface Outcome {
+  held: HeldJob;
+  workerId: string;
+  verdict: AttemptVerdict;
+  /** Whether it is written CANCELLED for its requested cancel. */
+  cancelled: boolean;
+}
 
 /** A worker as stored under `<prefix>:~tasks:workers`: times as epoch ms. */
 interface StoredWorker {
@@ -86,11 +98,13 @@ export function liveWorkers(
 
 /**
  * The BullMQBackend's queue for workers, on BullMQ's manual processing: a
- * claim takes jobs with `Worker.getNextJob` (BullMQ's order: priority, then
- * the order they became waiting) under a lock token per claim; the lock is
- * the lease, which heartbeats extend (`extendJobLocks`); outcomes are
- * written fenced by the lock and moved by BullMQ to completed, failed or
- * delayed (a retry). A job whose worker stopped heartbeating is put back
+ * claim takes the jobs of a queue in one call, running BullMQ's own move
+ * to active for each (what `Worker.getNextJob` runs: BullMQ's order,
+ * priority then the order they became waiting) under a lock token per
+ * claim, and starts them in one more; the lock is the lease, which
+ * heartbeats extend (`extendJobLocks`); outcomes are written fenced by the
+ * lock and moved by BullMQ to completed, failed (many in one call, through
+ * BullMQ's own move to finished) or delayed (a retry). A job whose worker stopped heartbeating is put back
  * by BullMQ's stalled check and settled by the attempt policy when it is
  * next taken: retried while attempts remain, else FAILED as interrupted.
  * Cancel requests of running tasks are kept under `<prefix>:~tasks:cancels`
@@ -226,11 +240,9 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Up to `count` jobs of a queue, taken together and started by
-   * `workerId`, those that must not run (finished, interrupted, or
-   * cancelled meanwhile) settled instead; `emptied` when the queue had
-   * fewer; the first error met, if any. A job taken but not started is
-   * handed back to waiting.
+   * Up to `count` jobs of a queue, taken and started by `workerId` (see
+   * `startTaken`) in calls of TAKE_CHUNK sent at once; `emptied` when the
+   * queue had fewer; the first error met, if any.
    */
   private async take(
     workerId: string,
@@ -244,81 +256,204 @@ export class BullMQWorkerQueue implements WorkerQueue {
     } catch (error) {
       return { started: [], emptied: false, error };
     }
-    const takes = await Promise.allSettled(
-      Array.from({ length: count }, async () => {
-        const token = HeldJobs.token(workerId);
-        const job = (await worker.getNextJob(token, { block: false })) as
-          Job | undefined;
-        return job ? { job, token } : null;
+    const sizes = Array.from(
+      { length: Math.ceil(count / TAKE_CHUNK) },
+      (_, i) => Math.min(TAKE_CHUNK, count - i * TAKE_CHUNK),
+    );
+    const parts = await Promise.all(
+      sizes.map(async (size) => {
+        const took = await this.takeJobs(workerId, worker, size);
+        const starts = await this.startTaken(
+          workerId,
+          queueName,
+          took.token,
+          took.taken,
+        );
+        return {
+          ...starts,
+          emptied: took.emptied,
+          error: took.error ?? starts.error,
+        };
       }),
     );
-    const taken: { job: Job; token: string }[] = [];
+    return {
+      started: parts.flatMap((part) => part.started),
+      emptied: parts.some((part) => part.emptied),
+      error: parts.find((part) => part.error !== undefined)?.error,
+    };
+  }
+
+  /**
+   * Starts the attempts of taken jobs, all in one call: each is written
+   * RUNNING while its lock is still the claim's, unless its cancel was
+   * requested; those that must not run (finished, interrupted, or
+   * cancelled meanwhile) are settled instead. A job that could be neither
+   * is handed back to waiting; the first error met, if any.
+   */
+  private async startTaken(
+    workerId: string,
+    queueName: string,
+    token: string,
+    taken: readonly Job[],
+  ): Promise<{ started: ClaimedTask[]; error?: unknown }> {
+    // Best effort: a job left behind comes back through the stalled check, as it was taken.
+    const putBack = ({ job }: { job: Job }) =>
+      this.held.restore(job, token).catch(() => undefined);
+    let answers: Awaited<ReturnType<typeof RedisScripts.startHeld>>;
+    const starting = taken.map((job) => {
+      const { data, problem } = decodeJob(job, 'active');
+      const runnable =
+        !isFinishedStatus(data.status) &&
+        data.status !== TaskResultStatus.RUNNING;
+      const started = runnable ? attemptStarted(data, workerId) : null;
+      return { job, token, data, problem, started };
+    });
+    try {
+      answers = await RedisScripts.startHeld(
+        await this.store.client(),
+        this.store.key('cancels'),
+        this.store.queuePrefix(queueName),
+        token,
+        starting.map(({ job, started }) => ({
+          id: String(job.id),
+          data:
+            started && JSON.stringify(encodeTask(started, availableAtOf(job))),
+          progress:
+            started?.progress == null ? '' : JSON.stringify(started.progress),
+        })),
+      );
+    } catch (error) {
+      await Promise.all(starting.map(putBack));
+      return { started: [], error };
+    }
+    const started: ClaimedTask[] = [];
+    let error: unknown;
+    const settling: Promise<void>[] = [];
+    starting.forEach((entry, i) => {
+      const answer = answers[i];
+      if (answer === 'started' && entry.started) {
+        this.held.set(workerId, {
+          job: entry.job,
+          token: entry.token,
+          attempt: entry.started.attempts,
+          data: entry.started,
+          claimed: entry.data,
+        });
+        started.push({
+          result: this.host.toResult(entry.started),
+          problem: entry.problem,
+        });
+      } else if (answer === 'cancelled' || !entry.started)
+        settling.push(
+          this.settleTaken(entry, answer === 'cancelled').catch(
+            async (failure: unknown) => {
+              await putBack(entry);
+              error ??= failure;
+            },
+          ),
+        );
+      // Else its lock was lost meanwhile: another worker holds it now.
+    });
+    await Promise.all(settling);
+    return { started, error };
+  }
+
+  /**
+   * Up to `count` jobs of a queue, taken together and locked with one
+   * token: in one call where the installed BullMQ's move to active can be
+   * run for many, else one call each. `emptied` when the queue had fewer;
+   * the first error met, if any, with what was taken before it.
+   */
+  private async takeJobs(
+    workerId: string,
+    worker: Worker,
+    count: number,
+  ): Promise<{
+    taken: Job[];
+    token: string;
+    emptied: boolean;
+    error?: unknown;
+  }> {
+    const token = HeldJobs.token(workerId);
+    const moveToActive = await this.store.moveToActiveScript();
+    if (moveToActive === null) return this.takeOneByOne(worker, token, count);
+    try {
+      const { Job, raw2NextJobData } = await this.store.bullmq();
+      const taken = await RedisScripts.takeJobs(
+        await this.store.client(),
+        moveToActive,
+        worker.keys,
+        {
+          token,
+          lockMs: worker.opts.lockDuration ?? this.leaseMs,
+          workerName: worker.opts.name,
+          limiter: worker.opts.limiter,
+          count,
+        },
+      );
+      return {
+        taken: taken.map(({ fields, id }) => {
+          const [json] = raw2NextJobData([fields, id]) as [JobJson];
+          const job = Job.fromJSON(worker, json, id);
+          job.token = token;
+          return job;
+        }),
+        token,
+        emptied: taken.length < count,
+      };
+    } catch (error) {
+      return { taken: [], token, emptied: false, error };
+    }
+  }
+
+  /** `takeJobs` through `Worker.getNextJob`, one call each. */
+  private async takeOneByOne(
+    worker: Worker,
+    token: string,
+    count: number,
+  ): Promise<{
+    taken: Job[];
+    token: string;
+    emptied: boolean;
+    error?: unknown;
+  }> {
+    const takes = await Promise.allSettled(
+      Array.from(
+        { length: count },
+        async () =>
+          (await worker.getNextJob(token, { block: false })) as Job | undefined,
+      ),
+    );
+    const taken: Job[] = [];
     let emptied = false;
     let error: unknown;
     for (const outcome of takes)
       if (outcome.status === 'rejected') error ??= outcome.reason;
       else if (outcome.value) taken.push(outcome.value);
       else emptied = true;
-    // Best effort: a job left behind comes back through the stalled check, as it was taken.
-    const putBack = ({ job, token }: { job: Job; token: string }) =>
-      this.held.restore(job, token).catch(() => undefined);
-    let cancelled: Set<string>;
-    try {
-      cancelled = await this.cancelRequested(
-        taken.map(({ job }) => String(job.id)),
-      );
-    } catch (failure) {
-      await Promise.all(taken.map(putBack));
-      return { started: [], emptied, error: error ?? failure };
-    }
-    const starts = await Promise.allSettled(
-      taken.map((held) =>
-        this.start(workerId, held.job, held.token, cancelled).catch(
-          async (failure: unknown) => {
-            await putBack(held);
-            throw failure;
-          },
-        ),
-      ),
-    );
-    const started: ClaimedTask[] = [];
-    for (const outcome of starts)
-      if (outcome.status === 'rejected') error ??= outcome.reason;
-      else if (outcome.value !== 'settled') started.push(outcome.value);
-    return { started, emptied, error };
+    return { taken, token, emptied, error };
   }
 
-  private async start(
-    workerId: string,
-    job: Job,
-    token: string,
-    cancelRequested: ReadonlySet<string>,
-  ): Promise<ClaimedTask | 'settled'> {
-    const { data, problem } = decodeJob(job, 'active');
+  /**
+   * Ends a taken job that must not run: one already finished is written as
+   * it is; one whose last attempt was interrupted (back from BullMQ's
+   * stalled check) gets the attempt policy's verdict; a cancelled one ends
+   * CANCELLED.
+   */
+  private async settleTaken(
+    { job, token, data }: { job: Job; token: string; data: TaskResultData },
+    cancelled: boolean,
+  ): Promise<void> {
     if (isFinishedStatus(data.status)) {
       await this.held.finish(job, token, data, null);
-      return 'settled';
+      return;
     }
-    const cancelled = cancelRequested.has(data.id);
-    if (data.status === TaskResultStatus.RUNNING || cancelled) {
-      let verdict: AttemptVerdict =
-        data.status === TaskResultStatus.RUNNING
-          ? this.host.interrupted(data)
-          : { data, retryAt: null };
-      if (cancelled) verdict = attemptCancelled(verdict);
-      await this.settle(job, token, verdict);
-      return 'settled';
-    }
-    const started = attemptStarted(data, workerId);
-    if (!(await this.held.write(job, token, started))) return 'settled';
-    this.held.set(workerId, {
-      job,
-      token,
-      attempt: started.attempts,
-      data: started,
-      claimed: data,
-    });
-    return { result: this.host.toResult(started), problem };
+    let verdict: AttemptVerdict =
+      data.status === TaskResultStatus.RUNNING
+        ? this.host.interrupted(data)
+        : { data, retryAt: null };
+    if (cancelled) verdict = attemptCancelled(verdict);
+    await this.settle(job, token, verdict);
   }
 
   /** Ends a taken job that must not run with `verdict`: back from BullMQ's stalled check (interrupted), or cancelled before it started. */
@@ -340,72 +475,103 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   /**
    * Writes each record while its worker still holds the attempt, all at
-   * once. A record whose write fails does not stop the others; the first
-   * such error is thrown once all were tried, and a retry answers the ones
-   * written meanwhile as written.
+   * once (one call for those that end, where BullMQ allows). A record
+   * whose write fails does not stop the others; the first such error is
+   * thrown once all were tried, and a retry answers the ones written
+   * meanwhile as written.
    */
   private async writeOutcomes(
     records: readonly AttemptRecord[],
   ): Promise<CompletionReport> {
-    const cancelRequested = await this.cancelRequested(
-      records.map((record) => record.data.id),
-    );
-    const outcomes = await Promise.allSettled(
-      records.map((record) => this.writeOutcome(record, cancelRequested)),
-    );
     const written: string[] = [];
     const cancelledIds: string[] = [];
-    let failure: PromiseRejectedResult | undefined;
-    outcomes.forEach((outcome, i) => {
-      if (outcome.status === 'rejected') failure ??= outcome;
-      else if (outcome.value) {
-        written.push(records[i].data.id);
-        if (outcome.value.cancelled) cancelledIds.push(records[i].data.id);
+    let writing: Outcome[] = [];
+    for (const { data, workerId, attempt, retryAt } of records) {
+      const held = this.held.holding(workerId, data.id, attempt);
+      if (!held) {
+        const lately = this.held.endedLately(workerId, data.id, attempt);
+        if (lately) written.push(data.id);
+        if (lately?.cancelled) cancelledIds.push(data.id);
+        continue;
       }
-    });
-    if (failure) throw failure.reason;
-    return { written, cancelled: cancelledIds };
-  }
-
-  /** Writes one record; undefined when its worker no longer holds the attempt. */
-  private async writeOutcome(
-    record: AttemptRecord,
-    cancelRequested: ReadonlySet<string>,
-  ): Promise<{ cancelled: boolean } | undefined> {
-    const { workerId, attempt } = record;
-    const { id } = record.data;
-    const held = this.held.holding(workerId, id, attempt);
-    if (!held) return this.held.endedLately(workerId, id, attempt);
-    // Only the outcome: progress and metadata saved meanwhile stay.
-    let verdict: AttemptVerdict = {
-      data: {
-        ...record.data,
-        progress: held.data.progress,
-        metadata: held.data.metadata,
-      },
-      retryAt: record.retryAt,
-    };
-    const cancelled = cancelRequested.has(id);
-    if (cancelled) verdict = attemptCancelled(verdict);
-    if (
-      !(await this.held.finish(
-        held.job,
-        held.token,
-        verdict.data,
-        verdict.retryAt,
-      ))
-    ) {
-      this.held.release(workerId, held);
-      return undefined;
+      // Only the outcome: progress and metadata saved meanwhile stay.
+      const verdict: AttemptVerdict = {
+        data: {
+          ...data,
+          progress: held.data.progress,
+          metadata: held.data.metadata,
+        },
+        retryAt,
+      };
+      writing.push({ held, workerId, verdict, cancelled: false });
     }
-    this.held.ended(workerId, held, cancelled);
-    if (cancelled) await this.clearCancels([id]);
-    else if (
-      verdict.data.status === TaskResultStatus.READY &&
-      (await this.cancelRequested([id])).has(id)
-    )
-      return this.cancelRetry(workerId, held);
-    return { cancelled };
+    let failure: Error | undefined;
+    const ended: Outcome[] = [];
+    // Each written as it is, unless its cancel was requested: then again, CANCELLED.
+    for (const cancelsKey of [this.store.key('cancels'), null]) {
+      if (writing.length === 0) break;
+      const answers = await this.held.finishMany(
+        writing.map(({ held, verdict }) => ({
+          job: held.job,
+          token: held.token,
+          data: verdict.data,
+          retryAt: verdict.retryAt,
+        })),
+        cancelsKey,
+      );
+      const cancelling: Outcome[] = [];
+      writing.forEach((outcome, i) => {
+        const answer = answers[i];
+        if (answer === 'cancel requested')
+          cancelling.push({
+            ...outcome,
+            verdict: attemptCancelled(outcome.verdict),
+            cancelled: true,
+          });
+        else if (answer instanceof Error) failure ??= answer;
+        else if (!answer) this.held.release(outcome.workerId, outcome.held);
+        else {
+          this.held.ended(outcome.workerId, outcome.held, outcome.cancelled);
+          ended.push(outcome);
+        }
+      });
+      writing = cancelling;
+    }
+    const retried: Outcome[] = [];
+    for (const outcome of ended)
+      if (outcome.verdict.data.status === TaskResultStatus.READY)
+        retried.push(outcome);
+      else {
+        written.push(outcome.verdict.data.id);
+        if (outcome.cancelled) cancelledIds.push(outcome.verdict.data.id);
+      }
+    try {
+      await this.clearCancels(
+        ended
+          .filter((outcome) => outcome.cancelled)
+          .map((outcome) => outcome.verdict.data.id),
+      );
+      // A retry written while its cancel was requested is cancelled now.
+      const cancelNow = await this.cancelRequested(
+        retried.map(({ held }) => String(held.job.id)),
+      );
+      const retries = await Promise.allSettled(
+        retried.map(async ({ held, workerId }) => {
+          const id = String(held.job.id);
+          const { cancelled } = cancelNow.has(id)
+            ? await this.cancelRetry(workerId, held)
+            : { cancelled: false };
+          written.push(id);
+          if (cancelled) cancelledIds.push(id);
+        }),
+      );
+      const refused = retries.find((outcome) => outcome.status === 'rejected');
+      if (refused) failure ??= refused.reason as Error;
+    } catch (error) {
+      failure ??= error as Error;
+    }
+    if (failure) throw failure;
+    return { written, cancelled: cancelledIds };
   }
 
   /** Cancels the retry an attempt just wrote, its cancel requested while the attempt was being written. */

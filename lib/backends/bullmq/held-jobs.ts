@@ -19,25 +19,37 @@ export interface HeldJob {
   claimed: TaskResultData;
 }
 
-/** How many written attempts are remembered for retried writes (the oldest are forgotten first). */
+/** How many written attempts are remembered at least for retried writes (the oldest are forgotten first). */
 const REMEMBERED_WRITES = 10_000;
+
+/** The answer of the move to finished of many for a job it left, its cancel requested. */
+const CANCEL_REQUESTED = 1;
 
 /** BullMQ's answers of a move whose job the token no longer holds: gone, unlocked, not active, locked by another. */
 const NOT_HELD = new Set([-1, -2, -3, -6]);
 
-/** BullMQ's builder of a move to completed or failed (protected in its typings) that takes fields to write with the move. */
+/**
+ * BullMQ's builder of a move to completed or failed (protected in its
+ * typings) that takes fields to write with the move, and its errors.
+ */
 interface FinishArgs {
   moveToFinishedArgs(
     job: Job,
     value: string,
-    property: 'returnvalue',
+    property: 'returnvalue' | 'failedReason',
     remove: false,
-    target: 'completed',
+    target: 'completed' | 'failed',
     token: string,
     timestamp: number,
     fetchNext: false,
     fieldsToUpdate: Record<string, string>,
   ): (string | number | boolean | Buffer)[];
+  finishedErrors(failure: {
+    code: number;
+    jobId: string;
+    command: string;
+    state: string;
+  }): Error;
 }
 
 /** An error BullMQ records as a failed job's reason: the attempt's last error, or the cancel. */
@@ -58,8 +70,13 @@ function failure(data: TaskResultData): Error {
  */
 export class HeldJobs {
   private readonly held = new Map<string, HeldJob>();
-  /** Attempts written lately, by worker, id and attempt: whether each ended cancelled. */
-  private readonly written = new Map<string, boolean>();
+  /**
+   * Attempts written lately, by worker, id and attempt: whether each ended
+   * cancelled. Two generations: once the newer holds REMEMBERED_WRITES, it
+   * becomes the older and the older is forgotten.
+   */
+  private written = new Map<string, boolean>();
+  private writtenBefore = new Map<string, boolean>();
 
   constructor(private readonly store: BullMQStore) {}
 
@@ -95,8 +112,10 @@ export class HeldJobs {
       `${workerId}\u0000${held.job.id}\u0000${held.attempt}`,
       cancelled,
     );
-    if (this.written.size > REMEMBERED_WRITES)
-      this.written.delete(this.written.keys().next().value as string);
+    if (this.written.size >= REMEMBERED_WRITES) {
+      this.writtenBefore = this.written;
+      this.written = new Map();
+    }
   }
 
   /** Whether this worker's attempt was written lately, and if it ended cancelled; undefined when not. */
@@ -105,9 +124,8 @@ export class HeldJobs {
     id: string,
     attempt: number,
   ): { cancelled: boolean } | undefined {
-    const cancelled = this.written.get(
-      `${workerId}\u0000${id}\u0000${attempt}`,
-    );
+    const key = `${workerId}\u0000${id}\u0000${attempt}`;
+    const cancelled = this.written.get(key) ?? this.writtenBefore.get(key);
     return cancelled === undefined ? undefined : { cancelled };
   }
 
@@ -175,43 +193,24 @@ export class HeldJobs {
     data: TaskResultData,
     retryAt: Date | null,
   ): Promise<boolean> {
-    const availableAt = retryAt?.getTime() ?? availableAtOf(job);
-    const fields: Record<string, string> = {
-      data: JSON.stringify(encodeTask(data, availableAt)),
-    };
-    if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
     const { backend } = await this.store.worker(job.queueName);
     const id = String(job.id);
     try {
-      if (data.status === TaskResultStatus.SUCCESSFUL) {
-        const args = (backend as unknown as FinishArgs).moveToFinishedArgs(
-          job,
-          JSON.stringify(data.returnValue ?? null),
-          'returnvalue',
-          false,
-          'completed',
-          token,
-          Date.now(),
-          false,
-          fields,
-        );
-        await backend.moveToFinished(id, args);
-      } else if (data.status === TaskResultStatus.READY) {
+      if (data.status === TaskResultStatus.READY) {
         const now = Date.now();
+        const availableAt = retryAt?.getTime() ?? availableAtOf(job);
         await backend.moveToDelayed(
           id,
           now,
           Math.max(0, availableAt - now),
           token,
-          { skipAttempt: true, fieldsToUpdate: fields },
+          { skipAttempt: true, fieldsToUpdate: fieldsOf(data, availableAt) },
         );
-      } else {
-        const error = failure(data);
-        await backend.moveToFailed(job, error.message, false, token, false, {
-          ...fields,
-          stacktrace: JSON.stringify(error.stack ? [error.stack] : []),
-        });
-      }
+      } else
+        await backend.moveToFinished(
+          id,
+          finishArgs(backend, { job, token, data, retryAt }),
+        );
     } catch (error) {
       if (NOT_HELD.has((error as { code?: unknown }).code as number))
         return false;
@@ -219,4 +218,169 @@ export class HeldJobs {
     }
     return true;
   }
+
+  /**
+   * Ends many held jobs' attempts, each as `finish` does; those that end
+   * SUCCESSFUL, FAILED or CANCELLED in calls of many where the installed
+   * BullMQ's move to finished can be run for many, sent at once. With a
+   * cancels hash, a job whose cancel was requested there is left as it is.
+   * Answers, for each, whether it was written, 'cancel requested' for one
+   * left, or the error its write met.
+   */
+  async finishMany(
+    entries: readonly Finishing[],
+    cancelsKey: string | null,
+  ): Promise<Finished[]> {
+    const moveToFinished = await this.store.moveToFinishedScript();
+    const answers: Finished[] = [];
+    const alone = [...entries.keys()].filter(
+      (at) =>
+        moveToFinished === null ||
+        entries[at].data.status === TaskResultStatus.READY,
+    );
+    const requested = await this.cancelRequested(
+      cancelsKey,
+      alone.map((at) => String(entries[at].job.id)),
+    );
+    const writes: Promise<void>[] = alone.map(async (at) => {
+      const { job, token, data, retryAt } = entries[at];
+      if (requested.has(String(job.id))) answers[at] = 'cancel requested';
+      else
+        answers[at] = await this.finish(job, token, data, retryAt).catch(
+          (error: Error) => error,
+        );
+    });
+    if (moveToFinished !== null) {
+      const together: { at: number; backend: FinishArgs; args: FinishArgv }[] =
+        [];
+      for (const [at, entry] of entries.entries()) {
+        if (entry.data.status === TaskResultStatus.READY) continue;
+        try {
+          const backend = (await this.store.worker(entry.job.queueName))
+            .backend as unknown as FinishArgs;
+          together.push({ at, backend, args: finishArgs(backend, entry) });
+        } catch (error) {
+          answers[at] = error as Error;
+        }
+      }
+      const client = await this.store.client();
+      for (let from = 0; from < together.length; from += FINISH_CHUNK) {
+        const chunk = together.slice(from, from + FINISH_CHUNK);
+        writes.push(
+          RedisScripts.finishJobs(
+            client,
+            moveToFinished,
+            chunk.map(({ args }) => args),
+            cancelsKey,
+          ).then(
+            (results) =>
+              results.forEach((result, k) => {
+                const { at, backend } = chunk[k];
+                answers[at] = answerOf(result, backend, entries[at].job);
+              }),
+            (error: Error) => {
+              for (const { at } of chunk) answers[at] = error;
+            },
+          ),
+        );
+      }
+    }
+    await Promise.all(writes);
+    return answers;
+  }
+
+  /** The ids among `ids` whose cancel was requested in the hash `cancelsKey` (none without one). */
+  private async cancelRequested(
+    cancelsKey: string | null,
+    ids: readonly string[],
+  ): Promise<Set<string>> {
+    if (cancelsKey === null || ids.length === 0) return new Set();
+    const client = await this.store.client();
+    const requested = await client.hmget(cancelsKey, ...ids);
+    return new Set(ids.filter((_, i) => requested[i] !== null));
+  }
+}
+
+/** What became of a held job's attempt to end: written, no longer held (false), left for its requested cancel, or the error its write met. */
+export type Finished = boolean | 'cancel requested' | Error;
+
+/** How many jobs one call of the move to finished takes: calls of a batch go out at once, so that Redis runs one while the next is sent. */
+const FINISH_CHUNK = 25;
+
+/** BullMQ's arguments of one job's move to finished: its keys, then its arguments. */
+type FinishArgv = (string | number | boolean | Buffer)[];
+
+/** Whether a job was moved by BullMQ's answer to its move to finished: false when not held, else the error. */
+function answerOf(
+  result: number | Error,
+  backend: FinishArgs,
+  job: Job,
+): Finished {
+  if (result instanceof Error) return result;
+  if (result === CANCEL_REQUESTED) return 'cancel requested';
+  if (result >= 0) return true;
+  if (NOT_HELD.has(result)) return false;
+  return backend.finishedErrors({
+    code: result,
+    jobId: String(job.id),
+    command: 'moveToFinished',
+    state: 'active',
+  });
+}
+
+/** A held job's attempt to end, as `HeldJobs.finish` takes it. */
+export interface Finishing {
+  job: Job;
+  token: string;
+  data: TaskResultData;
+  retryAt: Date | null;
+}
+
+/** The job fields an attempt's end writes: its data (and progress). */
+function fieldsOf(
+  data: TaskResultData,
+  availableAt: number,
+): Record<string, string> {
+  const fields: Record<string, string> = {
+    data: JSON.stringify(encodeTask(data, availableAt)),
+  };
+  if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
+  return fields;
+}
+
+/**
+ * BullMQ's arguments of the move to completed (SUCCESSFUL, its return value
+ * the job's) or failed (FAILED, CANCELLED) of a held job, its fields
+ * written with the move.
+ */
+function finishArgs(
+  backend: unknown,
+  { job, token, data, retryAt }: Finishing,
+): FinishArgv {
+  const fields = fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job));
+  const moves = backend as FinishArgs;
+  if (data.status === TaskResultStatus.SUCCESSFUL)
+    return moves.moveToFinishedArgs(
+      job,
+      JSON.stringify(data.returnValue ?? null),
+      'returnvalue',
+      false,
+      'completed',
+      token,
+      Date.now(),
+      false,
+      fields,
+    );
+  const error = failure(data);
+  return moves.moveToFinishedArgs(
+    job,
+    error.message,
+    'failedReason',
+    false,
+    'failed',
+    token,
+    Date.now(),
+    false,
+    { ...fields, stacktrace: JSON.stringify(error.stack ? [error.stack] : []) },
+  );
 }

@@ -37,6 +37,39 @@ return 1`,
 };
 
 /**
+ * Starts the attempts of jobs of one queue a claim took under one token,
+ * all in one call: for each job, answers whether its cancel was requested
+ * (its id in the cancels hash) and, unless it was, writes its started data
+ * (and progress, unless empty) while its lock is the claim's token.
+ * Answers, for each job, 2 when its cancel was requested (nothing
+ * written), 1 when written, else 0 (its lock lost, or no data given: a job
+ * not to start).
+ * KEYS: cancels hash. ARGV: the queue's job key prefix, the token, then
+ * for each job its id, started data (empty: not to start) and progress.
+ */
+const START_HELD: Script = {
+  name: 'nestjsTasksStartHeld',
+  keys: 1,
+  lua: `
+local prefix, token = ARGV[1], ARGV[2]
+local answers = {}
+for at = 3, #ARGV, 3 do
+  local id, data, progress = ARGV[at], ARGV[at + 1], ARGV[at + 2]
+  local key = prefix .. id
+  local answer = 0
+  if redis.call('HEXISTS', KEYS[1], id) == 1 then
+    answer = 2
+  elseif data ~= '' and redis.call('GET', key .. ':lock') == token then
+    redis.call('HSET', key, 'data', data)
+    if progress ~= '' then redis.call('HSET', key, 'progress', progress) end
+    answer = 1
+  end
+  answers[#answers + 1] = answer
+end
+return answers`,
+};
+
+/**
  * Cancels a job that waits to run: takes it out of whichever waiting
  * state holds it and makes it a failed job with the cancelled data, as
  * BullMQ's own failure would (finishedOn, failedReason, the failed set, a
@@ -174,32 +207,227 @@ if oldest == nil then return false end
 return tostring(oldest)`,
 };
 
-const SCRIPTS = [
-  WRITE_HELD,
-  REGISTER_WORKER,
-  CANCEL_WAITING,
-  CLAIM_TICK,
-  COUNT_REASON,
-  OLDEST_DUE,
-];
-const defined = new WeakSet<object>();
+/**
+ * Takes up to ARGV[8] jobs at once through BullMQ's own move to active
+ * (the script as the installed BullMQ ships it, `moveToActive`, run once
+ * per job: its order, its markers, its events, its rate limit), each
+ * locked with the token ARGV[3] for ARGV[4] ms, as `Worker.getNextJob`
+ * takes one. Answers the jobs taken, each { fields, id }.
+ * KEYS: moveToActive's. ARGV: key prefix, now, token, lock ms, worker name
+ * ('' for none), limiter max ('' for none), limiter duration, how many.
+ */
+function takeJobsScript(moveToActive: string): Script {
+  return {
+    name: 'nestjsTasksTakeJobs',
+    keys: MOVE_TO_ACTIVE_KEYS.length,
+    lua: `
+local function moveToActive(KEYS, ARGV)
+${moveToActive}
+end
+local opts = { token = ARGV[3], lockDuration = tonumber(ARGV[4]) }
+if ARGV[5] ~= '' then opts['name'] = ARGV[5] end
+if ARGV[6] ~= '' then opts['limiter'] = { max = tonumber(ARGV[6]), duration = tonumber(ARGV[7]) } end
+local args = { ARGV[1], ARGV[2], cmsgpack.pack(opts) }
+local taken = {}
+for i = 1, tonumber(ARGV[8]) do
+  local result = moveToActive(KEYS, args)
+  if type(result[1]) ~= 'table' then break end
+  taken[#taken + 1] = { result[1], result[2] }
+end
+return taken`,
+  };
+}
 
-/** Runs one of the scripts above on `client`, defining them there first. */
+/** How many keys BullMQ's move to finished takes: each job's arguments start with them. */
+export const MOVE_TO_FINISHED_KEYS = 14;
+
+/**
+ * Moves many jobs to finished through BullMQ's own move to finished (the
+ * script as the installed BullMQ ships it, `moveToFinished`, run once per
+ * job, each guarded so that one job's error does not stop the others),
+ * except, when ARGV[1] is 1, those whose cancel was requested (their id,
+ * BullMQ's first argument, in the cancels hash): they are left as they
+ * are. Each job's keys are given as the keys of the first job, the same
+ * but for a few. Answers, for each job, BullMQ's answer, 1 for a job left
+ * for its cancel, or the error text.
+ * KEYS: cancels hash. ARGV: whether to leave the cancelled, how many
+ * arguments each job has, the first job's keys, then each job's: how many
+ * of its keys differ from the first's, each of them as its position and
+ * key, then its arguments.
+ */
+function finishJobsScript(moveToFinished: string): Script {
+  return {
+    name: 'nestjsTasksFinishJobs',
+    keys: 1,
+    lua: `
+local function moveToFinished(KEYS, ARGV)
+${moveToFinished}
+end
+local cancels = KEYS[1]
+local leaveCancelled = ARGV[1] == '1'
+local width = tonumber(ARGV[2])
+local first = {}
+for k = 1, ${MOVE_TO_FINISHED_KEYS} do first[k] = ARGV[2 + k] end
+local answers = {}
+local at = 3 + ${MOVE_TO_FINISHED_KEYS}
+while at <= #ARGV do
+  local keys, args = {}, {}
+  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = first[k] end
+  local differing = tonumber(ARGV[at])
+  at = at + 1
+  for d = 1, differing do
+    keys[tonumber(ARGV[at])] = ARGV[at + 1]
+    at = at + 2
+  end
+  for k = 1, width do args[k] = ARGV[at + k - 1] end
+  at = at + width
+  local ok, answer = true, 1
+  if not (leaveCancelled and redis.call('HEXISTS', cancels, args[1]) == 1) then
+    ok, answer = pcall(moveToFinished, keys, args)
+  end
+  if not ok then
+    answer = type(answer) == 'table' and (answer.err or answer[1]) or tostring(answer)
+  elseif type(answer) ~= 'number' then
+    answer = 0
+  end
+  answers[#answers + 1] = answer
+end
+return answers`,
+  };
+}
+
+/** The keys of a BullMQ queue (by their names in `Queue.keys`) that its move to active takes, in its order. */
+export const MOVE_TO_ACTIVE_KEYS = [
+  'wait',
+  'active',
+  'prioritized',
+  'events',
+  'stalled',
+  'limiter',
+  'delayed',
+  'paused',
+  'meta',
+  'pc',
+  'marker',
+];
+
+/** The scripts defined on each client, by name. */
+const defined = new WeakMap<object, Set<string>>();
+
+/** Runs `script` on `client`, defining it there first. */
 function run(
   client: RedisClient,
   script: Script,
   keys: readonly string[],
-  args: readonly (string | number)[],
+  args: readonly (string | number | Buffer)[],
 ): Promise<unknown> {
-  if (!defined.has(client)) {
-    for (const { name, keys: numberOfKeys, lua } of SCRIPTS)
-      client.defineCommand(name, { numberOfKeys, lua });
-    defined.add(client);
+  let names = defined.get(client);
+  if (!names) defined.set(client, (names = new Set()));
+  if (!names.has(script.name)) {
+    client.defineCommand(script.name, {
+      numberOfKeys: script.keys,
+      lua: script.lua,
+    });
+    names.add(script.name);
   }
   return client.runCommand(script.name, [...keys, ...args]);
 }
 
+/** A script built around one of BullMQ's, built once per source. */
+function builtAround(
+  build: (source: string) => Script,
+): (source: string) => Script {
+  let last: { source: string; script: Script } | undefined;
+  return (source) => {
+    if (last?.source !== source) last = { source, script: build(source) };
+    return last.script;
+  };
+}
+
+const takeJobs = builtAround(takeJobsScript);
+const finishJobs = builtAround(finishJobsScript);
+
 export const RedisScripts = {
+  /**
+   * Takes up to `count` jobs of a queue in one call (see takeJobsScript),
+   * `moveToActive` being BullMQ's script; answers each job's hash fields
+   * (as BullMQ's HGETALL) and id.
+   */
+  async takeJobs(
+    client: RedisClient,
+    moveToActive: string,
+    /** The queue's keys, as `Queue.keys` has them. */
+    keys: Readonly<Record<string, string>>,
+    take: {
+      token: string;
+      lockMs: number;
+      workerName: string | undefined;
+      limiter: { max: number; duration: number } | undefined;
+      count: number;
+    },
+  ): Promise<{ fields: string[]; id: string }[]> {
+    const taken = (await run(
+      client,
+      takeJobs(moveToActive),
+      MOVE_TO_ACTIVE_KEYS.map((name) => keys[name]),
+      [
+        keys[''],
+        Date.now(),
+        take.token,
+        take.lockMs,
+        take.workerName ?? '',
+        take.limiter?.max ?? '',
+        take.limiter?.duration ?? '',
+        take.count,
+      ],
+    )) as [string[], string][];
+    return taken.map(([fields, id]) => ({ fields, id: String(id) }));
+  },
+
+  /**
+   * Moves many jobs to finished in one call (see finishJobsScript),
+   * `moveToFinished` being BullMQ's script and each job's arguments those
+   * BullMQ builds for it (`moveToFinishedArgs`: its keys, then its
+   * arguments); answers, for each, BullMQ's answer (0 when moved, a
+   * negative code when not), 1 when left for its requested cancel, or the
+   * error its move met.
+   */
+  async finishJobs(
+    client: RedisClient,
+    moveToFinished: string,
+    jobs: readonly (readonly (string | number | boolean | Buffer)[])[],
+    /** When given, the jobs whose cancel was requested are left (answered 1). */
+    cancelsKey: string | null,
+  ): Promise<(number | Error)[]> {
+    if (jobs.length === 0) return [];
+    const width = jobs[0].length - MOVE_TO_FINISHED_KEYS;
+    if (jobs.some((job) => job.length !== jobs[0].length))
+      throw new Error('Jobs to finish with arguments of unlike lengths');
+    const first = jobs[0].slice(0, MOVE_TO_FINISHED_KEYS);
+    const args: (string | number | Buffer)[] = [
+      cancelsKey === null ? 0 : 1,
+      width,
+      ...first.map(String),
+    ];
+    for (const job of jobs) {
+      const differing: (string | number)[] = [];
+      for (let k = 0; k < MOVE_TO_FINISHED_KEYS; k++)
+        if (job[k] !== first[k]) differing.push(k + 1, String(job[k]));
+      args.push(differing.length / 2, ...differing);
+      for (const value of job.slice(MOVE_TO_FINISHED_KEYS))
+        args.push(typeof value === 'boolean' ? Number(value) : value);
+    }
+    const answers = (await run(
+      client,
+      finishJobs(moveToFinished),
+      [cancelsKey ?? ''],
+      args,
+    )) as (number | string)[];
+    return answers.map((answer) =>
+      typeof answer === 'number' ? answer : new Error(answer),
+    );
+  },
+
   async writeHeld(
     client: RedisClient,
     jobKey: string,
@@ -214,6 +442,40 @@ export const RedisScripts = {
       [token, data, progress],
     );
     return Number(written) === 1;
+  },
+
+  /** One call for the jobs of a queue a claim took (see START_HELD): whether each was started, or its cancel requested. */
+  async startHeld(
+    client: RedisClient,
+    cancelsKey: string,
+    /** What the keys of the queue's jobs start with. */
+    jobKeyPrefix: string,
+    token: string,
+    jobs: readonly {
+      id: string;
+      /** The started data, or null for a job not to start. */
+      data: string | null;
+      progress: string;
+    }[],
+  ): Promise<('cancelled' | 'started' | 'not started')[]> {
+    if (jobs.length === 0) return [];
+    const answers = (await run(
+      client,
+      START_HELD,
+      [cancelsKey],
+      [
+        jobKeyPrefix,
+        token,
+        ...jobs.flatMap((job) => [job.id, job.data ?? '', job.progress]),
+      ],
+    )) as number[];
+    return answers.map((answer) =>
+      Number(answer) === 2
+        ? 'cancelled'
+        : Number(answer) === 1
+          ? 'started'
+          : 'not started',
+    );
   },
 
   async cancelWaiting(
