@@ -195,6 +195,60 @@ describe.each(availableDatabases())(
     }, 60_000);
 
     /**
+     * Guards against one deferred row held by a long transaction (an
+     * operator's UPDATE left open, a tool that locked it) past the lease
+     * stopping the others, or being lost or run twice: the workers promote
+     * around it (SKIP LOCKED), and it once the transaction ends. SQLite has
+     * no row locks: a write transaction there holds the whole file, as the
+     * table lock above does.
+     */
+    (server ? it : it.skip)(
+      `promotes around a due row a long transaction holds, and it once released${
+        server ? '' : ' [skipped: SQLite locks the whole file, not rows]'
+      }`,
+      async () => {
+        const dueAt = Date.now() + 800;
+        const results = await enqueueRising(dueAt, dueAt + 300);
+        const [held] = results;
+        await startWorker('deferred-held-a', 3);
+        await startWorker('deferred-held-b', 3);
+        const runner = sideDs.createQueryRunner();
+        await runner.connect();
+        const others = results.slice(1).map((result) => result.id);
+        let passes = 0;
+        let windowMs = 0;
+        try {
+          await runner.startTransaction();
+          await runner.query(
+            `UPDATE ${table} SET metadata = metadata WHERE id = '${held.id}'`,
+          );
+          const since = Date.now();
+          // The fault is real: the transaction holds the row while it is deferred.
+          const [row] = await runner.query(
+            `SELECT status FROM ${table} WHERE id = '${held.id}'`,
+          );
+          expect(row.status).toBe('SCHEDULED');
+          await waitFor('the others to run', () =>
+            others.every((id) => tasks.executions.get(id) === 1),
+          );
+          const before = { passes: promotions, at: Date.now() };
+          await sleep(Math.max(0, since + 2 * LEASE_MS - Date.now()));
+          passes = promotions - before.passes;
+          windowMs = Date.now() - before.at;
+          expect(tasks.executions.has(held.id)).toBe(false);
+        } finally {
+          await runner.rollbackTransaction().catch(() => undefined);
+          await runner.release();
+        }
+        // Looked at again soon, as rows another pass holds are, yet spaced
+        // out: no more than a pass per 50 ms and worker.
+        expect(passes).toBeLessThanOrEqual(2 * (windowMs / 50 + 2));
+        await expectRanOnce(results.map((result) => result.id));
+      },
+      60_000,
+    );
+
+    /**
      * Guards against a promotion that waited behind a lock (PostgreSQL and
      * MariaDB: its read of the next due time; SQLite: its write, tried
      * again while busy) promoting only what was due when it began: the
