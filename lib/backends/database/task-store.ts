@@ -757,12 +757,20 @@ export class TaskStore {
   async promoteDue(
     limit: number,
   ): Promise<{ promoted: number; nextDueAt: number | null }> {
-    const now = Date.now();
     const first = await this.nextDeferred();
-    if (first === null || first > now) return { promoted: 0, nextDueAt: first };
-    const parts = this.promotionParts(limit, now);
+    if (first === null || first > Date.now())
+      return { promoted: 0, nextDueAt: first };
+    // Due by the time the statement is written, each time it is: the read
+    // above may have waited behind a lock, and a busy or deadlocked take is
+    // tried again, while more rows fell due. Promoted together, they are
+    // claimed in priority order; left to the next pass, those due first
+    // would be claimed before them.
     const promoted = await this.sql.withRunner((runner) =>
-      this.dialect.take(runner, this.sql.tables.tasks, parts),
+      this.dialect.take(
+        runner,
+        this.sql.tables.tasks,
+        this.promotionParts(limit, Date.now()),
+      ),
     );
     return { promoted: promoted.length, nextDueAt: await this.nextDeferred() };
   }
@@ -784,10 +792,16 @@ export class TaskStore {
     );
   }
 
-  /** When the first deferred row falls due (epoch ms), or null when none is deferred: the scheduled index's first entry. */
+  /**
+   * When the first deferred row falls due (epoch ms), or null when none is
+   * deferred, or none ever falls due: the scheduled index's first entry.
+   * SQLite stores what it is given, and sorts numbers first: a first entry
+   * that is no number (text written by hand) is no time at all.
+   */
   private async nextDeferred(): Promise<number | null> {
     const [row] = await this.sql.read(this.selectNextDeferred(), []);
-    return row ? Number(row.available_at) : null;
+    const at = Number(row?.available_at);
+    return Number.isNaN(at) ? null : at;
   }
 
   /** The query of `nextDeferred`. */
