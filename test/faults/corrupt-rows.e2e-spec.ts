@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
 import { TaskQueue, TaskResultStatus } from '../../lib/index.js';
-import { INSERT_COLUMNS } from '../../lib/backends/database/task-columns.js';
 import {
   availableDatabases,
   closeTestDataSource,
@@ -12,6 +10,7 @@ import {
 } from '../support/databases.js';
 import {
   captureLogs,
+  copyRow,
   FaultTasks,
   FinishedEvents,
   sqlOn,
@@ -70,33 +69,17 @@ describe.each(availableDatabases())(
       }
     });
 
-    /** Inserts a READY copy of the row `id` with some columns replaced by SQL literals. */
-    const copyRow = async (
-      id: string,
-      overrides: Record<string, string>,
-    ): Promise<string> => {
-      const newId = randomUUID();
-      const values: Record<string, string> = {
-        id: `'${newId}'`,
-        ...overrides,
-      };
-      await sql(
-        `INSERT INTO ${table} (${INSERT_COLUMNS.map(({ name }) => name).join(', ')}) SELECT ${INSERT_COLUMNS.map(
-          ({ name }) => values[name] ?? name,
-        ).join(', ')} FROM ${table} WHERE id = :1`,
-        [id],
-      );
-      return newId;
-    };
+    const copy = (id: string, overrides: Record<string, string>) =>
+      copyRow(sql, table, id, overrides);
 
     it('fails the corrupt rows naming the column, runs the healthy ones, and the batch worker exits', async () => {
       const healthy = await queue
         .task(FaultTasks, 'add')
         .enqueueMany(Array.from({ length: HEALTHY }, (_, i) => [i, 1]));
-      const badWorkerIds = await copyRow(healthy[0].id, {
+      const badWorkerIds = await copy(healthy[0].id, {
         worker_ids: `'not json'`,
       });
-      const badArgs = await copyRow(healthy[1].id, { args: `'{oops'` });
+      const badArgs = await copy(healthy[1].id, { args: `'{oops'` });
       const rows: { status: string }[] = await ds.query(
         `SELECT status FROM ${table}`,
       );

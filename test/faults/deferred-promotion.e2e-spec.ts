@@ -1,8 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource, DataSourceOptions } from 'typeorm';
 import { TaskQueue, TaskResultStatus } from '../../lib/index.js';
-import { INSERT_COLUMNS } from '../../lib/backends/database/task-columns.js';
 import {
   availableDatabases,
   closeTestDataSource,
@@ -13,6 +11,7 @@ import {
 } from '../support/databases.js';
 import {
   bootFaultApp,
+  copyRow,
   FaultTasks,
   FinishedEvents,
   lockTable,
@@ -315,21 +314,8 @@ describe.each(availableDatabases())(
       }
     }, 60_000);
 
-    /** Inserts a copy of the row `id` with some columns replaced by SQL literals; returns its id. */
-    const copyRow = async (
-      id: string,
-      overrides: Record<string, string>,
-    ): Promise<string> => {
-      const newId = randomUUID();
-      const values: Record<string, string> = { id: `'${newId}'`, ...overrides };
-      await sql(
-        `INSERT INTO ${table} (${INSERT_COLUMNS.map(({ name }) => name).join(', ')}) SELECT ${INSERT_COLUMNS.map(
-          ({ name }) => values[name] ?? name,
-        ).join(', ')} FROM ${table} WHERE id = :1`,
-        [id],
-      );
-      return newId;
-    };
+    const copy = (id: string, overrides: Record<string, string>) =>
+      copyRow(sql, table, id, overrides);
 
     /**
      * Guards against corrupt deferred rows (written by hand, by a bad
@@ -355,39 +341,39 @@ describe.each(availableDatabases())(
         );
       const due = String(dueSoon);
       const runs = {
-        longPast: await copyRow(template.id, { available_at: '0' }),
-        negative: await copyRow(template.id, { available_at: '-1' }),
-        priorityHigh: await copyRow(template.id, {
+        longPast: await copy(template.id, { available_at: '0' }),
+        negative: await copy(template.id, { available_at: '-1' }),
+        priorityHigh: await copy(template.id, {
           priority: '1000000',
           available_at: due,
         }),
-        priorityLow: await copyRow(template.id, {
+        priorityLow: await copy(template.id, {
           priority: '-1000000',
           available_at: due,
         }),
       };
       const fails = {
-        args: await copyRow(template.id, {
+        args: await copy(template.id, {
           args: `'{oops'`,
           available_at: due,
         }),
-        taskName: await copyRow(template.id, {
+        taskName: await copy(template.id, {
           task_name: `'Gone.task'`,
           available_at: due,
         }),
       };
-      const largest = await copyRow(template.id, {
+      const largest = await copy(template.id, {
         available_at: '9223372036854775807',
       });
       const never = [
         largest,
         ...(db.name === 'sqlite'
-          ? [await copyRow(template.id, { available_at: `'soon'` })]
+          ? [await copy(template.id, { available_at: `'soon'` })]
           : []),
       ];
       // No row is deferred without a due time: the column refuses NULL.
       await expect(
-        copyRow(template.id, { available_at: 'NULL' }),
+        copy(template.id, { available_at: 'NULL' }),
       ).rejects.toThrow();
       await ds.query(`DELETE FROM ${table} WHERE id = '${template.id}'`);
       const stored = await storedStatuses();

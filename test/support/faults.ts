@@ -1,10 +1,12 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { Injectable, Logger, type LoggerService } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource, QueryRunner } from 'typeorm';
 import { MysqlDialect } from '../../lib/backends/database/dialects/mysql.dialect.js';
 import { PostgresDialect } from '../../lib/backends/database/dialects/postgres.dialect.js';
 import { SqliteDialect } from '../../lib/backends/database/dialects/sqlite.dialect.js';
+import { INSERT_COLUMNS } from '../../lib/backends/database/task-columns.js';
 import { TaskBackends } from '../../lib/dispatch/task-backends.js';
 import {
   OnTaskEvent,
@@ -45,6 +47,29 @@ export function sqlOn(
       ),
       params,
     );
+}
+
+/**
+ * Inserts a copy of the row `id` of `table` with some columns replaced by
+ * SQL literals (a corrupt row, as a hand, a bad migration or another
+ * program could write it); returns the copy's id. `sql` is `sqlOn`'s.
+ */
+export async function copyRow(
+  sql: (text: string, params?: unknown[]) => Promise<any>,
+  table: string,
+  id: string,
+  overrides: Record<string, string>,
+): Promise<string> {
+  const newId = randomUUID();
+  const values: Record<string, string> = { id: `'${newId}'`, ...overrides };
+  const columns = INSERT_COLUMNS.map(({ name }) => name);
+  await sql(
+    `INSERT INTO ${table} (${columns.join(', ')}) SELECT ${columns
+      .map((name) => values[name] ?? name)
+      .join(', ')} FROM ${table} WHERE id = :1`,
+    [id],
+  );
+  return newId;
 }
 
 /** SQL counting RUNNING rows of `table` whose lease has run out by the database's clock. */

@@ -30,6 +30,16 @@ import { type HeldJob, HeldJobs } from './held-jobs.js';
 import { availableAtOf, decodeJob, encodeTask } from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
+/** Jobs a claim took from one queue, under one lock token. */
+interface JobsTaken {
+  taken: Job[];
+  token: string;
+  /** Whether the queue had fewer jobs than were asked for. */
+  emptied: boolean;
+  /** The first error met, with what was taken before it. */
+  error?: unknown;
+}
+
 /** What the worker queue needs from its backend. */
 export interface BullMQQueueHost {
   toResult(data: TaskResultData): TaskResult<any>;
@@ -368,12 +378,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
     workerId: string,
     worker: Worker,
     count: number,
-  ): Promise<{
-    taken: Job[];
-    token: string;
-    emptied: boolean;
-    error?: unknown;
-  }> {
+  ): Promise<JobsTaken> {
     const token = HeldJobs.token(workerId);
     const moveToActive = await this.store.moveToActiveScript();
     if (moveToActive === null) return this.takeOneByOne(worker, token, count);
@@ -411,12 +416,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
     worker: Worker,
     token: string,
     count: number,
-  ): Promise<{
-    taken: Job[];
-    token: string;
-    emptied: boolean;
-    error?: unknown;
-  }> {
+  ): Promise<JobsTaken> {
     const takes = await Promise.allSettled(
       Array.from(
         { length: count },
