@@ -130,11 +130,15 @@ export class DeferredPromoter {
       this.passing = false;
       this.lastPassEnd = Date.now();
     }
-    // A next due time at or before now: due tasks were left to another
-    // worker's pass under way, or fell due meanwhile; looked at again soon.
+    // A next due time before the pass began: rows it should have promoted
+    // are held by another transaction (another worker's pass, a lock), whose
+    // end makes them READY or hands them back; looked at again a polling
+    // interval later, not in a loop. One that fell due while the pass ran:
+    // looked at again soon.
+    const held = nextDue <= begun;
     const next = Math.min(
       begun + this.intervalMs,
-      nextDue,
+      held ? Infinity : nextDue,
       this.heardDuringPass,
     );
     this.arm(Math.max(next, this.lastPassEnd + this.gapMs));
