@@ -129,8 +129,16 @@ describe.each(availableDatabases())(
         'every task to be recorded',
         async () =>
           ((await statusCounts())[TaskResultStatus.SUCCESSFUL] ?? 0) === tasks,
-        60_000,
-      );
+        90_000,
+      ).catch(async (error: Error) => {
+        // What a stall left behind: the rows by status, each worker's last words.
+        throw new Error(
+          `${error.message}; rows by status: ${JSON.stringify(await statusCounts())}\n` +
+            processes
+              .map((worker) => worker.output().slice(-2000))
+              .join('\n---\n'),
+        );
+      });
       // A lease more: a task promoted or claimed twice would run again now.
       await sleep(LEASE_MS);
       const runs: { result_id: string; n: unknown; first: unknown }[] =
@@ -148,7 +156,7 @@ describe.each(availableDatabases())(
         `SELECT MIN(started_at) AS at FROM ${table}`,
       );
       expect(Number(earliest.at)).toBeGreaterThanOrEqual(runAfter.getTime());
-    }, 120_000);
+    }, 150_000);
 
     /**
      * A backlog of deferred rows, all due within a second, that a
