@@ -173,6 +173,77 @@ describeWithRedis('BullMQBackend with worker processes', () => {
     expect(await runs()).toHaveLength(12);
   }, 60_000);
 
+  // Guards against a worker killed right after a claim of 25+ jobs (two
+  // batched takes and starts), some of its tasks running, others not yet:
+  // every one comes back through the stalled check, none stays active, no
+  // attempt runs twice.
+  it('recovers every job of a worker SIGKILLed just after a batched claim of 40', async () => {
+    const total = 40;
+    const results = await queue
+      .task(RedisRecordedTasks, 'sleepFirstAttempt')
+      .enqueueMany(Array.from({ length: total }, () => [60_000]));
+    const doomed = work('--concurrency', String(total));
+    await waitFor('a task running', async () => (await runs()).length > 0);
+    doomed.child.kill('SIGKILL');
+    expect(await doomed.exited).toBe('SIGKILL');
+    const rescuer = work('--concurrency', String(total));
+    await waitFor(
+      'the recovery of all forty',
+      async () => (await counts()).completed === total,
+      30_000,
+    );
+    rescuer.child.kill('SIGTERM');
+    await expectExit(rescuer, 0);
+    expect(await counts()).toMatchObject({ active: 0, failed: 0, waiting: 0 });
+    for (const result of results) {
+      await result.refresh();
+      expect(result.status).toBe(TaskResultStatus.SUCCESSFUL);
+      expect(result.returnValue).toBe(`attempt ${result.attempts}`);
+      // A second attempt only after an interrupted first one.
+      expect(result.errors.map((error) => error.errorClass)).toEqual(
+        result.attempts === 2 ? ['TaskInterruptedError'] : [],
+      );
+    }
+    const all = await runs();
+    expect(new Set(all.map((run) => `${run.id}#${run.attempt}`)).size).toBe(
+      all.length,
+    );
+    expect(new Set(all.map((run) => run.id)).size).toBe(total);
+  }, 60_000);
+
+  // Guards against a worker paused (SIGSTOP) past its lease overwriting,
+  // once resumed, the results of the worker that took its jobs over.
+  it('refuses the late outcomes of a worker resumed after SIGSTOP past its lease', async () => {
+    const results = await queue
+      .task(RedisRecordedTasks, 'sleepFirstAttempt')
+      .enqueueMany(Array.from({ length: 30 }, () => [LEASE_MS * 2]));
+    const paused = work('--concurrency', '30');
+    await waitFor('all started', async () => (await runs()).length === 30);
+    paused.child.kill('SIGSTOP');
+    const other = work('--concurrency', '30');
+    await waitFor(
+      'the other worker to finish them',
+      async () => (await counts()).completed === 30,
+      30_000,
+    );
+    paused.child.kill('SIGCONT');
+    // Its sleeps end at once now: it tries to write its first attempts' outcomes.
+    await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
+    paused.child.kill('SIGTERM');
+    other.child.kill('SIGTERM');
+    await expectExit(other, 0);
+    await paused.exited;
+    expect(await counts()).toMatchObject({ active: 0, completed: 30 });
+    for (const result of results) {
+      await result.refresh();
+      expect([result.status, result.returnValue, result.attempts]).toEqual([
+        TaskResultStatus.SUCCESSFUL,
+        'attempt 2',
+        2,
+      ]);
+    }
+  }, 60_000);
+
   it('lets a running task finish on SIGTERM and exits 0; on a second signal aborts it, exits non-zero and records it interrupted', async () => {
     const finishing = await queue.enqueue(RedisRecordedTasks, 'sleep', 1000);
     const graceful = work('--concurrency', '2');

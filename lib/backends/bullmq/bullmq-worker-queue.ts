@@ -7,6 +7,7 @@ import {
   attemptStarted,
   type AttemptVerdict,
 } from '../../execution/attempt-policy.js';
+import type { TaskErrorRecord } from '../../task/task-error-record.js';
 import type { TaskEventName } from '../../task/task-event.js';
 import type { TaskResult } from '../../task/task-result.js';
 import type { TaskResultData } from '../../task/task-result-data.js';
@@ -27,7 +28,12 @@ import type {
 } from '../worker-queue.js';
 import type { BullMQStore } from './bullmq-store.js';
 import { type HeldJob, HeldJobs } from './held-jobs.js';
-import { availableAtOf, decodeJob, encodeTask } from './job-codec.js';
+import {
+  availableAtOf,
+  decodeJob,
+  encodeTask,
+  withReadableData,
+} from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
 /** Jobs a claim took from one queue, under one lock token. */
@@ -398,7 +404,9 @@ export class BullMQWorkerQueue implements WorkerQueue {
       );
       return {
         taken: taken.map(({ fields, id }) => {
-          const [json] = raw2NextJobData([fields, id]) as [JobJson];
+          const [json] = raw2NextJobData([withReadableData(fields), id]) as [
+            JobJson,
+          ];
           const job = Job.fromJSON(worker, json, id);
           job.token = token;
           return job;
@@ -436,16 +444,34 @@ export class BullMQWorkerQueue implements WorkerQueue {
 
   /**
    * Ends a taken job that must not run: one already finished is written as
-   * it is; one whose last attempt was interrupted (back from BullMQ's
+   * it is (a damaged one, read as FAILED, with its problem as its last
+   * error); one whose last attempt was interrupted (back from BullMQ's
    * stalled check) gets the attempt policy's verdict; a cancelled one ends
    * CANCELLED.
    */
   private async settleTaken(
-    { job, token, data }: { job: Job; token: string; data: TaskResultData },
+    {
+      job,
+      token,
+      data,
+      problem,
+    }: {
+      job: Job;
+      token: string;
+      data: TaskResultData;
+      problem: TaskErrorRecord | null;
+    },
     cancelled: boolean,
   ): Promise<void> {
     if (isFinishedStatus(data.status)) {
-      await this.held.finish(job, token, data, null);
+      const finished = problem
+        ? {
+            ...data,
+            finishedAt: data.finishedAt ?? new Date(),
+            errors: [...data.errors, problem],
+          }
+        : data;
+      await this.held.finish(job, token, finished, null);
       return;
     }
     let verdict: AttemptVerdict =
@@ -503,6 +529,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
         },
         retryAt,
       };
+      held.ending = true;
       writing.push({ held, workerId, verdict, cancelled: false });
     }
     let failure: Error | undefined;
@@ -675,7 +702,8 @@ export class BullMQWorkerQueue implements WorkerQueue {
       for (const entry of entries.filter((entry) =>
         failed.includes(String(entry.job.id)),
       )) {
-        this.held.release(workerId, entry);
+        // One whose outcome was sent stays held: writing it again tells whether that write took.
+        if (!entry.ending) this.held.release(workerId, entry);
         lost.push(String(entry.job.id));
       }
     }

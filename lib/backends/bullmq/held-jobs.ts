@@ -17,6 +17,8 @@ export interface HeldJob {
   data: TaskResultData;
   /** The result's state as claimed, before the attempt started: what a hand-back restores. */
   claimed: TaskResultData;
+  /** Whether its outcome was sent to be written: its end may have been written, the reply lost. */
+  ending?: boolean;
 }
 
 /** How many written attempts are remembered at least for retried writes (the oldest are forgotten first). */
@@ -213,10 +215,26 @@ export class HeldJobs {
         );
     } catch (error) {
       if (NOT_HELD.has((error as { code?: unknown }).code as number))
-        return false;
+        return this.endedAs({ job, token, data, retryAt });
       throw error;
     }
     return true;
+  }
+
+  /**
+   * Whether a job no longer held holds the data its end writes: the end
+   * was written by an earlier try whose reply was lost (any later attempt
+   * writes other data).
+   */
+  private async endedAs({ job, data, retryAt }: Finishing): Promise<boolean> {
+    const client = await this.store.client();
+    const stored = await client.hget(
+      this.store.queuePrefix(job.queueName) + String(job.id),
+      'data',
+    );
+    return (
+      stored === fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job)).data
+    );
   }
 
   /**
@@ -274,10 +292,18 @@ export class HeldJobs {
             cancelsKey,
           ).then(
             (results) =>
-              results.forEach((result, k) => {
-                const { at, backend } = chunk[k];
-                answers[at] = answerOf(result, backend, entries[at].job);
-              }),
+              Promise.all(
+                results.map(async (result, k) => {
+                  const { at, backend } = chunk[k];
+                  const answer = answerOf(result, backend, entries[at].job);
+                  answers[at] =
+                    answer === false
+                      ? await this.endedAs(entries[at]).catch(
+                          (error: Error) => error,
+                        )
+                      : answer;
+                }),
+              ).then(() => undefined),
             (error: Error) => {
               for (const { at } of chunk) answers[at] = error;
             },

@@ -188,3 +188,22 @@ export function availableAtOf(job: JobFields): number {
     ? stored.availableAt
     : job.timestamp;
 }
+
+/**
+ * A job's hash fields as Redis answers them (name, value, …), its `data`
+ * kept as a JSON string of its text when it is not JSON: read as a damaged
+ * job (failed with its problem) instead of failing the read of every job
+ * taken with it.
+ */
+export function withReadableData(fields: readonly string[]): string[] {
+  const readable = [...fields];
+  for (let at = 0; at + 1 < readable.length; at += 2) {
+    if (readable[at] !== 'data') continue;
+    try {
+      JSON.parse(readable[at + 1]);
+    } catch {
+      readable[at + 1] = JSON.stringify(readable[at + 1]);
+    }
+  }
+  return readable;
+}

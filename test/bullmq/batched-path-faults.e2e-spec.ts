@@ -1,0 +1,577 @@
+/**
+ * BullMQBackend's batched claim and outcome moves under faults, on the real
+ * Redis: a call whose reply is lost after Redis ran it, a worker that stops
+ * between taking a batch and starting it, cancels and removals landing
+ * between the steps of a batch, damaged jobs inside a batch, and
+ * heartbeats of a batch part of which already ended. Nothing is lost,
+ * nothing runs twice, nothing stays active.
+ */
+import 'reflect-metadata';
+import type { TestingModule } from '@nestjs/testing';
+import { Redis } from 'ioredis';
+import { TaskQueue, TaskResultStatus } from '../../lib/index.js';
+import type {
+  AttemptRecord,
+  ClaimedTask,
+  CompletionReport,
+  HeartbeatReport,
+  HeldTask,
+  WorkerQueue,
+} from '../../lib/backends/worker-queue.js';
+import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
+import { RedisScripts } from '../../lib/backends/bullmq/redis-scripts.js';
+import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
+import {
+  deleteRedisPrefix,
+  describeWithRedis,
+  TEST_REDIS,
+  uniqueRedisPrefix,
+} from '../support/redis.js';
+import { batchWorker } from '../support/tasks-app.js';
+import { waitFor } from '../support/wait.js';
+import { bootBullMQApp } from './bullmq-test-app.js';
+
+const LEASE_MS = 600;
+const STALLED_MS = 100;
+
+type Scripts = Record<string, (...args: unknown[]) => Promise<unknown>>;
+
+/**
+ * Wraps the first call of `RedisScripts[name]`: `before` runs first, then
+ * the call; with `loseReply` the call runs in Redis and then rejects as a
+ * connection lost before its reply would.
+ */
+function intercept(
+  name: keyof typeof RedisScripts,
+  { before, loseReply }: { before?: () => Promise<void>; loseReply?: boolean },
+): () => void {
+  const scripts = RedisScripts as unknown as Scripts;
+  const original = scripts[name];
+  let calls = 0;
+  const restore = () => {
+    scripts[name] = original;
+  };
+  scripts[name] = async (...args: unknown[]) => {
+    if (++calls > 1) return original(...args);
+    await before?.();
+    const answer = await original(...args);
+    if (loseReply) throw new Error('Reply lost.');
+    return answer;
+  };
+  return restore;
+}
+
+/** A SUCCESSFUL outcome of a claimed attempt. */
+function succeeded(claimed: ClaimedTask, workerId: string): AttemptRecord {
+  const data = claimed.result.snapshot;
+  return {
+    data: {
+      ...data,
+      status: TaskResultStatus.SUCCESSFUL,
+      returnValue: 'done',
+      finishedAt: new Date(),
+    },
+    workerId,
+    attempt: data.attempts,
+    retryAt: null,
+  };
+}
+
+describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
+  const prefix = uniqueRedisPrefix('batched');
+  let moduleRef: TestingModule;
+  let queue: TaskQueue;
+  let tasks: ConformanceTasks;
+  let workers: WorkerQueue;
+  let store: BullMQStore;
+  let redis: Redis;
+
+  const enqueue = (queueName: string, count: number) =>
+    queue
+      .task(ConformanceTasks, 'record')
+      .using({ queueName })
+      .enqueueMany(
+        Array.from({ length: count }, (_, i) => [`${queueName}${i}`]),
+      );
+  const jobKey = (queueName: string, id: string) =>
+    store.queuePrefix(queueName) + id;
+  const counts = async (queueName: string) =>
+    (await store.queue(queueName)).getJobCounts();
+  const complete = async (records: AttemptRecord[]) =>
+    (await workers.complete(records)) as CompletionReport;
+  const heartbeat = async (workerId: string, held: HeldTask[]) =>
+    (await workers.heartbeat(workerId, held)) as HeartbeatReport;
+  const statusOf = async (id: string) => (await queue.getResult(id)).status;
+
+  /** A worker registered on `queueName` alone, so that its stalled check looks there. */
+  const register = (workerId: string, queueName: string) =>
+    workers.registerWorker({ workerId, concurrency: 50, queues: [queueName] });
+
+  /** Waits until the stalled check put every active job of `queueName` back (their locks ran out). */
+  const rescueAll = async (workerId: string, queueName: string) =>
+    waitFor(
+      `the stalled check to empty ${queueName}'s active jobs`,
+      async () => {
+        await workers.rescueExpired(workerId);
+        return (await counts(queueName)).active === 0;
+      },
+    );
+
+  beforeAll(async () => {
+    moduleRef = await bootBullMQApp({
+      prefix,
+      providers: [ConformanceTasks],
+      leaseMs: LEASE_MS,
+      stalledIntervalMs: STALLED_MS,
+    });
+    queue = moduleRef.get(TaskQueue);
+    tasks = moduleRef.get(ConformanceTasks);
+    workers = queue.backend().workerQueue()!;
+    store = (queue.backend() as unknown as { store: BullMQStore }).store;
+    redis = new Redis(TEST_REDIS);
+  });
+
+  afterAll(async () => {
+    await moduleRef?.close();
+    redis?.disconnect();
+    await deleteRedisPrefix(prefix);
+  });
+
+  beforeEach(() => tasks.reset());
+
+  // Guards against a job whose stored data is not JSON failing the whole
+  // batched take: the batch's other jobs would be left active, untaken,
+  // and taken and dropped again after every stalled check.
+  it('runs the other jobs of a batch and fails the one whose data is not JSON, its reason saying so', async () => {
+    const results = await enqueue('corrupt', 5);
+    await redis.hset(jobKey('corrupt', results[2].id), 'data', '{not json');
+    await batchWorker(moduleRef, { queues: ['corrupt'] }).run();
+    expect([...tasks.executed].sort()).toEqual([
+      'corrupt0',
+      'corrupt1',
+      'corrupt3',
+      'corrupt4',
+    ]);
+    const job = await (await store.queue('corrupt')).getJob(results[2].id);
+    expect(await job!.getState()).toBe('failed');
+    expect(job!.failedReason).toMatch(/damaged|corrupt|JSON/i);
+    expect((await counts('corrupt')).active).toBe(0);
+  });
+
+  // Guards against jobs lost or run twice when a batched take ran in Redis
+  // but its reply was lost: they are active under a token nobody holds,
+  // and must come back through the stalled check, their attempts uncounted.
+  it('recovers through the stalled check the jobs of a take whose reply was lost, each run once', async () => {
+    await register('w-take', 'take-lost');
+    try {
+      const results = await enqueue('take-lost', 30);
+      const restore = intercept('takeJobs', { loseReply: true });
+      let first: ClaimedTask[];
+      try {
+        first = await workers.claim('w-take', ['take-lost'], 30);
+      } finally {
+        restore();
+      }
+      expect(first).toHaveLength(5);
+      await complete(first.map((task) => succeeded(task, 'w-take')));
+      expect((await counts('take-lost')).active).toBe(25);
+      await rescueAll('w-take', 'take-lost');
+      const second = await workers.claim('w-take', ['take-lost'], 30);
+      expect(second).toHaveLength(25);
+      expect(second.map((task) => task.result.attempts)).toEqual(
+        Array(25).fill(1),
+      );
+      const claimedIds = [...first, ...second].map((task) => task.result.id);
+      expect(new Set(claimedIds).size).toBe(30);
+      await complete(second.map((task) => succeeded(task, 'w-take')));
+      for (const result of results)
+        expect(await statusOf(result.id)).toBe(TaskResultStatus.SUCCESSFUL);
+    } finally {
+      await workers.unregisterWorker('w-take');
+    }
+  });
+
+  // Guards against a start that Redis ran (jobs written RUNNING) but whose
+  // reply was lost: the jobs must go back to waiting as they were taken,
+  // not be counted as interrupted attempts.
+  it('hands back as taken the jobs of a start whose reply was lost', async () => {
+    await register('w-start', 'start-lost');
+    try {
+      const results = await enqueue('start-lost', 3);
+      const restore = intercept('startHeld', { loseReply: true });
+      try {
+        await expect(
+          workers.claim('w-start', ['start-lost'], 3),
+        ).rejects.toThrow('Reply lost.');
+      } finally {
+        restore();
+      }
+      const again = await workers.claim('w-start', ['start-lost'], 3);
+      expect(again.map((task) => task.result.attempts)).toEqual([1, 1, 1]);
+      await complete(again.map((task) => succeeded(task, 'w-start')));
+      for (const result of results)
+        expect(await statusOf(result.id)).toBe(TaskResultStatus.SUCCESSFUL);
+    } finally {
+      await workers.unregisterWorker('w-start');
+    }
+  });
+
+  // Guards against a batched move to finished that Redis ran but whose
+  // reply was lost: the worker's retry must answer the outcomes written
+  // (so that it reports them), never lose or rewrite them.
+  it('answers written, on the retry, the outcomes of a batched move whose reply was lost', async () => {
+    await register('w-move', 'move-lost');
+    try {
+      const results = await enqueue('move-lost', 3);
+      const claimed = await workers.claim('w-move', ['move-lost'], 3);
+      const records = claimed.map((task) => succeeded(task, 'w-move'));
+      const restore = intercept('finishJobs', { loseReply: true });
+      try {
+        await expect(complete(records)).rejects.toThrow('Reply lost.');
+      } finally {
+        restore();
+      }
+      const report = await complete(records);
+      expect([...report.written].sort()).toEqual(
+        results.map((result) => result.id).sort(),
+      );
+      for (const result of results)
+        expect(await statusOf(result.id)).toBe(TaskResultStatus.SUCCESSFUL);
+    } finally {
+      await workers.unregisterWorker('w-move');
+    }
+  });
+
+  // Guards against a heartbeat between a lost reply and the worker's next
+  // try forgetting the jobs (their locks are gone with the move): the next
+  // try must still answer them written.
+  it('answers written the outcomes of a lost move reply even after a heartbeat found their locks gone', async () => {
+    await register('w-move-beat', 'move-beat');
+    try {
+      const results = await enqueue('move-beat', 2);
+      const claimed = await workers.claim('w-move-beat', ['move-beat'], 2);
+      const records = claimed.map((task) => succeeded(task, 'w-move-beat'));
+      const restore = intercept('finishJobs', { loseReply: true });
+      try {
+        await expect(complete(records)).rejects.toThrow('Reply lost.');
+      } finally {
+        restore();
+      }
+      const beat = await heartbeat(
+        'w-move-beat',
+        claimed.map((task) => ({
+          id: task.result.id,
+          attempt: task.result.attempts,
+        })),
+      );
+      expect(beat.lost).toHaveLength(2);
+      const report = await complete(records);
+      expect([...report.written].sort()).toEqual(
+        results.map((result) => result.id).sort(),
+      );
+    } finally {
+      await workers.unregisterWorker('w-move-beat');
+    }
+  });
+
+  // Guards against a retry's move to delayed that Redis ran but whose
+  // reply was lost: the worker's retry of the write must answer it
+  // written, not lost.
+  it('answers written, on the retry, a retry outcome whose move reply was lost', async () => {
+    await register('w-retry', 'retry-lost');
+    try {
+      const [result] = await enqueue('retry-lost', 1);
+      const [claimed] = await workers.claim('w-retry', ['retry-lost'], 1);
+      const record: AttemptRecord = {
+        data: { ...claimed.result.snapshot, status: TaskResultStatus.READY },
+        workerId: 'w-retry',
+        attempt: claimed.result.attempts,
+        retryAt: new Date(Date.now() + 60_000),
+      };
+      const { backend } = await store.worker('retry-lost');
+      const original = backend.moveToDelayed.bind(backend);
+      backend.moveToDelayed = async (...args) => {
+        await original(...args);
+        throw new Error('Reply lost.');
+      };
+      try {
+        await expect(complete([record])).rejects.toThrow('Reply lost.');
+      } finally {
+        backend.moveToDelayed = original;
+      }
+      expect((await complete([record])).written).toEqual([result.id]);
+      expect(await statusOf(result.id)).toBe(TaskResultStatus.READY);
+      expect((await counts('retry-lost')).delayed).toBe(1);
+    } finally {
+      await workers.unregisterWorker('w-retry');
+    }
+  });
+
+  // Guards against a worker that dies after taking two groups of a claim
+  // but before starting the second: the started ones come back as
+  // interrupted attempts, the others as never started, none stays active.
+  it('recovers a batch whose worker stopped after starting only part of it', async () => {
+    await register('w-dies', 'dies');
+    await register('w-rescuer', 'dies');
+    try {
+      const results = await enqueue('dies', 30);
+      const scripts = RedisScripts as unknown as Scripts;
+      const original = scripts.startHeld;
+      let starts = 0;
+      let abandon = () => {};
+      // The second group's start never happens: its worker is gone.
+      scripts.startHeld = (...args: unknown[]) =>
+        ++starts === 2
+          ? new Promise((_, reject) => {
+              abandon = () => reject(new Error('Worker gone.'));
+            })
+          : original(...args);
+      const running = async () =>
+        (
+          await Promise.all(results.map((result) => statusOf(result.id)))
+        ).filter((status) => status === TaskResultStatus.RUNNING).length;
+      let startedFirst = 0;
+      try {
+        workers.claim('w-dies', ['dies'], 30).catch(() => undefined);
+        await waitFor('the first group started', async () => {
+          startedFirst = await running();
+          return starts === 2 && startedFirst > 0;
+        });
+        await workers.unregisterWorker('w-dies');
+        await rescueAll('w-rescuer', 'dies');
+        const started: ClaimedTask[] = [];
+        await waitFor('the rest taken again', async () => {
+          started.push(...(await workers.claim('w-rescuer', ['dies'], 30)));
+          return started.length === 30 - startedFirst;
+        });
+        await complete(started.map((task) => succeeded(task, 'w-rescuer')));
+        expect(started.every((task) => task.result.attempts === 1)).toBe(true);
+        const failed = await Promise.all(
+          results.map((result) => queue.getResult(result.id)),
+        );
+        const interrupted = failed.filter(
+          (result) => result.status === TaskResultStatus.FAILED,
+        );
+        expect(interrupted).toHaveLength(startedFirst);
+        expect((await counts('dies')).active).toBe(0);
+      } finally {
+        scripts.startHeld = original;
+        abandon();
+      }
+    } finally {
+      await workers.unregisterWorker('w-rescuer');
+    }
+  });
+
+  // Guards against a worker paused past its lease (SIGSTOP) writing its
+  // late outcomes over the result of the worker that took its jobs over.
+  it('refuses the late outcomes of a worker whose batch was taken over after its lease ran out', async () => {
+    await register('w-paused', 'paused');
+    await register('w-other', 'paused');
+    try {
+      const results = await queue
+        .task(ConformanceTasks, 'twice')
+        .using({ queueName: 'paused' })
+        .enqueueMany([['p0'], ['p1'], ['p2']]);
+      const late = await workers.claim('w-paused', ['paused'], 3);
+      expect(late).toHaveLength(3);
+      await rescueAll('w-other', 'paused');
+      // Each interrupted attempt is settled as a retry on the way, then taken.
+      const retaken: ClaimedTask[] = [];
+      await waitFor('the retries taken over', async () => {
+        retaken.push(...(await workers.claim('w-other', ['paused'], 3)));
+        return retaken.length === 3;
+      });
+      expect(retaken.map((task) => task.result.attempts)).toEqual([2, 2, 2]);
+      await complete(retaken.map((task) => succeeded(task, 'w-other')));
+      const report = await complete(
+        late.map((task) => ({
+          ...succeeded(task, 'w-paused'),
+          data: {
+            ...succeeded(task, 'w-paused').data,
+            returnValue: 'late',
+          },
+        })),
+      );
+      expect(report.written).toEqual([]);
+      expect(
+        (
+          await heartbeat(
+            'w-paused',
+            late.map((task) => ({
+              id: task.result.id,
+              attempt: task.result.attempts,
+            })),
+          )
+        ).lost.sort(),
+      ).toEqual(results.map((result) => result.id).sort());
+      for (const result of results) {
+        const after = await queue.getResult(result.id);
+        expect([after.status, after.attempts, after.workerIds.at(-1)]).toEqual([
+          TaskResultStatus.SUCCESSFUL,
+          2,
+          'w-other',
+        ]);
+      }
+    } finally {
+      await workers.unregisterWorker('w-paused');
+      await workers.unregisterWorker('w-other');
+    }
+  });
+
+  // Guards against a job of a claimed, not yet started batch running
+  // although its cancel was recorded before its start.
+  it('ends CANCELLED, never started, a job of a batch cancelled between its take and its start', async () => {
+    await register('w-cancel-start', 'cancel-start');
+    try {
+      const results = await enqueue('cancel-start', 3);
+      const restore = intercept('startHeld', {
+        before: async () => {
+          await queue.cancel(results[1].id);
+        },
+      });
+      let claimed: ClaimedTask[];
+      try {
+        claimed = await workers.claim('w-cancel-start', ['cancel-start'], 3);
+      } finally {
+        restore();
+      }
+      expect(claimed.map((task) => task.result.id).sort()).toEqual(
+        [results[0].id, results[2].id].sort(),
+      );
+      expect(await statusOf(results[1].id)).toBe(TaskResultStatus.CANCELLED);
+      expect(await redis.hlen(store.key('cancels'))).toBe(0);
+      await complete(claimed.map((task) => succeeded(task, 'w-cancel-start')));
+      expect(
+        await workers.claim('w-cancel-start', ['cancel-start'], 3),
+      ).toEqual([]);
+      expect(await statusOf(results[1].id)).toBe(TaskResultStatus.CANCELLED);
+    } finally {
+      await workers.unregisterWorker('w-cancel-start');
+    }
+  });
+
+  // Guards against a cancel requested while a batch of outcomes is being
+  // moved: it ends CANCELLED exactly once, reported so, the others as run.
+  it('ends CANCELLED once a job whose cancel was requested during its batched move', async () => {
+    await register('w-cancel-move', 'cancel-move');
+    try {
+      const results = await enqueue('cancel-move', 3);
+      const claimed = await workers.claim('w-cancel-move', ['cancel-move'], 3);
+      const restore = intercept('finishJobs', {
+        before: async () => {
+          expect((await queue.cancel(results[0].id)).status).toBe(
+            TaskResultStatus.RUNNING,
+          );
+        },
+      });
+      let report;
+      try {
+        report = await complete(
+          claimed.map((task) => succeeded(task, 'w-cancel-move')),
+        );
+      } finally {
+        restore();
+      }
+      expect(report.cancelled).toEqual([results[0].id]);
+      expect(report.written).toHaveLength(3);
+      expect(await statusOf(results[0].id)).toBe(TaskResultStatus.CANCELLED);
+      expect(await statusOf(results[1].id)).toBe(TaskResultStatus.SUCCESSFUL);
+      expect(await redis.hlen(store.key('cancels'))).toBe(0);
+      const again = await complete(
+        claimed.map((task) => succeeded(task, 'w-cancel-move')),
+      );
+      expect(again.cancelled).toEqual([results[0].id]);
+    } finally {
+      await workers.unregisterWorker('w-cancel-move');
+    }
+  });
+
+  // Guards against one job removed (as obliterate does) between a batch's
+  // take and its start, or before its move, stopping the batch's others.
+  it('proceeds with the rest of a batch when some of its jobs are removed before their start or move', async () => {
+    await register('w-removed', 'removed');
+    try {
+      const results = await enqueue('removed', 4);
+      // As Queue.obliterate({ force: true }) removes an active job.
+      const remove = async (id: string) => {
+        const key = jobKey('removed', id);
+        await redis
+          .multi()
+          .lrem(`${store.queuePrefix('removed')}active`, 0, id)
+          .del(key, `${key}:lock`)
+          .exec();
+      };
+      const restore = intercept('startHeld', {
+        before: async () => {
+          await remove(results[0].id);
+        },
+      });
+      let claimed: ClaimedTask[];
+      try {
+        claimed = await workers.claim('w-removed', ['removed'], 4);
+      } finally {
+        restore();
+      }
+      expect(claimed.map((task) => task.result.id).sort()).toEqual(
+        results
+          .slice(1)
+          .map((result) => result.id)
+          .sort(),
+      );
+      await remove(results[2].id);
+      const report = await complete(
+        claimed.map((task) => succeeded(task, 'w-removed')),
+      );
+      expect([...report.written].sort()).toEqual(
+        [results[1].id, results[3].id].sort(),
+      );
+      expect(await workers.claim('w-removed', ['removed'], 4)).toEqual([]);
+      expect(await counts('removed')).toMatchObject({
+        active: 0,
+        waiting: 0,
+        completed: 2,
+      });
+    } finally {
+      await workers.unregisterWorker('w-removed');
+    }
+  });
+
+  // Guards against a heartbeat of a batch failing, or extending nothing,
+  // when part of the batch already ended or was removed meanwhile.
+  it('extends the locks of the jobs of a batch still held and reports the others lost', async () => {
+    await register('w-beat', 'beat');
+    try {
+      const results = await enqueue('beat', 4);
+      const claimed = await workers.claim('w-beat', ['beat'], 4);
+      await complete([succeeded(claimed[0], 'w-beat')]);
+      const removed = claimed[1].result.id;
+      await redis.del(
+        jobKey('beat', removed),
+        `${jobKey('beat', removed)}:lock`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS / 2));
+      const report = await heartbeat(
+        'w-beat',
+        claimed.map((task) => ({
+          id: task.result.id,
+          attempt: task.result.attempts,
+        })),
+      );
+      expect([...report.lost].sort()).toEqual(
+        [claimed[0].result.id, removed].sort(),
+      );
+      for (const task of claimed.slice(2))
+        expect(
+          await redis.pttl(`${jobKey('beat', task.result.id)}:lock`),
+        ).toBeGreaterThan(LEASE_MS * 0.8);
+      await complete(claimed.slice(2).map((task) => succeeded(task, 'w-beat')));
+      expect(await statusOf(claimed[0].result.id)).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
+      expect(results).toHaveLength(4);
+    } finally {
+      await workers.unregisterWorker('w-beat');
+    }
+  });
+});
