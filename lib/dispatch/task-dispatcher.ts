@@ -4,13 +4,14 @@ import type { TaskBackend } from '../backends/backend.js';
 import { InvalidTaskArgumentsError } from '../errors/invalid-task-arguments.error.js';
 import { TaskBackends } from './task-backends.js';
 import { findProvider } from './find-provider.js';
+import { StoredTaskDefinitions } from './stored-task-definitions.js';
 import { TaskOutbox } from './task-outbox.js';
 import { TaskRegistry } from '../discovery/task-registry.js';
 import { TaskEventBus } from '../events/task-event-bus.js';
 import { TaskExecutor } from '../execution/task-executor.js';
 import { findJsonProblem } from '../task/json-value.js';
 import { TaskContext } from '../task/task-context.js';
-import { TaskDefinition, defaultTaskState } from '../task/task-definition.js';
+import type { TaskDefinition } from '../task/task-definition.js';
 import type { TaskPort } from '../task/task-port.js';
 import { TaskResult } from '../task/task-result.js';
 import {
@@ -29,6 +30,7 @@ import { transactionScopeOf } from '../transactions/query-runner-scope.js';
 @Injectable()
 export class TaskDispatcher implements TaskPort {
   private readonly logger = new Logger(LOGGER_CONTEXT);
+  private readonly storedDefinitions: StoredTaskDefinitions;
 
   constructor(
     private readonly backends: TaskBackends,
@@ -38,7 +40,9 @@ export class TaskDispatcher implements TaskPort {
     private readonly transactions: TaskTransactions,
     private readonly outbox: TaskOutbox,
     private readonly moduleRef: ModuleRef,
-  ) {}
+  ) {
+    this.storedDefinitions = new StoredTaskDefinitions(this, registry);
+  }
 
   /** Builds the definitions of the collected tasks and validates each against its backend. */
   defineTasks(): void {
@@ -49,7 +53,7 @@ export class TaskDispatcher implements TaskPort {
   /** Hands every backend what it needs from the application. */
   attachBackends(): void {
     this.backends.attach({
-      resolveTask: (data) => this.resolveTask(data),
+      resolveTask: (data) => this.storedDefinitions.resolve(data),
       resolveProvider: (token) => findProvider(this.moduleRef, token),
       executor: this.executor,
       emit: (event, result) => this.events.emit(event, result),
@@ -169,15 +173,4 @@ export class TaskDispatcher implements TaskPort {
   }
 
   /** The definition a stored result was enqueued with; a bare one when its task is not registered here. */
-  private resolveTask(data: TaskResultData): TaskDefinition<any, any> {
-    const registered = this.registry.find(data.taskName)?.definition;
-    const base =
-      registered ?? new TaskDefinition(this, defaultTaskState(data.taskName));
-    return base.with({
-      priority: data.priority,
-      queueName: data.queueName,
-      backend: data.backend,
-      runAfter: data.runAfter,
-    });
-  }
 }

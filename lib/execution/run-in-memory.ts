@@ -35,7 +35,7 @@ export async function runAttemptInMemory(
     result,
     result.attempts,
     async () => {},
-    cancel,
+    cancel && { signal: cancel },
   );
   const ended = outcome.ok
     ? attemptSucceeded(result, outcome.returnValue)

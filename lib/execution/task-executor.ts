@@ -14,6 +14,11 @@ import type { RegisteredTask, TaskLookup } from './registered-task.js';
 /** The signal of an attempt nothing can abort. */
 const NEVER_ABORTED = new AbortController().signal;
 
+/** Where an attempt's abort signal comes from: read only when the attempt needs one. */
+export interface AbortSource {
+  readonly signal: AbortSignal;
+}
+
 /** How one attempt ended. */
 export type AttemptOutcome =
   { ok: true; returnValue: unknown } | { ok: false; error: TaskErrorRecord };
@@ -27,7 +32,7 @@ export class TaskExecutor {
     result: TaskResult<unknown>,
     attempt: number,
     saveProgress: ProgressSink,
-    abort?: AbortSignal,
+    abort?: AbortSource,
     /** The transaction of a `transactional` attempt. */
     manager: TaskContext['manager'] = null,
   ): Promise<AttemptOutcome> {
@@ -43,7 +48,7 @@ export class TaskExecutor {
     result: TaskResult<unknown>,
     attempt: number,
     saveProgress: ProgressSink,
-    abort: AbortSignal | undefined,
+    abort: AbortSource | undefined,
     manager: TaskContext['manager'],
   ): Promise<AttemptOutcome> {
     const registered = this.tasks.find(result.task.name);
@@ -60,15 +65,15 @@ export class TaskExecutor {
     // A controller of its own only when a timeout may abort the attempt.
     const timeout = registered.definition.timeout;
     const stop = timeout === null ? null : new AbortController();
-    const onAbort = () => stop?.abort(abort?.reason);
-    if (stop) abort?.addEventListener('abort', onAbort, { once: true });
+    const onAbort = () => stop?.abort(abort?.signal.reason);
+    if (stop) abort?.signal.addEventListener('abort', onAbort, { once: true });
     try {
       const context = registered.definition.takesContext
         ? new TaskContext(
             result,
             attempt,
             saveProgress,
-            stop?.signal ?? abort ?? NEVER_ABORTED,
+            stop?.signal ?? abort?.signal ?? NEVER_ABORTED,
             manager,
           )
         : undefined;
@@ -89,7 +94,7 @@ export class TaskExecutor {
     } catch (error) {
       return { ok: false, error: toErrorRecord(error) };
     } finally {
-      if (stop) abort?.removeEventListener('abort', onAbort);
+      if (stop) abort?.signal.removeEventListener('abort', onAbort);
     }
   }
 

@@ -17,13 +17,14 @@ import { toErrorRecord } from '../task/task-error-record.js';
 import type { TaskResult } from '../task/task-result.js';
 import { TaskResultStatus } from '../task/task-result-status.js';
 import { TaskMessages } from '../tasks.messages.js';
+import type { AttemptStop } from './attempt-stop.js';
 import type { OutcomeRecorder, Recorded } from './outcome-recorder.js';
 
 /** One attempt a worker runs. */
 export interface Running {
   result: TaskResult<any>;
   attempt: number;
-  stop: AbortController;
+  stop: AttemptStop;
   done: Promise<void>;
   /** Another worker took the task over: the attempt records nothing. */
   lost: boolean;
@@ -185,7 +186,7 @@ export class AttemptRunner {
       entry.attempt,
       (progress, metadata) =>
         this.queue.saveProgress(result.id, this.workerId, progress, metadata),
-      entry.stop.signal,
+      entry.stop,
       manager,
     );
   }

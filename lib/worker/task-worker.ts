@@ -20,6 +20,7 @@ import {
   type Running,
   type WorkerRunner,
 } from './attempt-runner.js';
+import { AttemptStop } from './attempt-stop.js';
 import { OutcomeRecorder } from './outcome-recorder.js';
 import { ClaimBuffer, type Buffered } from './claim-buffer.js';
 import { DeferredPromoter } from './deferred-promoter.js';
@@ -398,7 +399,7 @@ export class TaskWorker {
     const entry: Running = {
       result,
       attempt: result.attempts,
-      stop: new AbortController(),
+      stop: new AttemptStop(),
       done: Promise.resolve(),
       lost: false,
       cancelled: false,
