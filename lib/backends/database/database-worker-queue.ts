@@ -54,14 +54,11 @@ export interface DatabaseQueueHost {
 
 /** Orders claimed rows as the claim query does: priority first, then due time, then enqueue order. */
 function claimOrder(a: TaskRow, b: TaskRow): number {
-  const key = (row: TaskRow) => [
-    -Number(row.priority),
-    Number(row.available_at),
-    Number(row.seq),
-  ];
-  const [x, y] = [key(a), key(b)];
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i] - y[i];
-  return 0;
+  return (
+    Number(b.priority) - Number(a.priority) ||
+    Number(a.available_at) - Number(b.available_at) ||
+    Number(a.seq) - Number(b.seq)
+  );
 }
 
 /** The DatabaseBackend's queue for workers: claims, outcomes, heartbeats and leases, rescues. */
