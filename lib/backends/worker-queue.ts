@@ -198,7 +198,12 @@ export interface WorkerQueue {
   /**
    * Calls `onWake` when new work may be there: with no argument when it may
    * be claimable now, with a time (epoch ms) when deferred work falls due
-   * then (see `promoteDue`). Returns a function that stops listening.
+   * then (see `promoteDue`). `wantsWork` tells whether the worker would
+   * claim now, for a store whose wake-ups go to one worker of many (a busy
+   * worker leaves them to others). Returns a function that stops listening.
    */
-  listen(onWake: (dueAt?: number) => void): Promise<() => Promise<void>>;
+  listen(
+    onWake: (dueAt?: number) => void,
+    wantsWork?: () => boolean,
+  ): Promise<() => Promise<void>>;
 }

@@ -171,7 +171,10 @@ export class TaskWorker {
     const stopWatching =
       this.queue.watchCancels?.((id) => this.cancelHere(id)) ?? (() => {});
     try {
-      stopListening = await this.queue.listen((dueAt) => this.heard(dueAt));
+      stopListening = await this.queue.listen(
+        (dueAt) => this.heard(dueAt),
+        () => !this.stopping && this.claimSize() > 0,
+      );
       this.logger.log(
         TaskMessages.workerStarted(
           workerId,

@@ -364,6 +364,105 @@ describeWithRedis('BullMQBackend', () => {
     }
   });
 
+  /** Two worker processes (their own apps and connections) that poll once an hour: only wake-ups start their tasks. */
+  async function idleWorkers(concurrency: number) {
+    const web = await bootBullMQApp({ prefix, providers: [ConformanceTasks] });
+    const apps = [
+      await bootBullMQApp({ prefix, providers: [ConformanceTasks] }),
+      await bootBullMQApp({ prefix, providers: [ConformanceTasks] }),
+    ];
+    const queue = web.get(TaskQueue);
+    // Its queue known to the workers' processes before they listen.
+    await queue.enqueue(ConformanceTasks, 'add', 0, 0);
+    const workers = apps.map((app, i) =>
+      app.get(WorkerFactory).create({
+        queues: ['*'],
+        concurrency,
+        prefetch: 0,
+        intervalMs: 3_600_000,
+        workerId: `idle-${i}`,
+      }),
+    );
+    const runs: Promise<unknown>[] = [];
+    const start = async (i: number) => {
+      runs.push(workers[i].run());
+      // Its first claim made and its wait for wake-ups begun.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    };
+    const close = async () => {
+      for (const app of apps) app.get(ConformanceTasks).gate.release();
+      for (const worker of workers) worker.stop();
+      await Promise.all(runs);
+      await Promise.all([web, ...apps].map((app) => app.close()));
+    };
+    return { queue, apps, start, close };
+  }
+
+  it('wakes an idle worker of another process when the one that took the wake-up has no free slot', async () => {
+    const { queue, apps, start, close } = await idleWorkers(1);
+    try {
+      const hold = await queue.enqueue(
+        ConformanceTasks,
+        'withProgress',
+        'hold',
+      );
+      await start(0);
+      await apps[0].get(ConformanceTasks).gate.reached;
+      // Waits for wake-ups after the busy worker did: the busy one is woken first.
+      await start(1);
+      const quick = await queue.enqueue(ConformanceTasks, 'add', 2, 3);
+      await waitFor(
+        'the quick task to run',
+        async () => (await queue.getResult(quick.id)).isFinished,
+      );
+      expect((await queue.getResult(quick.id)).workerIds).toEqual(['idle-1']);
+      expect((await queue.getResult(hold.id)).status).toBe(
+        TaskResultStatus.RUNNING,
+      );
+    } finally {
+      await close();
+    }
+  });
+
+  it('wakes every idle worker of other processes for a burst larger than one can take', async () => {
+    const { queue, apps, start, close } = await idleWorkers(2);
+    try {
+      await start(0);
+      await start(1);
+      // One enqueue: BullMQ sets the queue's marker once, however many jobs.
+      const burst = await queue
+        .task(ConformanceTasks, 'withProgress')
+        .enqueueMany([['b1'], ['b2'], ['b3'], ['b4']]);
+      await waitFor('the burst to run in both workers', async () => {
+        const read = await Promise.all(
+          burst.map((result) => queue.getResult(result.id)),
+        );
+        return read.every(
+          (result) => result.status === TaskResultStatus.RUNNING,
+        );
+      });
+      const ran = await Promise.all(
+        burst.map(
+          async (result) => (await queue.getResult(result.id)).workerIds,
+        ),
+      );
+      expect(ran.flat().sort()).toEqual([
+        'idle-0',
+        'idle-0',
+        'idle-1',
+        'idle-1',
+      ]);
+      for (const app of apps) app.get(ConformanceTasks).gate.release();
+      await waitFor('the burst to finish', async () =>
+        (await Promise.all(burst.map((r) => queue.getResult(r.id)))).every(
+          (result) => result.isFinished,
+        ),
+      );
+    } finally {
+      await close();
+    }
+  });
+
   it('runs on an ioredis instance of the application, which it leaves open', async () => {
     const shared = new Redis({ ...TEST_REDIS, maxRetriesPerRequest: null });
     const moduleRef = await bootTasksApp({

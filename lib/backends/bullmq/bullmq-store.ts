@@ -1,4 +1,4 @@
-import type { Job, Queue, QueueEvents, Worker } from 'bullmq';
+import type { Job, Queue, Worker } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import {
@@ -29,7 +29,7 @@ const CONNECT_WAIT_MS = 5000;
 /** How long closing waits for a connection to end cleanly before it drops it. */
 const CLOSE_WAIT_MS = 2000;
 
-/** Something BullMQ opened on a Redis connection: a Queue, a Worker or QueueEvents. */
+/** Something BullMQ opened on a Redis connection: a Queue or a Worker. */
 interface Connected {
   waitUntilReady(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -42,8 +42,8 @@ interface Connected {
  * The BullMQBackend's connections, opened lazily: a BullMQ `Queue` per task
  * queue (enqueue, read, cancel, administration), a BullMQ `Worker` per task
  * queue a worker of this process claims from (manual processing: no
- * processor, jobs taken with `getNextJob`), the events of the task queues
- * workers listen to, and the Redis client of the control queue for the
+ * processor, jobs taken with `getNextJob`; its blocking connection waits
+ * for the queue's markers), and the Redis client of the control queue for the
  * backend's own keys. All closed by `close()`.
  */
 export class BullMQStore {
@@ -55,7 +55,6 @@ export class BullMQStore {
   private readonly bullmqScripts = new Map<string, Promise<string | null>>();
   private readonly queues = new Map<string, Promise<Queue>>();
   private readonly workers = new Map<string, Promise<Worker>>();
-  private readonly events = new Map<string, Promise<QueueEvents>>();
   private closed = false;
   /** The last read of the queues list. */
   private listed?: { names: string[]; at: number };
@@ -143,19 +142,6 @@ export class BullMQStore {
   /** The `bullmq` package. */
   bullmq(): Promise<BullMQModule> {
     return this.loadModule();
-  }
-
-  /** The events of a task queue (BullMQ's event stream), for waking workers. */
-  queueEvents(name: string): Promise<QueueEvents> {
-    return this.opened(
-      this.events,
-      name,
-      (bullmq) =>
-        new bullmq.QueueEvents(name, {
-          connection: this.connectionOptions(),
-          prefix: this.settings.prefix,
-        }),
-    );
   }
 
   /** The Redis client of the control queue, for the backend's own keys and scripts. */
@@ -313,14 +299,18 @@ export class BullMQStore {
 
   async close(): Promise<void> {
     this.closed = true;
-    const all = [
-      ...this.events.values(),
-      ...this.workers.values(),
-      ...this.queues.values(),
-    ];
-    this.events.clear();
+    const workers = [...this.workers.values()];
+    const all = [...workers, ...this.queues.values()];
     this.workers.clear();
     this.queues.clear();
+    await Promise.all(
+      workers.map((opening) =>
+        opening.then(
+          (worker) => this.endWaitForMarkers(worker),
+          () => undefined,
+        ),
+      ),
+    );
     await Promise.all(
       all.map((opening) =>
         opening.then(
@@ -329,6 +319,16 @@ export class BullMQStore {
         ),
       ),
     );
+  }
+
+  /**
+   * Ends a worker's wait for its queue's markers at once: its blocking
+   * connection (BullMQ's own, a copy even of the application's ioredis
+   * instance) is dropped, where closing would wait for the wait to time
+   * out. Nothing else is sent on that connection.
+   */
+  private async endWaitForMarkers(worker: Worker): Promise<void> {
+    (await worker.backend.blockingClient)?.disconnect();
   }
 
   /** Whether the backend made its connections (from options), as opposed to using the application's ioredis instance. */

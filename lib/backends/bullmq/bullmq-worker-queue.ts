@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import type { Job, JobJson, QueueEvents, Worker } from 'bullmq';
+import type { Job, JobJson, Worker } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import {
@@ -34,6 +34,7 @@ import {
   encodeTask,
   withReadableData,
 } from './job-codec.js';
+import { QueueMarkers } from './queue-markers.js';
 import { RedisScripts } from './redis-scripts.js';
 
 /** Jobs a claim took from one queue, under one lock token. */
@@ -131,6 +132,8 @@ export class BullMQWorkerQueue implements WorkerQueue {
   private readonly registered = new Map<string, StoredWorker>();
   /** How many claims each worker made: where its next claim starts among its queues. */
   private readonly turns = new Map<string, number>();
+  /** The marker watch of each queue this process's workers listen to. */
+  private readonly markers = new Map<string, QueueMarkers>();
 
   constructor(
     private readonly store: BullMQStore,
@@ -292,6 +295,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
         };
       }),
     );
+    this.markers.get(queueName)?.claimed();
     return {
       started: parts.flatMap((part) => part.started),
       emptied: parts.some((part) => part.emptied),
@@ -783,30 +787,48 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Wakes on every job that becomes waiting in the backend's queues known
-   * now (BullMQ's 'waiting' events: enqueued, due, or put back), and on
-   * every enqueue in this process; tasks of queues first used later are
-   * found by polling.
+   * Wakes when jobs wait in the backend's queues known now, as BullMQ's
+   * own workers wake: on the queues' markers (see `QueueMarkers`), which
+   * BullMQ sets when jobs are enqueued, fall due or are put back; and on
+   * every enqueue in this process. A marker goes to one process, one whose
+   * workers `wantsWork`; tasks of queues first used later are found by
+   * polling.
    */
-  async listen(onWake: () => void): Promise<() => Promise<void>> {
-    const wake = () => onWake();
+  async listen(
+    onWake: () => void,
+    wantsWork: () => boolean = () => true,
+  ): Promise<() => Promise<void>> {
     this.store.localWakers.add(onWake);
-    const listening: QueueEvents[] = [];
-    try {
-      for (const name of await this.store.knownQueues()) {
-        const events = await this.store.queueEvents(name);
-        events.on('waiting', wake);
-        listening.push(events);
-      }
-    } catch (error) {
+    const stops: (() => void)[] = [];
+    const stop = async () => {
       this.store.localWakers.delete(onWake);
-      for (const events of listening) events.off('waiting', wake);
+      for (const stopOne of stops) stopOne();
+    };
+    try {
+      for (const name of await this.store.knownQueues())
+        stops.push((await this.markersOf(name)).listen({ onWake, wantsWork }));
+    } catch (error) {
+      await stop();
       throw error;
     }
-    return async () => {
-      this.store.localWakers.delete(onWake);
-      for (const events of listening) events.off('waiting', wake);
-    };
+    return stop;
+  }
+
+  /** The marker watch of a queue, made at its first listener. */
+  private async markersOf(queueName: string): Promise<QueueMarkers> {
+    let markers = this.markers.get(queueName);
+    if (!markers) {
+      const worker = await this.store.worker(queueName);
+      markers = this.markers.get(queueName);
+      if (markers) return markers;
+      markers = new QueueMarkers({
+        take: (seconds) => worker.backend.waitForJob(seconds),
+        putBack: async () =>
+          RedisScripts.setMarker(await this.store.client(), worker.keys),
+      });
+      this.markers.set(queueName, markers);
+    }
+    return markers;
   }
 
   /** `work`, or a rejection naming Redis when the connection is lost meanwhile and stays lost. */

@@ -36,6 +36,16 @@ if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[3]) end
 return 1`,
 };
 
+/** Sets a queue's marker that jobs wait (as BullMQ does when it adds one), unless the queue is paused. KEYS: marker, meta. */
+const SET_MARKER: Script = {
+  name: 'nestjsTasksSetMarker',
+  keys: 2,
+  lua: `
+if redis.call('HEXISTS', KEYS[2], 'paused') == 1 then return 0 end
+redis.call('ZADD', KEYS[1], 0, '0')
+return 1`,
+};
+
 /**
  * Starts the attempts of jobs of one queue a claim took under one token,
  * all in one call: for each job, answers whether its cancel was requested
@@ -510,6 +520,14 @@ export const RedisScripts = {
       ],
       [read, cancelled, reason, Date.now(), keys.deduplicationPrefix, id],
     )) as 'active' | 'changed' | 'gone' | 'cancelled';
+  },
+
+  /** Sets the marker of a queue (`keys`: its BullMQ keys) that jobs wait, so that the next waiting worker wakes. */
+  async setMarker(
+    client: RedisClient,
+    keys: Readonly<Record<string, string>>,
+  ): Promise<void> {
+    await run(client, SET_MARKER, [keys.marker, keys.meta], []);
   },
 
   async registerWorker(
