@@ -119,6 +119,22 @@ describe('QueueMarkers', () => {
     scripted.give(null);
   });
 
+  it('puts a delayed-job marker back when it falls due after the last listener left', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const scripted = new ScriptedMarkers();
+    const markers = new QueueMarkers(scripted.source);
+    const stop = markers.listen(listener(true));
+    await jest.advanceTimersByTimeAsync(0);
+    scripted.give({ score: 1_000_000 + 3_000 });
+    await jest.advanceTimersByTimeAsync(0);
+    stop();
+    scripted.give(null);
+    await jest.advanceTimersByTimeAsync(2_999);
+    expect(scripted.putBacks).toBe(0);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(scripted.putBacks).toBe(1);
+  });
+
   it('waits and tries again when a wait fails (Redis unreachable), and stops once no one listens', async () => {
     jest.useFakeTimers();
     let failing = true;

@@ -814,17 +814,20 @@ export class BullMQWorkerQueue implements WorkerQueue {
     return stop;
   }
 
-  /** The marker watch of a queue, made at its first listener. */
+  /** The marker watch of a queue, made at its first listener; each wait goes through the queue's current Worker. */
   private async markersOf(queueName: string): Promise<QueueMarkers> {
+    // Opened before listening, so that a queue that cannot be reached fails the listen.
+    await this.store.worker(queueName);
     let markers = this.markers.get(queueName);
     if (!markers) {
-      const worker = await this.store.worker(queueName);
-      markers = this.markers.get(queueName);
-      if (markers) return markers;
+      const worker = () => this.store.worker(queueName);
       markers = new QueueMarkers({
-        take: (seconds) => worker.backend.waitForJob(seconds),
+        take: async (seconds) => (await worker()).backend.waitForJob(seconds),
         putBack: async () =>
-          RedisScripts.setMarker(await this.store.client(), worker.keys),
+          RedisScripts.setMarker(
+            await this.store.client(),
+            (await worker()).keys,
+          ),
       });
       this.markers.set(queueName, markers);
     }

@@ -51,7 +51,6 @@ export class QueueMarkers {
     if (!this.watching) void this.watch();
     return () => {
       this.listeners.delete(listener);
-      if (this.listeners.size === 0) this.clearDueTimer();
     };
   }
 
@@ -99,24 +98,23 @@ export class QueueMarkers {
     if (wanting.length === 0) this.source.putBack().catch(() => undefined);
   }
 
-  /** Delayed jobs fall due at `at`: the listeners are woken then (the claim promotes them). */
+  /**
+   * Delayed jobs fall due at `at`: the listeners that want work are woken
+   * then (their claim promotes the jobs), or the marker is put back for
+   * another process, even when no one here listens any more.
+   */
   private wakeAt(at: number): void {
     if (this.dueTimer && this.dueTimer.at <= at) return;
-    this.clearDueTimer();
+    if (this.dueTimer) clearTimeout(this.dueTimer.timer);
     const timer = setTimeout(
       () => {
         this.dueTimer = null;
-        if (this.listeners.size > 0) this.deliver();
+        this.deliver();
       },
       Math.max(0, at - Date.now()),
     );
     timer.unref();
     this.dueTimer = { at, timer };
-  }
-
-  private clearDueTimer(): void {
-    if (this.dueTimer) clearTimeout(this.dueTimer.timer);
-    this.dueTimer = null;
   }
 
   /** Resolves at this process's next claim from the queue, or after CLAIM_WAIT_MS. */
