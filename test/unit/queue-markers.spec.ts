@@ -119,6 +119,20 @@ describe('QueueMarkers', () => {
     scripted.give(null);
   });
 
+  it('waits for a delayed job due months ahead without waking before it falls due', async () => {
+    jest.useFakeTimers({ now: 1_000_000 });
+    const scripted = new ScriptedMarkers();
+    const markers = new QueueMarkers(scripted.source);
+    const idle = listener(true);
+    const stop = markers.listen(idle);
+    await jest.advanceTimersByTimeAsync(0);
+    scripted.give({ score: 1_000_000 + 100 * 86_400_000 });
+    await jest.advanceTimersByTimeAsync(60_000);
+    expect([idle.woken, scripted.putBacks]).toEqual([0, 0]);
+    stop();
+    scripted.give(null);
+  });
+
   it('puts a delayed-job marker back when it falls due after the last listener left', async () => {
     jest.useFakeTimers({ now: 1_000_000 });
     const scripted = new ScriptedMarkers();

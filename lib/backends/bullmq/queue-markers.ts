@@ -22,6 +22,8 @@ export interface MarkerSource {
 const WAIT_SECONDS = 5;
 /** After a failed wait (Redis unreachable), how long before the next. */
 const RETRY_MS = 1000;
+/** The longest timer Node keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 /** After taking a marker, how long the watch waits for this process to claim from the queue before it takes the next. */
 const CLAIM_WAIT_MS = 1000;
 
@@ -111,7 +113,7 @@ export class QueueMarkers {
         this.dueTimer = null;
         this.deliver();
       },
-      Math.max(0, at - Date.now()),
+      Math.min(Math.max(0, at - Date.now()), MAX_TIMER_MS),
     );
     timer.unref();
     this.dueTimer = { at, timer };
