@@ -47,6 +47,19 @@ function listener(wantsWork: boolean): MarkerListener & { woken: number } {
   return it;
 }
 
+const NOW = 1_000_000;
+
+/** A watch on fake timers at NOW with one listener, waiting for its first marker. */
+async function watching(wantsWork: boolean) {
+  jest.useFakeTimers({ now: NOW });
+  const scripted = new ScriptedMarkers();
+  const markers = new QueueMarkers(scripted.source);
+  const one = listener(wantsWork);
+  const stop = markers.listen(one);
+  await jest.advanceTimersByTimeAsync(0);
+  return { scripted, markers, listener: one, stop };
+}
+
 describe('QueueMarkers', () => {
   afterEach(() => jest.useRealTimers());
 
@@ -85,11 +98,7 @@ describe('QueueMarkers', () => {
   });
 
   it('takes the next marker after a while even when this process claims nothing', async () => {
-    jest.useFakeTimers();
-    const scripted = new ScriptedMarkers();
-    const markers = new QueueMarkers(scripted.source);
-    const stop = markers.listen(listener(false));
-    await jest.advanceTimersByTimeAsync(0);
+    const { scripted, stop } = await watching(false);
     scripted.give({ score: 0 });
     await jest.advanceTimersByTimeAsync(0);
     expect(scripted.waitingNow).toBe(false);
@@ -100,16 +109,11 @@ describe('QueueMarkers', () => {
   });
 
   it('wakes the listeners when delayed jobs fall due, the soonest first, and goes on taking markers meanwhile', async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    const scripted = new ScriptedMarkers();
-    const markers = new QueueMarkers(scripted.source);
-    const idle = listener(true);
-    const stop = markers.listen(idle);
-    await jest.advanceTimersByTimeAsync(0);
-    scripted.give({ score: 1_000_000 + 5_000 });
+    const { scripted, listener: idle, stop } = await watching(true);
+    scripted.give({ score: NOW + 5_000 });
     await jest.advanceTimersByTimeAsync(0);
     expect(scripted.waitingNow).toBe(true);
-    scripted.give({ score: 1_000_000 + 2_000 });
+    scripted.give({ score: NOW + 2_000 });
     await jest.advanceTimersByTimeAsync(0);
     await jest.advanceTimersByTimeAsync(1_999);
     expect(idle.woken).toBe(0);
@@ -120,13 +124,8 @@ describe('QueueMarkers', () => {
   });
 
   it('waits for a delayed job due months ahead without waking before it falls due', async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    const scripted = new ScriptedMarkers();
-    const markers = new QueueMarkers(scripted.source);
-    const idle = listener(true);
-    const stop = markers.listen(idle);
-    await jest.advanceTimersByTimeAsync(0);
-    scripted.give({ score: 1_000_000 + 100 * 86_400_000 });
+    const { scripted, listener: idle, stop } = await watching(true);
+    scripted.give({ score: NOW + 100 * 86_400_000 });
     await jest.advanceTimersByTimeAsync(60_000);
     expect([idle.woken, scripted.putBacks]).toEqual([0, 0]);
     stop();
@@ -134,12 +133,8 @@ describe('QueueMarkers', () => {
   });
 
   it('puts a delayed-job marker back when it falls due after the last listener left', async () => {
-    jest.useFakeTimers({ now: 1_000_000 });
-    const scripted = new ScriptedMarkers();
-    const markers = new QueueMarkers(scripted.source);
-    const stop = markers.listen(listener(true));
-    await jest.advanceTimersByTimeAsync(0);
-    scripted.give({ score: 1_000_000 + 3_000 });
+    const { scripted, stop } = await watching(true);
+    scripted.give({ score: NOW + 3_000 });
     await jest.advanceTimersByTimeAsync(0);
     stop();
     scripted.give(null);
