@@ -365,7 +365,7 @@ describeWithRedis('BullMQBackend', () => {
   });
 
   /** Two worker processes (their own apps and connections) that poll once an hour: only wake-ups start their tasks. */
-  async function idleWorkers(concurrency: number) {
+  async function idleWorkers(concurrency: number, { queueKnown = true } = {}) {
     const web = await bootBullMQApp({ prefix, providers: [ConformanceTasks] });
     const apps = [
       await bootBullMQApp({ prefix, providers: [ConformanceTasks] }),
@@ -373,7 +373,7 @@ describeWithRedis('BullMQBackend', () => {
     ];
     const queue = web.get(TaskQueue);
     // Its queue known to the workers' processes before they listen.
-    await queue.enqueue(ConformanceTasks, 'add', 0, 0);
+    if (queueKnown) await queue.enqueue(ConformanceTasks, 'add', 0, 0);
     const workers = apps.map((app, i) =>
       app.get(WorkerFactory).create({
         queues: ['*'],
@@ -424,44 +424,52 @@ describeWithRedis('BullMQBackend', () => {
     }
   });
 
-  it('wakes every idle worker of other processes for a burst larger than one can take', async () => {
-    const { queue, apps, start, close } = await idleWorkers(2);
-    try {
-      await start(0);
-      await start(1);
-      // One enqueue: BullMQ sets the queue's marker once, however many jobs.
-      const burst = await queue
-        .task(ConformanceTasks, 'withProgress')
-        .enqueueMany([['b1'], ['b2'], ['b3'], ['b4']]);
-      await waitFor('the burst to run in both workers', async () => {
-        const read = await Promise.all(
-          burst.map((result) => queue.getResult(result.id)),
-        );
-        return read.every(
-          (result) => result.status === TaskResultStatus.RUNNING,
-        );
+  it.each([
+    ['known before they listened', true],
+    ['first used after they began listening', false],
+  ])(
+    'wakes every idle worker of other processes for a burst larger than one can take, on a queue %s',
+    async (_, queueKnown) => {
+      const { queue, apps, start, close } = await idleWorkers(2, {
+        queueKnown,
       });
-      const ran = await Promise.all(
-        burst.map(
-          async (result) => (await queue.getResult(result.id)).workerIds,
-        ),
-      );
-      expect(ran.flat().sort()).toEqual([
-        'idle-0',
-        'idle-0',
-        'idle-1',
-        'idle-1',
-      ]);
-      for (const app of apps) app.get(ConformanceTasks).gate.release();
-      await waitFor('the burst to finish', async () =>
-        (await Promise.all(burst.map((r) => queue.getResult(r.id)))).every(
-          (result) => result.isFinished,
-        ),
-      );
-    } finally {
-      await close();
-    }
-  });
+      try {
+        await start(0);
+        await start(1);
+        // One enqueue: BullMQ sets the queue's marker once, however many jobs.
+        const burst = await queue
+          .task(ConformanceTasks, 'withProgress')
+          .enqueueMany([['b1'], ['b2'], ['b3'], ['b4']]);
+        await waitFor('the burst to run in both workers', async () => {
+          const read = await Promise.all(
+            burst.map((result) => queue.getResult(result.id)),
+          );
+          return read.every(
+            (result) => result.status === TaskResultStatus.RUNNING,
+          );
+        });
+        const ran = await Promise.all(
+          burst.map(
+            async (result) => (await queue.getResult(result.id)).workerIds,
+          ),
+        );
+        expect(ran.flat().sort()).toEqual([
+          'idle-0',
+          'idle-0',
+          'idle-1',
+          'idle-1',
+        ]);
+        for (const app of apps) app.get(ConformanceTasks).gate.release();
+        await waitFor('the burst to finish', async () =>
+          (await Promise.all(burst.map((r) => queue.getResult(r.id)))).every(
+            (result) => result.isFinished,
+          ),
+        );
+      } finally {
+        await close();
+      }
+    },
+  );
 
   it('runs on an ioredis instance of the application, which it leaves open', async () => {
     const shared = new Redis({ ...TEST_REDIS, maxRetriesPerRequest: null });

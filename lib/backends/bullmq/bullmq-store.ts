@@ -1,4 +1,10 @@
-import type { Job, Queue, Worker } from 'bullmq';
+import type {
+  Job,
+  Queue,
+  QueueEvents,
+  QueueEventsListener,
+  Worker,
+} from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import {
@@ -13,6 +19,7 @@ import {
 import {
   MOVE_TO_ACTIVE_KEYS,
   MOVE_TO_FINISHED_KEYS,
+  RedisScripts,
   type RedisClient,
 } from './redis-scripts.js';
 
@@ -21,6 +28,11 @@ import {
  * cancel requests, periodic ticks); no task queue may take it.
  */
 export const CONTROL_QUEUE = '~tasks';
+/** The control queue's event that announces a task queue's first use; its field `queue` names it. */
+const QUEUE_ADDED = 'tasks:queue-added';
+interface ControlEvents extends QueueEventsListener {
+  [QUEUE_ADDED]: (args: { queue?: string }) => void;
+}
 /** A stalled job is put back however often: the task's attempts decide when it fails. */
 const UNLIMITED_STALLS = 1_000_000;
 
@@ -29,7 +41,7 @@ const CONNECT_WAIT_MS = 5000;
 /** How long closing waits for a connection to end cleanly before it drops it. */
 const CLOSE_WAIT_MS = 2000;
 
-/** Something BullMQ opened on a Redis connection: a Queue or a Worker. */
+/** Something BullMQ opened on a Redis connection: a Queue, a Worker or QueueEvents. */
 interface Connected {
   waitUntilReady(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
@@ -43,8 +55,10 @@ interface Connected {
  * queue (enqueue, read, cancel, administration), a BullMQ `Worker` per task
  * queue a worker of this process claims from (manual processing: no
  * processor, jobs taken with `getNextJob`; its blocking connection waits
- * for the queue's markers), and the Redis client of the control queue for the
- * backend's own keys. All closed by `close()`.
+ * for the queue's markers), the control queue's events where workers
+ * listen (announcing task queues used for the first time), and the Redis
+ * client of the control queue for the backend's own keys. All closed by
+ * `close()`.
  */
 export class BullMQStore {
   /** Workers of this process to wake when a task is enqueued here. */
@@ -55,6 +69,7 @@ export class BullMQStore {
   private readonly bullmqScripts = new Map<string, Promise<string | null>>();
   private readonly queues = new Map<string, Promise<Queue>>();
   private readonly workers = new Map<string, Promise<Worker>>();
+  private readonly events = new Map<string, Promise<QueueEvents>>();
   private closed = false;
   /** The last read of the queues list. */
   private listed?: { names: string[]; at: number };
@@ -254,14 +269,73 @@ export class BullMQStore {
     return [...this.listed.names];
   }
 
-  /** Adds a task queue to the list `knownQueues()` reads, where the backend accepts any. */
+  /**
+   * Adds a task queue to the list `knownQueues()` reads, where the backend
+   * accepts any; the first time, announces it to the workers of every
+   * process (see `onNewQueues`).
+   */
   async registerQueue(name: string): Promise<void> {
     if (this.configuredQueues.length) return;
-    // This process's workers see it at once, however recent their list.
+    this.noteQueue(name);
+    const client = await this.client();
+    await this.guard(
+      client,
+      RedisScripts.registerQueue(
+        client,
+        this.key('queues'),
+        (await this.queue(CONTROL_QUEUE)).keys.events,
+        name,
+        QUEUE_ADDED,
+      ),
+    );
+  }
+
+  /**
+   * Calls `onQueue` with each task queue used for the first time from now
+   * on, in any process, where the backend accepts any queue; returns how to
+   * stop. Queues used before are in `knownQueues()`, read after this
+   * resolves.
+   */
+  async onNewQueues(onQueue: (name: string) => void): Promise<() => void> {
+    if (this.configuredQueues.length) return () => undefined;
+    const events = await this.controlEvents();
+    const listener: ControlEvents[typeof QUEUE_ADDED] = ({ queue }) => {
+      if (!queue) return;
+      this.noteQueue(queue);
+      onQueue(queue);
+    };
+    events.on<ControlEvents>(QUEUE_ADDED, listener);
+    return () => {
+      events.off<ControlEvents>(QUEUE_ADDED, listener);
+    };
+  }
+
+  /** The control queue's events, read from the last one there when first opened. */
+  private async controlEvents(): Promise<QueueEvents> {
+    const opening = this.events.get(CONTROL_QUEUE);
+    if (opening) return opening;
+    const client = await this.client();
+    const eventsKey = (await this.queue(CONTROL_QUEUE)).keys.events;
+    const lastEventId = await this.guard(
+      client,
+      RedisScripts.lastEntryId(client, eventsKey),
+    );
+    return this.opened(
+      this.events,
+      CONTROL_QUEUE,
+      (bullmq) =>
+        new bullmq.QueueEvents(CONTROL_QUEUE, {
+          connection: this.connectionOptions(),
+          prefix: this.settings.prefix,
+          lastEventId,
+        }),
+    );
+  }
+
+  /** This process's workers see `name` at their next claim, however recent their list. */
+  private noteQueue(name: string): void {
     if (this.listed && !this.listed.names.includes(name))
       this.listed.names = [...this.listed.names, name].sort();
-    const client = await this.client();
-    await this.guard(client, client.hset(this.key('queues'), { [name]: 1 }));
   }
 
   /** The ids of `rows` whose job exists (in the row's queue). */
@@ -300,7 +374,8 @@ export class BullMQStore {
   async close(): Promise<void> {
     this.closed = true;
     const workers = [...this.workers.values()];
-    const all = [...workers, ...this.queues.values()];
+    const all = [...this.events.values(), ...workers, ...this.queues.values()];
+    this.events.clear();
     this.workers.clear();
     this.queues.clear();
     await Promise.all(

@@ -34,7 +34,7 @@ import {
   encodeTask,
   withReadableData,
 } from './job-codec.js';
-import { QueueMarkers } from './queue-markers.js';
+import { type MarkerListener, QueueMarkers } from './queue-markers.js';
 import { RedisScripts } from './redis-scripts.js';
 
 /** Jobs a claim took from one queue, under one lock token. */
@@ -113,6 +113,15 @@ export function liveWorkers(
   return live.sort((a, b) => a.id.localeCompare(b.id));
 }
 
+/** A worker of this process listening for wake-ups. */
+interface Listening {
+  listener: MarkerListener;
+  /** The queues whose markers wake it. */
+  queues: Set<string>;
+  /** How to stop each of its watches. */
+  stops: (() => void)[];
+}
+
 /**
  * The BullMQBackend's queue for workers, on BullMQ's manual processing: a
  * claim takes the jobs of a queue in one call, running BullMQ's own move
@@ -134,6 +143,8 @@ export class BullMQWorkerQueue implements WorkerQueue {
   private readonly turns = new Map<string, number>();
   /** The marker watch of each queue this process's workers listen to. */
   private readonly markers = new Map<string, QueueMarkers>();
+  /** This process's workers listening, with the queues whose markers wake each. */
+  private readonly listening = new Set<Listening>();
 
   constructor(
     private readonly store: BullMQStore,
@@ -225,10 +236,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
     limit: number,
   ): Promise<ClaimedTask[]> {
     const claimed: ClaimedTask[] = [];
-    let open = this.inTurn(
-      workerId,
-      queues ? [...queues] : await this.store.knownQueues(KNOWN_QUEUES_MS),
-    );
+    const names = queues
+      ? [...queues]
+      : await this.store.knownQueues(KNOWN_QUEUES_MS);
+    // A queue whose announcement a listener missed (Redis unreachable then) wakes it from now on.
+    for (const listening of this.listening)
+      this.watch(listening, names).catch(() => undefined);
+    let open = this.inTurn(workerId, names);
     while (claimed.length < limit && open.length > 0) {
       const remaining = limit - claimed.length;
       const shares = open.map(
@@ -787,31 +801,62 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Wakes when jobs wait in the backend's queues known now, as BullMQ's
-   * own workers wake: on the queues' markers (see `QueueMarkers`), which
-   * BullMQ sets when jobs are enqueued, fall due or are put back; and on
-   * every enqueue in this process. A marker goes to one process, one whose
-   * workers `wantsWork`; tasks of queues first used later are found by
-   * polling.
+   * Wakes when jobs wait in the backend's queues, as BullMQ's own workers
+   * wake: on the queues' markers (see `QueueMarkers`), which BullMQ sets
+   * when jobs are enqueued, fall due or are put back; and on every enqueue
+   * in this process. A marker goes to one process, one whose workers
+   * `wantsWork`. A queue used for the first time after the listen began is
+   * watched from its announcement on (see `BullMQStore.onNewQueues`).
    */
   async listen(
     onWake: () => void,
     wantsWork: () => boolean = () => true,
   ): Promise<() => Promise<void>> {
     this.store.localWakers.add(onWake);
-    const stops: (() => void)[] = [];
+    const listening: Listening = {
+      listener: { onWake, wantsWork },
+      queues: new Set(),
+      stops: [],
+    };
+    this.listening.add(listening);
     const stop = async () => {
       this.store.localWakers.delete(onWake);
-      for (const stopOne of stops) stopOne();
+      this.listening.delete(listening);
+      for (const stopOne of listening.stops) stopOne();
     };
     try {
-      for (const name of await this.store.knownQueues())
-        stops.push((await this.markersOf(name)).listen({ onWake, wantsWork }));
+      listening.stops.push(
+        await this.store.onNewQueues((name) =>
+          this.watch(listening, [name]).catch(() => undefined),
+        ),
+      );
+      await this.watch(listening, await this.store.knownQueues());
     } catch (error) {
       await stop();
       throw error;
     }
     return stop;
+  }
+
+  /** Wakes `listening` on the markers of each of `names` that does not wake it yet. */
+  private async watch(
+    listening: Listening,
+    names: readonly string[],
+  ): Promise<void> {
+    for (const name of names) {
+      if (listening.queues.has(name)) continue;
+      listening.queues.add(name);
+      let markers: QueueMarkers;
+      try {
+        markers = await this.markersOf(name);
+      } catch (error) {
+        listening.queues.delete(name);
+        throw error;
+      }
+      const stop = markers.listen(listening.listener);
+      if (this.listening.has(listening)) listening.stops.push(stop);
+      else stop();
+    }
   }
 
   /** The marker watch of a queue, made at its first listener; each wait goes through the queue's current Worker. */

@@ -12,6 +12,8 @@ import type { IRedisClient } from 'bullmq';
 /** The Redis client BullMQ opened, as this backend uses it. */
 export type RedisClient = IRedisClient;
 
+/** How many announcements of new task queues the control queue's event stream keeps, about. */
+const MAX_ANNOUNCED = 1000;
 /** How many jobs next in each line `oldestDue` reads. */
 const OLDEST_DUE_PER_LINE = 10;
 
@@ -44,6 +46,31 @@ const SET_MARKER: Script = {
 if redis.call('HEXISTS', KEYS[2], 'paused') == 1 then return 0 end
 redis.call('ZADD', KEYS[1], 0, '0')
 return 1`,
+};
+
+/**
+ * Adds a task queue to the backend's list of queues and, when it was not
+ * there, announces it on the control queue's event stream (kept to about
+ * MAX_ANNOUNCED entries). Returns 1 when added.
+ * KEYS: queues hash, events stream. ARGV: queue name, event name.
+ */
+const REGISTER_QUEUE: Script = {
+  name: 'nestjsTasksRegisterQueue',
+  keys: 2,
+  lua: `
+if redis.call('HSETNX', KEYS[1], ARGV[1], 1) == 0 then return 0 end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', ${MAX_ANNOUNCED}, '*', 'event', ARGV[2], 'queue', ARGV[1])
+return 1`,
+};
+
+/** The id of a stream's last entry, or '0-0' when it has none. KEYS: stream. */
+const LAST_ENTRY_ID: Script = {
+  name: 'nestjsTasksLastEntryId',
+  keys: 1,
+  lua: `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 then return '0-0' end
+return last[1][1]`,
 };
 
 /**
@@ -528,6 +555,22 @@ export const RedisScripts = {
     keys: Readonly<Record<string, string>>,
   ): Promise<void> {
     await run(client, SET_MARKER, [keys.marker, keys.meta], []);
+  },
+
+  /** Adds `name` to the queues hash; the first time, announces it as `event` on `eventsKey`. */
+  async registerQueue(
+    client: RedisClient,
+    queuesKey: string,
+    eventsKey: string,
+    name: string,
+    event: string,
+  ): Promise<void> {
+    await run(client, REGISTER_QUEUE, [queuesKey, eventsKey], [name, event]);
+  },
+
+  /** The id of the last entry of the stream at `key`, or '0-0'. */
+  async lastEntryId(client: RedisClient, key: string): Promise<string> {
+    return String(await run(client, LAST_ENTRY_ID, [key], []));
   },
 
   async registerWorker(
