@@ -9,6 +9,7 @@ function render(
     count: number;
     precision?: 'exact' | 'estimate' | 'more-than';
   }[],
+  browsable = true,
 ): string {
   return String(
     overviewFragment(context, {
@@ -19,7 +20,7 @@ function render(
           alias: 'default',
           backendClass: 'DatabaseBackend',
           status: { counts, workers: [] },
-          activity: null,
+          activity: browsable ? [] : null,
         },
       ],
     }),
@@ -57,5 +58,16 @@ describe('the overview counts', () => {
       /data-queue="\*"[\s\S]*data-status="RUNNING"[\s\S]*?>6</,
     );
     expect(page).toContain('read off the database');
+  });
+
+  it('links no count and shows no last-hour figures for a backend that offers no result browsing', () => {
+    const page = render(
+      [{ queue: 'default', status: 'READY', count: 3, precision: 'exact' }],
+      false,
+    );
+    expect(page).toMatch(/data-status="READY">\s*3\s*</);
+    expect(page).not.toContain('/results');
+    expect(page).toContain('offers no result browsing or activity');
+    expect(page).not.toContain('Last hour:');
   });
 });

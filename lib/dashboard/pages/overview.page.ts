@@ -20,6 +20,9 @@ import {
 
 const STATUSES = Object.values(TaskResultStatus);
 
+/** Why a backend's row shows no last-hour figures. */
+const NO_ACTIVITY = 'This backend offers no result browsing or activity.';
+
 /** How often the overview refreshes itself. */
 const REFRESH = 'every 10s';
 
@@ -30,6 +33,18 @@ function figure(count: StatusCount | undefined): Html {
   return (count.precision ?? 'exact') === 'exact'
     ? html`${text}`
     : html`<span class="${count.precision}">${text}</span>`;
+}
+
+/** The last hour's figures of a row, or a dash where the backend reports no activity. */
+function finishedCells(
+  browsable: boolean,
+  done: ReturnType<typeof throughput>,
+): Html {
+  if (!browsable)
+    return html`<td class="num muted" title="${NO_ACTIVITY}">—</td>
+      <td class="num muted" title="${NO_ACTIVITY}">—</td>`;
+  return html`<td class="num">${done.finished}</td>
+    <td class="num">${failureRate(done)}</td>`;
 }
 
 function countsTable(
@@ -50,15 +65,19 @@ function countsTable(
   const whole = new Set(
     status.counts.filter((c) => c.queue === ALL_QUEUES).map((c) => c.status),
   );
+  // A backend without results browsing (no activity either) has no results pages to link to.
+  const browsable = backend.activity !== null;
   const link = (queue: string | undefined, name: string, content: Html) =>
-    html`<a
-      href="${ctx.base}/results${query({
-        backend: backend.alias,
-        queue,
-        status: name,
-      })}"
-      >${content}</a
-    >`;
+    !browsable
+      ? content
+      : html`<a
+          href="${ctx.base}/results${query({
+            backend: backend.alias,
+            queue,
+            status: name,
+          })}"
+          >${content}</a
+        >`;
   const activity = backend.activity ?? [];
   const rows = queues.map((queue) => {
     const done = throughput(activity, queue);
@@ -76,8 +95,7 @@ function countsTable(
             )}
           </td>`,
       )}
-      <td class="num">${done.finished}</td>
-      <td class="num">${failureRate(done)}</td>
+      ${finishedCells(browsable, done)}
     </tr>`;
   });
   const all = throughput(activity);
@@ -96,8 +114,7 @@ function countsTable(
             ${link(undefined, name, figure(count))}
           </td>`;
         })}
-        <td class="num">${all.finished}</td>
-        <td class="num">${failureRate(all)}</td>
+        ${finishedCells(browsable, all)}
       </tr>`,
     );
   const uncertain = status.counts.some(
