@@ -1,7 +1,8 @@
 /**
- * What `tasks:work` and `tasks:status --watch` write where standard output
- * is not a terminal (a pipe, a log collector): plain log lines, JSON or
- * text, and status snapshots one after another.
+ * What `tasks:work` and `tasks:status --watch` write: where standard output
+ * is not a terminal (a pipe, a log collector), plain log lines, JSON or
+ * text, and status snapshots one after another; on a terminal, a live line
+ * per queue and a redrawn screen.
  */
 import {
   Injectable,
@@ -59,7 +60,7 @@ function events(output: string): Record<string, unknown>[] {
     .filter((line) => 'event' in line);
 }
 
-describe('tasks:work and tasks:status output off a terminal', () => {
+describe('tasks:work and tasks:status output', () => {
   let app: INestApplicationContext;
   let tasks: TaskQueue;
 
@@ -122,11 +123,13 @@ describe('tasks:work and tasks:status output off a terminal', () => {
     });
     for (const line of lines)
       expect(new Date(String(line.time)).toISOString()).toBe(line.time);
-    // Nest's own lines are JSON too.
+    // Nest's own lines are JSON too (Node's warnings, printed once per process, are not the app's).
     expect(
       output
         .split('\n')
-        .filter((line) => line.trim() !== '')
+        .filter(
+          (line) => line.trim() !== '' && !/^\((node:\d+|Use `node)/.test(line),
+        )
         .every((line) => line.startsWith('{')),
     ).toBe(true);
   });
@@ -168,6 +171,69 @@ describe('tasks:work and tasks:status output off a terminal', () => {
       '\r\x1b[2Kdefault: 0 processed, 0 failed, 1 running, 0.0/s',
     );
     expect(written.at(-1)).toBe('\n');
+  });
+
+  it('tasks:work --batch on a terminal keeps one line per queue, ending with what each processed and failed', async () => {
+    await tasks.enqueue(OutputTasks, 'double', 2);
+    await tasks.enqueue(OutputTasks, 'send', 'z');
+    const { stdout, exitCode } = await runCommand(
+      OutputApp,
+      ['tasks:work', '--batch', '--interval', '20'],
+      { tty: true },
+    );
+    expect(exitCode).toBe(0);
+    const drawn = stdout.split('\r\x1b[2K');
+    expect(drawn.at(-1)).toMatch(
+      /^default: [1-9]\d* processed, 0 failed, 0 running, \d+\.\d\/s · mail: 1 processed, 1 failed, 0 running, \d+\.\d\/s\n/,
+    );
+    // No log line per task on a terminal.
+    expect(stdout).not.toContain('event=');
+  });
+
+  it('tasks:work --log-format text writes text lines even on a terminal', async () => {
+    const doubled = await tasks.enqueue(OutputTasks, 'double', 3);
+    const { stdout, exitCode } = await runCommand(
+      OutputApp,
+      ['tasks:work', '--batch', '--interval', '20', '--log-format', 'text'],
+      { tty: true },
+    );
+    expect(exitCode).toBe(0);
+    expect(stdout).toMatch(
+      new RegExp(
+        `^time=\\S+ event=finished task=OutputTasks.double id=${doubled.id} queue=default status=SUCCESSFUL attempt=1 durationMs=\\d+$`,
+        'm',
+      ),
+    );
+    expect(stdout).not.toContain('\x1b[');
+  });
+
+  it('tasks:status --watch writes a snapshot per interval until SIGTERM', async () => {
+    await tasks.enqueue(OutputTasks, 'double', 4);
+    const before = process.listeners('SIGTERM');
+    const running = runCommand(OutputApp, [
+      'tasks:status',
+      '--watch',
+      '--interval',
+      '100',
+    ]);
+    // Its SIGTERM listener, called as the signal would call it (a real signal would reach jest too).
+    let stop: (() => void) | undefined;
+    for (let i = 0; i < 200 && !stop; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      stop = process
+        .listeners('SIGTERM')
+        .find(
+          (listener) => !before.includes(listener) && listener.name === 'stop',
+        ) as (() => void) | undefined;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    stop!();
+    const { stdout, exitCode } = await running;
+    expect(exitCode).toBe(0);
+    const snapshots = stdout.match(/^--- \S+Z ---$/gm) ?? [];
+    expect(snapshots.length).toBeGreaterThanOrEqual(2);
+    expect(stdout.split(/^--- \S+Z ---$/m)[1]).toContain('default');
+    expect(process.listeners('SIGTERM')).toEqual(before);
   });
 
   it('tasks:status --watch appends a snapshot per interval, each under its time, until stopped', async () => {
