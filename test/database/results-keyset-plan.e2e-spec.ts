@@ -119,6 +119,7 @@ function nodes(plan: PlanNode): PlanNode[] {
         `${table}_finished`,
       ],
       ['results of one queue', { queue: 'q1' }, `${table}_pkey`],
+      ['results of one task', { taskName: 'Jobs.task3' }, `${table}_pkey`],
     ] as const)(
       'reads the first and a deep page of %s through an index',
       async (_what, filter, index) => {
