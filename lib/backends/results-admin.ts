@@ -31,6 +31,11 @@ export interface ResultPage {
    * remain, and `next` goes on searching from where it stopped.
    */
   stoppedAfter?: number;
+  /**
+   * How the page is ordered, in words for the operator, where a backend
+   * keeps no enqueue order to list unfinished results by.
+   */
+  order?: string;
 }
 
 /** Results that finished in one time bucket, per queue and final status. */

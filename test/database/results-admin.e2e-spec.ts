@@ -21,6 +21,7 @@ import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { MathTasks } from '../fixtures/tasks.fixtures.js';
 import { SEARCH_BOUND } from '../../lib/backends/database/result-store.js';
 import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
+import { expectRefusedFilters } from '../support/results-admin-refusals.js';
 
 const { READY, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
 
@@ -132,30 +133,7 @@ describe.each(availableDatabases())(
         await expect(listed).rejects.toThrow(TasksError);
         await expect(listed).rejects.not.toThrow(InvalidTaskError);
       }
-      const refused: [string, Promise<unknown>][] = [
-        ['task', admin.list({ limit: 1, taskName: 'a\u0000b' })],
-        ['queue', admin.list({ limit: 1, queue: 'a\u0000b' })],
-        ['id', admin.list({ limit: 1, id: 'x'.repeat(37) })],
-        ['find', admin.find('a\u0000b')],
-        ['retry', admin.retry('a\u0000b')],
-        ['retryMatching', admin.retryMatching({ queue: 'q'.repeat(101) })],
-        ['cancelMatching', admin.cancelMatching({ taskName: 'a\u0000b' })],
-        [
-          'not text',
-          admin.retryMatching({ status: { x: 1 } as unknown as typeof FAILED }),
-        ],
-      ];
-      for (const [what, promise] of refused)
-        await expect(
-          promise.then(
-            () => what,
-            (error: Error) => [what, error.constructor.name, error.message],
-          ),
-        ).resolves.toEqual([
-          what,
-          'TasksError',
-          expect.stringMatching(/^The results filter '\w+' must be/),
-        ]);
+      await expectRefusedFilters(admin, { longId: 37, longName: 101 });
     });
 
     it('leaves out of a bulk action the results finished or enqueued after its asOf', async () => {

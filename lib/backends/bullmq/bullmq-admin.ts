@@ -6,6 +6,11 @@ import type {
   BackendStatus,
   PruneRequest,
 } from '../backend-admin.js';
+import type { ResultsAdmin } from '../results-admin.js';
+import {
+  BullMQResultsAdmin,
+  type BullMQResultsHost,
+} from './bullmq-results-admin.js';
 import type { BullMQStore } from './bullmq-store.js';
 import { liveWorkers } from './bullmq-worker-queue.js';
 import { RedisScripts } from './redis-scripts.js';
@@ -26,9 +31,16 @@ const STATE_STATUS: Record<string, TaskResultStatus> = {
 /** How many of a queue's latest failed jobs `status` reads to tell cancelled ones apart (the rest are estimated alike). */
 const CANCELLED_SAMPLE = 10_000;
 
-/** What `tasks:status` and `tasks:prune` do on a BullMQBackend, over each of its queues. */
+/** What `tasks:status`, `tasks:prune` and the dashboard do on a BullMQBackend, over each of its queues. */
 export class BullMQAdmin implements BackendAdmin {
-  constructor(private readonly store: BullMQStore) {}
+  readonly results: ResultsAdmin;
+
+  constructor(
+    private readonly store: BullMQStore,
+    host: BullMQResultsHost,
+  ) {
+    this.results = new BullMQResultsAdmin(store, host);
+  }
 
   /** Deletes (or counts) the jobs of finished results, oldest first, batchSize at a time. */
   async prune(request: PruneRequest): Promise<number> {

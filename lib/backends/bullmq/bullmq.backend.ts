@@ -33,6 +33,7 @@ import {
   decodeJob,
   encodeTask,
   WAITING_STATES,
+  type JobFields,
 } from './job-codec.js';
 import { RedisScripts, type RedisClient } from './redis-scripts.js';
 
@@ -94,7 +95,10 @@ export class BullMQBackend extends TaskBackend {
   }
 
   override admin(): BackendAdmin {
-    this.administration ??= new BullMQAdmin(this.store);
+    this.administration ??= new BullMQAdmin(this.store, {
+      decode: (job, state) => this.decode(job, state),
+      cancel: (id) => this.cancel(id),
+    });
     return this.administration;
   }
 
@@ -289,11 +293,16 @@ export class BullMQBackend extends TaskBackend {
       throw new TaskResultDoesNotExistError(
         TaskMessages.resultDoesNotExist(id, this.alias),
       );
-    let { data } = decodeJob(job, state);
+    return { job, state, data: this.decode(job, state) };
+  }
+
+  /** A job's result in BullMQ's `state`, as the backend reads it. */
+  private decode(job: JobFields, state: string): TaskResultData {
+    const { data } = decodeJob(job, state);
     // Put back by BullMQ's stalled check: settled so when next claimed.
     if (data.status === TaskResultStatus.RUNNING && WAITING_STATES.has(state))
-      data = this.interrupted(data).data;
-    return { job, state, data };
+      return this.interrupted(data).data;
+    return data;
   }
 
   /** The attempt policy's verdict on an attempt whose worker stopped heartbeating. */

@@ -17,7 +17,8 @@ const MAX_ANNOUNCED = 1000;
 /** How many jobs next in each line `oldestDue` reads. */
 const OLDEST_DUE_PER_LINE = 10;
 
-interface Script {
+/** A Lua script, defined on each client at its first run. */
+export interface Script {
   name: string;
   keys: number;
   lua: string;
@@ -352,7 +353,7 @@ export const MOVE_TO_ACTIVE_KEYS = [
 const defined = new WeakMap<object, Set<string>>();
 
 /** Runs `script` on `client`, defining it there first. */
-function run(
+export function run(
   client: RedisClient,
   script: Script,
   keys: readonly string[],

@@ -96,11 +96,12 @@ function bulkActions(ctx: PageContext, view: ResultsView): Html {
 export function resultsPage(ctx: PageContext, view: ResultsView): Html {
   const params = filterParams(view.backend, view.filter);
   const order =
-    view.filter.status === undefined ||
+    view.page.order ??
+    (view.filter.status === undefined ||
     view.filter.status === TaskResultStatus.READY ||
     view.filter.status === TaskResultStatus.RUNNING
       ? 'newest enqueued first'
-      : 'most recently finished first';
+      : 'most recently finished first');
   const rows = view.page.results.map(
     (result) =>
       html`<tr class="result" data-id="${result.id}">
