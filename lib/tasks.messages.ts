@@ -151,6 +151,8 @@ export const TaskMessages = {
     `Task result '${id}' is ${status}: it has finished, and only a READY or RUNNING result can be cancelled.`,
   cannotRetry: (id: string, status: string) =>
     `Task result '${id}' is ${status}: only a FAILED or CANCELLED result can be retried.`,
+  retryDamaged: (id: string, problem: string) =>
+    `Task result '${id}' cannot be retried, its stored state being damaged: ${problem} Enqueue the task again with its arguments instead.`,
   retryHeldKey: (id: string, uniqueKey: string) =>
     `Task result '${id}' cannot be retried: another READY or RUNNING result holds its unique key ${JSON.stringify(uniqueKey)}. Retry it once that one has finished.`,
   badResultCursor: (value: string) =>

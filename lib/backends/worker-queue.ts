@@ -200,10 +200,13 @@ export interface WorkerQueue {
    * be claimable now, with a time (epoch ms) when deferred work falls due
    * then (see `promoteDue`). `wantsWork` tells whether the worker would
    * claim now, for a store whose wake-ups go to one worker of many (a busy
-   * worker leaves them to others). Returns a function that stops listening.
+   * worker leaves them to others). `queues` are the queues the worker
+   * claims from (null: every one), for a store that listens queue by queue.
+   * Returns a function that stops listening.
    */
   listen(
     onWake: (dueAt?: number) => void,
     wantsWork?: () => boolean,
+    queues?: readonly string[] | null,
   ): Promise<() => Promise<void>>;
 }

@@ -174,6 +174,7 @@ export class TaskWorker {
       stopListening = await this.queue.listen(
         (dueAt) => this.heard(dueAt),
         () => !this.stopping && this.claimSize() > 0,
+        queues,
       );
       this.logger.log(
         TaskMessages.workerStarted(

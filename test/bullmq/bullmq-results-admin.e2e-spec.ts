@@ -590,6 +590,91 @@ describeWithRedis('ResultsAdmin on BullMQBackend', () => {
   });
 });
 
+describeWithRedis(
+  'ResultsAdmin on BullMQBackend: damaged jobs and bulk actions',
+  () => {
+    const prefix = uniqueRedisPrefix('results_damaged');
+    let moduleRef: TestingModule;
+    let queue: TaskQueue;
+    let admin: ResultsAdmin;
+    const redis = new Redis(TEST_REDIS);
+
+    beforeAll(async () => {
+      moduleRef = await bootBullMQApp({ prefix, providers: [FlakyTasks] });
+      queue = moduleRef.get(TaskQueue);
+      admin = queue.backend().admin()!.results!;
+    });
+
+    afterAll(async () => {
+      await moduleRef?.close();
+      redis.disconnect();
+      await deleteRedisPrefix(prefix);
+    });
+
+    /** A FAILED result of `flaky` in `queueName`, and its job's key. */
+    async function failedJob(queueName: string, key: string) {
+      const result = await queue
+        .task(FlakyTasks, 'flaky')
+        .using({ queueName })
+        .enqueue(key);
+      await batchWorker(moduleRef, { queues: [queueName] }).run();
+      expect((await queue.getResult(result.id)).status).toBe(FAILED);
+      return { id: result.id, jobKey: `${prefix}:${queueName}:${result.id}` };
+    }
+
+    it('refuses to retry a job whose stored data is damaged, and leaves it as it was', async () => {
+      const { id, jobKey } = await failedJob('damaged', 'd1');
+      const data = JSON.parse((await redis.hget(jobKey, 'data'))!);
+      data.args = 'damaged';
+      const damaged = JSON.stringify(data);
+      await redis.hset(jobKey, 'data', damaged);
+      await expect(admin.retry(id)).rejects.toThrow(
+        /cannot be retried, its stored state being damaged: .*'args' is "damaged"/,
+      );
+      expect(await admin.retryMatching({ queue: 'damaged' })).toBe(0);
+      await batchWorker(moduleRef, { queues: ['damaged'] }).run();
+      expect(moduleRef.get(FlakyTasks).runs.get('d1')).toBe(1);
+      expect(await redis.hget(jobKey, 'data')).toBe(damaged);
+    });
+
+    it('reads a job whose data is not JSON as a damaged FAILED result, in a list, on its own and through getResult', async () => {
+      const { id, jobKey } = await failedJob('notjson', 'n1');
+      await redis.hset(jobKey, 'data', '{not json');
+      const listed = await admin.list({ queue: 'notjson', limit: 5 });
+      expect(listed.results.map((result) => result.id)).toEqual([id]);
+      await expect(admin.find(id)).resolves.toMatchObject({
+        id,
+        status: FAILED,
+      });
+      expect((await queue.getResult(id)).status).toBe(FAILED);
+      await expect(admin.retry(id)).rejects.toThrow(InvalidTaskError);
+    });
+
+    it('keeps the listeners on its Redis client within their limit through bulk actions on 1,000 results', async () => {
+      const warnings: string[] = [];
+      const onWarning = (warning: Error) => {
+        if (warning.name === 'MaxListenersExceededWarning')
+          warnings.push(warning.message);
+      };
+      process.on('warning', onWarning);
+      try {
+        await queue
+          .task(FlakyTasks, 'flaky')
+          .using({ queueName: 'many' })
+          .enqueueMany(Array.from({ length: 1000 }, (_, i) => [`m${i}`]));
+        await batchWorker(moduleRef, { queues: ['many'] }).run();
+        expect(await admin.retryMatching({ queue: 'many' })).toBe(1000);
+        expect(await admin.cancelMatching({ queue: 'many' })).toBe(1000);
+        // Warnings are emitted on the next tick.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(warnings).toEqual([]);
+      } finally {
+        process.off('warning', onWarning);
+      }
+    }, 120_000);
+  },
+);
+
 /** The dashboard, on a BullMQBackend. */
 @Injectable()
 class DashboardBullMQTasks {

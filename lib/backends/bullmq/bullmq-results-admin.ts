@@ -13,7 +13,7 @@ import type {
   RetryOutcome,
 } from '../results-admin.js';
 import type { BullMQStore } from './bullmq-store.js';
-import { encodeTask, type JobFields } from './job-codec.js';
+import { decodeJob, encodeTask, type JobFields } from './job-codec.js';
 import { checkFilter, checkValue } from './result-filter.js';
 import { ResultScripts } from './result-scripts.js';
 import {
@@ -92,7 +92,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
       taskName: filter.taskName,
     });
     const from = after === undefined ? undefined : walk.parse(after);
-    const outcome = await this.guarded(
+    const outcome = await this.store.guarded(
       walk.walk(limit + 1, SEARCH_BOUND, from),
     );
     const shown = outcome.matches.slice(0, limit);
@@ -129,7 +129,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     for (const queue of await this.store.knownQueues()) {
       const prefix = this.store.queuePrefix(queue);
       for (const set of ['completed', 'failed'] as const) {
-        const counts = await this.guarded(
+        const counts = await this.store.guarded(
           ResultScripts.countFinished(
             client,
             prefix + set,
@@ -175,6 +175,10 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     if (retried.answer === 'held')
       throw new InvalidTaskError(
         TaskMessages.retryHeldKey(id, uniqueKey ?? ''),
+      );
+    if (retried.answer === 'damaged')
+      throw new InvalidTaskError(
+        TaskMessages.retryDamaged(id, retried.problem ?? ''),
       );
     // Changed in between (retried or deleted by another request).
     const after = await this.locate(id);
@@ -279,7 +283,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     const walk = await this.walkOf(filter, plan, walkFilter);
     let after: WalkPosition | undefined;
     for (;;) {
-      const { matches, frontier } = await this.guarded(
+      const { matches, frontier } = await this.store.guarded(
         walk.walk(BULK_BATCH, SEARCH_BOUND, after),
       );
       const left = new Set<string>();
@@ -307,12 +311,18 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     queue: string,
     id: string,
   ): Promise<{
-    answer: 'retried' | 'gone' | 'changed' | 'held';
+    answer: 'retried' | 'gone' | 'changed' | 'held' | 'damaged';
     /** Its result as retried, when it was. */
     data: TaskResultData | null;
+    /** What is wrong with its stored data, when it is damaged. */
+    problem?: string;
   }> {
     const read = await this.readJob(queue, id);
     if (!read) return { answer: 'gone', data: null };
+    // Its arguments, or anything else, would be made up: never run so, never written over.
+    const { problem } = decodeJob(read.fields, 'failed');
+    if (problem)
+      return { answer: 'damaged', data: null, problem: problem.message };
     const data = this.host.decode(read.fields, 'failed');
     const now = Date.now();
     const retried: TaskResultData = {
@@ -325,7 +335,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     };
     const prefix = this.store.queuePrefix(queue);
     const key = (name: string) => prefix + name;
-    const answer = await this.guarded(
+    const answer = await this.store.guarded(
       ResultScripts.retryFailed(
         await this.store.client(),
         {
@@ -360,7 +370,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
 
   /** The results of jobs a walk found, in its order; those gone meanwhile left out. */
   private async decodeAll(found: WalkMatch[]): Promise<TaskResultData[]> {
-    const jobs = await this.guarded(
+    const jobs = await this.store.guarded(
       Promise.all(found.map((match) => this.readJob(match.queue, match.id))),
     );
     return jobs.flatMap((job, i) =>
@@ -409,10 +419,6 @@ export class BullMQResultsAdmin implements ResultsAdmin {
         ? known
         : known.filter((name) => name === filter.queue);
     return new ResultWalk(this.store, queues, plan, walkFilter);
-  }
-
-  private async guarded<T>(work: Promise<T>): Promise<T> {
-    return this.store.guard(await this.store.client(), work);
   }
 }
 

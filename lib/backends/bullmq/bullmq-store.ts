@@ -1,5 +1,6 @@
 import type {
   Job,
+  JobJson,
   Queue,
   QueueEvents,
   QueueEventsListener,
@@ -11,6 +12,7 @@ import {
   isRedisInstance,
   type ResolvedBullMQOptions,
 } from './bullmq-backend.options.js';
+import { readableJson } from './job-codec.js';
 import {
   loadBullMQ,
   loadBullMQScript,
@@ -203,32 +205,30 @@ export class BullMQStore {
     const lost = new Promise<never>((_, reject) => {
       let timer: NodeJS.Timeout | undefined;
       let cause: unknown = new Error('the connection was lost');
-      const onError = (error: unknown) => (cause = error);
-      const onClose = () => {
-        timer ??= setTimeout(
-          () =>
-            reject(
-              new InvalidTaskBackendError(
-                TaskMessages.redisUnreachable(this.alias, this.where, cause),
-                { cause },
+      const waiter: ConnectionWaiter = {
+        onError: (error) => (cause = error),
+        onClose: () => {
+          timer ??= setTimeout(
+            () =>
+              reject(
+                new InvalidTaskBackendError(
+                  TaskMessages.redisUnreachable(this.alias, this.where, cause),
+                  { cause },
+                ),
               ),
-            ),
-          CONNECT_WAIT_MS,
-        );
+            CONNECT_WAIT_MS,
+          );
+        },
+        onReady: () => {
+          clearTimeout(timer);
+          timer = undefined;
+        },
       };
-      const onReady = () => {
-        clearTimeout(timer);
-        timer = undefined;
-      };
-      client.on('error', onError);
-      client.on('close', onClose);
-      client.on('ready', onReady);
-      if (client.status !== 'ready') onClose();
+      const unwatch = watchConnection(client, waiter);
+      if (client.status !== 'ready') waiter.onClose();
       stopWatching = () => {
         clearTimeout(timer);
-        client.off('error', onError);
-        client.off('close', onClose);
-        client.off('ready', onReady);
+        unwatch();
       };
     });
     try {
@@ -236,6 +236,12 @@ export class BullMQStore {
     } finally {
       stopWatching();
     }
+  }
+
+  /** `guard` on the control queue's client; `work` is observed even when that client cannot be had. */
+  async guarded<T>(work: Promise<T>): Promise<T> {
+    work.catch(() => undefined);
+    return this.guard(await this.client(), work);
   }
 
   /** Fails with a message naming Redis when `connected` is not connected and does not connect soon. */
@@ -354,13 +360,28 @@ export class BullMQStore {
     return new Set(rows.filter((_, i) => exists[i] === 1).map((row) => row.id));
   }
 
-  /** The job of a result id (in whichever task queue holds it), or null. */
+  /**
+   * The job of a result id (in whichever task queue holds it), or null; a
+   * job whose data is not JSON is read as a damaged one (see
+   * `readableJson`), where BullMQ's `getJob` would throw.
+   */
   async findJob(id: string): Promise<Job | null> {
     const queues = await Promise.all(
       (await this.knownQueues()).map((name) => this.queue(name)),
     );
-    const jobs = await Promise.all(queues.map((queue) => queue.getJob(id)));
-    return jobs.find((job) => job !== undefined) ?? null;
+    const client = await this.client();
+    const found = await Promise.all(
+      queues.map((queue) => client.hgetall(queue.toKey(id))),
+    );
+    const at = found.findIndex((fields) => fields.data !== undefined);
+    if (at < 0) return null;
+    const { Job } = await this.bullmq();
+    const fields = found[at];
+    return Job.fromJSON(
+      queues[at],
+      { ...fields, data: readableJson(fields.data) } as unknown as JobJson,
+      id,
+    );
   }
 
   wakeLocalWorkers(): void {
@@ -504,4 +525,37 @@ function waitReady(connected: Connected): Promise<void> {
       (error: Error) => finish(error),
     );
   });
+}
+
+/** What a guarded operation hears of its client's connection. */
+interface ConnectionWaiter {
+  onError(error: unknown): void;
+  onClose(): void;
+  onReady(): void;
+}
+
+/** The guarded operations waiting on each client: one set of listeners per client, however many wait at once. */
+const connectionWaiters = new WeakMap<RedisClient, Set<ConnectionWaiter>>();
+
+/** Tells `waiter` of `client`'s connection events until the returned function is called. */
+function watchConnection(
+  client: RedisClient,
+  waiter: ConnectionWaiter,
+): () => void {
+  let waiters = connectionWaiters.get(client);
+  if (!waiters) {
+    const all = (waiters = new Set());
+    connectionWaiters.set(client, all);
+    client.on('error', (error: unknown) => {
+      for (const each of [...all]) each.onError(error);
+    });
+    client.on('close', () => {
+      for (const each of [...all]) each.onClose();
+    });
+    client.on('ready', () => {
+      for (const each of [...all]) each.onReady();
+    });
+  }
+  waiters.add(waiter);
+  return () => waiters.delete(waiter);
 }

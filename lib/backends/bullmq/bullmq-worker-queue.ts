@@ -116,6 +116,8 @@ export function liveWorkers(
 /** A worker of this process listening for wake-ups. */
 interface Listening {
   listener: MarkerListener;
+  /** Whether it claims from a queue (it is woken only for those). */
+  serves(name: string): boolean;
   /** The queues whose markers wake it. */
   queues: Set<string>;
   /** How to stop each of its watches. */
@@ -211,7 +213,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
   ): Promise<ClaimedTask[]> {
     const claiming = this.claimUpTo(workerId, queues, limit);
     try {
-      return await this.guarded(claiming);
+      return await this.store.guarded(claiming);
     } catch (error) {
       // Given up on (Redis unreachable too long): what it still takes goes back.
       claiming
@@ -514,7 +516,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
-    return this.guarded(this.writeOutcomes(records));
+    return this.store.guarded(this.writeOutcomes(records));
   }
 
   /**
@@ -650,7 +652,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
    * check, as claimed or RUNNING.
    */
   async release(workerId: string, held: readonly HeldTask[]): Promise<void> {
-    return this.guarded(this.handBack(workerId, held));
+    return this.store.guarded(this.handBack(workerId, held));
   }
 
   private async handBack(
@@ -691,7 +693,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
     workerId: string,
     held: readonly HeldTask[],
   ): Promise<HeartbeatReport> {
-    return this.guarded(this.extendLeases(workerId, held));
+    return this.store.guarded(this.extendLeases(workerId, held));
   }
 
   private async extendLeases(
@@ -805,16 +807,20 @@ export class BullMQWorkerQueue implements WorkerQueue {
    * wake: on the queues' markers (see `QueueMarkers`), which BullMQ sets
    * when jobs are enqueued, fall due or are put back; and on every enqueue
    * in this process. A marker goes to one process, one whose workers
-   * `wantsWork`. A queue used for the first time after the listen began is
-   * watched from its announcement on (see `BullMQStore.onNewQueues`).
+   * `wantsWork`. Only the queues in `queues` (null: every one) are watched,
+   * each over a connection of its own; one used for the first time after
+   * the listen began is watched from its announcement on (see
+   * `BullMQStore.onNewQueues`).
    */
   async listen(
     onWake: () => void,
     wantsWork: () => boolean = () => true,
+    queues: readonly string[] | null = null,
   ): Promise<() => Promise<void>> {
     this.store.localWakers.add(onWake);
     const listening: Listening = {
       listener: { onWake, wantsWork },
+      serves: (name) => !queues || queues.includes(name),
       queues: new Set(),
       stops: [],
     };
@@ -844,7 +850,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
     names: readonly string[],
   ): Promise<void> {
     for (const name of names) {
-      if (listening.queues.has(name)) continue;
+      if (listening.queues.has(name) || !listening.serves(name)) continue;
       listening.queues.add(name);
       let markers: QueueMarkers;
       try {
@@ -877,11 +883,6 @@ export class BullMQWorkerQueue implements WorkerQueue {
       this.markers.set(queueName, markers);
     }
     return markers;
-  }
-
-  /** `work`, or a rejection naming Redis when the connection is lost meanwhile and stays lost. */
-  private async guarded<T>(work: Promise<T>): Promise<T> {
-    return this.store.guard(await this.store.client(), work);
   }
 
   /** The ids among `ids` whose cancel was requested. */

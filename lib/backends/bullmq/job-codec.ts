@@ -19,7 +19,11 @@ import { TaskMessages } from '../../tasks.messages.js';
  * own is FAILED whatever its data says.
  */
 
-/** What a job's data holds. */
+/**
+ * What a job's data holds. The optional fields are left out while they
+ * hold their defaults (none, zero, empty), which is how most of a task's
+ * life stores them: a job's data stays small to write, move and read.
+ */
 export interface StoredTask {
   taskName: string;
   backend: string;
@@ -27,21 +31,35 @@ export interface StoredTask {
   priority: number;
   args: unknown[];
   status: TaskResultStatus;
-  runAfter: number | null;
+  runAfter?: number | null;
   enqueuedAt: number | null;
-  startedAt: number | null;
-  finishedAt: number | null;
-  lastAttemptedAt: number | null;
+  startedAt?: number | null;
+  finishedAt?: number | null;
+  lastAttemptedAt?: number | null;
   /** Since when the task may run: its runAfter, or a retry's retryAt, else its enqueue time. */
   availableAt: number;
-  attempts: number;
+  attempts?: number;
   maxAttempts: number;
-  workerIds: string[];
-  errors: TaskErrorRecord[];
-  progress: number | null;
-  metadata: Record<string, unknown>;
-  uniqueKey: string | null;
+  workerIds?: string[];
+  errors?: TaskErrorRecord[];
+  progress?: number | null;
+  metadata?: Record<string, unknown>;
+  uniqueKey?: string | null;
 }
+
+/** The fields a job's data leaves out while they hold their defaults, read back as these. */
+const OPTIONAL_FIELDS = new Set<keyof StoredTask>([
+  'runAfter',
+  'startedAt',
+  'finishedAt',
+  'lastAttemptedAt',
+  'attempts',
+  'workerIds',
+  'errors',
+  'progress',
+  'metadata',
+  'uniqueKey',
+]);
 
 /** The part of a BullMQ job the codec reads. */
 export interface JobFields {
@@ -73,32 +91,34 @@ const ms = (date: Date | null): number | null => (date ? date.getTime() : null);
 const toDate = (value: unknown): Date | null =>
   typeof value === 'number' ? new Date(value) : null;
 
-/** The job data of a result's state, available from `availableAt`. */
+/** The job data of a result's state, available from `availableAt`; fields at their defaults left out. */
 export function encodeTask(
   data: TaskResultData,
   availableAt: number,
 ): StoredTask {
-  return {
+  const stored: StoredTask = {
     taskName: data.taskName,
     backend: data.backend,
     queueName: data.queueName,
     priority: data.priority,
     args: data.args,
     status: data.status,
-    runAfter: ms(data.runAfter),
     enqueuedAt: ms(data.enqueuedAt),
-    startedAt: ms(data.startedAt),
-    finishedAt: ms(data.finishedAt),
-    lastAttemptedAt: ms(data.lastAttemptedAt),
     availableAt,
-    attempts: data.attempts,
     maxAttempts: data.maxAttempts,
-    workerIds: data.workerIds,
-    errors: data.errors,
-    progress: data.progress,
-    metadata: data.metadata,
-    uniqueKey: data.uniqueKey,
   };
+  if (data.runAfter) stored.runAfter = data.runAfter.getTime();
+  if (data.startedAt) stored.startedAt = data.startedAt.getTime();
+  if (data.finishedAt) stored.finishedAt = data.finishedAt.getTime();
+  if (data.lastAttemptedAt)
+    stored.lastAttemptedAt = data.lastAttemptedAt.getTime();
+  if (data.attempts !== 0) stored.attempts = data.attempts;
+  if (data.workerIds.length > 0) stored.workerIds = data.workerIds;
+  if (data.errors.length > 0) stored.errors = data.errors;
+  if (data.progress !== null) stored.progress = data.progress;
+  if (Object.keys(data.metadata).length > 0) stored.metadata = data.metadata;
+  if (data.uniqueKey !== null) stored.uniqueKey = data.uniqueKey;
+  return stored;
 }
 
 const STATUSES = new Set<string>(Object.values(TaskResultStatus));
@@ -116,6 +136,7 @@ export function decodeJob(job: JobFields, state: string): DecodedJob {
   ): T => {
     const value = stored[name];
     if (valid(value)) return value as T;
+    if (value === undefined && OPTIONAL_FIELDS.has(name)) return fallback;
     if (value !== undefined || fallback === undefined)
       problems.push(`'${name}' is ${JSON.stringify(value) ?? 'missing'}`);
     else problems.push(`'${name}' is missing`);
@@ -189,21 +210,26 @@ export function availableAtOf(job: JobFields): number {
     : job.timestamp;
 }
 
+/** `text` if it is JSON, else the JSON string of it: a job's data read as a damaged job's instead of failing the read. */
+export function readableJson(text: string): string {
+  try {
+    JSON.parse(text);
+    return text;
+  } catch {
+    return JSON.stringify(text);
+  }
+}
+
 /**
  * A job's hash fields as Redis answers them (name, value, …), its `data`
- * kept as a JSON string of its text when it is not JSON: read as a damaged
- * job (failed with its problem) instead of failing the read of every job
- * taken with it.
+ * kept as a JSON string of its text when it is not JSON (see
+ * `readableJson`): read as a damaged job (failed with its problem) instead
+ * of failing the read of every job taken with it.
  */
 export function withReadableData(fields: readonly string[]): string[] {
   const readable = [...fields];
-  for (let at = 0; at + 1 < readable.length; at += 2) {
-    if (readable[at] !== 'data') continue;
-    try {
-      JSON.parse(readable[at + 1]);
-    } catch {
-      readable[at + 1] = JSON.stringify(readable[at + 1]);
-    }
-  }
+  for (let at = 0; at + 1 < readable.length; at += 2)
+    if (readable[at] === 'data')
+      readable[at + 1] = readableJson(readable[at + 1]);
   return readable;
 }

@@ -6,9 +6,13 @@ import {
   ResultScripts,
   type LineEntry,
   type LineQuery,
+  type LineWalk,
 } from './result-scripts.js';
 
 const { READY, RUNNING, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
+
+/** How many entries of a line one Lua call reads at most (it blocks Redis while it reads). */
+const LINE_CALL_BOUND = 1000;
 
 /** BullMQ's lines of a queue where jobs wait or run (lists and sorted sets of ids). */
 export type Line = 'active' | 'delayed' | 'prioritized' | 'paused' | 'wait';
@@ -288,18 +292,39 @@ export class ResultWalk {
     };
   }
 
+  /**
+   * A walk of one line, in Lua calls of at most LINE_CALL_BOUND entries
+   * each (one call blocks Redis while it reads), each going on after the
+   * last entry the one before read.
+   */
   private async walkLine(
     queue: string,
     line: Line | FinishedSet,
     query: LineQuery,
-  ) {
+  ): Promise<LineWalk> {
     const prefix = this.store.queuePrefix(queue);
-    return ResultScripts.walkLine(
-      await this.store.client(),
-      prefix + line,
-      prefix,
-      query,
-    );
+    const client = await this.store.client();
+    const matches: LineEntry[] = [];
+    let read = 0;
+    let after = query.after;
+    for (;;) {
+      const part = await ResultScripts.walkLine(client, prefix + line, prefix, {
+        ...query,
+        after,
+        want: query.want - matches.length,
+        bound: Math.min(LINE_CALL_BOUND, query.bound - read),
+      });
+      matches.push(...part.matches);
+      read += part.read;
+      if (
+        part.exhausted ||
+        !part.last ||
+        matches.length >= query.want ||
+        read >= query.bound
+      )
+        return { matches, read, exhausted: part.exhausted, last: part.last };
+      after = part.last;
+    }
   }
 }
 
