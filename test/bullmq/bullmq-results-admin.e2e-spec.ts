@@ -34,7 +34,7 @@ import {
 import { batchWorker } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
-import { expectRefusedFilters } from '../support/results-admin-refusals.js';
+import { allPages, expectRefusedFilters } from '../support/results-admin.js';
 
 const { READY, RUNNING, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
 const HOUR = 3_600_000;
@@ -64,21 +64,6 @@ class FlakyTasks {
     });
     return 'held';
   }
-}
-
-/** Every page of a list, following the cursors. */
-async function allPages(
-  admin: ResultsAdmin,
-  query: Parameters<ResultsAdmin['list']>[0],
-): Promise<TaskResultData[][]> {
-  const pages: TaskResultData[][] = [];
-  let after: string | undefined;
-  do {
-    const page = await admin.list({ ...query, after });
-    pages.push(page.results);
-    after = page.next ?? undefined;
-  } while (after !== undefined);
-  return pages;
 }
 
 /**

@@ -21,24 +21,9 @@ import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { MathTasks } from '../fixtures/tasks.fixtures.js';
 import { SEARCH_BOUND } from '../../lib/backends/database/result-store.js';
 import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
-import { expectRefusedFilters } from '../support/results-admin-refusals.js';
+import { allPages, expectRefusedFilters } from '../support/results-admin.js';
 
 const { READY, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
-
-/** Every page of a list, following the cursors. */
-async function allPages(
-  admin: ResultsAdmin,
-  query: Parameters<ResultsAdmin['list']>[0],
-): Promise<TaskResultData[][]> {
-  const pages: TaskResultData[][] = [];
-  let after: string | undefined;
-  do {
-    const page = await admin.list({ ...query, after });
-    pages.push(page.results);
-    after = page.next ?? undefined;
-  } while (after !== undefined);
-  return pages;
-}
 
 /**
  * The dashboard's side of the backend administration on each database:

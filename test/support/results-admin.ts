@@ -1,5 +1,20 @@
 import type { ResultsAdmin } from '../../lib/backends/results-admin.js';
-import { TaskResultStatus } from '../../lib/index.js';
+import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
+
+/** Every page of a list, following the cursors. */
+export async function allPages(
+  admin: ResultsAdmin,
+  query: Parameters<ResultsAdmin['list']>[0],
+): Promise<TaskResultData[][]> {
+  const pages: TaskResultData[][] = [];
+  let after: string | undefined;
+  do {
+    const page = await admin.list({ ...query, after });
+    pages.push(page.results);
+    after = page.next ?? undefined;
+  } while (after !== undefined);
+  return pages;
+}
 
 /**
  * Expects every read and action of `admin` to refuse, with a `TasksError`
