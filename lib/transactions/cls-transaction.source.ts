@@ -24,6 +24,9 @@ interface ClsTransactionalModule {
  * context, for apps that register
  * `ClsModule.forRoot({ plugins: [new ClsPluginTransactional({ adapter: new TransactionalAdapterTypeOrm({ dataSourceToken }) })] })`.
  *
+ * Resolves to null, without loading the package, when no module registers a
+ * `TransactionHost` (`registersHost` is false): loading it loads
+ * `nestjs-cls`, which enables async hooks for every promise of the process.
  * Resolves to null when the package cannot be loaded (not installed, or not
  * loadable here: Jest on Node < 24.9 cannot `require()` the ESM NestJS 12
  * packages from this CommonJS package) or when the app registered no
@@ -40,7 +43,9 @@ interface ClsTransactionalModule {
  */
 export async function createClsTransactionSource(
   resolveProvider: (token: unknown) => unknown,
+  registersHost: boolean,
 ): Promise<AmbientTransactionSource | null> {
+  if (!registersHost) return null;
   let loaded: ClsTransactionalModule & { default?: ClsTransactionalModule };
   try {
     loaded = await importOptionalPeer(CLS_TRANSACTIONAL_PACKAGE);

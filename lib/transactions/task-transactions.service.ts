@@ -6,10 +6,13 @@ import {
   Optional,
   type OnModuleInit,
 } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { ModuleRef, ModulesContainer } from '@nestjs/core';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { DataSource, EntityManager } from 'typeorm';
-import { findProvider } from '../dispatch/find-provider.js';
+import {
+  findProvider,
+  registersProviderClass,
+} from '../dispatch/find-provider.js';
 import type { TaskDefinition } from '../task/task-definition.js';
 import {
   LOGGER_CONTEXT,
@@ -50,6 +53,7 @@ export class TaskTransactions implements OnModuleInit {
 
   constructor(
     private readonly moduleRef: ModuleRef,
+    private readonly modules: ModulesContainer,
     @Optional()
     @Inject(TASKS_TRANSACTIONS_WITHOUT_DATABASE)
     private readonly withoutDatabase = false,
@@ -57,7 +61,10 @@ export class TaskTransactions implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const found = await Promise.all([
-      createClsTransactionSource((token) => this.provider(token)),
+      createClsTransactionSource(
+        (token) => this.provider(token),
+        registersProviderClass(this.modules, 'TransactionHost'),
+      ),
       createTypeormTransactionalSource(),
     ]);
     this.sources = found.filter(

@@ -27,6 +27,7 @@ import {
   type DynamicModule,
   type INestApplicationContext,
 } from '@nestjs/common';
+import { ModulesContainer } from '@nestjs/core';
 import { Test } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { ClsModule } from 'nestjs-cls';
@@ -40,6 +41,7 @@ import {
   createTaskMigrations,
   type TaskEvent,
 } from '../../lib/index.js';
+import { registersProviderClass } from '../../lib/dispatch/find-provider.js';
 import type { AmbientTransactionSource } from '../../lib/transactions/ambient-transaction-source.js';
 import { createClsTransactionSource } from '../../lib/transactions/cls-transaction.source.js';
 import { TaskTransactions } from '../../lib/transactions/task-transactions.service.js';
@@ -126,8 +128,9 @@ async function registeredApp(): Promise<Record<string, unknown>> {
   }).compile();
   const app: INestApplicationContext = await testing.init();
   try {
-    source = await createClsTransactionSource((token) =>
-      app.get(token as string, { strict: false }),
+    source = await createClsTransactionSource(
+      (token) => app.get(token as string, { strict: false }),
+      registersProviderClass(app.get(ModulesContainer), 'TransactionHost'),
     );
     if (!source) return { created: false };
     const host: Host = app.get(TransactionHost, { strict: false });
@@ -210,11 +213,19 @@ async function unregisteredApp(): Promise<Record<string, unknown>> {
   }).compile();
   const app = await testing.init();
   try {
-    const throwing = await createClsTransactionSource((token) =>
-      app.get(token as string, { strict: false }),
+    const throwing = await createClsTransactionSource(
+      (token) => app.get(token as string, { strict: false }),
+      true,
     );
-    const undefinedProvider = await createClsTransactionSource(() => undefined);
+    const undefinedProvider = await createClsTransactionSource(
+      () => undefined,
+      true,
+    );
     return {
+      registersNoHost: !registersProviderClass(
+        app.get(ModulesContainer),
+        'TransactionHost',
+      ),
       throwingResolverGivesNull: throwing === null,
       undefinedProviderGivesNull: undefinedProvider === null,
     };
