@@ -16,6 +16,15 @@ const MAX_VARIANTS = 1024;
  */
 export class StoredTaskDefinitions {
   private readonly variants = new Map<string, TaskDefinition<any, any>>();
+  /** The variant resolved last, by what keys it: results resolved together (a claim, a bulk enqueue) mostly share one. */
+  private last: {
+    taskName: string;
+    priority: number;
+    queueName: string;
+    backend: string;
+    runAfter: number | null;
+    definition: TaskDefinition<any, any>;
+  } | null = null;
 
   constructor(
     private readonly port: TaskPort,
@@ -33,6 +42,16 @@ export class StoredTaskDefinitions {
     // An unreadable date keys nothing: it is built afresh.
     if (runAfter !== null && !Number.isFinite(runAfter))
       return this.variant(registered, data);
+    const last = this.last;
+    if (
+      last !== null &&
+      last.taskName === data.taskName &&
+      last.priority === data.priority &&
+      last.queueName === data.queueName &&
+      last.backend === data.backend &&
+      last.runAfter === runAfter
+    )
+      return last.definition;
     const key = JSON.stringify([
       data.taskName,
       data.priority,
@@ -46,6 +65,14 @@ export class StoredTaskDefinitions {
       if (this.variants.size >= MAX_VARIANTS) this.variants.clear();
       this.variants.set(key, definition);
     }
+    this.last = {
+      taskName: data.taskName,
+      priority: data.priority,
+      queueName: data.queueName,
+      backend: data.backend,
+      runAfter,
+      definition,
+    };
     return definition;
   }
 

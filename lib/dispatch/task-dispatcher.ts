@@ -115,7 +115,8 @@ export class TaskDispatcher implements TaskPort {
     if (joined && (await this.outbox.covers(backend, joined))) {
       return this.outbox.enqueue(backend, transaction, joined, task.name, rows);
     }
-    const detached = task.with({ transaction: null });
+    const detached =
+      task.transaction === null ? task : task.with({ transaction: null });
     // enqueueOnCommit: false opts out of waiting for transactions, not for the HTTP request.
     const waitFor = backend.enqueueOnCommit
       ? scopes

@@ -160,13 +160,16 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
       jest.spyOn(RedisScripts, 'takeJobs'),
       jest.spyOn(RedisScripts, 'finishJobs'),
     ];
+    let batchedCalls: number[];
     try {
       await batchWorker(moduleRef, { queues: ['one-by-one'] }).run();
     } finally {
+      // Read before the restore, which forgets them.
+      batchedCalls = together.map((spy) => spy.mock.calls.length);
       Object.assign(scripts, originals);
       for (const spy of together) spy.mockRestore();
     }
-    for (const spy of together) expect(spy).not.toHaveBeenCalled();
+    expect(batchedCalls).toEqual([0, 0]);
     expect([...tasks.executed].sort()).toEqual([
       'add(1,1)',
       'add(2,2)',
@@ -177,6 +180,48 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
       expect([done.status, done.returnValue]).toEqual([
         TaskResultStatus.SUCCESSFUL,
         2 * (index + 1),
+      ]);
+    }
+  });
+
+  it('ends jobs of unlike outcomes in one call, each with its own values', async () => {
+    const sums = await queue
+      .task(ConformanceTasks, 'add')
+      .using({ queueName: 'unlike' })
+      .enqueueMany([
+        [1, 2],
+        [3, 4],
+        [5, 6],
+      ]);
+    const failures = await queue
+      .task(ConformanceTasks, 'fail')
+      .using({ queueName: 'unlike' })
+      .enqueueMany([['first'], ['second']]);
+    const finishing = jest.spyOn(RedisScripts, 'finishJobs');
+    let batches: number[];
+    try {
+      await batchWorker(moduleRef, {
+        queues: ['unlike'],
+        concurrency: 5,
+      }).run();
+    } finally {
+      batches = finishing.mock.calls.map(([, , jobs]) => jobs.length);
+      finishing.mockRestore();
+    }
+    // Arguments shared by the jobs of a call travel once: those that differ must still reach each job.
+    expect(Math.max(...batches)).toBeGreaterThan(1);
+    for (const [index, result] of sums.entries()) {
+      const done = await queue.getResult(result.id);
+      expect([done.status, done.returnValue]).toEqual([
+        TaskResultStatus.SUCCESSFUL,
+        4 * index + 3,
+      ]);
+    }
+    for (const [index, result] of failures.entries()) {
+      const done = await queue.getResult(result.id);
+      expect(done.status).toBe(TaskResultStatus.FAILED);
+      expect(done.errors.map((error) => error.message)).toEqual([
+        ['first', 'second'][index],
       ]);
     }
   });

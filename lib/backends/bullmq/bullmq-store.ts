@@ -204,20 +204,20 @@ export class BullMQStore {
     let stopWatching = () => {};
     const lost = new Promise<never>((_, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      let cause: unknown = new Error('the connection was lost');
+      // Made only when needed: an Error's stack costs more than the rest of a guarded call.
+      let cause: unknown;
       const waiter: ConnectionWaiter = {
         onError: (error) => (cause = error),
         onClose: () => {
-          timer ??= setTimeout(
-            () =>
-              reject(
-                new InvalidTaskBackendError(
-                  TaskMessages.redisUnreachable(this.alias, this.where, cause),
-                  { cause },
-                ),
+          timer ??= setTimeout(() => {
+            cause ??= new Error('the connection was lost');
+            reject(
+              new InvalidTaskBackendError(
+                TaskMessages.redisUnreachable(this.alias, this.where, cause),
+                { cause },
               ),
-            CONNECT_WAIT_MS,
-          );
+            );
+          }, CONNECT_WAIT_MS);
         },
         onReady: () => {
           clearTimeout(timer);

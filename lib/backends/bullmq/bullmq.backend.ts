@@ -128,7 +128,9 @@ export class BullMQBackend extends TaskBackend {
           );
     };
     const queue = await this.store.queue(task.queueName).catch(fail);
-    await this.store.registerQueue(task.queueName).catch(fail);
+    // Sent with the jobs, so that both take one round trip.
+    const registering = this.store.registerQueue(task.queueName);
+    registering.catch(() => undefined);
     const now = Date.now();
     const jobs = rows.map((data) => {
       const availableAt =
@@ -154,20 +156,27 @@ export class BullMQBackend extends TaskBackend {
         : queue.addBulk(jobs);
     const client = (await queue.backend.client) as RedisClient;
     const added = (await this.store.guard(client, adding).catch(fail)) as Job[];
+    await registering.catch(fail);
     const stored: TaskResult<any>[] = [];
-    const results = await Promise.all(
-      rows.map(async (data, index) => {
+    const results = rows.map(
+      (data, index): TaskResult<any> | Promise<TaskResult<any>> => {
         // A unique task's key held by a waiting or running job: that job is the result.
         if (added[index].id !== data.id)
           return this.getResult(String(added[index].id));
         const result = this.toResult(data);
         stored.push(result);
         return result;
-      }),
+      },
     );
+    // Read before the events are emitted, as the jobs were when added.
+    const read =
+      stored.length === rows.length
+        ? (results as TaskResult<any>[])
+        : Promise.all(results);
     if (stored.length > 0) this.store.wakeLocalWorkers();
+    if (read instanceof Promise) read.catch(() => undefined);
     for (const result of stored) await this.host.emit('enqueued', result);
-    return results;
+    return read;
   }
 
   protected override storedIds(

@@ -289,9 +289,10 @@ export const MOVE_TO_FINISHED_KEYS = 14;
  * but for a few. Answers, for each job, BullMQ's answer, 1 for a job left
  * for its cancel, or the error text.
  * KEYS: cancels hash. ARGV: whether to leave the cancelled, how many
- * arguments each job has, the first job's keys, then each job's: how many
- * of its keys differ from the first's, each of them as its position and
- * key, then its arguments.
+ * arguments each job has, the first job's keys and arguments, then each
+ * job's: how many of its keys and arguments differ from the first's, each
+ * of them as its position and value. Jobs of one claim share most of them
+ * (the queue's keys, the lock's options): those travel once.
  */
 function finishJobsScript(moveToFinished: string): Script {
   return {
@@ -304,21 +305,23 @@ end
 local cancels = KEYS[1]
 local leaveCancelled = ARGV[1] == '1'
 local width = tonumber(ARGV[2])
+local total = ${MOVE_TO_FINISHED_KEYS} + width
 local first = {}
-for k = 1, ${MOVE_TO_FINISHED_KEYS} do first[k] = ARGV[2 + k] end
+for k = 1, total do first[k] = ARGV[2 + k] end
 local answers = {}
-local at = 3 + ${MOVE_TO_FINISHED_KEYS}
+local at = 3 + total
 while at <= #ARGV do
-  local keys, args = {}, {}
-  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = first[k] end
+  local values = {}
+  for k = 1, total do values[k] = first[k] end
   local differing = tonumber(ARGV[at])
   at = at + 1
   for d = 1, differing do
-    keys[tonumber(ARGV[at])] = ARGV[at + 1]
+    values[tonumber(ARGV[at])] = ARGV[at + 1]
     at = at + 2
   end
-  for k = 1, width do args[k] = ARGV[at + k - 1] end
-  at = at + width
+  local keys, args = {}, {}
+  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = values[k] end
+  for k = 1, width do args[k] = values[${MOVE_TO_FINISHED_KEYS} + k] end
   local ok, answer = true, 1
   if not (leaveCancelled and redis.call('HEXISTS', cancels, args[1]) == 1) then
     ok, answer = pcall(moveToFinished, keys, args)
@@ -382,6 +385,16 @@ function builtAround(
   };
 }
 
+/** Whether two arguments of a script reach it as the same bytes (numbers as their text). */
+function sameArgument(
+  a: string | number | Buffer,
+  b: string | number | Buffer,
+): boolean {
+  if (Buffer.isBuffer(a) || Buffer.isBuffer(b))
+    return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
+  return String(a) === String(b);
+}
+
 const takeJobs = builtAround(takeJobsScript);
 const finishJobs = builtAround(finishJobsScript);
 
@@ -441,19 +454,21 @@ export const RedisScripts = {
     const width = jobs[0].length - MOVE_TO_FINISHED_KEYS;
     if (jobs.some((job) => job.length !== jobs[0].length))
       throw new Error('Jobs to finish with arguments of unlike lengths');
-    const first = jobs[0].slice(0, MOVE_TO_FINISHED_KEYS);
+    const sent = (value: string | number | boolean | Buffer) =>
+      typeof value === 'boolean' ? Number(value) : value;
+    const first = jobs[0].map(sent);
     const args: (string | number | Buffer)[] = [
       cancelsKey === null ? 0 : 1,
       width,
-      ...first.map(String),
+      ...first,
     ];
     for (const job of jobs) {
-      const differing: (string | number)[] = [];
-      for (let k = 0; k < MOVE_TO_FINISHED_KEYS; k++)
-        if (job[k] !== first[k]) differing.push(k + 1, String(job[k]));
+      const differing: (string | number | Buffer)[] = [];
+      job.forEach((given, k) => {
+        const value = sent(given);
+        if (!sameArgument(value, first[k])) differing.push(k + 1, value);
+      });
       args.push(differing.length / 2, ...differing);
-      for (const value of job.slice(MOVE_TO_FINISHED_KEYS))
-        args.push(typeof value === 'boolean' ? Number(value) : value);
     }
     const answers = (await run(
       client,
