@@ -16,6 +16,7 @@ import {
   type TaskResult,
 } from '../../lib/index.js';
 import { BullMQBackend } from '../../lib/bullmq/index.js';
+import { pruneResults } from '../../lib/cli/commands/prune.command.js';
 import { TaskOutbox } from '../../lib/dispatch/task-outbox.js';
 import {
   RedisRecordedTasks,
@@ -238,6 +239,62 @@ describeWithRedis('BullMQBackend with an outbox', () => {
         proxy.restore();
       }
     }, 60_000);
+
+    it('runs a task once when its relay left its row behind and its result is pruned: the prune sweeps that row first', async () => {
+      let row!: Record<string, unknown>;
+      const held = await queue.transaction(
+        async (manager) => {
+          const result = await queue
+            .task(RedisRecordedTasks, 'record')
+            .enqueue(1);
+          [row] = await manager.query(`SELECT * FROM ${table}_outbox`);
+          return result;
+        },
+        { dataSource: ds },
+      );
+      await waitFor(
+        'the relay after COMMIT',
+        async () => (await outboxIds()).length === 0,
+      );
+      expect(await batchWorker(moduleRef).run()).toBe('drained');
+      expect(await runsOf(held.id)).toBe(1);
+      // The row as a relay that stored the job, then died before deleting it, leaves it; due for a sweep.
+      const literal = (value: unknown) =>
+        value === null ? 'NULL' : `'${String(value).replace(/'/g, "''")}'`;
+      await ds.query(
+        `INSERT INTO ${table}_outbox (${Object.keys(row).join(', ')}) ` +
+          `VALUES (${Object.values(row).map(literal).join(', ')})`,
+      );
+      await ds.query(`UPDATE ${table}_outbox SET available_at = 0`);
+      const eightDaysAgo = Date.now() - 8 * 86_400_000;
+      await redis.zadd(
+        `${prefix}:default:completed`,
+        'XX',
+        eightDaysAgo,
+        held.id,
+      );
+      await redis.hset(
+        `${prefix}:default:${held.id}`,
+        'finishedOn',
+        eightDaysAgo,
+      );
+
+      const pruned = await pruneResults(moduleRef, {
+        backend: 'default',
+        olderThan: 7 * 86_400_000,
+        status: [],
+        batchSize: 1000,
+      });
+      expect(pruned.count).toBe(1);
+      expect(await outboxIds()).toEqual([]);
+      // What a worker's sweep would find later: nothing to relay.
+      await moduleRef.get(TaskOutbox).sweep(queue.backend('default'));
+      expect(await batchWorker(moduleRef).run()).toBe('drained');
+      expect(await runsOf(held.id)).toBe(1);
+      await expect(queue.getResult(held.id)).rejects.toBeInstanceOf(
+        TaskResultDoesNotExistError,
+      );
+    });
 
     it('relays each row once when two sweeps take from the outbox at the same time', async () => {
       const total = 250;

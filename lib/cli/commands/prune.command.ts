@@ -1,7 +1,10 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
+import type { INestApplicationContext } from '@nestjs/common';
 import { TaskBackends } from '../../dispatch/task-backends.js';
+import { TaskOutbox } from '../../dispatch/task-outbox.js';
+import type { CountPrecision } from '../../backends/backend-admin.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import { withAppContext } from '../app-context.js';
@@ -14,7 +17,7 @@ const FINISHED = [
   TaskResultStatus.CANCELLED,
 ];
 
-interface PruneOptions {
+export interface PruneOptions {
   backend: string;
   olderThan: number;
   status: string[];
@@ -62,32 +65,52 @@ export function registerPruneCommand(
     )
     .action(async (options: PruneOptions) => {
       await withAppContext(await loadAppModule(), async (app) => {
-        const backend = app
-          .get(TaskBackends, { strict: false })
-          .get(options.backend);
-        const admin = backend.admin();
-        if (!admin) {
-          throw new InvalidTaskBackendError(
-            TaskMessages.nothingToPrune(
-              options.backend,
-              backend.constructor.name,
-            ),
-          );
-        }
-        const statuses = (
-          options.status.length ? options.status : FINISHED
-        ) as TaskResultStatus[];
-        const pruned = await admin.prune({
-          finishedBefore: new Date(Date.now() - options.olderThan),
-          statuses,
-          dryRun: options.dryRun ?? false,
-          batchSize: options.batchSize,
-        });
-        const { count, precision } =
-          typeof pruned === 'number' ? { count: pruned } : pruned;
+        const { count, precision, statuses } = await pruneResults(app, options);
         process.stdout.write(
           `${TaskMessages.pruned(count, statuses, options.dryRun ?? false, precision)}\n`,
         );
       });
     });
+}
+
+/**
+ * What `tasks:prune` does in `app`. A backend with an outbox has its
+ * outbox swept first: a row whose relay was cut short after its task was
+ * stored (the process died before deleting it) is dropped there while its
+ * result still says it was stored; once that result were pruned, the row
+ * would be relayed again and its task run twice. (A row younger than the
+ * outbox's grace period is left to the workers' sweeps: its task cannot
+ * have finished before `--older-than` unless that is shorter.)
+ */
+export async function pruneResults(
+  app: INestApplicationContext,
+  options: PruneOptions,
+): Promise<{
+  count: number;
+  precision?: CountPrecision;
+  statuses: TaskResultStatus[];
+}> {
+  const backend = app.get(TaskBackends, { strict: false }).get(options.backend);
+  const admin = backend.admin();
+  if (!admin) {
+    throw new InvalidTaskBackendError(
+      TaskMessages.nothingToPrune(options.backend, backend.constructor.name),
+    );
+  }
+  const statuses = (
+    options.status.length ? options.status : FINISHED
+  ) as TaskResultStatus[];
+  const dryRun = options.dryRun ?? false;
+  if (!dryRun && backend.outbox)
+    await app.get(TaskOutbox, { strict: false }).sweep(backend);
+  const pruned = await admin.prune({
+    finishedBefore: new Date(Date.now() - options.olderThan),
+    statuses,
+    dryRun,
+    batchSize: options.batchSize,
+  });
+  return {
+    ...(typeof pruned === 'number' ? { count: pruned } : pruned),
+    statuses,
+  };
 }
