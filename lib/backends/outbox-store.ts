@@ -45,13 +45,15 @@ export interface OutboxStore {
 
   /**
    * Takes up to `limit` rows of the alias `backend` that are due (no sweep
-   * holds them), skipping rows another sweep is taking, and holds them for
-   * `leaseMs`: no other sweep takes them meanwhile.
+   * holds them), or due within `aheadMs`, skipping rows another sweep is
+   * taking, and holds them for `leaseMs`: no other sweep takes them
+   * meanwhile.
    */
   claim(
     backend: string,
     limit: number,
     leaseMs: number,
+    aheadMs?: number,
   ): Promise<OutboxEntry[]>;
 
   /** Deletes the rows of these ids (relayed). */

@@ -137,11 +137,11 @@ export class TaskOutbox {
 
   /**
    * Relays the rows of `backend` that are due in its outbox (left there
-   * for longer than the grace period), a batch at a time, and returns how
+   * for longer than the grace period, or due within `aheadMs`), a batch at a time, and returns how
    * many. Throws when the database or the backend does not answer: the
    * rows it took are taken again once their lease has run out.
    */
-  async sweep(backend: TaskBackend): Promise<number> {
+  async sweep(backend: TaskBackend, aheadMs = 0): Promise<number> {
     const store = await this.open(backend);
     let relayed = 0;
     for (;;) {
@@ -149,6 +149,7 @@ export class TaskOutbox {
         backend.alias,
         OUTBOX_BATCH,
         OUTBOX_LEASE_MS,
+        aheadMs,
       );
       const rows: TaskResultData[] = [];
       const unreadable: string[] = [];
@@ -174,6 +175,15 @@ export class TaskOutbox {
     if (relayed > 0)
       this.logger.log(TaskMessages.outboxRelayed(backend.alias, relayed));
     return relayed;
+  }
+
+  /**
+   * Sweeps every row of `backend` but those set aside: also those in their
+   * grace period and those another sweep holds (a relay is idempotent, so
+   * racing one is safe). What `tasks:prune` runs before deleting results.
+   */
+  sweepAll(backend: TaskBackend): Promise<number> {
+    return this.sweep(backend, Math.max(OUTBOX_GRACE_MS, OUTBOX_LEASE_MS));
   }
 
   /**

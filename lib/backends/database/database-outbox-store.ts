@@ -94,12 +94,13 @@ export class DatabaseOutboxStore implements OutboxStore {
     backend: string,
     limit: number,
     leaseMs: number,
+    aheadMs = 0,
   ): Promise<OutboxEntry[]> {
     const clock = this.dialect.clockMs;
     const rows = await this.sql.withRunner((runner) =>
       this.dialect.take(runner, this.sql.tables.outbox, {
         select: (sql) =>
-          `SELECT seq FROM ${this.quoted} WHERE backend = ${sql.p(backend, 'text')} AND available_at <= ${clock} ` +
+          `SELECT seq FROM ${this.quoted} WHERE backend = ${sql.p(backend, 'text')} AND available_at <= ${clock} + ${sql.p(aheadMs, 'bigint')} ` +
           `ORDER BY available_at, seq LIMIT ${sql.p(limit, 'integer')}`,
         set: (sql) => `available_at = ${clock} + ${sql.p(leaseMs, 'bigint')}`,
         returning: '*',

@@ -75,12 +75,11 @@ export function registerPruneCommand(
 
 /**
  * What `tasks:prune` does in `app`. A backend with an outbox has its
- * outbox swept first: a row whose relay was cut short after its task was
- * stored (the process died before deleting it) is dropped there while its
- * result still says it was stored; once that result were pruned, the row
- * would be relayed again and its task run twice. (A row younger than the
- * outbox's grace period is left to the workers' sweeps: its task cannot
- * have finished before `--older-than` unless that is shorter.)
+ * outbox swept first, however recent its rows: a row whose relay was cut
+ * short after its task was stored (the process died before deleting it)
+ * is dropped there while its result still says it was stored; once that
+ * result were pruned, the row would be relayed again and its task run
+ * twice.
  */
 export async function pruneResults(
   app: INestApplicationContext,
@@ -102,7 +101,7 @@ export async function pruneResults(
   ) as TaskResultStatus[];
   const dryRun = options.dryRun ?? false;
   if (!dryRun && backend.outbox)
-    await app.get(TaskOutbox, { strict: false }).sweep(backend);
+    await app.get(TaskOutbox, { strict: false }).sweepAll(backend);
   const pruned = await admin.prune({
     finishedBefore: new Date(Date.now() - options.olderThan),
     statuses,
