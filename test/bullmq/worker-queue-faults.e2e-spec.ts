@@ -184,6 +184,36 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     }
   });
 
+  it('lists a queue before its first jobs: an enqueue whose listing fails stores nothing; a later one is not failed by it', async () => {
+    const jobsOf = async () =>
+      (await store.queue('listed')).getJobCounts('prioritized', 'wait');
+    const record = queue
+      .task(ConformanceTasks, 'record')
+      .using({ queueName: 'listed' });
+    let restore = failCall(RedisScripts, 'registerQueue');
+    try {
+      await expect(record.enqueue('first')).rejects.toThrow(
+        'Connection is closed.',
+      );
+    } finally {
+      restore();
+    }
+    expect(await jobsOf()).toEqual({ prioritized: 0, wait: 0 });
+    const listed = await record.enqueue('second');
+    restore = failCall(RedisScripts, 'registerQueue');
+    let third: Awaited<ReturnType<typeof record.enqueue>>;
+    try {
+      third = await record.enqueue('third');
+    } finally {
+      restore();
+    }
+    expect(await jobsOf()).toEqual({ prioritized: 2, wait: 0 });
+    for (const result of [listed, third])
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.READY,
+      );
+  });
+
   it('ends jobs of unlike outcomes in one call, each with its own values', async () => {
     const sums = await queue
       .task(ConformanceTasks, 'add')

@@ -75,6 +75,8 @@ export class BullMQStore {
   private closed = false;
   /** The last read of the queues list. */
   private listed?: { names: string[]; at: number };
+  /** The task queues this process has added to the list of queues. */
+  private readonly registered = new Set<string>();
 
   constructor(
     readonly alias: string,
@@ -294,6 +296,12 @@ export class BullMQStore {
         QUEUE_ADDED,
       ),
     );
+    this.registered.add(name);
+  }
+
+  /** Whether this process has added `name` to the list of queues (see `registerQueue`). */
+  hasRegistered(name: string): boolean {
+    return this.configuredQueues.length > 0 || this.registered.has(name);
   }
 
   /**

@@ -128,9 +128,13 @@ export class BullMQBackend extends TaskBackend {
           );
     };
     const queue = await this.store.queue(task.queueName).catch(fail);
-    // Sent with the jobs, so that both take one round trip.
+    // A queue is listed before its first jobs are added. Listed again
+    // beside later jobs, in the same round trip (a flushed Redis loses the
+    // list): a failure then is not the enqueue's, the list had the queue.
+    const listed = this.store.hasRegistered(task.queueName);
     const registering = this.store.registerQueue(task.queueName);
-    registering.catch(() => undefined);
+    if (listed) registering.catch(() => undefined);
+    else await registering.catch(fail);
     const now = Date.now();
     const jobs = rows.map((data) => {
       const availableAt =
@@ -156,7 +160,6 @@ export class BullMQBackend extends TaskBackend {
         : queue.addBulk(jobs);
     const client = (await queue.backend.client) as RedisClient;
     const added = (await this.store.guard(client, adding).catch(fail)) as Job[];
-    await registering.catch(fail);
     const stored: TaskResult<any>[] = [];
     const results = rows.map(
       (data, index): TaskResult<any> | Promise<TaskResult<any>> => {
