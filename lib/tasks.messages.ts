@@ -469,6 +469,8 @@ export const TaskMessages = {
     `'${value}' is not a finished status; use ${finished.join(', ')}.`,
   nothingToPrune: (alias: string, backendClass: string) =>
     `Backend '${alias}' (${backendClass}) keeps no results to prune.`,
+  pruneOutboxUnswept: (alias: string, reason: string) =>
+    `Nothing pruned on backend '${alias}': its outbox could not be swept first (${reason}). A row left there by a cut-short relay would run its task again once its result is pruned. Run tasks:prune again when the outbox's database answers.`,
   pruned: (
     count: number,
     statuses: readonly string[],

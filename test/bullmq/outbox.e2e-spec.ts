@@ -299,6 +299,34 @@ describeWithRedis('BullMQBackend with an outbox', () => {
       );
     });
 
+    it('prunes nothing when the outbox cannot be swept first, and says why', async () => {
+      const [result] = await queue
+        .task(RedisRecordedTasks, 'record')
+        .enqueueMany([[1]]);
+      expect(await batchWorker(moduleRef).run()).toBe('drained');
+      const outbox = moduleRef.get(TaskOutbox);
+      const sweepAll = outbox.sweepAll;
+      outbox.sweepAll = () =>
+        Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+      try {
+        await expect(
+          pruneResults(moduleRef, {
+            backend: 'default',
+            olderThan: 0,
+            status: [],
+            batchSize: 1000,
+          }),
+        ).rejects.toThrow(
+          /Nothing pruned on backend 'default': its outbox could not be swept first \(connect ECONNREFUSED/,
+        );
+      } finally {
+        outbox.sweepAll = sweepAll;
+      }
+      expect((await queue.getResult(result.id)).status).toBe(
+        TaskResultStatus.SUCCESSFUL,
+      );
+    });
+
     it('relays each row once when two sweeps take from the outbox at the same time', async () => {
       const total = 250;
       proxy.cut();

@@ -101,7 +101,18 @@ export async function pruneResults(
   ) as TaskResultStatus[];
   const dryRun = options.dryRun ?? false;
   if (!dryRun && backend.outbox)
-    await app.get(TaskOutbox, { strict: false }).sweepAll(backend);
+    await app
+      .get(TaskOutbox, { strict: false })
+      .sweepAll(backend)
+      .catch((error: unknown) => {
+        throw new InvalidTaskBackendError(
+          TaskMessages.pruneOutboxUnswept(
+            options.backend,
+            (error as Error)?.message ?? String(error),
+          ),
+          { cause: error },
+        );
+      });
   const pruned = await admin.prune({
     finishedBefore: new Date(Date.now() - options.olderThan),
     statuses,
