@@ -212,6 +212,9 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
       expect((await queue.getResult(result.id)).status).toBe(
         TaskResultStatus.READY,
       );
+    // Run here, not by the workers of the tests after this one.
+    await batchWorker(moduleRef, { queues: ['listed'] }).run();
+    expect(tasks.executed).toEqual(['second', 'third']);
   });
 
   it('ends jobs of unlike outcomes in one call, each with its own values', async () => {
