@@ -424,10 +424,17 @@ export class BullMQWorkerQueue implements WorkerQueue {
       );
       return {
         taken: taken.map(({ fields, id }) => {
-          const [json] = raw2NextJobData([withReadableData(fields), id]) as [
-            JobJson,
-          ];
-          const job = Job.fromJSON(worker, json, id);
+          const read = (hash: string[]) => {
+            const [json] = raw2NextJobData([hash, id]) as [JobJson];
+            return Job.fromJSON(worker, json, id);
+          };
+          let job: Job;
+          try {
+            job = read(fields);
+          } catch {
+            // Data that is not JSON: read as a damaged job's (see withReadableData).
+            job = read(withReadableData(fields));
+          }
           job.token = token;
           return job;
         }),

@@ -292,7 +292,10 @@ export const MOVE_TO_FINISHED_KEYS = 14;
  * arguments each job has, the first job's keys and arguments, then each
  * job's: how many of its keys and arguments differ from the first's, each
  * of them as its position and value. Jobs of one claim share most of them
- * (the queue's keys, the lock's options): those travel once.
+ * (the queue's keys, the lock's options): those travel once, and are held
+ * in one table of keys and one of arguments, into which each job's own
+ * values are put for its move and from which they are taken out after it
+ * (BullMQ's script only reads its KEYS and ARGV).
  */
 function finishJobsScript(moveToFinished: string): Script {
   return {
@@ -306,25 +309,26 @@ local cancels = KEYS[1]
 local leaveCancelled = ARGV[1] == '1'
 local width = tonumber(ARGV[2])
 local total = ${MOVE_TO_FINISHED_KEYS} + width
-local first = {}
-for k = 1, total do first[k] = ARGV[2 + k] end
+local keys, args = {}, {}
+local function put(position, value)
+  if position <= ${MOVE_TO_FINISHED_KEYS} then keys[position] = value
+  else args[position - ${MOVE_TO_FINISHED_KEYS}] = value end
+end
+for k = 1, total do put(k, ARGV[2 + k]) end
 local answers = {}
 local at = 3 + total
 while at <= #ARGV do
-  local values = {}
-  for k = 1, total do values[k] = first[k] end
   local differing = tonumber(ARGV[at])
-  at = at + 1
-  for d = 1, differing do
-    values[tonumber(ARGV[at])] = ARGV[at + 1]
-    at = at + 2
-  end
-  local keys, args = {}, {}
-  for k = 1, ${MOVE_TO_FINISHED_KEYS} do keys[k] = values[k] end
-  for k = 1, width do args[k] = values[${MOVE_TO_FINISHED_KEYS} + k] end
+  local from = at + 1
+  at = from + 2 * differing
+  for d = from, at - 1, 2 do put(tonumber(ARGV[d]), ARGV[d + 1]) end
   local ok, answer = true, 1
   if not (leaveCancelled and redis.call('HEXISTS', cancels, args[1]) == 1) then
     ok, answer = pcall(moveToFinished, keys, args)
+  end
+  for d = from, at - 1, 2 do
+    local position = tonumber(ARGV[d])
+    put(position, ARGV[2 + position])
   end
   if not ok then
     answer = type(answer) == 'table' and (answer.err or answer[1]) or tostring(answer)
