@@ -1,8 +1,8 @@
 /**
  * BullMQBackend's batched claim and outcome moves under faults, on the real
- * Redis: a call whose reply is lost after Redis ran it, a worker that stops
- * between taking a batch and starting it, cancels and removals landing
- * between the steps of a batch, damaged jobs inside a batch, and
+ * Redis: a call whose reply is lost after Redis ran it, a cancel requested
+ * before a batch's worker stopped, removals landing between the steps of a
+ * batch, damaged jobs inside a batch, and
  * heartbeats of a batch part of which already ended. Nothing is lost,
  * nothing runs twice, nothing stays active.
  */
@@ -160,11 +160,16 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
 
   // Guards against jobs lost or run twice when a batched take ran in Redis
   // but its reply was lost: they are active under a token nobody holds,
-  // and must come back through the stalled check, their attempts uncounted.
-  it('recovers through the stalled check the jobs of a take whose reply was lost, each run once', async () => {
+  // and must come back through the stalled check. The take marked their
+  // attempts started, so each counts one interrupted attempt (as a
+  // database claim whose reply was lost does) and runs once after it.
+  it('recovers through the stalled check the jobs of a take whose reply was lost, each run once after one interrupted attempt', async () => {
     await register('w-take', 'take-lost');
     try {
-      const results = await enqueue('take-lost', 30);
+      const results = await queue
+        .task(ConformanceTasks, 'twice')
+        .using({ queueName: 'take-lost' })
+        .enqueueMany(Array.from({ length: 30 }, (_, i) => [`t${i}`]));
       const restore = intercept('takeJobs', { loseReply: true });
       let first: ClaimedTask[];
       try {
@@ -176,43 +181,30 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
       await complete(first.map((task) => succeeded(task, 'w-take')));
       expect((await counts('take-lost')).active).toBe(25);
       await rescueAll('w-take', 'take-lost');
-      const second = await workers.claim('w-take', ['take-lost'], 30);
+      // The first claim after the rescue records the interrupted attempts; their retries are due at once.
+      const second: ClaimedTask[] = [];
+      await waitFor('the retries taken', async () => {
+        second.push(...(await workers.claim('w-take', ['take-lost'], 30)));
+        return second.length >= 25;
+      });
       expect(second).toHaveLength(25);
       expect(second.map((task) => task.result.attempts)).toEqual(
-        Array(25).fill(1),
+        Array(25).fill(2),
       );
+      for (const task of second) {
+        expect(task.result.errors.map((e) => e.errorClass)).toEqual([
+          'TaskInterruptedError',
+        ]);
+        expect(task.result.workerIds).toEqual(['w-take', 'w-take']);
+      }
       const claimedIds = [...first, ...second].map((task) => task.result.id);
       expect(new Set(claimedIds).size).toBe(30);
       await complete(second.map((task) => succeeded(task, 'w-take')));
       for (const result of results)
         expect(await statusOf(result.id)).toBe(TaskResultStatus.SUCCESSFUL);
+      expect(await counts('take-lost')).toMatchObject({ active: 0 });
     } finally {
       await workers.unregisterWorker('w-take');
-    }
-  });
-
-  // Guards against a start that Redis ran (jobs written RUNNING) but whose
-  // reply was lost: the jobs must go back to waiting as they were taken,
-  // not be counted as interrupted attempts.
-  it('hands back as taken the jobs of a start whose reply was lost', async () => {
-    await register('w-start', 'start-lost');
-    try {
-      const results = await enqueue('start-lost', 3);
-      const restore = intercept('startHeld', { loseReply: true });
-      try {
-        await expect(
-          workers.claim('w-start', ['start-lost'], 3),
-        ).rejects.toThrow('Reply lost.');
-      } finally {
-        restore();
-      }
-      const again = await workers.claim('w-start', ['start-lost'], 3);
-      expect(again.map((task) => task.result.attempts)).toEqual([1, 1, 1]);
-      await complete(again.map((task) => succeeded(task, 'w-start')));
-      for (const result of results)
-        expect(await statusOf(result.id)).toBe(TaskResultStatus.SUCCESSFUL);
-    } finally {
-      await workers.unregisterWorker('w-start');
     }
   });
 
@@ -307,62 +299,6 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
     }
   });
 
-  // Guards against a worker that dies after taking two groups of a claim
-  // but before starting the second: the started ones come back as
-  // interrupted attempts, the others as never started, none stays active.
-  it('recovers a batch whose worker stopped after starting only part of it', async () => {
-    await register('w-dies', 'dies');
-    await register('w-rescuer', 'dies');
-    try {
-      const results = await enqueue('dies', 30);
-      const scripts = RedisScripts as unknown as Scripts;
-      const original = scripts.startHeld;
-      let starts = 0;
-      let abandon = () => {};
-      // The second group's start never happens: its worker is gone.
-      scripts.startHeld = (...args: unknown[]) =>
-        ++starts === 2
-          ? new Promise((_, reject) => {
-              abandon = () => reject(new Error('Worker gone.'));
-            })
-          : original(...args);
-      const running = async () =>
-        (
-          await Promise.all(results.map((result) => statusOf(result.id)))
-        ).filter((status) => status === TaskResultStatus.RUNNING).length;
-      let startedFirst = 0;
-      try {
-        workers.claim('w-dies', ['dies'], 30).catch(() => undefined);
-        await waitFor('the first group started', async () => {
-          startedFirst = await running();
-          return starts === 2 && startedFirst > 0;
-        });
-        await workers.unregisterWorker('w-dies');
-        await rescueAll('w-rescuer', 'dies');
-        const started: ClaimedTask[] = [];
-        await waitFor('the rest taken again', async () => {
-          started.push(...(await workers.claim('w-rescuer', ['dies'], 30)));
-          return started.length === 30 - startedFirst;
-        });
-        await complete(started.map((task) => succeeded(task, 'w-rescuer')));
-        expect(started.every((task) => task.result.attempts === 1)).toBe(true);
-        const failed = await Promise.all(
-          results.map((result) => queue.getResult(result.id)),
-        );
-        const interrupted = failed.filter(
-          (result) => result.status === TaskResultStatus.FAILED,
-        );
-        expect(interrupted).toHaveLength(startedFirst);
-        expect((await counts('dies')).active).toBe(0);
-      } finally {
-        scripts.startHeld = original;
-        abandon();
-      }
-    } finally {
-      await workers.unregisterWorker('w-rescuer');
-    }
-  });
-
   // Guards against a worker paused past its lease (SIGSTOP) writing its
   // late outcomes over the result of the worker that took its jobs over.
   it('refuses the late outcomes of a worker whose batch was taken over after its lease ran out', async () => {
@@ -419,35 +355,41 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
     }
   });
 
-  // Guards against a job of a claimed, not yet started batch running
-  // although its cancel was recorded before its start.
-  it('ends CANCELLED, never started, a job of a batch cancelled between its take and its start', async () => {
-    await register('w-cancel-start', 'cancel-start');
+  // Guards against a task whose cancel was requested while it ran running
+  // again when its worker died: taken back after the stalled check, it
+  // ends CANCELLED in the take, never started again; the batch's others
+  // count their interrupted attempts.
+  it('ends CANCELLED, never started again, a job of a batch whose cancel was requested before its worker stopped', async () => {
+    await register('w-cancel-take', 'cancel-take');
     try {
-      const results = await enqueue('cancel-start', 3);
-      const restore = intercept('startHeld', {
-        before: async () => {
-          await queue.cancel(results[1].id);
-        },
-      });
-      let claimed: ClaimedTask[];
-      try {
-        claimed = await workers.claim('w-cancel-start', ['cancel-start'], 3);
-      } finally {
-        restore();
-      }
-      expect(claimed.map((task) => task.result.id).sort()).toEqual(
-        [results[0].id, results[2].id].sort(),
+      const results = await enqueue('cancel-take', 3);
+      const dead = await workers.claim('w-cancel-take', ['cancel-take'], 3);
+      expect(dead).toHaveLength(3);
+      expect((await queue.cancel(results[1].id)).status).toBe(
+        TaskResultStatus.RUNNING,
       );
-      expect(await statusOf(results[1].id)).toBe(TaskResultStatus.CANCELLED);
+      await rescueAll('w-cancel-take', 'cancel-take');
+      expect(await workers.claim('w-cancel-take', ['cancel-take'], 3)).toEqual(
+        [],
+      );
+      const after = await Promise.all(
+        results.map((result) => queue.getResult(result.id)),
+      );
+      expect(after.map((result) => result.status)).toEqual([
+        TaskResultStatus.FAILED,
+        TaskResultStatus.CANCELLED,
+        TaskResultStatus.FAILED,
+      ]);
+      for (const result of [after[0], after[2]])
+        expect(result.errors.map((e) => e.errorClass)).toEqual([
+          'TaskInterruptedError',
+        ]);
+      expect(after[1].workerIds).toEqual(['w-cancel-take']);
       expect(await redis.hlen(store.key('cancels'))).toBe(0);
-      await complete(claimed.map((task) => succeeded(task, 'w-cancel-start')));
-      expect(
-        await workers.claim('w-cancel-start', ['cancel-start'], 3),
-      ).toEqual([]);
-      expect(await statusOf(results[1].id)).toBe(TaskResultStatus.CANCELLED);
+      expect(await counts('cancel-take')).toMatchObject({ active: 0 });
+      expect(tasks.executed).toEqual([]);
     } finally {
-      await workers.unregisterWorker('w-cancel-start');
+      await workers.unregisterWorker('w-cancel-take');
     }
   });
 
@@ -487,9 +429,9 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
     }
   });
 
-  // Guards against one job removed (as obliterate does) between a batch's
-  // take and its start, or before its move, stopping the batch's others.
-  it('proceeds with the rest of a batch when some of its jobs are removed before their start or move', async () => {
+  // Guards against jobs removed (as obliterate does) between a batch's
+  // take and its move stopping the batch's others.
+  it('proceeds with the rest of a batch when some of its jobs are removed before their move', async () => {
     await register('w-removed', 'removed');
     try {
       const results = await enqueue('removed', 4);
@@ -502,23 +444,11 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
           .del(key, `${key}:lock`)
           .exec();
       };
-      const restore = intercept('startHeld', {
-        before: async () => {
-          await remove(results[0].id);
-        },
-      });
-      let claimed: ClaimedTask[];
-      try {
-        claimed = await workers.claim('w-removed', ['removed'], 4);
-      } finally {
-        restore();
-      }
+      const claimed = await workers.claim('w-removed', ['removed'], 4);
       expect(claimed.map((task) => task.result.id).sort()).toEqual(
-        results
-          .slice(1)
-          .map((result) => result.id)
-          .sort(),
+        results.map((result) => result.id).sort(),
       );
+      await remove(results[0].id);
       await remove(results[2].id);
       const report = await complete(
         claimed.map((task) => succeeded(task, 'w-removed')),

@@ -315,35 +315,6 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     }
   });
 
-  it('hands back the jobs a claim took when starting them failed, their attempts not counted', async () => {
-    await workers.registerWorker({
-      workerId: 'w-claim',
-      concurrency: 2,
-      queues: null,
-    });
-    try {
-      await queue.enqueue(ConformanceTasks, 'add', 3, 3);
-      await queue.enqueue(ConformanceTasks, 'add', 4, 4);
-      const restore = failCall(RedisScripts, 'startHeld');
-      try {
-        await expect(workers.claim('w-claim', null, 2)).rejects.toThrow(
-          'Connection is closed.',
-        );
-      } finally {
-        restore();
-      }
-      const handedBack = await workers.claim('w-claim', null, 2);
-      expect(handedBack).toHaveLength(2);
-      expect(handedBack.map((task) => task.result.attempts)).toEqual([1, 1]);
-      const report = (await workers.complete(
-        handedBack.map((task) => outcome(task, 'w-claim', 'done')),
-      )) as CompletionReport;
-      expect(report.written).toHaveLength(2);
-    } finally {
-      await workers.unregisterWorker('w-claim');
-    }
-  });
-
   it('ends CANCELLED, never run again, a task cancelled while its attempt was being recorded as a retry', async () => {
     await workers.registerWorker({
       workerId: 'w-cancel',

@@ -13,7 +13,12 @@ import type {
   RetryOutcome,
 } from '../results-admin.js';
 import type { BullMQStore } from './bullmq-store.js';
-import { decodeJob, encodeTask, type JobFields } from './job-codec.js';
+import {
+  ATTEMPT_FIELD,
+  decodeJob,
+  encodeTask,
+  type JobFields,
+} from './job-codec.js';
 import { checkFilter, checkValue } from './result-filter.js';
 import { ResultScripts } from './result-scripts.js';
 import {
@@ -384,7 +389,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     id: string,
   ): Promise<{ fields: JobFields; raw: string } | null> {
     const client = await this.store.client();
-    const [raw, returnvalue, failedReason, finishedOn, timestamp] =
+    const [raw, returnvalue, failedReason, finishedOn, timestamp, attemptMark] =
       await client.hmget(
         this.store.queuePrefix(queue) + id,
         'data',
@@ -392,6 +397,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
         'failedReason',
         'finishedOn',
         'timestamp',
+        ATTEMPT_FIELD,
       );
     if (raw === null) return null;
     return {
@@ -403,6 +409,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
         failedReason: failedReason ?? undefined,
         finishedOn: finishedOn === null ? undefined : Number(finishedOn),
         timestamp: Number(timestamp ?? 0),
+        attemptMark,
       },
     };
   }

@@ -12,7 +12,7 @@ import {
   isRedisInstance,
   type ResolvedBullMQOptions,
 } from './bullmq-backend.options.js';
-import { readableJson } from './job-codec.js';
+import { ATTEMPT_FIELD, readableJson } from './job-codec.js';
 import {
   loadBullMQ,
   loadBullMQScript,
@@ -371,9 +371,12 @@ export class BullMQStore {
   /**
    * The job of a result id (in whichever task queue holds it), or null; a
    * job whose data is not JSON is read as a damaged one (see
-   * `readableJson`), where BullMQ's `getJob` would throw.
+   * `readableJson`), where BullMQ's `getJob` would throw; with its attempt
+   * mark, which BullMQ does not read.
    */
-  async findJob(id: string): Promise<Job | null> {
+  async findJob(
+    id: string,
+  ): Promise<(Job & { attemptMark: string | null }) | null> {
     const queues = await Promise.all(
       (await this.knownQueues()).map((name) => this.queue(name)),
     );
@@ -385,11 +388,12 @@ export class BullMQStore {
     if (at < 0) return null;
     const { Job } = await this.bullmq();
     const fields = found[at];
-    return Job.fromJSON(
+    const job = Job.fromJSON(
       queues[at],
       { ...fields, data: readableJson(fields.data) } as unknown as JobJson,
       id,
     );
+    return Object.assign(job, { attemptMark: fields[ATTEMPT_FIELD] ?? null });
   }
 
   wakeLocalWorkers(): void {

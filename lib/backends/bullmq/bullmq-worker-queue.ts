@@ -29,22 +29,39 @@ import type {
 import type { BullMQStore } from './bullmq-store.js';
 import { type HeldJob, HeldJobs } from './held-jobs.js';
 import {
-  availableAtOf,
+  ATTEMPT_FIELD,
+  attemptMark,
   decodeJob,
-  encodeTask,
   withReadableData,
 } from './job-codec.js';
 import { type MarkerListener, QueueMarkers } from './queue-markers.js';
 import { RedisScripts } from './redis-scripts.js';
 
-/** Jobs a claim took from one queue, under one lock token. */
+/** A job a claim took, marked as started unless its cancel was requested. */
+interface TakenJob {
+  job: Job;
+  /** The job's attempt mark before the claim marked it ('' for none). */
+  previousMark: string;
+  /** Whether its cancel was requested (then it was not marked). */
+  cancelled: boolean;
+}
+
+/** Jobs a claim took from one queue, under one lock token, at `now`. */
 interface JobsTaken {
-  taken: Job[];
+  taken: TakenJob[];
   token: string;
+  now: number;
   /** Whether the queue had fewer jobs than were asked for. */
   emptied: boolean;
   /** The first error met, with what was taken before it. */
   error?: unknown;
+}
+
+/** The value of `name` among a hash's fields as Redis answers them (name, value, …); '' when absent. */
+function fieldOf(fields: readonly string[], name: string): string {
+  for (let at = 0; at + 1 < fields.length; at += 2)
+    if (fields[at] === name) return fields[at + 1];
+  return '';
 }
 
 /** What the worker queue needs from its backend. */
@@ -129,7 +146,8 @@ interface Listening {
  * claim takes the jobs of a queue in one call, running BullMQ's own move
  * to active for each (what `Worker.getNextJob` runs: BullMQ's order,
  * priority then the order they became waiting) under a lock token per
- * claim, and starts them in one more; the lock is the lease, which
+ * claim, and marks each as started in the same call (see `decodeJob`:
+ * the attempt's start is not written into the data); the lock is the lease, which
  * heartbeats extend (`extendJobLocks`); outcomes are written fenced by the
  * lock and moved by BullMQ to completed, failed (many in one call, through
  * BullMQ's own move to finished) or delayed (a retry). A job whose worker stopped heartbeating is put back
@@ -298,12 +316,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
     const parts = await Promise.all(
       sizes.map(async (size) => {
         const took = await this.takeJobs(workerId, worker, size);
-        const starts = await this.startTaken(
-          workerId,
-          queueName,
-          took.token,
-          took.taken,
-        );
+        const starts = await this.startTaken(workerId, took);
         return {
           ...starts,
           emptied: took.emptied,
@@ -320,85 +333,70 @@ export class BullMQWorkerQueue implements WorkerQueue {
   }
 
   /**
-   * Starts the attempts of taken jobs, all in one call: each is written
-   * RUNNING while its lock is still the claim's, unless its cancel was
-   * requested; those that must not run (finished, interrupted, or
-   * cancelled meanwhile) are settled instead. A job that could be neither
-   * is handed back to waiting; the first error met, if any.
+   * Starts the attempts of taken jobs, each marked as started by its take:
+   * held by the worker, RUNNING from the mark's time. Those that must not
+   * run (finished, interrupted, or cancelled meanwhile) are settled
+   * instead; a job that could be neither is handed back to waiting. The
+   * first error met, if any.
    */
   private async startTaken(
     workerId: string,
-    queueName: string,
-    token: string,
-    taken: readonly Job[],
+    { taken, token, now }: JobsTaken,
   ): Promise<{ started: ClaimedTask[]; error?: unknown }> {
-    // Best effort: a job left behind comes back through the stalled check, as it was taken.
-    const putBack = ({ job }: { job: Job }) =>
-      this.held.restore(job, token).catch(() => undefined);
-    let answers: Awaited<ReturnType<typeof RedisScripts.startHeld>>;
-    const starting = taken.map((job) => {
-      const { data, problem } = decodeJob(job, 'active');
-      const runnable =
-        !isFinishedStatus(data.status) &&
-        data.status !== TaskResultStatus.RUNNING;
-      const started = runnable ? attemptStarted(data, workerId) : null;
-      return { job, token, data, problem, started };
-    });
-    try {
-      answers = await RedisScripts.startHeld(
-        await this.store.client(),
-        this.store.key('cancels'),
-        this.store.queuePrefix(queueName),
-        token,
-        starting.map(({ job, started }) => ({
-          id: String(job.id),
-          data:
-            started && JSON.stringify(encodeTask(started, availableAtOf(job))),
-          progress:
-            started?.progress == null ? '' : JSON.stringify(started.progress),
-        })),
-      );
-    } catch (error) {
-      await Promise.all(starting.map(putBack));
-      return { started: [], error };
-    }
     const started: ClaimedTask[] = [];
     let error: unknown;
     const settling: Promise<void>[] = [];
-    starting.forEach((entry, i) => {
-      const answer = answers[i];
-      if (answer === 'started' && entry.started) {
+    for (const { job, previousMark, cancelled } of taken) {
+      // Read with its mark before the take: an attempt it does not count yet was interrupted.
+      const { data, problem } = decodeJob(
+        {
+          id: job.id,
+          data: job.data,
+          returnvalue: job.returnvalue,
+          timestamp: job.timestamp,
+          attemptMark: previousMark,
+        },
+        'active',
+      );
+      const runnable =
+        !cancelled &&
+        !isFinishedStatus(data.status) &&
+        data.status !== TaskResultStatus.RUNNING;
+      if (runnable) {
+        const attempt = attemptStarted(data, workerId, new Date(now));
         this.held.set(workerId, {
-          job: entry.job,
-          token: entry.token,
-          attempt: entry.started.attempts,
-          data: entry.started,
-          claimed: entry.data,
+          job,
+          token,
+          attempt: attempt.attempts,
+          data: attempt,
+          claimed: data,
+          previousMark,
         });
-        started.push({
-          result: this.host.toResult(entry.started),
-          problem: entry.problem,
-        });
-      } else if (answer === 'cancelled' || !entry.started)
+        started.push({ result: this.host.toResult(attempt), problem });
+      } else
         settling.push(
-          this.settleTaken(entry, answer === 'cancelled').catch(
-            async (failure: unknown) => {
-              await putBack(entry);
-              error ??= failure;
-            },
-          ),
+          this.settleTaken(
+            { job, token, data, problem, previousMark },
+            cancelled,
+          ).catch(async (failure: unknown) => {
+            // Best effort: a job left behind comes back through the stalled check, as it was taken.
+            await this.held
+              .restore(job, token, previousMark)
+              .catch(() => undefined);
+            error ??= failure;
+          }),
         );
-      // Else its lock was lost meanwhile: another worker holds it now.
-    });
+    }
     await Promise.all(settling);
     return { started, error };
   }
 
   /**
-   * Up to `count` jobs of a queue, taken together and locked with one
-   * token: in one call where the installed BullMQ's move to active can be
-   * run for many, else one call each. `emptied` when the queue had fewer;
-   * the first error met, if any, with what was taken before it.
+   * Up to `count` jobs of a queue, taken together, locked with one token
+   * and marked as started: in one call where the installed BullMQ's move
+   * to active can be run for many, else one call each and one more to
+   * mark them. `emptied` when the queue had fewer; the first error met, if
+   * any, with what was taken before it.
    */
   private async takeJobs(
     workerId: string,
@@ -406,24 +404,30 @@ export class BullMQWorkerQueue implements WorkerQueue {
     count: number,
   ): Promise<JobsTaken> {
     const token = HeldJobs.token(workerId);
+    const now = Date.now();
+    const mark = attemptMark(now, workerId);
     const moveToActive = await this.store.moveToActiveScript();
-    if (moveToActive === null) return this.takeOneByOne(worker, token, count);
+    if (moveToActive === null)
+      return this.takeOneByOne(worker, { token, now, mark, count });
     try {
       const { Job, raw2NextJobData } = await this.store.bullmq();
       const taken = await RedisScripts.takeJobs(
         await this.store.client(),
         moveToActive,
         worker.keys,
+        this.store.key('cancels'),
         {
+          now,
           token,
           lockMs: worker.opts.lockDuration ?? this.leaseMs,
           workerName: worker.opts.name,
           limiter: worker.opts.limiter,
           count,
+          mark,
         },
       );
       return {
-        taken: taken.map(({ fields, id }) => {
+        taken: taken.map(({ fields, id, cancelled }) => {
           const read = (hash: string[]) => {
             const [json] = raw2NextJobData([hash, id]) as [JobJson];
             return Job.fromJSON(worker, json, id);
@@ -436,21 +440,30 @@ export class BullMQWorkerQueue implements WorkerQueue {
             job = read(withReadableData(fields));
           }
           job.token = token;
-          return job;
+          return {
+            job,
+            previousMark: fieldOf(fields, ATTEMPT_FIELD),
+            cancelled,
+          };
         }),
         token,
+        now,
         emptied: taken.length < count,
       };
     } catch (error) {
-      return { taken: [], token, emptied: false, error };
+      return { taken: [], token, now, emptied: false, error };
     }
   }
 
-  /** `takeJobs` through `Worker.getNextJob`, one call each. */
+  /** `takeJobs` through `Worker.getNextJob`, one call each, then one call that marks them. */
   private async takeOneByOne(
     worker: Worker,
-    token: string,
-    count: number,
+    {
+      token,
+      now,
+      mark,
+      count,
+    }: { token: string; now: number; mark: string; count: number },
   ): Promise<JobsTaken> {
     const takes = await Promise.allSettled(
       Array.from(
@@ -459,14 +472,44 @@ export class BullMQWorkerQueue implements WorkerQueue {
           (await worker.getNextJob(token, { block: false })) as Job | undefined,
       ),
     );
-    const taken: Job[] = [];
+    const jobs: Job[] = [];
     let emptied = false;
     let error: unknown;
     for (const outcome of takes)
       if (outcome.status === 'rejected') error ??= outcome.reason;
-      else if (outcome.value) taken.push(outcome.value);
+      else if (outcome.value) jobs.push(outcome.value);
       else emptied = true;
-    return { taken, token, emptied, error };
+    const prefix = this.store.queuePrefix(worker.name);
+    const taken: TakenJob[] = [];
+    try {
+      const client = await this.store.client();
+      const previous = await Promise.all(
+        jobs.map((job) => client.hget(prefix + String(job.id), ATTEMPT_FIELD)),
+      );
+      const answers = await RedisScripts.markTaken(
+        client,
+        this.store.key('cancels'),
+        prefix,
+        token,
+        mark,
+        jobs.map((job) => String(job.id)),
+      );
+      // A job whose lock was lost meanwhile is another worker's now.
+      answers.forEach((answer, i) => {
+        if (answer !== 'not held')
+          taken.push({
+            job: jobs[i],
+            previousMark: previous[i] ?? '',
+            cancelled: answer === 'cancelled',
+          });
+      });
+    } catch (failure) {
+      await Promise.all(
+        jobs.map((job) => job.moveToWait(token).catch(() => undefined)),
+      );
+      error ??= failure;
+    }
+    return { taken, token, now, emptied, error };
   }
 
   /**
@@ -474,7 +517,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
    * it is (a damaged one, read as FAILED, with its problem as its last
    * error); one whose last attempt was interrupted (back from BullMQ's
    * stalled check) gets the attempt policy's verdict; a cancelled one ends
-   * CANCELLED.
+   * CANCELLED. Its attempt mark is put back as it was before the take.
    */
   private async settleTaken(
     {
@@ -482,11 +525,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
       token,
       data,
       problem,
+      previousMark,
     }: {
       job: Job;
       token: string;
       data: TaskResultData;
       problem: TaskErrorRecord | null;
+      previousMark: string;
     },
     cancelled: boolean,
   ): Promise<void> {
@@ -498,7 +543,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
             errors: [...data.errors, problem],
           }
         : data;
-      await this.held.finish(job, token, finished, null);
+      await this.held.finish(job, token, finished, null, previousMark);
       return;
     }
     let verdict: AttemptVerdict =
@@ -506,17 +551,25 @@ export class BullMQWorkerQueue implements WorkerQueue {
         ? this.host.interrupted(data)
         : { data, retryAt: null };
     if (cancelled) verdict = attemptCancelled(verdict);
-    await this.settle(job, token, verdict);
+    await this.settle(job, token, verdict, previousMark);
   }
 
-  /** Ends a taken job that must not run with `verdict`: back from BullMQ's stalled check (interrupted), or cancelled before it started. */
+  /**
+   * Ends a taken job that must not run with `verdict`: back from BullMQ's
+   * stalled check (interrupted), or cancelled before it started; its
+   * attempt mark put back to `previousMark`.
+   */
   private async settle(
     job: Job,
     token: string,
     verdict: AttemptVerdict,
+    previousMark: string,
   ): Promise<void> {
     const { data } = verdict;
-    if (!(await this.held.finish(job, token, data, verdict.retryAt))) return;
+    if (
+      !(await this.held.finish(job, token, data, verdict.retryAt, previousMark))
+    )
+      return;
     await this.clearCancels([data.id]);
     if (data.status !== TaskResultStatus.READY)
       await this.host.emit('finished', this.host.toResult(data));
@@ -675,14 +728,15 @@ export class BullMQWorkerQueue implements WorkerQueue {
     );
     const handed = await Promise.allSettled(
       entries.map(async (entry) => {
-        const { job, token, claimed } = entry;
+        const { job, token, claimed, previousMark } = entry;
         if (cancelled.has(claimed.id))
           await this.settle(
             job,
             token,
             attemptCancelled({ data: claimed, retryAt: null }),
+            previousMark,
           );
-        else await this.held.restore(job, token);
+        else await this.held.restore(job, token, previousMark);
         this.held.release(workerId, entry);
       }),
     );

@@ -5,7 +5,12 @@ import type { TaskResultData } from '../../task/task-result-data.js';
 import { TaskResultStatus } from '../../task/task-result-status.js';
 import { TaskMessages } from '../../tasks.messages.js';
 import type { BullMQStore } from './bullmq-store.js';
-import { availableAtOf, encodeTask } from './job-codec.js';
+import {
+  ATTEMPT_FIELD,
+  attemptMark,
+  availableAtOf,
+  encodeTask,
+} from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
 /** A job a worker of this process took: the lock token it holds it with, and the attempt. */
@@ -17,6 +22,8 @@ export interface HeldJob {
   data: TaskResultData;
   /** The result's state as claimed, before the attempt started: what a hand-back restores. */
   claimed: TaskResultData;
+  /** The job's attempt mark before the claim marked it ('' for none): what a hand-back restores. */
+  previousMark: string;
   /** Whether its outcome was sent to be written: its end may have been written, the reply lost. */
   ending?: boolean;
 }
@@ -44,7 +51,7 @@ interface FinishArgs {
     token: string,
     timestamp: number,
     fetchNext: false,
-    fieldsToUpdate: Record<string, string>,
+    fieldsToUpdate: Record<string, string> | undefined,
   ): (string | number | boolean | Buffer)[];
   finishedErrors(failure: {
     code: number;
@@ -156,12 +163,17 @@ export class HeldJobs {
 
   /**
    * Puts a job taken and not run back at the head of its line, its data as
-   * it was taken (the job's own, byte for byte as BullMQ read it): written
+   * it was taken (the job's own, byte for byte as BullMQ read it) and its
+   * attempt mark as it was before (`previousMark`, '' for none): written
    * back while `token` holds its lock, then moved by BullMQ (also fenced
    * by the lock). False when the lock was no longer `token`'s. Safe to
    * repeat after a failure part-way.
    */
-  async restore(job: Job, token: string): Promise<boolean> {
+  async restore(
+    job: Job,
+    token: string,
+    previousMark: string,
+  ): Promise<boolean> {
     const client = await this.store.client();
     const written = await RedisScripts.writeHeld(
       client,
@@ -169,6 +181,7 @@ export class HeldJobs {
       token,
       JSON.stringify(job.data),
       '',
+      previousMark,
     );
     if (!written) return false;
     try {
@@ -186,7 +199,8 @@ export class HeldJobs {
    * jobs (its return value the job's), FAILED and CANCELLED to its failed
    * jobs, READY (a retry) to its delayed jobs until `retryAt`. The data is
    * written by BullMQ's own move, in the same script that checks the lock:
-   * written and moved together, or neither. False when the lock was no
+   * written and moved together, or neither. With `mark`, the job's
+   * attempt mark is written too ('' for none). False when the lock was no
    * longer `token`'s: nothing was written.
    */
   async finish(
@@ -194,9 +208,11 @@ export class HeldJobs {
     token: string,
     data: TaskResultData,
     retryAt: Date | null,
+    mark?: string,
   ): Promise<boolean> {
     const { backend } = await this.store.worker(job.queueName);
     const id = String(job.id);
+    const finishing = { job, token, data, retryAt, mark };
     try {
       if (data.status === TaskResultStatus.READY) {
         const now = Date.now();
@@ -206,16 +222,15 @@ export class HeldJobs {
           now,
           Math.max(0, availableAt - now),
           token,
-          { skipAttempt: true, fieldsToUpdate: fieldsOf(data, availableAt) },
+          {
+            skipAttempt: true,
+            fieldsToUpdate: fieldsOf(data, availableAt, mark),
+          },
         );
-      } else
-        await backend.moveToFinished(
-          id,
-          finishArgs(backend, { job, token, data, retryAt }),
-        );
+      } else await backend.moveToFinished(id, finishArgs(backend, finishing));
     } catch (error) {
       if (NOT_HELD.has((error as { code?: unknown }).code as number))
-        return this.endedAs({ job, token, data, retryAt });
+        return this.endedAs(finishing);
       throw error;
     }
     return true;
@@ -228,10 +243,17 @@ export class HeldJobs {
    */
   private async endedAs({ job, data, retryAt }: Finishing): Promise<boolean> {
     const client = await this.store.client();
-    const stored = await client.hget(
-      this.store.queuePrefix(job.queueName) + String(job.id),
-      'data',
-    );
+    const prefix = this.store.queuePrefix(job.queueName);
+    const id = String(job.id);
+    if (data.status === TaskResultStatus.SUCCESSFUL) {
+      // Its data is not rewritten: completed while its attempt's mark still stands.
+      const [completed, mark] = await Promise.all([
+        client.zscore(`${prefix}completed`, id),
+        client.hget(prefix + id, ATTEMPT_FIELD),
+      ]);
+      return completed !== null && mark === markOf(data);
+    }
+    const stored = await client.hget(prefix + id, 'data');
     return (
       stored === fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job)).data
     );
@@ -261,10 +283,10 @@ export class HeldJobs {
       alone.map((at) => String(entries[at].job.id)),
     );
     const writes: Promise<void>[] = alone.map(async (at) => {
-      const { job, token, data, retryAt } = entries[at];
+      const { job, token, data, retryAt, mark } = entries[at];
       if (requested.has(String(job.id))) answers[at] = 'cancel requested';
       else
-        answers[at] = await this.finish(job, token, data, retryAt).catch(
+        answers[at] = await this.finish(job, token, data, retryAt, mark).catch(
           (error: Error) => error,
         );
     });
@@ -360,32 +382,47 @@ export interface Finishing {
   token: string;
   data: TaskResultData;
   retryAt: Date | null;
+  /** The attempt mark to write with it ('' for none), when it changes. */
+  mark?: string;
 }
 
-/** The job fields an attempt's end writes: its data (and progress). */
+/** The job fields an attempt's end writes: its data (and progress, and the attempt mark when given). */
 function fieldsOf(
   data: TaskResultData,
   availableAt: number,
+  mark?: string,
 ): Record<string, string> {
   const fields: Record<string, string> = {
     data: JSON.stringify(encodeTask(data, availableAt)),
   };
   if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
+  if (mark !== undefined) fields[ATTEMPT_FIELD] = mark;
   return fields;
+}
+
+/** The mark of the attempt that ends with `data` (see `attemptMark`). */
+function markOf(data: TaskResultData): string {
+  return attemptMark(
+    data.lastAttemptedAt?.getTime() ?? 0,
+    data.workerIds.at(-1) ?? '',
+  );
 }
 
 /**
  * BullMQ's arguments of the move to completed (SUCCESSFUL, its return value
  * the job's) or failed (FAILED, CANCELLED) of a held job, its fields
- * written with the move.
+ * written with the move. A SUCCESSFUL attempt's data is not rewritten:
+ * read back, the job's data with its attempt's mark is the started
+ * attempt, which BullMQ's completed state, finish time (the attempt's)
+ * and return value make SUCCESSFUL (see `decodeJob`); unless a mark is
+ * to be written with it.
  */
 function finishArgs(
   backend: unknown,
-  { job, token, data, retryAt }: Finishing,
+  { job, token, data, retryAt, mark }: Finishing,
 ): FinishArgv {
-  const fields = fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job));
   const moves = backend as FinishArgs;
-  if (data.status === TaskResultStatus.SUCCESSFUL)
+  if (data.status === TaskResultStatus.SUCCESSFUL && mark === undefined)
     return moves.moveToFinishedArgs(
       job,
       JSON.stringify(data.returnValue ?? null),
@@ -393,10 +430,11 @@ function finishArgs(
       false,
       'completed',
       token,
-      Date.now(),
+      data.finishedAt?.getTime() ?? Date.now(),
       false,
-      fields,
+      undefined,
     );
+  const fields = fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job), mark);
   const error = failure(data);
   return moves.moveToFinishedArgs(
     job,

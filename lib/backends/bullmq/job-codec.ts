@@ -1,4 +1,5 @@
 import { InvalidTaskArgumentsError } from '../../errors/invalid-task-arguments.error.js';
+import { attemptStarted } from '../../execution/attempt-policy.js';
 import {
   toErrorRecord,
   type TaskErrorRecord,
@@ -17,6 +18,14 @@ import { TaskMessages } from '../../tasks.messages.js';
  * the task's name. BullMQ's state of the job (waiting, active, completed,
  * failed…) decides what the data alone cannot: a job BullMQ failed on its
  * own is FAILED whatever its data says.
+ *
+ * An attempt's start is not written into the data: a worker's take marks
+ * the job with when the attempt started and by which worker (the job's
+ * ATTEMPT_FIELD, see `attemptMark`), in the same call as BullMQ's move to
+ * active. A mark later than the data's last attempt is an attempt the data
+ * does not count yet, read as started (RUNNING while BullMQ holds the job
+ * active, interrupted once its stalled check put it back); the attempt's
+ * end writes data that counts it.
  */
 
 /**
@@ -67,8 +76,34 @@ export interface JobFields {
   data: unknown;
   returnvalue: unknown;
   failedReason?: string;
-  finishedOn?: number;
+  /** A number, or its text where a job is read from its hash as Redis answers it. */
+  finishedOn?: number | string;
   timestamp: number;
+  /** The job's ATTEMPT_FIELD, as stored (see `attemptMark`). */
+  attemptMark?: string | null;
+}
+
+/** The job hash field that marks the start of the job's latest attempt. */
+export const ATTEMPT_FIELD = 'ntAttempt';
+
+/** The mark of an attempt started at `at` (epoch ms) by `workerId`, as ATTEMPT_FIELD holds it. */
+export function attemptMark(at: number, workerId: string): string {
+  return JSON.stringify([at, workerId]);
+}
+
+/** A stored attempt mark read back; null when there is none, or it cannot be read. */
+export function readAttemptMark(
+  text: string | null | undefined,
+): { at: number; workerId: string } | null {
+  if (!text) return null;
+  try {
+    const [at, workerId] = JSON.parse(text) as unknown[];
+    return typeof at === 'number' && typeof workerId === 'string'
+      ? { at, workerId }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A job's state read back, and what was wrong with its data if it could not be read whole. */
@@ -90,6 +125,11 @@ export const WAITING_STATES = new Set([
 const ms = (date: Date | null): number | null => (date ? date.getTime() : null);
 const toDate = (value: unknown): Date | null =>
   typeof value === 'number' ? new Date(value) : null;
+/** When BullMQ finished the job, or null. */
+const finishedOnOf = (job: JobFields): Date | null => {
+  const ms = job.finishedOn === '' ? NaN : Number(job.finishedOn);
+  return Number.isFinite(ms) ? new Date(ms) : null;
+};
 
 /** The job data of a result's state, available from `availableAt`; fields at their defaults left out. */
 export function encodeTask(
@@ -149,7 +189,7 @@ export function decodeJob(job: JobFields, state: string): DecodedJob {
   const storedStatus = field<string>('status', TaskResultStatus.FAILED, (v) =>
     STATUSES.has(String(v)),
   ) as TaskResultStatus;
-  const data: TaskResultData = {
+  let data: TaskResultData = {
     id: String(job.id),
     taskName: field('taskName', '(unknown task)', isString),
     backend: field('backend', '', isString),
@@ -179,14 +219,22 @@ export function decodeJob(job: JobFields, state: string): DecodedJob {
       (v) => v === null || isString(v),
     ),
   };
+  const mark = readAttemptMark(job.attemptMark);
+  if (
+    mark &&
+    !isFinishedStatus(data.status) &&
+    data.status !== TaskResultStatus.RUNNING &&
+    mark.at > (data.lastAttemptedAt?.getTime() ?? -Infinity)
+  )
+    data = attemptStarted(data, mark.workerId, new Date(mark.at));
   if (state === 'completed') {
     data.status = TaskResultStatus.SUCCESSFUL;
     data.returnValue = job.returnvalue ?? null;
-    data.finishedAt ??= toDate(job.finishedOn);
+    data.finishedAt ??= finishedOnOf(job);
   } else if (state === 'failed' && !isFinishedStatus(data.status)) {
     // Failed by BullMQ itself (not through this backend): its reason is the last error.
     data.status = TaskResultStatus.FAILED;
-    data.finishedAt = toDate(job.finishedOn);
+    data.finishedAt = finishedOnOf(job);
     data.errors = [
       ...data.errors,
       { errorClass: 'Error', message: job.failedReason ?? '', traceback: '' },

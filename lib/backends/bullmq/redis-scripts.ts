@@ -1,4 +1,5 @@
 import type { IRedisClient } from 'bullmq';
+import { ATTEMPT_FIELD } from './job-codec.js';
 
 /**
  * The few steps BullMQ has no command for, each one Lua script run
@@ -25,9 +26,10 @@ export interface Script {
 }
 
 /**
- * Writes a held job's data (and progress, unless ARGV[3] is empty) only
- * while its lock is the holder's token. Returns 1 when written.
- * KEYS: job, lock. ARGV: token, data, progress.
+ * Writes a held job's data (and progress, unless ARGV[3] is empty; and
+ * its attempt mark when ARGV[4] is given) only while its lock is the
+ * holder's token. Returns 1 when written.
+ * KEYS: job, lock. ARGV: token, data, progress, attempt mark.
  */
 const WRITE_HELD: Script = {
   name: 'nestjsTasksWriteHeld',
@@ -36,6 +38,7 @@ const WRITE_HELD: Script = {
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('HSET', KEYS[1], 'data', ARGV[2])
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'progress', ARGV[3]) end
+if ARGV[4] then redis.call('HSET', KEYS[1], '${ATTEMPT_FIELD}', ARGV[4]) end
 return 1`,
 };
 
@@ -75,32 +78,55 @@ return last[1][1]`,
 };
 
 /**
- * Starts the attempts of jobs of one queue a claim took under one token,
- * all in one call: for each job, answers whether its cancel was requested
- * (its id in the cancels hash) and, unless it was, writes its started data
- * (and progress, unless empty) while its lock is the claim's token.
- * Answers, for each job, 2 when its cancel was requested (nothing
- * written), 1 when written, else 0 (its lock lost, or no data given: a job
- * not to start).
- * KEYS: cancels hash. ARGV: the queue's job key prefix, the token, then
- * for each job its id, started data (empty: not to start) and progress.
+ * Lua: `cancelRequested(id)`, whether the cancel of job `id` was requested
+ * (its id in the cancels hash, the Lua expression `cancels`), asked of the
+ * hash only when it held any request at the script's start: it is empty
+ * except while a running task's cancel waits for its attempt to end, so
+ * this is one call per script, not one per job. The scripts that use it
+ * never write the hash.
  */
-const START_HELD: Script = {
-  name: 'nestjsTasksStartHeld',
+function cancelRequestedLua(cancels: string): string {
+  return `
+local anyCancel = redis.call('HLEN', ${cancels}) > 0
+local function cancelRequested(id)
+  return anyCancel and redis.call('HEXISTS', ${cancels}, id) == 1
+end`;
+}
+
+/**
+ * Lua: `markStarted(key, id, mark)` marks the start of an attempt of the
+ * job `id` (hash `key`) with `mark` (see `attemptMark`), unless its cancel
+ * was requested (see cancelRequestedLua, on the hash `cancels`). Answers 2
+ * when it was, else 1.
+ */
+function markStartedLua(cancels: string): string {
+  return `${cancelRequestedLua(cancels)}
+local function markStarted(key, id, mark)
+  if cancelRequested(id) then return 2 end
+  redis.call('HSET', key, '${ATTEMPT_FIELD}', mark)
+  return 1
+end`;
+}
+
+/**
+ * Marks the attempts of jobs of one queue a claim took one by one under
+ * one token (see markStartedLua), each while its lock is still the
+ * claim's. Answers, for each job, 2 when its cancel was requested (not
+ * marked), 1 when marked, 0 when its lock was lost.
+ * KEYS: cancels hash. ARGV: the queue's job key prefix, the token, the
+ * mark, then the jobs' ids.
+ */
+const MARK_TAKEN: Script = {
+  name: 'nestjsTasksMarkTaken',
   keys: 1,
-  lua: `
-local prefix, token = ARGV[1], ARGV[2]
+  lua: `${markStartedLua('KEYS[1]')}
+local prefix, token, mark = ARGV[1], ARGV[2], ARGV[3]
 local answers = {}
-for at = 3, #ARGV, 3 do
-  local id, data, progress = ARGV[at], ARGV[at + 1], ARGV[at + 2]
-  local key = prefix .. id
+for at = 4, #ARGV do
+  local key = prefix .. ARGV[at]
   local answer = 0
-  if redis.call('HEXISTS', KEYS[1], id) == 1 then
-    answer = 2
-  elseif data ~= '' and redis.call('GET', key .. ':lock') == token then
-    redis.call('HSET', key, 'data', data)
-    if progress ~= '' then redis.call('HSET', key, 'progress', progress) end
-    answer = 1
+  if redis.call('GET', key .. ':lock') == token then
+    answer = markStarted(key, ARGV[at], mark)
   end
   answers[#answers + 1] = answer
 end
@@ -250,18 +276,22 @@ return tostring(oldest)`,
  * (the script as the installed BullMQ ships it, `moveToActive`, run once
  * per job: its order, its markers, its events, its rate limit), each
  * locked with the token ARGV[3] for ARGV[4] ms, as `Worker.getNextJob`
- * takes one. Answers the jobs taken, each { fields, id }.
- * KEYS: moveToActive's. ARGV: key prefix, now, token, lock ms, worker name
- * ('' for none), limiter max ('' for none), limiter duration, how many.
+ * takes one, and marked as started with ARGV[9] (see markStartedLua).
+ * Answers the jobs taken, each { fields, id, cancel requested (2) or
+ * marked (1) }; the fields as BullMQ read them, before the mark.
+ * KEYS: moveToActive's, then the cancels hash. ARGV: key prefix, now,
+ * token, lock ms, worker name ('' for none), limiter max ('' for none),
+ * limiter duration, how many, mark.
  */
 function takeJobsScript(moveToActive: string): Script {
   return {
     name: 'nestjsTasksTakeJobs',
-    keys: MOVE_TO_ACTIVE_KEYS.length,
+    keys: MOVE_TO_ACTIVE_KEYS.length + 1,
     lua: `
 local function moveToActive(KEYS, ARGV)
 ${moveToActive}
 end
+${markStartedLua(`KEYS[${MOVE_TO_ACTIVE_KEYS.length + 1}]`)}
 local opts = { token = ARGV[3], lockDuration = tonumber(ARGV[4]) }
 if ARGV[5] ~= '' then opts['name'] = ARGV[5] end
 if ARGV[6] ~= '' then opts['limiter'] = { max = tonumber(ARGV[6]), duration = tonumber(ARGV[7]) } end
@@ -270,7 +300,8 @@ local taken = {}
 for i = 1, tonumber(ARGV[8]) do
   local result = moveToActive(KEYS, args)
   if type(result[1]) ~= 'table' then break end
-  taken[#taken + 1] = { result[1], result[2] }
+  local id = result[2]
+  taken[#taken + 1] = { result[1], id, markStarted(ARGV[1] .. id, id, ARGV[9]) }
 end
 return taken`,
   };
@@ -305,7 +336,7 @@ function finishJobsScript(moveToFinished: string): Script {
 local function moveToFinished(KEYS, ARGV)
 ${moveToFinished}
 end
-local cancels = KEYS[1]
+${cancelRequestedLua('KEYS[1]')}
 local leaveCancelled = ARGV[1] == '1'
 local width = tonumber(ARGV[2])
 local total = ${MOVE_TO_FINISHED_KEYS} + width
@@ -323,7 +354,7 @@ while at <= #ARGV do
   at = from + 2 * differing
   for d = from, at - 1, 2 do put(tonumber(ARGV[d]), ARGV[d + 1]) end
   local ok, answer = true, 1
-  if not (leaveCancelled and redis.call('HEXISTS', cancels, args[1]) == 1) then
+  if not (leaveCancelled and cancelRequested(args[1])) then
     ok, answer = pcall(moveToFinished, keys, args)
   end
   for d = from, at - 1, 2 do
@@ -405,38 +436,47 @@ const finishJobs = builtAround(finishJobsScript);
 export const RedisScripts = {
   /**
    * Takes up to `count` jobs of a queue in one call (see takeJobsScript),
-   * `moveToActive` being BullMQ's script; answers each job's hash fields
-   * (as BullMQ's HGETALL) and id.
+   * `moveToActive` being BullMQ's script, at `now`; answers each job's
+   * hash fields (as BullMQ's HGETALL, before the mark), id, and whether
+   * its cancel was requested (then it was not marked).
    */
   async takeJobs(
     client: RedisClient,
     moveToActive: string,
     /** The queue's keys, as `Queue.keys` has them. */
     keys: Readonly<Record<string, string>>,
+    cancelsKey: string,
     take: {
+      now: number;
       token: string;
       lockMs: number;
       workerName: string | undefined;
       limiter: { max: number; duration: number } | undefined;
       count: number;
+      mark: string;
     },
-  ): Promise<{ fields: string[]; id: string }[]> {
+  ): Promise<{ fields: string[]; id: string; cancelled: boolean }[]> {
     const taken = (await run(
       client,
       takeJobs(moveToActive),
-      MOVE_TO_ACTIVE_KEYS.map((name) => keys[name]),
+      [...MOVE_TO_ACTIVE_KEYS.map((name) => keys[name]), cancelsKey],
       [
         keys[''],
-        Date.now(),
+        take.now,
         take.token,
         take.lockMs,
         take.workerName ?? '',
         take.limiter?.max ?? '',
         take.limiter?.duration ?? '',
         take.count,
+        take.mark,
       ],
-    )) as [string[], string][];
-    return taken.map(([fields, id]) => ({ fields, id: String(id) }));
+    )) as [string[], string, number][];
+    return taken.map(([fields, id, answer]) => ({
+      fields,
+      id: String(id),
+      cancelled: Number(answer) === 2,
+    }));
   },
 
   /**
@@ -491,47 +531,43 @@ export const RedisScripts = {
     token: string,
     data: string,
     progress: string,
+    /** The attempt mark to write ('' for none), or undefined to leave it. */
+    mark?: string,
   ): Promise<boolean> {
     const written = await run(
       client,
       WRITE_HELD,
       [jobKey, `${jobKey}:lock`],
-      [token, data, progress],
+      mark === undefined
+        ? [token, data, progress]
+        : [token, data, progress, mark],
     );
     return Number(written) === 1;
   },
 
-  /** One call for the jobs of a queue a claim took (see START_HELD): whether each was started, or its cancel requested. */
-  async startHeld(
+  /** One call for the jobs of a queue a claim took one by one (see MARK_TAKEN): whether each was marked, its cancel requested, or its lock lost. */
+  async markTaken(
     client: RedisClient,
     cancelsKey: string,
     /** What the keys of the queue's jobs start with. */
     jobKeyPrefix: string,
     token: string,
-    jobs: readonly {
-      id: string;
-      /** The started data, or null for a job not to start. */
-      data: string | null;
-      progress: string;
-    }[],
-  ): Promise<('cancelled' | 'started' | 'not started')[]> {
-    if (jobs.length === 0) return [];
+    mark: string,
+    ids: readonly string[],
+  ): Promise<('cancelled' | 'marked' | 'not held')[]> {
+    if (ids.length === 0) return [];
     const answers = (await run(
       client,
-      START_HELD,
+      MARK_TAKEN,
       [cancelsKey],
-      [
-        jobKeyPrefix,
-        token,
-        ...jobs.flatMap((job) => [job.id, job.data ?? '', job.progress]),
-      ],
+      [jobKeyPrefix, token, mark, ...ids],
     )) as number[];
     return answers.map((answer) =>
       Number(answer) === 2
         ? 'cancelled'
         : Number(answer) === 1
-          ? 'started'
-          : 'not started',
+          ? 'marked'
+          : 'not held',
     );
   },
 

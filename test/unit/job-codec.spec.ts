@@ -1,0 +1,197 @@
+import {
+  attemptMark,
+  decodeJob,
+  encodeTask,
+  type JobFields,
+  readAttemptMark,
+} from '../../lib/backends/bullmq/job-codec.js';
+import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
+
+const ENQUEUED = 1_700_000_000_000;
+const FIRST_TRY = ENQUEUED + 1_000;
+const TAKEN = ENQUEUED + 5_000;
+const FINISHED = ENQUEUED + 6_000;
+
+/** A task's result as its enqueue stored it, READY; `changes` applied. */
+function stored(changes: Partial<TaskResultData> = {}): TaskResultData {
+  return {
+    id: 'j1',
+    taskName: 'send',
+    backend: 'redis',
+    queueName: 'default',
+    priority: 0,
+    args: ['a', 1],
+    status: TaskResultStatus.READY,
+    runAfter: null,
+    enqueuedAt: new Date(ENQUEUED),
+    startedAt: null,
+    finishedAt: null,
+    lastAttemptedAt: null,
+    attempts: 0,
+    maxAttempts: 3,
+    workerIds: [],
+    errors: [],
+    returnValue: null,
+    progress: null,
+    metadata: {},
+    uniqueKey: null,
+    ...changes,
+  };
+}
+
+/** The job of `data`, marked with `mark` ('' for no mark). */
+function job(data: TaskResultData, mark: string, extra = {}): JobFields {
+  return {
+    id: data.id,
+    data: encodeTask(data, ENQUEUED),
+    returnvalue: null,
+    timestamp: ENQUEUED,
+    attemptMark: mark,
+    ...extra,
+  };
+}
+
+describe('job codec: attempt marks', () => {
+  it('reads a marked job BullMQ holds active as its attempt started, at the mark and by its worker', () => {
+    const { data, problem } = decodeJob(
+      job(stored(), attemptMark(TAKEN, 'w1')),
+      'active',
+    );
+    expect(problem).toBeNull();
+    expect(data).toMatchObject({
+      status: TaskResultStatus.RUNNING,
+      attempts: 1,
+      workerIds: ['w1'],
+      startedAt: new Date(TAKEN),
+      lastAttemptedAt: new Date(TAKEN),
+    });
+  });
+
+  it('keeps the first start and earlier workers of a retried task', () => {
+    const retried = stored({
+      attempts: 1,
+      workerIds: ['w0'],
+      startedAt: new Date(FIRST_TRY),
+      lastAttemptedAt: new Date(FIRST_TRY),
+      errors: [{ errorClass: 'Error', message: 'boom', traceback: '' }],
+    });
+    const { data } = decodeJob(
+      job(retried, attemptMark(TAKEN, 'w1')),
+      'active',
+    );
+    expect(data).toMatchObject({
+      status: TaskResultStatus.RUNNING,
+      attempts: 2,
+      workerIds: ['w0', 'w1'],
+      startedAt: new Date(FIRST_TRY),
+      lastAttemptedAt: new Date(TAKEN),
+    });
+    expect(data.errors).toHaveLength(1);
+  });
+
+  it('reads as counted a mark no later than the data’s last attempt (written at the attempt’s end)', () => {
+    const counted = stored({
+      attempts: 1,
+      workerIds: ['w1'],
+      startedAt: new Date(TAKEN),
+      lastAttemptedAt: new Date(TAKEN),
+    });
+    const { data } = decodeJob(
+      job(counted, attemptMark(TAKEN, 'w1')),
+      'waiting',
+    );
+    expect(data).toMatchObject({
+      status: TaskResultStatus.READY,
+      attempts: 1,
+      workerIds: ['w1'],
+    });
+  });
+
+  it('reads a marked job put back to waiting as its attempt started (interrupted, for the backend to settle)', () => {
+    const { data } = decodeJob(
+      job(stored(), attemptMark(TAKEN, 'w1')),
+      'waiting',
+    );
+    expect(data).toMatchObject({
+      status: TaskResultStatus.RUNNING,
+      attempts: 1,
+      workerIds: ['w1'],
+    });
+  });
+
+  it('reads a completed job whose data its success left as taken as SUCCESSFUL, with its attempt, finish time and return value', () => {
+    const { data } = decodeJob(
+      job(stored(), attemptMark(TAKEN, 'w1'), {
+        returnvalue: { sent: true },
+        finishedOn: FINISHED,
+      }),
+      'completed',
+    );
+    expect(data).toMatchObject({
+      status: TaskResultStatus.SUCCESSFUL,
+      attempts: 1,
+      workerIds: ['w1'],
+      startedAt: new Date(TAKEN),
+      lastAttemptedAt: new Date(TAKEN),
+      finishedAt: new Date(FINISHED),
+      returnValue: { sent: true },
+    });
+  });
+
+  it('reads the finish time BullMQ stored as text, as a job read from its hash has it', () => {
+    const { data } = decodeJob(
+      job(stored(), attemptMark(TAKEN, 'w1'), {
+        finishedOn: String(FINISHED),
+      }),
+      'completed',
+    );
+    expect(data.finishedAt).toEqual(new Date(FINISHED));
+  });
+
+  it('leaves data written RUNNING (progress saved during the attempt, or an older writer) as it is', () => {
+    const running = stored({
+      status: TaskResultStatus.RUNNING,
+      attempts: 1,
+      workerIds: ['w1'],
+      lastAttemptedAt: new Date(TAKEN),
+      progress: 0.5,
+    });
+    const { data } = decodeJob(
+      job(running, attemptMark(TAKEN, 'w1')),
+      'active',
+    );
+    expect(data).toMatchObject({
+      status: TaskResultStatus.RUNNING,
+      attempts: 1,
+      workerIds: ['w1'],
+      progress: 0.5,
+    });
+  });
+
+  it('ignores a mark on a finished result, and a mark it cannot read', () => {
+    const failed = stored({
+      status: TaskResultStatus.FAILED,
+      attempts: 1,
+      workerIds: ['w0'],
+      lastAttemptedAt: new Date(FIRST_TRY),
+      finishedAt: new Date(FIRST_TRY),
+    });
+    expect(
+      decodeJob(job(failed, attemptMark(TAKEN, 'w1')), 'failed').data,
+    ).toMatchObject({ attempts: 1, workerIds: ['w0'] });
+    for (const damaged of ['{', '[1]', '["x","w"]', 'null'])
+      expect(decodeJob(job(stored(), damaged), 'active').data).toMatchObject({
+        status: TaskResultStatus.READY,
+        attempts: 0,
+      });
+  });
+
+  it('writes and reads a mark back', () => {
+    expect(readAttemptMark(attemptMark(TAKEN, 'w:1 2'))).toEqual({
+      at: TAKEN,
+      workerId: 'w:1 2',
+    });
+    expect(readAttemptMark('')).toBeNull();
+    expect(readAttemptMark(null)).toBeNull();
+  });
+});
