@@ -1,9 +1,11 @@
 import {
-  attemptMark,
+  attemptMarkHead,
+  countedAttemptOf,
   decodeJob,
   encodeTask,
   type JobFields,
   readAttemptMark,
+  withReadableData,
 } from '../../lib/backends/bullmq/job-codec.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
 
@@ -39,11 +41,26 @@ function stored(changes: Partial<TaskResultData> = {}): TaskResultData {
   };
 }
 
-/** The job of `data`, marked with `mark` ('' for no mark). */
-function job(data: TaskResultData, mark: string, extra = {}): JobFields {
+/** An attempt's mark as a take writes it: BullMQ had counted `ended` ended attempts. */
+function attemptMark(
+  at: number,
+  workerId: string,
+  token = `${workerId}:t`,
+  ended = 0,
+): string {
+  return `${attemptMarkHead(at, workerId, token)},${ended}]`;
+}
+
+/** The job of `data` (counting the attempt of `counted`), marked with `mark` ('' for no mark). */
+function job(
+  data: TaskResultData,
+  mark: string,
+  extra: Partial<JobFields> = {},
+  counted: string | null = null,
+): JobFields {
   return {
     id: data.id,
-    data: encodeTask(data, ENQUEUED),
+    data: encodeTask(data, ENQUEUED, counted),
     returnvalue: null,
     timestamp: ENQUEUED,
     attemptMark: mark,
@@ -89,21 +106,42 @@ describe('job codec: attempt marks', () => {
     expect(data.errors).toHaveLength(1);
   });
 
-  it('reads as counted a mark no later than the data’s last attempt (written at the attempt’s end)', () => {
+  it('reads as counted the mark of the attempt the data counts, whatever the clocks', () => {
     const counted = stored({
       attempts: 1,
       workerIds: ['w1'],
       startedAt: new Date(TAKEN),
-      lastAttemptedAt: new Date(TAKEN),
+      // Written by a worker whose clock is behind the taker's, or ahead of it.
+      lastAttemptedAt: new Date(TAKEN - 10_000),
     });
-    const { data } = decodeJob(
-      job(counted, attemptMark(TAKEN, 'w1')),
-      'waiting',
-    );
-    expect(data).toMatchObject({
-      status: TaskResultStatus.READY,
+    for (const at of [TAKEN, TAKEN - 20_000])
+      expect(
+        decodeJob(
+          job(counted, attemptMark(at, 'w1', 'w1:t'), {}, 'w1:t'),
+          'waiting',
+        ).data,
+      ).toMatchObject({
+        status: TaskResultStatus.READY,
+        attempts: 1,
+        workerIds: ['w1'],
+      });
+  });
+
+  it('reads as started a mark the data does not count, even one timed before the data’s last attempt', () => {
+    const retried = stored({
       attempts: 1,
-      workerIds: ['w1'],
+      workerIds: ['w0'],
+      lastAttemptedAt: new Date(TAKEN + 10_000),
+    });
+    expect(
+      decodeJob(
+        job(retried, attemptMark(TAKEN, 'w1', 'w1:t2'), {}, 'w0:t1'),
+        'active',
+      ).data,
+    ).toMatchObject({
+      status: TaskResultStatus.RUNNING,
+      attempts: 2,
+      workerIds: ['w0', 'w1'],
     });
   });
 
@@ -124,6 +162,7 @@ describe('job codec: attempt marks', () => {
       job(stored(), attemptMark(TAKEN, 'w1'), {
         returnvalue: { sent: true },
         finishedOn: FINISHED,
+        attemptsMade: 1,
       }),
       'completed',
     );
@@ -136,6 +175,19 @@ describe('job codec: attempt marks', () => {
       finishedAt: new Date(FINISHED),
       returnValue: { sent: true },
     });
+  });
+
+  it('reads as SUCCESSFUL, not interrupted, a success that BullMQ put back to waiting (its own retry of a completed job)', () => {
+    const { data } = decodeJob(
+      job(stored(), attemptMark(TAKEN, 'w1', 'w1:t', 0), { attemptsMade: 1 }),
+      'waiting',
+    );
+    expect(data).toMatchObject({
+      status: TaskResultStatus.SUCCESSFUL,
+      attempts: 1,
+      workerIds: ['w1'],
+    });
+    expect(data.finishedAt).toBeInstanceOf(Date);
   });
 
   it('reads the finish time BullMQ stored as text, as a job read from its hash has it', () => {
@@ -179,7 +231,7 @@ describe('job codec: attempt marks', () => {
     expect(
       decodeJob(job(failed, attemptMark(TAKEN, 'w1')), 'failed').data,
     ).toMatchObject({ attempts: 1, workerIds: ['w0'] });
-    for (const damaged of ['{', '[1]', '["x","w"]', 'null'])
+    for (const damaged of ['{', '[1]', '["x","w"]', '[1,"w","t"]', 'null'])
       expect(decodeJob(job(stored(), damaged), 'active').data).toMatchObject({
         status: TaskResultStatus.READY,
         attempts: 0,
@@ -187,11 +239,45 @@ describe('job codec: attempt marks', () => {
   });
 
   it('writes and reads a mark back', () => {
-    expect(readAttemptMark(attemptMark(TAKEN, 'w:1 2'))).toEqual({
+    expect(readAttemptMark(attemptMark(TAKEN, 'w:1 2', 'w:1 2:x', 3))).toEqual({
       at: TAKEN,
       workerId: 'w:1 2',
+      token: 'w:1 2:x',
+      endedBefore: 3,
     });
     expect(readAttemptMark('')).toBeNull();
     expect(readAttemptMark(null)).toBeNull();
+  });
+
+  it('names the attempt that data written from a read counts: the mark’s, else the data’s', () => {
+    expect(countedAttemptOf(job(stored(), attemptMark(TAKEN, 'w1', 'x')))).toBe(
+      'x',
+    );
+    expect(countedAttemptOf(job(stored(), '', {}, 'y'))).toBe('y');
+    expect(countedAttemptOf(job(stored(), ''))).toBeNull();
+  });
+
+  it('reads fields that are not JSON as a damaged job’s, defaults for BullMQ’s own', () => {
+    expect(
+      withReadableData([
+        'data',
+        '{not json',
+        'opts',
+        '{nor this',
+        'progress',
+        '%',
+        'name',
+        'send',
+      ]),
+    ).toEqual([
+      'data',
+      JSON.stringify('{not json'),
+      'opts',
+      '{}',
+      'progress',
+      'null',
+      'name',
+      'send',
+    ]);
   });
 });

@@ -15,6 +15,7 @@ import type {
 import type { BullMQStore } from './bullmq-store.js';
 import {
   ATTEMPT_FIELD,
+  countedAttemptOf,
   decodeJob,
   encodeTask,
   type JobFields,
@@ -356,7 +357,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
         },
         id,
         read.raw,
-        JSON.stringify(encodeTask(retried, now)),
+        JSON.stringify(encodeTask(retried, now, countedAttemptOf(read.fields))),
         prefix,
       ),
     );
@@ -389,16 +390,24 @@ export class BullMQResultsAdmin implements ResultsAdmin {
     id: string,
   ): Promise<{ fields: JobFields; raw: string } | null> {
     const client = await this.store.client();
-    const [raw, returnvalue, failedReason, finishedOn, timestamp, attemptMark] =
-      await client.hmget(
-        this.store.queuePrefix(queue) + id,
-        'data',
-        'returnvalue',
-        'failedReason',
-        'finishedOn',
-        'timestamp',
-        ATTEMPT_FIELD,
-      );
+    const [
+      raw,
+      returnvalue,
+      failedReason,
+      finishedOn,
+      timestamp,
+      attemptMark,
+      attemptsMade,
+    ] = await client.hmget(
+      this.store.queuePrefix(queue) + id,
+      'data',
+      'returnvalue',
+      'failedReason',
+      'finishedOn',
+      'timestamp',
+      ATTEMPT_FIELD,
+      'atm',
+    );
     if (raw === null) return null;
     return {
       raw,
@@ -410,6 +419,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
         finishedOn: finishedOn === null ? undefined : Number(finishedOn),
         timestamp: Number(timestamp ?? 0),
         attemptMark,
+        attemptsMade,
       },
     };
   }

@@ -62,6 +62,9 @@ interface Connected {
  * client of the control queue for the backend's own keys. All closed by
  * `close()`.
  */
+/** A job read with its attempt mark (see `decodeJob`). */
+export type MarkedJob = Job & { attemptMark: string | null };
+
 export class BullMQStore {
   /** Workers of this process to wake when a task is enqueued here. */
   readonly localWakers = new Set<() => void>();
@@ -372,11 +375,9 @@ export class BullMQStore {
    * The job of a result id (in whichever task queue holds it), or null; a
    * job whose data is not JSON is read as a damaged one (see
    * `readableJson`), where BullMQ's `getJob` would throw; with its attempt
-   * mark, which BullMQ does not read.
+   * mark, which BullMQ does not read, and its count of ended attempts.
    */
-  async findJob(
-    id: string,
-  ): Promise<(Job & { attemptMark: string | null }) | null> {
+  async findJob(id: string): Promise<MarkedJob | null> {
     const queues = await Promise.all(
       (await this.knownQueues()).map((name) => this.queue(name)),
     );
@@ -393,7 +394,10 @@ export class BullMQStore {
       { ...fields, data: readableJson(fields.data) } as unknown as JobJson,
       id,
     );
-    return Object.assign(job, { attemptMark: fields[ATTEMPT_FIELD] ?? null });
+    return Object.assign(job, {
+      attemptMark: fields[ATTEMPT_FIELD] ?? null,
+      attemptsMade: Number(fields.atm ?? 0),
+    });
   }
 
   wakeLocalWorkers(): void {

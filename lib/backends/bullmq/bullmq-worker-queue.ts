@@ -30,7 +30,7 @@ import type { BullMQStore } from './bullmq-store.js';
 import { type HeldJob, HeldJobs } from './held-jobs.js';
 import {
   ATTEMPT_FIELD,
-  attemptMark,
+  attemptMarkHead,
   decodeJob,
   withReadableData,
 } from './job-codec.js';
@@ -355,6 +355,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
           returnvalue: job.returnvalue,
           timestamp: job.timestamp,
           attemptMark: previousMark,
+          attemptsMade: job.attemptsMade,
         },
         'active',
       );
@@ -405,10 +406,10 @@ export class BullMQWorkerQueue implements WorkerQueue {
   ): Promise<JobsTaken> {
     const token = HeldJobs.token(workerId);
     const now = Date.now();
-    const mark = attemptMark(now, workerId);
+    const markHead = attemptMarkHead(now, workerId, token);
     const moveToActive = await this.store.moveToActiveScript();
     if (moveToActive === null)
-      return this.takeOneByOne(worker, { token, now, mark, count });
+      return this.takeOneByOne(worker, { token, now, markHead, count });
     try {
       const { Job, raw2NextJobData } = await this.store.bullmq();
       const taken = await RedisScripts.takeJobs(
@@ -423,32 +424,42 @@ export class BullMQWorkerQueue implements WorkerQueue {
           workerName: worker.opts.name,
           limiter: worker.opts.limiter,
           count,
-          mark,
+          markHead,
         },
       );
-      return {
-        taken: taken.map(({ fields, id, cancelled }) => {
-          const read = (hash: string[]) => {
-            const [json] = raw2NextJobData([hash, id]) as [JobJson];
-            return Job.fromJSON(worker, json, id);
-          };
-          let job: Job;
+      const readable: TakenJob[] = [];
+      let error: unknown;
+      for (const { fields, id, cancelled } of taken) {
+        const read = (hash: string[]) => {
+          const [json] = raw2NextJobData([hash, id]) as [JobJson];
+          return Job.fromJSON(worker, json, id);
+        };
+        let job: Job;
+        try {
+          job = read(fields);
+        } catch {
           try {
-            job = read(fields);
-          } catch {
-            // Data that is not JSON: read as a damaged job's (see withReadableData).
+            // Fields that are not JSON: read as a damaged job's (see withReadableData).
             job = read(withReadableData(fields));
+          } catch (failure) {
+            // Left active: the stalled check puts it back; its batch goes on.
+            error ??= failure;
+            continue;
           }
-          job.token = token;
-          return {
-            job,
-            previousMark: fieldOf(fields, ATTEMPT_FIELD),
-            cancelled,
-          };
-        }),
+        }
+        job.token = token;
+        readable.push({
+          job,
+          previousMark: fieldOf(fields, ATTEMPT_FIELD),
+          cancelled,
+        });
+      }
+      return {
+        taken: readable,
         token,
         now,
         emptied: taken.length < count,
+        error,
       };
     } catch (error) {
       return { taken: [], token, now, emptied: false, error };
@@ -461,9 +472,9 @@ export class BullMQWorkerQueue implements WorkerQueue {
     {
       token,
       now,
-      mark,
+      markHead,
       count,
-    }: { token: string; now: number; mark: string; count: number },
+    }: { token: string; now: number; markHead: string; count: number },
   ): Promise<JobsTaken> {
     const takes = await Promise.allSettled(
       Array.from(
@@ -481,9 +492,10 @@ export class BullMQWorkerQueue implements WorkerQueue {
       else emptied = true;
     const prefix = this.store.queuePrefix(worker.name);
     const taken: TakenJob[] = [];
+    let previous: (string | null)[] | undefined;
     try {
       const client = await this.store.client();
-      const previous = await Promise.all(
+      previous = await Promise.all(
         jobs.map((job) => client.hget(prefix + String(job.id), ATTEMPT_FIELD)),
       );
       const answers = await RedisScripts.markTaken(
@@ -491,7 +503,7 @@ export class BullMQWorkerQueue implements WorkerQueue {
         this.store.key('cancels'),
         prefix,
         token,
-        mark,
+        markHead,
         jobs.map((job) => String(job.id)),
       );
       // A job whose lock was lost meanwhile is another worker's now.
@@ -499,13 +511,19 @@ export class BullMQWorkerQueue implements WorkerQueue {
         if (answer !== 'not held')
           taken.push({
             job: jobs[i],
-            previousMark: previous[i] ?? '',
+            previousMark: previous![i] ?? '',
             cancelled: answer === 'cancelled',
           });
       });
     } catch (failure) {
+      // Back as taken, their marks as they were where they were read (best effort: else the stalled check).
       await Promise.all(
-        jobs.map((job) => job.moveToWait(token).catch(() => undefined)),
+        jobs.map((job, i) =>
+          (previous
+            ? this.held.restore(job, token, previous[i] ?? '')
+            : job.moveToWait(token)
+          ).catch(() => undefined),
+        ),
       );
       error ??= failure;
     }

@@ -26,11 +26,12 @@ import {
   REMOVING_JOB_OPTIONS,
   resolveBullMQOptions,
 } from './bullmq-backend.options.js';
-import { BullMQStore, CONTROL_QUEUE } from './bullmq-store.js';
+import { BullMQStore, CONTROL_QUEUE, type MarkedJob } from './bullmq-store.js';
 import { BullMQWorkerQueue } from './bullmq-worker-queue.js';
 import {
   availableAtOf,
   decodeJob,
+  countedAttemptOf,
   encodeTask,
   WAITING_STATES,
   type JobFields,
@@ -227,8 +228,10 @@ export class BullMQBackend extends TaskBackend {
             deduplicationPrefix: `${this.store.queuePrefix(job.queueName)}de:`,
           },
           id,
-          JSON.stringify(job.data),
-          JSON.stringify(encodeTask(cancelled, availableAtOf(job))),
+          { data: JSON.stringify(job.data), mark: job.attemptMark ?? '' },
+          JSON.stringify(
+            encodeTask(cancelled, availableAtOf(job), countedAttemptOf(job)),
+          ),
           TaskMessages.bullmqCancelledReason(),
         );
         if (outcome === 'cancelled') return this.toResult(cancelled);
@@ -295,7 +298,7 @@ export class BullMQBackend extends TaskBackend {
   /** A result's job, its BullMQ state and its state as a result; `TaskResultDoesNotExistError` when unknown. */
   private async read(
     id: string,
-  ): Promise<{ job: Job; state: string; data: TaskResultData }> {
+  ): Promise<{ job: MarkedJob; state: string; data: TaskResultData }> {
     const client = await this.store.client();
     const job = await this.store.guard(client, this.store.findJob(id));
     const state = job

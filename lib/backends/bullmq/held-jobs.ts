@@ -7,9 +7,9 @@ import { TaskMessages } from '../../tasks.messages.js';
 import type { BullMQStore } from './bullmq-store.js';
 import {
   ATTEMPT_FIELD,
-  attemptMark,
   availableAtOf,
   encodeTask,
+  readAttemptMark,
 } from './job-codec.js';
 import { RedisScripts } from './redis-scripts.js';
 
@@ -156,7 +156,7 @@ export class HeldJobs {
       client,
       this.store.queuePrefix(job.queueName) + String(job.id),
       token,
-      JSON.stringify(encodeTask(data, availableAt)),
+      JSON.stringify(encodeTask(data, availableAt, token)),
       data.progress === null ? '' : JSON.stringify(data.progress),
     );
   }
@@ -199,20 +199,22 @@ export class HeldJobs {
    * jobs (its return value the job's), FAILED and CANCELLED to its failed
    * jobs, READY (a retry) to its delayed jobs until `retryAt`. The data is
    * written by BullMQ's own move, in the same script that checks the lock:
-   * written and moved together, or neither. With `mark`, the job's
-   * attempt mark is written too ('' for none). False when the lock was no
-   * longer `token`'s: nothing was written.
+   * written and moved together, or neither; the data counts the attempt
+   * of `token`. With `restoredMark` (a job that did not run: its attempt
+   * mark as it was before its take, '' for none), that mark is put back
+   * and the data counts the attempt it marks instead. False when the lock
+   * was no longer `token`'s: nothing was written.
    */
   async finish(
     job: Job,
     token: string,
     data: TaskResultData,
     retryAt: Date | null,
-    mark?: string,
+    restoredMark?: string,
   ): Promise<boolean> {
     const { backend } = await this.store.worker(job.queueName);
     const id = String(job.id);
-    const finishing = { job, token, data, retryAt, mark };
+    const finishing = { job, token, data, retryAt, restoredMark };
     try {
       if (data.status === TaskResultStatus.READY) {
         const now = Date.now();
@@ -224,7 +226,7 @@ export class HeldJobs {
           token,
           {
             skipAttempt: true,
-            fieldsToUpdate: fieldsOf(data, availableAt, mark),
+            fieldsToUpdate: fieldsOf(finishing, availableAt),
           },
         );
       } else await backend.moveToFinished(id, finishArgs(backend, finishing));
@@ -241,21 +243,26 @@ export class HeldJobs {
    * was written by an earlier try whose reply was lost (any later attempt
    * writes other data).
    */
-  private async endedAs({ job, data, retryAt }: Finishing): Promise<boolean> {
+  private async endedAs(finishing: Finishing): Promise<boolean> {
+    const { job, token, data, retryAt, restoredMark } = finishing;
     const client = await this.store.client();
     const prefix = this.store.queuePrefix(job.queueName);
     const id = String(job.id);
-    if (data.status === TaskResultStatus.SUCCESSFUL) {
+    if (
+      data.status === TaskResultStatus.SUCCESSFUL &&
+      restoredMark === undefined
+    ) {
       // Its data is not rewritten: completed while its attempt's mark still stands.
       const [completed, mark] = await Promise.all([
         client.zscore(`${prefix}completed`, id),
         client.hget(prefix + id, ATTEMPT_FIELD),
       ]);
-      return completed !== null && mark === markOf(data);
+      return completed !== null && readAttemptMark(mark)?.token === token;
     }
     const stored = await client.hget(prefix + id, 'data');
     return (
-      stored === fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job)).data
+      stored ===
+      fieldsOf(finishing, retryAt?.getTime() ?? availableAtOf(job)).data
     );
   }
 
@@ -283,12 +290,16 @@ export class HeldJobs {
       alone.map((at) => String(entries[at].job.id)),
     );
     const writes: Promise<void>[] = alone.map(async (at) => {
-      const { job, token, data, retryAt, mark } = entries[at];
+      const { job, token, data, retryAt, restoredMark } = entries[at];
       if (requested.has(String(job.id))) answers[at] = 'cancel requested';
       else
-        answers[at] = await this.finish(job, token, data, retryAt, mark).catch(
-          (error: Error) => error,
-        );
+        answers[at] = await this.finish(
+          job,
+          token,
+          data,
+          retryAt,
+          restoredMark,
+        ).catch((error: Error) => error);
     });
     if (moveToFinished !== null) {
       const together: { at: number; backend: FinishArgs; args: FinishArgv }[] =
@@ -382,47 +393,44 @@ export interface Finishing {
   token: string;
   data: TaskResultData;
   retryAt: Date | null;
-  /** The attempt mark to write with it ('' for none), when it changes. */
-  mark?: string;
+  /** The attempt mark to put back, for a job that did not run (see `HeldJobs.finish`). */
+  restoredMark?: string;
 }
 
-/** The job fields an attempt's end writes: its data (and progress, and the attempt mark when given). */
+/**
+ * The job fields an attempt's end writes: its data, counting the attempt
+ * (and progress; and the restored attempt mark, when one is).
+ */
 function fieldsOf(
-  data: TaskResultData,
+  { token, data, restoredMark }: Finishing,
   availableAt: number,
-  mark?: string,
 ): Record<string, string> {
+  const counted =
+    restoredMark === undefined
+      ? token
+      : (readAttemptMark(restoredMark)?.token ?? null);
   const fields: Record<string, string> = {
-    data: JSON.stringify(encodeTask(data, availableAt)),
+    data: JSON.stringify(encodeTask(data, availableAt, counted)),
   };
   if (data.progress !== null) fields.progress = JSON.stringify(data.progress);
-  if (mark !== undefined) fields[ATTEMPT_FIELD] = mark;
+  if (restoredMark !== undefined) fields[ATTEMPT_FIELD] = restoredMark;
   return fields;
-}
-
-/** The mark of the attempt that ends with `data` (see `attemptMark`). */
-function markOf(data: TaskResultData): string {
-  return attemptMark(
-    data.lastAttemptedAt?.getTime() ?? 0,
-    data.workerIds.at(-1) ?? '',
-  );
 }
 
 /**
  * BullMQ's arguments of the move to completed (SUCCESSFUL, its return value
  * the job's) or failed (FAILED, CANCELLED) of a held job, its fields
- * written with the move. A SUCCESSFUL attempt's data is not rewritten:
- * read back, the job's data with its attempt's mark is the started
- * attempt, which BullMQ's completed state, finish time (the attempt's)
- * and return value make SUCCESSFUL (see `decodeJob`); unless a mark is
- * to be written with it.
+ * written with the move. The data of an attempt that succeeded is not
+ * rewritten: read back, the job's data with its attempt's mark is the
+ * started attempt, which BullMQ's completed state, finish time (the
+ * attempt's) and return value make SUCCESSFUL (see `decodeJob`).
  */
-function finishArgs(
-  backend: unknown,
-  { job, token, data, retryAt, mark }: Finishing,
-): FinishArgv {
+function finishArgs(backend: unknown, finishing: Finishing): FinishArgv {
+  const { job, token, data, retryAt, restoredMark } = finishing;
   const moves = backend as FinishArgs;
-  if (data.status === TaskResultStatus.SUCCESSFUL && mark === undefined)
+  const fields = () =>
+    fieldsOf(finishing, retryAt?.getTime() ?? availableAtOf(job));
+  if (data.status === TaskResultStatus.SUCCESSFUL)
     return moves.moveToFinishedArgs(
       job,
       JSON.stringify(data.returnValue ?? null),
@@ -432,9 +440,8 @@ function finishArgs(
       token,
       data.finishedAt?.getTime() ?? Date.now(),
       false,
-      undefined,
+      restoredMark === undefined ? undefined : fields(),
     );
-  const fields = fieldsOf(data, retryAt?.getTime() ?? availableAtOf(job), mark);
   const error = failure(data);
   return moves.moveToFinishedArgs(
     job,
@@ -445,6 +452,9 @@ function finishArgs(
     token,
     Date.now(),
     false,
-    { ...fields, stacktrace: JSON.stringify(error.stack ? [error.stack] : []) },
+    {
+      ...fields(),
+      stacktrace: JSON.stringify(error.stack ? [error.stack] : []),
+    },
   );
 }

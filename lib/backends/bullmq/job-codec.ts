@@ -20,12 +20,16 @@ import { TaskMessages } from '../../tasks.messages.js';
  * own is FAILED whatever its data says.
  *
  * An attempt's start is not written into the data: a worker's take marks
- * the job with when the attempt started and by which worker (the job's
- * ATTEMPT_FIELD, see `attemptMark`), in the same call as BullMQ's move to
- * active. A mark later than the data's last attempt is an attempt the data
- * does not count yet, read as started (RUNNING while BullMQ holds the job
- * active, interrupted once its stalled check put it back); the attempt's
- * end writes data that counts it.
+ * the job with the attempt (the job's ATTEMPT_FIELD, see `attemptMarkHead`:
+ * when it started, by which worker, under which claim token, and how many
+ * of the job's attempts BullMQ had seen end by then), in the same call as
+ * BullMQ's move to active. Data written since counts that attempt by its
+ * token (`countedAttempt`). A mark the data does not count is an attempt
+ * started: RUNNING while BullMQ holds the job active; ended by BullMQ's
+ * move to completed once BullMQ counts one more ended attempt (a success
+ * leaves the data as it was taken); else interrupted once BullMQ's stalled
+ * check put the job back. Tokens, not times, tell a counted attempt, so
+ * workers' clocks need not agree.
  */
 
 /**
@@ -54,6 +58,8 @@ export interface StoredTask {
   progress?: number | null;
   metadata?: Record<string, unknown>;
   uniqueKey?: string | null;
+  /** The claim token of the last attempt the data counts (see `decodeJob`). */
+  countedAttempt?: string;
 }
 
 /** The fields a job's data leaves out while they hold their defaults, read back as these. */
@@ -68,6 +74,7 @@ const OPTIONAL_FIELDS = new Set<keyof StoredTask>([
   'progress',
   'metadata',
   'uniqueKey',
+  'countedAttempt',
 ]);
 
 /** The part of a BullMQ job the codec reads. */
@@ -79,31 +86,69 @@ export interface JobFields {
   /** A number, or its text where a job is read from its hash as Redis answers it. */
   finishedOn?: number | string;
   timestamp: number;
-  /** The job's ATTEMPT_FIELD, as stored (see `attemptMark`). */
+  /** The job's ATTEMPT_FIELD, as stored (see `readAttemptMark`). */
   attemptMark?: string | null;
+  /** How many of its attempts BullMQ counted as ended (its `atm`). */
+  attemptsMade?: number | string | null;
 }
 
 /** The job hash field that marks the start of the job's latest attempt. */
 export const ATTEMPT_FIELD = 'ntAttempt';
 
-/** The mark of an attempt started at `at` (epoch ms) by `workerId`, as ATTEMPT_FIELD holds it. */
-export function attemptMark(at: number, workerId: string): string {
-  return JSON.stringify([at, workerId]);
+/** A job's attempt mark, read back. */
+export interface AttemptMark {
+  /** When the attempt started (epoch ms). */
+  at: number;
+  workerId: string;
+  /** The token of the claim that took it. */
+  token: string;
+  /** How many of the job's attempts BullMQ had counted as ended (its `atm`) when it was taken. */
+  endedBefore: number;
+}
+
+/**
+ * The start of an attempt's mark, as the take writes it: the take appends
+ * the job's count of ended attempts and the closing bracket (see
+ * `readAttemptMark`).
+ */
+export function attemptMarkHead(
+  at: number,
+  workerId: string,
+  token: string,
+): string {
+  return JSON.stringify([at, workerId, token]).slice(0, -1);
 }
 
 /** A stored attempt mark read back; null when there is none, or it cannot be read. */
 export function readAttemptMark(
   text: string | null | undefined,
-): { at: number; workerId: string } | null {
+): AttemptMark | null {
   if (!text) return null;
   try {
-    const [at, workerId] = JSON.parse(text) as unknown[];
-    return typeof at === 'number' && typeof workerId === 'string'
-      ? { at, workerId }
+    const [at, workerId, token, endedBefore] = JSON.parse(text) as unknown[];
+    return typeof at === 'number' &&
+      typeof workerId === 'string' &&
+      typeof token === 'string' &&
+      typeof endedBefore === 'number'
+      ? { at, workerId, token, endedBefore }
       : null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The token of the attempt that data written from this job's state as
+ * read counts: its mark's (an attempt read as started is counted by that
+ * write), else the one its data counts; null for none.
+ */
+export function countedAttemptOf(job: JobFields): string | null {
+  const mark = readAttemptMark(job.attemptMark);
+  if (mark) return mark.token;
+  const stored = isObject(job.data) ? job.data : {};
+  return typeof stored.countedAttempt === 'string'
+    ? stored.countedAttempt
+    : null;
 }
 
 /** A job's state read back, and what was wrong with its data if it could not be read whole. */
@@ -131,10 +176,15 @@ const finishedOnOf = (job: JobFields): Date | null => {
   return Number.isFinite(ms) ? new Date(ms) : null;
 };
 
-/** The job data of a result's state, available from `availableAt`; fields at their defaults left out. */
+/**
+ * The job data of a result's state, available from `availableAt`, that
+ * counts the attempt of claim token `countedAttempt`; fields at their
+ * defaults left out.
+ */
 export function encodeTask(
   data: TaskResultData,
   availableAt: number,
+  countedAttempt: string | null = null,
 ): StoredTask {
   const stored: StoredTask = {
     taskName: data.taskName,
@@ -158,6 +208,7 @@ export function encodeTask(
   if (data.progress !== null) stored.progress = data.progress;
   if (Object.keys(data.metadata).length > 0) stored.metadata = data.metadata;
   if (data.uniqueKey !== null) stored.uniqueKey = data.uniqueKey;
+  if (countedAttempt !== null) stored.countedAttempt = countedAttempt;
   return stored;
 }
 
@@ -222,11 +273,19 @@ export function decodeJob(job: JobFields, state: string): DecodedJob {
   const mark = readAttemptMark(job.attemptMark);
   if (
     mark &&
+    mark.token !== stored.countedAttempt &&
     !isFinishedStatus(data.status) &&
-    data.status !== TaskResultStatus.RUNNING &&
-    mark.at > (data.lastAttemptedAt?.getTime() ?? -Infinity)
-  )
+    data.status !== TaskResultStatus.RUNNING
+  ) {
     data = attemptStarted(data, mark.workerId, new Date(mark.at));
+    // BullMQ counted one more ended attempt: the move to completed that ended it (a failure counts itself in the data).
+    if (state !== 'failed' && Number(job.attemptsMade ?? 0) > mark.endedBefore)
+      data = {
+        ...data,
+        status: TaskResultStatus.SUCCESSFUL,
+        finishedAt: finishedOnOf(job) ?? new Date(mark.at),
+      };
+  }
   if (state === 'completed') {
     data.status = TaskResultStatus.SUCCESSFUL;
     data.returnValue = job.returnvalue ?? null;
@@ -260,24 +319,34 @@ export function availableAtOf(job: JobFields): number {
 
 /** `text` if it is JSON, else the JSON string of it: a job's data read as a damaged job's instead of failing the read. */
 export function readableJson(text: string): string {
-  try {
-    JSON.parse(text);
-    return text;
-  } catch {
-    return JSON.stringify(text);
-  }
+  return isJson(text) ? text : JSON.stringify(text);
 }
 
 /**
  * A job's hash fields as Redis answers them (name, value, …), its `data`
  * kept as a JSON string of its text when it is not JSON (see
- * `readableJson`): read as a damaged job (failed with its problem) instead
- * of failing the read of every job taken with it.
+ * `readableJson`), and its BullMQ options and progress read as none when
+ * they are not JSON: read as a damaged job (failed with its problem), or
+ * with BullMQ's default options, instead of failing the read of every job
+ * taken with it.
  */
 export function withReadableData(fields: readonly string[]): string[] {
   const readable = [...fields];
   for (let at = 0; at + 1 < readable.length; at += 2)
     if (readable[at] === 'data')
       readable[at + 1] = readableJson(readable[at + 1]);
+    else if (readable[at] === 'opts' && !isJson(readable[at + 1]))
+      readable[at + 1] = '{}';
+    else if (readable[at] === 'progress' && !isJson(readable[at + 1]))
+      readable[at + 1] = 'null';
   return readable;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }

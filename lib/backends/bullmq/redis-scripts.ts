@@ -80,30 +80,31 @@ return last[1][1]`,
 /**
  * Lua: `cancelRequested(id)`, whether the cancel of job `id` was requested
  * (its id in the cancels hash, the Lua expression `cancels`), asked of the
- * hash only when it held any request at the script's start: it is empty
- * except while a running task's cancel waits for its attempt to end, so
- * this is one call per script, not one per job. The scripts that use it
- * never write the hash.
+ * hash only when `asked` (a Lua expression) and it held any request at
+ * the script's start: it is empty except while a running task's cancel
+ * waits for its attempt to end, so this is one call per script, not one
+ * per job. The scripts that use it never write the hash.
  */
-function cancelRequestedLua(cancels: string): string {
+function cancelRequestedLua(cancels: string, asked = 'true'): string {
   return `
-local anyCancel = redis.call('HLEN', ${cancels}) > 0
+local anyCancel = (${asked}) and redis.call('HLEN', ${cancels}) > 0
 local function cancelRequested(id)
   return anyCancel and redis.call('HEXISTS', ${cancels}, id) == 1
 end`;
 }
 
 /**
- * Lua: `markStarted(key, id, mark)` marks the start of an attempt of the
- * job `id` (hash `key`) with `mark` (see `attemptMark`), unless its cancel
- * was requested (see cancelRequestedLua, on the hash `cancels`). Answers 2
- * when it was, else 1.
+ * Lua: `markStarted(key, id, head, ended)` marks the start of an attempt
+ * of the job `id` (hash `key`): its mark is `head` (see `attemptMarkHead`)
+ * closed with `ended`, the job's count of ended attempts (its `atm`);
+ * unless its cancel was requested (see cancelRequestedLua, on the hash
+ * `cancels`). Answers 2 when it was, else 1.
  */
 function markStartedLua(cancels: string): string {
   return `${cancelRequestedLua(cancels)}
-local function markStarted(key, id, mark)
+local function markStarted(key, id, head, ended)
   if cancelRequested(id) then return 2 end
-  redis.call('HSET', key, '${ATTEMPT_FIELD}', mark)
+  redis.call('HSET', key, '${ATTEMPT_FIELD}', head .. ',' .. (tonumber(ended) or 0) .. ']')
   return 1
 end`;
 }
@@ -114,19 +115,19 @@ end`;
  * claim's. Answers, for each job, 2 when its cancel was requested (not
  * marked), 1 when marked, 0 when its lock was lost.
  * KEYS: cancels hash. ARGV: the queue's job key prefix, the token, the
- * mark, then the jobs' ids.
+ * mark's head, then the jobs' ids.
  */
 const MARK_TAKEN: Script = {
   name: 'nestjsTasksMarkTaken',
   keys: 1,
   lua: `${markStartedLua('KEYS[1]')}
-local prefix, token, mark = ARGV[1], ARGV[2], ARGV[3]
+local prefix, token, head = ARGV[1], ARGV[2], ARGV[3]
 local answers = {}
 for at = 4, #ARGV do
   local key = prefix .. ARGV[at]
   local answer = 0
   if redis.call('GET', key .. ':lock') == token then
-    answer = markStarted(key, ARGV[at], mark)
+    answer = markStarted(key, ARGV[at], head, redis.call('HGET', key, 'atm'))
   end
   answers[#answers + 1] = answer
 end
@@ -138,10 +139,12 @@ return answers`,
  * state holds it and makes it a failed job with the cancelled data, as
  * BullMQ's own failure would (finishedOn, failedReason, the failed set, a
  * 'failed' event), releasing its deduplication id. Answers 'active' when
- * it is held by a worker, 'changed' when its data is no longer the data
- * read, 'gone' when it waits nowhere, else 'cancelled'.
+ * it is held by a worker, 'changed' when its data or its attempt mark is
+ * no longer the one read (a take between the read and this step changes
+ * only the mark), 'gone' when it waits nowhere, else 'cancelled'.
  * KEYS: job, lock, wait, paused, prioritized, delayed, failed, events.
- * ARGV: data read, cancelled data, reason, now, deduplication key prefix, id.
+ * ARGV: data read, cancelled data, reason, now, deduplication key prefix,
+ * id, attempt mark read ('' for none).
  */
 const CANCEL_WAITING: Script = {
   name: 'nestjsTasksCancelWaiting',
@@ -149,6 +152,7 @@ const CANCEL_WAITING: Script = {
   lua: `
 if redis.call('EXISTS', KEYS[2]) == 1 then return 'active' end
 if redis.call('HGET', KEYS[1], 'data') ~= ARGV[1] then return 'changed' end
+if (redis.call('HGET', KEYS[1], '${ATTEMPT_FIELD}') or '') ~= ARGV[7] then return 'changed' end
 local id = ARGV[6]
 local removed = redis.call('LREM', KEYS[3], 0, id) + redis.call('LREM', KEYS[4], 0, id)
   + redis.call('ZREM', KEYS[5], id) + redis.call('ZREM', KEYS[6], id)
@@ -276,12 +280,13 @@ return tostring(oldest)`,
  * (the script as the installed BullMQ ships it, `moveToActive`, run once
  * per job: its order, its markers, its events, its rate limit), each
  * locked with the token ARGV[3] for ARGV[4] ms, as `Worker.getNextJob`
- * takes one, and marked as started with ARGV[9] (see markStartedLua).
+ * takes one, and marked as started with the mark head ARGV[9] (see
+ * markStartedLua).
  * Answers the jobs taken, each { fields, id, cancel requested (2) or
  * marked (1) }; the fields as BullMQ read them, before the mark.
  * KEYS: moveToActive's, then the cancels hash. ARGV: key prefix, now,
  * token, lock ms, worker name ('' for none), limiter max ('' for none),
- * limiter duration, how many, mark.
+ * limiter duration, how many, mark head.
  */
 function takeJobsScript(moveToActive: string): Script {
   return {
@@ -300,8 +305,12 @@ local taken = {}
 for i = 1, tonumber(ARGV[8]) do
   local result = moveToActive(KEYS, args)
   if type(result[1]) ~= 'table' then break end
-  local id = result[2]
-  taken[#taken + 1] = { result[1], id, markStarted(ARGV[1] .. id, id, ARGV[9]) }
+  local id, fields = result[2], result[1]
+  local ended = nil
+  for f = 1, #fields, 2 do
+    if fields[f] == 'atm' then ended = fields[f + 1] break end
+  end
+  taken[#taken + 1] = { fields, id, markStarted(ARGV[1] .. id, id, ARGV[9], ended) }
 end
 return taken`,
   };
@@ -336,8 +345,8 @@ function finishJobsScript(moveToFinished: string): Script {
 local function moveToFinished(KEYS, ARGV)
 ${moveToFinished}
 end
-${cancelRequestedLua('KEYS[1]')}
 local leaveCancelled = ARGV[1] == '1'
+${cancelRequestedLua('KEYS[1]', 'leaveCancelled')}
 local width = tonumber(ARGV[2])
 local total = ${MOVE_TO_FINISHED_KEYS} + width
 local keys, args = {}, {}
@@ -354,7 +363,7 @@ while at <= #ARGV do
   at = from + 2 * differing
   for d = from, at - 1, 2 do put(tonumber(ARGV[d]), ARGV[d + 1]) end
   local ok, answer = true, 1
-  if not (leaveCancelled and cancelRequested(args[1])) then
+  if not cancelRequested(args[1]) then
     ok, answer = pcall(moveToFinished, keys, args)
   end
   for d = from, at - 1, 2 do
@@ -425,6 +434,7 @@ function sameArgument(
   a: string | number | Buffer,
   b: string | number | Buffer,
 ): boolean {
+  if (a === b) return true;
   if (Buffer.isBuffer(a) || Buffer.isBuffer(b))
     return Buffer.isBuffer(a) && Buffer.isBuffer(b) && a.equals(b);
   return String(a) === String(b);
@@ -453,7 +463,8 @@ export const RedisScripts = {
       workerName: string | undefined;
       limiter: { max: number; duration: number } | undefined;
       count: number;
-      mark: string;
+      /** See `attemptMarkHead`. */
+      markHead: string;
     },
   ): Promise<{ fields: string[]; id: string; cancelled: boolean }[]> {
     const taken = (await run(
@@ -469,7 +480,7 @@ export const RedisScripts = {
         take.limiter?.max ?? '',
         take.limiter?.duration ?? '',
         take.count,
-        take.mark,
+        take.markHead,
       ],
     )) as [string[], string, number][];
     return taken.map(([fields, id, answer]) => ({
@@ -552,7 +563,8 @@ export const RedisScripts = {
     /** What the keys of the queue's jobs start with. */
     jobKeyPrefix: string,
     token: string,
-    mark: string,
+    /** See `attemptMarkHead`. */
+    markHead: string,
     ids: readonly string[],
   ): Promise<('cancelled' | 'marked' | 'not held')[]> {
     if (ids.length === 0) return [];
@@ -560,7 +572,7 @@ export const RedisScripts = {
       client,
       MARK_TAKEN,
       [cancelsKey],
-      [jobKeyPrefix, token, mark, ...ids],
+      [jobKeyPrefix, token, markHead, ...ids],
     )) as number[];
     return answers.map((answer) =>
       Number(answer) === 2
@@ -584,7 +596,7 @@ export const RedisScripts = {
       deduplicationPrefix: string;
     },
     id: string,
-    read: string,
+    read: { data: string; mark: string },
     cancelled: string,
     reason: string,
   ): Promise<'active' | 'changed' | 'gone' | 'cancelled'> {
@@ -601,7 +613,15 @@ export const RedisScripts = {
         keys.failed,
         keys.events,
       ],
-      [read, cancelled, reason, Date.now(), keys.deduplicationPrefix, id],
+      [
+        read.data,
+        cancelled,
+        reason,
+        Date.now(),
+        keys.deduplicationPrefix,
+        id,
+        read.mark,
+      ],
     )) as 'active' | 'changed' | 'gone' | 'cancelled';
   },
 
