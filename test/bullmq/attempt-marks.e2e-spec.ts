@@ -8,86 +8,30 @@
  */
 import 'reflect-metadata';
 import { jest } from '@jest/globals';
-import type { TestingModule } from '@nestjs/testing';
 import { Redis } from 'ioredis';
 import { TaskQueue, TaskResultStatus } from '../../lib/index.js';
-import type {
-  AttemptRecord,
-  ClaimedTask,
-  WorkerQueue,
-} from '../../lib/backends/worker-queue.js';
+import type { WorkerQueue } from '../../lib/backends/worker-queue.js';
 import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
-import { RedisScripts } from '../../lib/backends/bullmq/redis-scripts.js';
 import type { ResultsAdmin } from '../../lib/backends/results-admin.js';
 import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
 import {
-  deleteRedisPrefix,
   describeWithRedis,
   redisServerInstalled,
   startRedisServer,
-  TEST_REDIS,
   uniqueRedisPrefix,
 } from '../support/redis.js';
-import { waitFor } from '../support/wait.js';
 import { bootBullMQApp } from './bullmq-test-app.js';
+import {
+  bootWorkerQueueHarness,
+  attemptOutcome,
+  intercept,
+  type WorkerQueueHarness,
+} from './worker-queue-harness.js';
 
-const LEASE_MS = 600;
-const STALLED_MS = 100;
 const { READY, RUNNING, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
-
-type Scripts = Record<string, (...args: unknown[]) => Promise<unknown>>;
-
-/** Wraps the first call of `RedisScripts[name]`: `before` runs first; with `loseReply` the call runs, then rejects as a lost reply would. */
-function intercept(
-  name: keyof typeof RedisScripts,
-  { before, loseReply }: { before?: () => Promise<void>; loseReply?: boolean },
-): () => void {
-  const scripts = RedisScripts as unknown as Scripts;
-  const original = scripts[name];
-  let calls = 0;
-  scripts[name] = async (...args: unknown[]) => {
-    if (++calls > 1) return original(...args);
-    await before?.();
-    const answer = await original(...args);
-    if (loseReply) throw new Error('Reply lost.');
-    return answer;
-  };
-  return () => {
-    scripts[name] = original;
-  };
-}
-
-/** The outcome `status` of a claimed attempt (a retry due at `retryAt`). */
-function ended(
-  claimed: ClaimedTask,
-  workerId: string,
-  status: TaskResultStatus,
-  retryAt: Date | null = null,
-): AttemptRecord {
-  const data = claimed.result.snapshot;
-  const failed = status !== SUCCESSFUL;
-  return {
-    data: {
-      ...data,
-      status,
-      returnValue: failed ? null : 'done',
-      finishedAt: status === READY ? null : new Date(),
-      errors: failed
-        ? [
-            ...data.errors,
-            { errorClass: 'Error', message: 'boom', traceback: '' },
-          ]
-        : data.errors,
-    },
-    workerId,
-    attempt: data.attempts,
-    retryAt,
-  };
-}
 
 describeWithRedis('BullMQBackend attempt marks', () => {
   const prefix = uniqueRedisPrefix('marks');
-  let moduleRef: TestingModule;
   let queue: TaskQueue;
   let tasks: ConformanceTasks;
   let workers: WorkerQueue;
@@ -122,14 +66,6 @@ describeWithRedis('BullMQBackend attempt marks', () => {
     );
   const counts = async (queueName: string) =>
     (await store.queue(queueName)).getJobCounts();
-  /** Lets `workerId`'s locks run out, then waits until the stalled check put every active job of `queueName` back. */
-  const strand = async (rescuer: string, queueName: string) => {
-    await new Promise((resolve) => setTimeout(resolve, LEASE_MS + 50));
-    await waitFor(`the stalled check to empty ${queueName}`, async () => {
-      await workers.rescueExpired(rescuer);
-      return (await counts(queueName)).active === 0;
-    });
-  };
   /** Runs `work` with the clock of this process `offsetMs` away, or standing still when `frozen`. */
   const withClock = async <T>(
     { offsetMs = 0, frozen = false },
@@ -146,26 +82,14 @@ describeWithRedis('BullMQBackend attempt marks', () => {
     }
   };
 
+  let harness: WorkerQueueHarness;
   beforeAll(async () => {
-    moduleRef = await bootBullMQApp({
-      prefix,
-      providers: [ConformanceTasks],
-      leaseMs: LEASE_MS,
-      stalledIntervalMs: STALLED_MS,
-    });
-    queue = moduleRef.get(TaskQueue);
-    tasks = moduleRef.get(ConformanceTasks);
-    workers = queue.backend().workerQueue()!;
-    store = (queue.backend() as unknown as { store: BullMQStore }).store;
+    harness = await bootWorkerQueueHarness(prefix);
+    ({ queue, tasks, workers, store, redis } = harness);
     results = queue.backend().admin()!.results!;
-    redis = new Redis(TEST_REDIS);
   });
 
-  afterAll(async () => {
-    await moduleRef?.close();
-    redis?.disconnect();
-    await deleteRedisPrefix(prefix);
-  });
+  afterAll(() => harness?.close());
 
   beforeEach(() => tasks.reset());
 
@@ -175,7 +99,9 @@ describeWithRedis('BullMQBackend attempt marks', () => {
     const enqueued = await enqueue('twice', 'same-ms', 'x');
     const second = await withClock({ frozen: true }, async () => {
       const [first] = await workers.claim('w1', ['same-ms'], 1);
-      await workers.complete([ended(first, 'w1', READY, new Date(Date.now()))]);
+      await workers.complete([
+        attemptOutcome(first, 'w1', READY, new Date(Date.now())),
+      ]);
       return workers.claim('w1', ['same-ms'], 1);
     });
     expect(second.map((task) => task.result.attempts)).toEqual([2]);
@@ -184,7 +110,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
       attempts: 2,
     });
     expect(await runningIds()).toContain(enqueued.id);
-    await workers.complete([ended(second[0], 'w1', SUCCESSFUL)]);
+    await workers.complete([attemptOutcome(second[0], 'w1', SUCCESSFUL)]);
     expect(await read(enqueued.id)).toMatchObject({
       status: SUCCESSFUL,
       attempts: 2,
@@ -205,7 +131,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
       const enqueued = await enqueue('once', 'skew', 'y');
       await withClock({ offsetMs: 10_000 }, async () => {
         const [ahead] = await workers.claim('w-ahead', ['skew'], 1);
-        await workers.complete([ended(ahead, 'w-ahead', FAILED)]);
+        await workers.complete([attemptOutcome(ahead, 'w-ahead', FAILED)]);
       });
       await results.retry(enqueued.id);
       const [behind] = await workers.claim('w-behind', ['skew'], 1);
@@ -217,7 +143,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
       });
       expect(await runningIds()).toContain(enqueued.id);
       // w-behind dies: never completes, never heartbeats.
-      await strand('w-rescuer', 'skew');
+      await harness.strand('w-rescuer', 'skew');
       expect(await read(enqueued.id)).toMatchObject({
         status: FAILED,
         attempts: 2,
@@ -235,7 +161,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
   it('reads as SUCCESSFUL a completed job that BullMQ itself put back to waiting, and settles it back to completed', async () => {
     const enqueued = await enqueue('once', 'reprocessed', 'z');
     const [taken] = await workers.claim('w1', ['reprocessed'], 1);
-    await workers.complete([ended(taken, 'w1', SUCCESSFUL)]);
+    await workers.complete([attemptOutcome(taken, 'w1', SUCCESSFUL)]);
     const job = await (await store.queue('reprocessed')).getJob(enqueued.id);
     await job!.retry('completed');
     expect(await read(enqueued.id)).toMatchObject({
@@ -300,7 +226,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
           expect(
             await workers.claim('w-taker', ['cancel-race'], 1),
           ).toHaveLength(1);
-          await strand('w-rescuer-2', 'cancel-race');
+          await harness.strand('w-rescuer-2', 'cancel-race');
         },
       });
       let cancelled;
@@ -323,7 +249,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
       });
       const [again] = await workers.claim('w-again', ['cancel-race'], 1);
       expect(again.result.attempts).toBe(2);
-      await workers.complete([ended(again, 'w-again', SUCCESSFUL)]);
+      await workers.complete([attemptOutcome(again, 'w-again', SUCCESSFUL)]);
       expect(await read(enqueued.id)).toMatchObject({
         status: SUCCESSFUL,
         attempts: 2,
@@ -357,7 +283,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
       });
       const [again] = await workers.claim('w1', ['one-by-one'], 1);
       expect(again.result.attempts).toBe(1);
-      await workers.complete([ended(again, 'w1', SUCCESSFUL)]);
+      await workers.complete([attemptOutcome(again, 'w1', SUCCESSFUL)]);
       expect(await read(enqueued.id)).toMatchObject({
         status: SUCCESSFUL,
         attempts: 1,
@@ -387,7 +313,7 @@ describeWithRedis('BullMQBackend attempt marks', () => {
       enqueued.map((result) => result.id).sort(),
     );
     await workers.complete(
-      claimed.map((task) => ended(task, 'w1', SUCCESSFUL)),
+      claimed.map((task) => attemptOutcome(task, 'w1', SUCCESSFUL)),
     );
     for (const result of enqueued)
       expect(await read(result.id)).toMatchObject({
@@ -422,7 +348,7 @@ describeWithRedis('BullMQBackend attempt marks on a Redis of its own', () => {
         const [claimed] = await workers.claim('w1', null, 1);
         await queue.backend().cancel(enqueued.id);
         const report = await workers.complete([
-          ended(claimed, 'w1', SUCCESSFUL),
+          attemptOutcome(claimed, 'w1', SUCCESSFUL),
         ]);
         expect(report).toMatchObject({
           written: [enqueued.id],

@@ -19,47 +19,16 @@ import type {
   WorkerQueue,
 } from '../../lib/backends/worker-queue.js';
 import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
-import { RedisScripts } from '../../lib/backends/bullmq/redis-scripts.js';
 import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
-import {
-  deleteRedisPrefix,
-  describeWithRedis,
-  TEST_REDIS,
-  uniqueRedisPrefix,
-} from '../support/redis.js';
+import { describeWithRedis, uniqueRedisPrefix } from '../support/redis.js';
 import { batchWorker } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
-import { bootBullMQApp } from './bullmq-test-app.js';
-
-const LEASE_MS = 600;
-const STALLED_MS = 100;
-
-type Scripts = Record<string, (...args: unknown[]) => Promise<unknown>>;
-
-/**
- * Wraps the first call of `RedisScripts[name]`: `before` runs first, then
- * the call; with `loseReply` the call runs in Redis and then rejects as a
- * connection lost before its reply would.
- */
-function intercept(
-  name: keyof typeof RedisScripts,
-  { before, loseReply }: { before?: () => Promise<void>; loseReply?: boolean },
-): () => void {
-  const scripts = RedisScripts as unknown as Scripts;
-  const original = scripts[name];
-  let calls = 0;
-  const restore = () => {
-    scripts[name] = original;
-  };
-  scripts[name] = async (...args: unknown[]) => {
-    if (++calls > 1) return original(...args);
-    await before?.();
-    const answer = await original(...args);
-    if (loseReply) throw new Error('Reply lost.');
-    return answer;
-  };
-  return restore;
-}
+import {
+  bootWorkerQueueHarness,
+  HARNESS_LEASE_MS,
+  intercept,
+  type WorkerQueueHarness,
+} from './worker-queue-harness.js';
 
 /** A SUCCESSFUL outcome of a claimed attempt. */
 function succeeded(claimed: ClaimedTask, workerId: string): AttemptRecord {
@@ -117,25 +86,13 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
       },
     );
 
+  let harness: WorkerQueueHarness;
   beforeAll(async () => {
-    moduleRef = await bootBullMQApp({
-      prefix,
-      providers: [ConformanceTasks],
-      leaseMs: LEASE_MS,
-      stalledIntervalMs: STALLED_MS,
-    });
-    queue = moduleRef.get(TaskQueue);
-    tasks = moduleRef.get(ConformanceTasks);
-    workers = queue.backend().workerQueue()!;
-    store = (queue.backend() as unknown as { store: BullMQStore }).store;
-    redis = new Redis(TEST_REDIS);
+    harness = await bootWorkerQueueHarness(prefix);
+    ({ moduleRef, queue, tasks, workers, store, redis } = harness);
   });
 
-  afterAll(async () => {
-    await moduleRef?.close();
-    redis?.disconnect();
-    await deleteRedisPrefix(prefix);
-  });
+  afterAll(() => harness?.close());
 
   beforeEach(() => tasks.reset());
 
@@ -480,7 +437,7 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
         jobKey('beat', removed),
         `${jobKey('beat', removed)}:lock`,
       );
-      await new Promise((resolve) => setTimeout(resolve, LEASE_MS / 2));
+      await new Promise((resolve) => setTimeout(resolve, HARNESS_LEASE_MS / 2));
       const report = await heartbeat(
         'w-beat',
         claimed.map((task) => ({
@@ -494,7 +451,7 @@ describeWithRedis('BullMQBackend batched claims and moves under faults', () => {
       for (const task of claimed.slice(2))
         expect(
           await redis.pttl(`${jobKey('beat', task.result.id)}:lock`),
-        ).toBeGreaterThan(LEASE_MS * 0.8);
+        ).toBeGreaterThan(HARNESS_LEASE_MS * 0.8);
       await complete(claimed.slice(2).map((task) => succeeded(task, 'w-beat')));
       expect(await statusOf(claimed[0].result.id)).toBe(
         TaskResultStatus.SUCCESSFUL,

@@ -1,5 +1,4 @@
 import { jest } from '@jest/globals';
-import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import type { PostgresDialect } from '../../lib/backends/database/dialects/postgres.dialect.js';
@@ -17,14 +16,13 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { readyResult } from '../support/result-data.js';
 
 const ROWS = 3000;
 
 function row(index: number, now: number): TaskResultData {
-  return {
-    id: randomUUID(),
+  return readyResult({
     taskName: 'Index.probe',
-    backend: 'default',
     queueName: index % 3 === 0 ? 'emails' : 'default',
     priority: index % 5,
     args: [index],
@@ -32,18 +30,7 @@ function row(index: number, now: number): TaskResultData {
       index % 4 === 0 ? TaskResultStatus.SUCCESSFUL : TaskResultStatus.READY,
     runAfter: index % 7 === 0 ? new Date(now + 60_000) : null,
     enqueuedAt: new Date(now - index),
-    startedAt: null,
-    finishedAt: null,
-    lastAttemptedAt: null,
-    attempts: 0,
-    maxAttempts: 1,
-    workerIds: [],
-    errors: [],
-    returnValue: null,
-    progress: null,
-    metadata: {},
-    uniqueKey: null,
-  };
+  });
 }
 
 /** The statements on the tasks table `table` of `ds`. */

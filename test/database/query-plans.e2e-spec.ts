@@ -31,6 +31,7 @@ import {
   wholeTableReads,
   type Statement,
 } from '../support/query-plans.js';
+import { readyResult } from '../support/result-data.js';
 
 const { READY, RUNNING, SUCCESSFUL, FAILED, CANCELLED } = TaskResultStatus;
 
@@ -56,29 +57,7 @@ const expected = (status: TaskResultStatus) => {
 
 /** A task row as an enqueue writes it. */
 function newRow(overrides: Partial<TaskResultData>): TaskResultData {
-  return {
-    id: randomUUID(),
-    taskName: 'Plans.unique',
-    backend: 'default',
-    queueName: 'default',
-    priority: 0,
-    args: [],
-    status: READY,
-    runAfter: null,
-    enqueuedAt: new Date(),
-    startedAt: null,
-    finishedAt: null,
-    lastAttemptedAt: null,
-    attempts: 0,
-    maxAttempts: 1,
-    workerIds: [],
-    errors: [],
-    returnValue: null,
-    progress: null,
-    metadata: {},
-    uniqueKey: null,
-    ...overrides,
-  };
+  return readyResult({ taskName: 'Plans.unique', ...overrides });
 }
 
 /**

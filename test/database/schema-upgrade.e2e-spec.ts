@@ -9,7 +9,6 @@ import {
   taskMigrations,
 } from '../../lib/index.js';
 import { Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { SCHEMA_0_1 } from '../../lib/backends/database/migrations/released-schema-0.1.js';
 import { DEFAULT_TABLES } from '../../lib/backends/database/task-tables.js';
 import { encodeNewRow } from '../../lib/backends/database/task-row.js';
@@ -24,6 +23,7 @@ import { describeTables } from '../support/schema-introspection.js';
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { Workers } from '../support/faults.js';
 import { waitFor } from '../support/wait.js';
+import { readyResult } from '../support/result-data.js';
 
 const TABLES = [
   DEFAULT_TABLES.tasks,
@@ -47,28 +47,9 @@ async function storeReleasedRows(
     .map((column) => column.name);
   const stored: { id: string }[] = [];
   for (const n of args) {
-    const row: Record<string, unknown> = encodeNewRow({
-      id: randomUUID(),
-      taskName: 'UpgradeTasks.double',
-      backend: 'default',
-      queueName: 'default',
-      priority: 0,
-      args: [n],
-      status: TaskResultStatus.READY,
-      runAfter,
-      enqueuedAt: new Date(),
-      startedAt: null,
-      finishedAt: null,
-      lastAttemptedAt: null,
-      attempts: 0,
-      maxAttempts: 1,
-      workerIds: [],
-      errors: [],
-      returnValue: null,
-      progress: null,
-      metadata: {},
-      uniqueKey: null,
-    });
+    const row: Record<string, unknown> = encodeNewRow(
+      readyResult({ taskName: 'UpgradeTasks.double', args: [n], runAfter }),
+    );
     row.status = TaskResultStatus.READY;
     const placeholders = columns.map((_, i) =>
       db.name === 'postgres' ? `$${i + 1}` : '?',

@@ -8,6 +8,7 @@ import {
   withReadableData,
 } from '../../lib/backends/bullmq/job-codec.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
+import { readyResult } from '../support/result-data.js';
 
 const ENQUEUED = 1_700_000_000_000;
 const FIRST_TRY = ENQUEUED + 1_000;
@@ -16,29 +17,15 @@ const FINISHED = ENQUEUED + 6_000;
 
 /** A task's result as its enqueue stored it, READY; `changes` applied. */
 function stored(changes: Partial<TaskResultData> = {}): TaskResultData {
-  return {
+  return readyResult({
     id: 'j1',
     taskName: 'send',
     backend: 'redis',
-    queueName: 'default',
-    priority: 0,
     args: ['a', 1],
-    status: TaskResultStatus.READY,
-    runAfter: null,
     enqueuedAt: new Date(ENQUEUED),
-    startedAt: null,
-    finishedAt: null,
-    lastAttemptedAt: null,
-    attempts: 0,
     maxAttempts: 3,
-    workerIds: [],
-    errors: [],
-    returnValue: null,
-    progress: null,
-    metadata: {},
-    uniqueKey: null,
     ...changes,
-  };
+  });
 }
 
 /** An attempt's mark as a take writes it: BullMQ had counted `ended` ended attempts. */
@@ -266,6 +253,8 @@ describe('job codec: attempt marks', () => {
         '{nor this',
         'progress',
         '%',
+        'parent',
+        '{',
         'name',
         'send',
       ]),
@@ -276,8 +265,17 @@ describe('job codec: attempt marks', () => {
       '{}',
       'progress',
       'null',
+      'parent',
+      '',
       'name',
       'send',
+    ]);
+    // BullMQ reads its options as an object.
+    expect(withReadableData(['opts', 'null', 'progress', '0.5'])).toEqual([
+      'opts',
+      '{}',
+      'progress',
+      '0.5',
     ]);
   });
 });

@@ -354,6 +354,7 @@ export class BullMQResultsAdmin implements ResultsAdmin {
           meta: key('meta'),
           active: key('active'),
           events: key('events'),
+          cancels: this.store.key('cancels'),
         },
         id,
         read.raw,
@@ -366,11 +367,9 @@ export class BullMQResultsAdmin implements ResultsAdmin {
 
   /** The job of a result id, and its queue; null when unknown. */
   private async locate(id: string): Promise<Located | null> {
-    const client = await this.store.client();
-    const job = await this.store.guard(client, this.store.findJob(id));
-    if (!job) return null;
-    const state = await this.store.guard(client, job.getState());
-    if (state === 'unknown') return null;
+    const found = await this.store.findJobState(id);
+    if (!found) return null;
+    const { job, state } = found;
     return { queue: job.queueName, data: this.host.decode(job, state) };
   }
 

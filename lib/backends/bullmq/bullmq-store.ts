@@ -65,6 +65,20 @@ interface Connected {
 /** A job read with its attempt mark (see `decodeJob`). */
 export type MarkedJob = Job & { attemptMark: string | null };
 
+/** How many times `findJobState` reads a job whose fields a move changed while its state was read. */
+const READ_TRIES = 3;
+
+/** Whether two reads of a job saw it at the same point of its life: no move, attempt or write between them. */
+function sameMoment(a: MarkedJob, b: MarkedJob): boolean {
+  return (
+    JSON.stringify(a.data) === JSON.stringify(b.data) &&
+    a.attemptMark === b.attemptMark &&
+    a.attemptsMade === b.attemptsMade &&
+    a.finishedOn === b.finishedOn &&
+    a.processedOn === b.processedOn
+  );
+}
+
 export class BullMQStore {
   /** Workers of this process to wake when a task is enqueued here. */
   readonly localWakers = new Set<() => void>();
@@ -398,6 +412,28 @@ export class BullMQStore {
       attemptMark: fields[ATTEMPT_FIELD] ?? null,
       attemptsMade: Number(fields.atm ?? 0),
     });
+  }
+
+  /**
+   * The job of a result id and its BullMQ state, read so that they agree:
+   * its fields are read before and after its state, again while a move
+   * changed them in between (at most READ_TRIES times); null when unknown.
+   */
+  async findJobState(
+    id: string,
+  ): Promise<{ job: MarkedJob; state: string } | null> {
+    const client = await this.client();
+    let job = await this.guard(client, this.findJob(id));
+    for (let tries = 1; job; tries++) {
+      const state = await this.guard(client, job.getState());
+      if (state === 'unknown') return null;
+      const after = await this.guard(client, this.findJob(id));
+      if (!after) return null;
+      if (tries >= READ_TRIES || sameMoment(job, after))
+        return { job: after, state };
+      job = after;
+    }
+    return null;
   }
 
   wakeLocalWorkers(): void {

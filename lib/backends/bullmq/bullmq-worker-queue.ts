@@ -575,7 +575,9 @@ export class BullMQWorkerQueue implements WorkerQueue {
   /**
    * Ends a taken job that must not run with `verdict`: back from BullMQ's
    * stalled check (interrupted), or cancelled before it started; its
-   * attempt mark put back to `previousMark`.
+   * attempt mark put back to `previousMark`. A cancel requested while it
+   * was held (it was active then) is done once it waits again, when the
+   * verdict is a retry; a final verdict ends the request.
    */
   private async settle(
     job: Job,
@@ -588,9 +590,13 @@ export class BullMQWorkerQueue implements WorkerQueue {
       !(await this.held.finish(job, token, data, verdict.retryAt, previousMark))
     )
       return;
+    if (data.status === TaskResultStatus.READY) {
+      if ((await this.cancelRequested([data.id])).size > 0)
+        await this.cancelWaiting(data.id);
+      return;
+    }
     await this.clearCancels([data.id]);
-    if (data.status !== TaskResultStatus.READY)
-      await this.host.emit('finished', this.host.toResult(data));
+    await this.host.emit('finished', this.host.toResult(data));
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {
@@ -650,7 +656,10 @@ export class BullMQWorkerQueue implements WorkerQueue {
         if (answer === 'cancel requested')
           cancelling.push({
             ...outcome,
-            verdict: attemptCancelled(outcome.verdict),
+            verdict: attemptCancelled(
+              outcome.verdict,
+              (outcome.held.cancelledAt ??= new Date()),
+            ),
             cancelled: true,
           });
         else if (answer instanceof Error) failure ??= answer;
@@ -704,20 +713,28 @@ export class BullMQWorkerQueue implements WorkerQueue {
     workerId: string,
     held: HeldJob,
   ): Promise<{ cancelled: boolean }> {
-    const id = String(held.job.id);
+    const cancelled = await this.cancelWaiting(String(held.job.id));
+    if (cancelled) this.held.ended(workerId, held, true);
+    return { cancelled };
+  }
+
+  /**
+   * Cancels a task whose cancel was requested while a worker held it, now
+   * that it waits again; true when it ended CANCELLED (the request done).
+   */
+  private async cancelWaiting(id: string): Promise<boolean> {
     let status: TaskResultStatus;
     try {
       status = (await this.host.cancel(id)).status;
     } catch (error) {
       // The requested cancel ended it first.
-      if (error instanceof InvalidTaskError) return { cancelled: false };
+      if (error instanceof InvalidTaskError) return false;
       throw error;
     }
     // Else another worker started it meanwhile: the request stays for that attempt.
-    if (status !== TaskResultStatus.CANCELLED) return { cancelled: false };
+    if (status !== TaskResultStatus.CANCELLED) return false;
     await this.clearCancels([id]);
-    this.held.ended(workerId, held, true);
-    return { cancelled: true };
+    return true;
   }
 
   /**
@@ -751,7 +768,10 @@ export class BullMQWorkerQueue implements WorkerQueue {
           await this.settle(
             job,
             token,
-            attemptCancelled({ data: claimed, retryAt: null }),
+            attemptCancelled(
+              { data: claimed, retryAt: null },
+              (entry.cancelledAt ??= new Date()),
+            ),
             previousMark,
           );
         else await this.held.restore(job, token, previousMark);

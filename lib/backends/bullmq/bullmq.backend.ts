@@ -299,15 +299,12 @@ export class BullMQBackend extends TaskBackend {
   private async read(
     id: string,
   ): Promise<{ job: MarkedJob; state: string; data: TaskResultData }> {
-    const client = await this.store.client();
-    const job = await this.store.guard(client, this.store.findJob(id));
-    const state = job
-      ? await this.store.guard(client, job.getState())
-      : 'unknown';
-    if (!job || state === 'unknown')
+    const found = await this.store.findJobState(id);
+    if (!found)
       throw new TaskResultDoesNotExistError(
         TaskMessages.resultDoesNotExist(id, this.alias),
       );
+    const { job, state } = found;
     return { job, state, data: this.decode(job, state) };
   }
 

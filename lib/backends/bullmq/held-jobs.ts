@@ -26,6 +26,8 @@ export interface HeldJob {
   previousMark: string;
   /** Whether its outcome was sent to be written: its end may have been written, the reply lost. */
   ending?: boolean;
+  /** When it was first found cancelled: every try of writing it CANCELLED writes the same data. */
+  cancelledAt?: Date;
 }
 
 /** How many written attempts are remembered at least for retried writes (the oldest are forgotten first). */

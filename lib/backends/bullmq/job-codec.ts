@@ -319,34 +319,47 @@ export function availableAtOf(job: JobFields): number {
 
 /** `text` if it is JSON, else the JSON string of it: a job's data read as a damaged job's instead of failing the read. */
 export function readableJson(text: string): string {
-  return isJson(text) ? text : JSON.stringify(text);
+  return parsed(text) === undefined ? JSON.stringify(text) : text;
 }
+
+/**
+ * What BullMQ's reading of a job parses besides its data: each field's
+ * stand-in when its text is not what BullMQ can read (BullMQ's defaults).
+ */
+const READ_FIELDS: Record<
+  string,
+  { readable(text: string): boolean; instead: string }
+> = {
+  opts: { readable: (text) => isObject(parsed(text)), instead: '{}' },
+  progress: { readable: (text) => parsed(text) !== undefined, instead: 'null' },
+  parent: { readable: (text) => parsed(text) !== undefined, instead: '' },
+};
 
 /**
  * A job's hash fields as Redis answers them (name, value, …), its `data`
  * kept as a JSON string of its text when it is not JSON (see
- * `readableJson`), and its BullMQ options and progress read as none when
- * they are not JSON: read as a damaged job (failed with its problem), or
- * with BullMQ's default options, instead of failing the read of every job
- * taken with it.
+ * `readableJson`), and the other fields BullMQ parses (its options,
+ * progress and parent) read as BullMQ's defaults when BullMQ could not
+ * read them: read as a damaged job (failed with its problem), or with
+ * BullMQ's defaults, instead of failing the read of every job taken with
+ * it.
  */
 export function withReadableData(fields: readonly string[]): string[] {
   const readable = [...fields];
-  for (let at = 0; at + 1 < readable.length; at += 2)
-    if (readable[at] === 'data')
-      readable[at + 1] = readableJson(readable[at + 1]);
-    else if (readable[at] === 'opts' && !isJson(readable[at + 1]))
-      readable[at + 1] = '{}';
-    else if (readable[at] === 'progress' && !isJson(readable[at + 1]))
-      readable[at + 1] = 'null';
+  for (let at = 0; at + 1 < readable.length; at += 2) {
+    const name = readable[at];
+    if (name === 'data') readable[at + 1] = readableJson(readable[at + 1]);
+    else if (READ_FIELDS[name] && !READ_FIELDS[name].readable(readable[at + 1]))
+      readable[at + 1] = READ_FIELDS[name].instead;
+  }
   return readable;
 }
 
-function isJson(text: string): boolean {
+/** `text` parsed as JSON, or undefined when it is not JSON. */
+function parsed(text: string): unknown {
   try {
-    JSON.parse(text);
-    return true;
+    return JSON.parse(text) as unknown;
   } catch {
-    return false;
+    return undefined;
   }
 }

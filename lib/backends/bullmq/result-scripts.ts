@@ -149,13 +149,15 @@ return answer`,
  * deduplication id, unless another job that has not finished holds it.
  * Answers 'retried', 'gone' when it is not failed (retried meanwhile),
  * 'changed' when its data is not the data read, 'held' when another job
- * holds its deduplication id.
+ * holds its deduplication id. A request to cancel it left behind (a
+ * request is for an attempt, and the job has none running) is dropped.
  * KEYS: job, failed, wait, prioritized, priority counter, marker, meta,
- * active, events. ARGV: id, data read, retried data, job key prefix.
+ * active, events, cancels hash. ARGV: id, data read, retried data, job
+ * key prefix.
  */
 const RETRY_FAILED: Script = {
   name: 'nestjsTasksRetryFailed',
-  keys: 9,
+  keys: 10,
   lua: `
 local id, prefix = ARGV[1], ARGV[4]
 if not redis.call('ZSCORE', KEYS[2], id) then return 'gone' end
@@ -171,6 +173,7 @@ if deid then
   redis.call('SET', dedup, id)
 end
 redis.call('ZREM', KEYS[2], id)
+redis.call('HDEL', KEYS[10], id)
 redis.call('HDEL', KEYS[1], 'finishedOn', 'processedOn', 'failedReason')
 redis.call('HSET', KEYS[1], 'data', ARGV[3])
 local priority = tonumber(redis.call('HGET', KEYS[1], 'priority')) or 0
@@ -295,6 +298,7 @@ export const ResultScripts = {
       meta: string;
       active: string;
       events: string;
+      cancels: string;
     },
     id: string,
     read: string,
@@ -314,6 +318,7 @@ export const ResultScripts = {
         keys.meta,
         keys.active,
         keys.events,
+        keys.cancels,
       ],
       [id, read, retried, jobKeyPrefix],
     )) as 'retried' | 'gone' | 'changed' | 'held';
