@@ -327,7 +327,9 @@ describeWithRedis('BullMQBackend attempt marks', () => {
 describeWithRedis('BullMQBackend attempt marks on a Redis of its own', () => {
   // Guards against the outcome moves asking a key named '' (the cancels
   // key they are given when cancels are not to be checked) for its length:
-  // a string key of that name made them fail.
+  // a string key of that name made them fail. Skipped only where
+  // `redis-server` is not installed, and never under CI=true (see
+  // `redisServerInstalled`): it runs a Redis server of its own.
   (redisServerInstalled ? it : it.skip)(
     'writes a cancelled attempt CANCELLED where a string key named "" exists',
     async () => {
