@@ -386,3 +386,83 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
     });
   },
 );
+
+/**
+ * A worker's statements of a batch on a young table of a few thousand rows,
+ * as a drain meets them: the rows are found by their ids, never by reading
+ * the table whole, which a planner weighing a join against a small table
+ * prefers, and which costs each batch the whole table.
+ */
+describe.each(availableDatabases())(
+  "a worker's batch statements on a small table on $name",
+  (db: TestDatabase) => {
+    const table = uniqueTableName('t_small');
+    let ds: DataSource;
+    let store: TaskStore;
+
+    beforeAll(async () => {
+      ds = await openTestDataSource(db, table);
+      store = new TaskStore(
+        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
+      );
+      await insertNumberedRows(
+        ds,
+        db.name,
+        table,
+        {
+          id: freshId(db.name),
+          task_name: "'Small.task'",
+          backend: "'default'",
+          queue_name: "'default'",
+          priority: '0',
+          status: `'${READY}'`,
+          args: "'[]'",
+          available_at: 'i',
+          enqueued_at: 'i',
+          attempts: '0',
+          max_attempts: '1',
+          worker_ids: "'[]'",
+          errors: "'[]'",
+          metadata: "'{}'",
+        },
+        10_000,
+      );
+      await analyze(ds, db.name, table);
+    }, 120_000);
+
+    afterAll(() => closeTestDataSource(db, ds, table));
+
+    it('find the rows by their ids: heartbeat, release and completion', async () => {
+      const claimed = (await store.claim('w-small', null, 200, 30_000)).map(
+        (row) => ({ id: String(row.id), attempt: Number(row.attempts) }),
+      );
+      expect(claimed).toHaveLength(200);
+      const [released, completed] = [claimed.slice(0, 100), claimed.slice(100)];
+      const { result, statements } = await recordStatements(ds, async () => {
+        await store.extendLeases('w-small', claimed, 30_000);
+        await store.release('w-small', released);
+        return store.complete(
+          completed.map((row) => ({
+            ...row,
+            workerId: 'w-small',
+            status: SUCCESSFUL,
+            finishedAt: Date.now(),
+            returnValue: null,
+            errors: '[]',
+            workerIds: '["w-small"]',
+            availableAt: null,
+          })),
+        );
+      });
+      expect(result.written).toHaveLength(100);
+      expect(statements.length).toBeGreaterThan(2);
+      for (const statement of statements) {
+        const plan = await planOf(db, ds, statement);
+        expect({
+          statement: statement.text,
+          reads: wholeTableReads(db, plan, [table]),
+        }).toEqual({ statement: statement.text, reads: [] });
+      }
+    });
+  },
+);

@@ -499,7 +499,7 @@ export class TaskStore {
     if (held.length === 0) return { held: new Set(), cancelled: new Set() };
     const ids = held.map((task) => task.id);
     const mine = (sql: SqlBuilder) =>
-      `id IN (${sql.list(ids, 'text')}) AND ` +
+      `${this.dialect.idIn(ids, sql)} AND ` +
       opaque(
         `status = '${RUNNING}' AND worker_id = ${sql.p(workerId, 'text')}`,
       );

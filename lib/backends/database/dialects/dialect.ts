@@ -317,6 +317,11 @@ export abstract class Dialect {
     return `UPDATE ${table} SET ${set} FROM ${from} WHERE ${table}.id = o.o_id AND ${where}`;
   }
 
+  /** The condition that a row's id is one of `ids`. */
+  idIn(ids: readonly string[], sql: SqlBuilder): string {
+    return `id IN (${sql.list(ids, 'text')})`;
+  }
+
   /**
    * Follows the tasks table in a FROM where a lookup must go through
    * `index` whatever the statistics say: empty where the planner finds it

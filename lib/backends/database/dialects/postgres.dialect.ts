@@ -5,6 +5,7 @@ import {
   type SqlType,
 } from '../sql-builder.js';
 import type { ColumnSpec } from '../task-columns.js';
+import type { TaskTables } from '../task-tables.js';
 import { STANDARD_TYPES, type DdlStyle } from './ddl.js';
 import {
   Dialect,
@@ -209,6 +210,31 @@ export class PostgresDialect extends Dialect {
       rows: Record<string, unknown>[];
     }[];
     return results[results.length - 1].rows;
+  }
+
+  /**
+   * The rows are looked up by an array of their ids, which only the ids'
+   * index serves: a join alone lets the planner read the whole table
+   * instead, which it prefers while the table is small (a few thousand
+   * rows) or its statistics lag, and which costs a completion of a hundred
+   * rows ten times as much.
+   */
+  override updateById(
+    tables: TaskTables,
+    from: string,
+    set: string,
+    where: string,
+  ): string {
+    const table = this.quote(tables.tasks);
+    return (
+      `UPDATE ${table} SET ${set} FROM ${from} ` +
+      `WHERE ${table}.id = ANY (ARRAY(SELECT o.o_id FROM ${from})) AND ${table}.id = o.o_id AND ${where}`
+    );
+  }
+
+  /** An array of the ids, which only their index serves (see `updateById`). */
+  override idIn(ids: readonly string[], sql: SqlBuilder): string {
+    return `id = ANY (ARRAY(SELECT unnest(${sql.p(ids)}::text[])))`;
   }
 
   /** The statements of a take, the take itself last, values written as literals by `escape`. */
