@@ -21,6 +21,7 @@ import type {
 } from '../worker-queue.js';
 import type { DatabaseStore } from './database-store.js';
 import type { TaskRow } from './sql-connection.js';
+import type { ClaimPosition, TaskStore } from './task-store.js';
 import { VARCHAR_LENGTHS } from './task-columns.js';
 import { decodeRow, encodeCompletion } from './task-row.js';
 import { WorkerSessionLock } from './worker-session-lock.js';
@@ -44,6 +45,9 @@ const CANCELLED = Symbol('cancelled');
 /** Rows rescued per heartbeat at most. */
 const RESCUE_BATCH = 100;
 
+/** How long a worker's claims may resume after its previous claim before one starts at the head again (see `resumingClaim`). */
+const RESUME_FOR_MS = 250;
+
 /** What the worker queue needs from its backend. */
 export interface DatabaseQueueHost {
   /** The queues the backend accepts (empty: any). */
@@ -51,6 +55,13 @@ export interface DatabaseQueueHost {
   toResult(data: TaskResultData): TaskResult<any>;
   emit(event: TaskEventName, result: TaskResult<any>): Promise<void>;
 }
+
+/** Where a claimed row stands in claim order. */
+const positionOf = (row: TaskRow): ClaimPosition => ({
+  priority: Number(row.priority),
+  availableAt: Number(row.available_at),
+  seq: String(row.seq),
+});
 
 /** Orders claimed rows as the claim query does: priority first, then due time, then enqueue order. */
 function claimOrder(a: TaskRow, b: TaskRow): number {
@@ -67,6 +78,12 @@ export class DatabaseWorkerQueue implements WorkerQueue {
   private readonly sessions = new Map<
     string,
     { lock: WorkerSessionLock; row: NewWorker }
+  >();
+
+  /** Where each worker's next claim resumes (see `resumingClaim`), and when one last started at the head. */
+  private readonly resumes = new Map<
+    string,
+    { after: ClaimPosition | null; headAt: number }
   >();
 
   constructor(
@@ -108,6 +125,7 @@ export class DatabaseWorkerQueue implements WorkerQueue {
   async unregisterWorker(workerId: string): Promise<void> {
     const session = this.sessions.get(workerId);
     this.sessions.delete(workerId);
+    this.resumes.delete(workerId);
     await session?.lock.release();
     const { workers } = await this.store.open();
     await workers.removeWorkers(workerId, 10 * this.leaseMs);
@@ -136,8 +154,12 @@ export class DatabaseWorkerQueue implements WorkerQueue {
   ): Promise<ClaimedTask[]> {
     const accepted =
       queues ?? (this.host.queues.length ? this.host.queues : null);
-    const { tasks } = await this.store.open();
-    const rows = await tasks.claim(workerId, accepted, limit, this.leaseMs);
+    const { sql, tasks } = await this.store.open();
+    // A claim filtered by queue keeps rows of other queues it walked past locked, which the others' claims skip.
+    const rows =
+      sql.dialect.claimedEntriesLinger && accepted === null
+        ? await this.resumingClaim(tasks, workerId, limit)
+        : await tasks.claim(workerId, accepted, limit, this.leaseMs);
     return rows
       .sort(claimOrder)
       .map(decodeRow)
@@ -145,6 +167,56 @@ export class DatabaseWorkerQueue implements WorkerQueue {
         result: this.host.toResult(data),
         problem,
       }));
+  }
+
+  /**
+   * A claim where the index entries of claimed rows linger until a purge
+   * (see `Dialect.claimedEntriesLinger`): one from the head of the READY
+   * rows walks every row claimed since the purge last ran, a walk that
+   * grows through a drain. While a worker's claims come back full, the
+   * next starts after the last row of the previous one; it goes on from the
+   * head when that finds too few, and starts there at least every
+   * RESUME_FOR_MS. A task that comes before where the claims resume (a
+   * higher priority, enqueued meanwhile; one handed back; one another
+   * claim had locked and this one skipped) waits that long at most, as one
+   * does behind another worker's prefetched tasks. Only for workers that
+   * take every queue: a claim filtered by queue holds the rows of other
+   * queues it walks past locked until it commits, so the claims of other
+   * workers would skip them, and move past them, far more often.
+   */
+  private async resumingClaim(
+    tasks: TaskStore,
+    workerId: string,
+    limit: number,
+  ): Promise<TaskRow[]> {
+    const now = performance.now();
+    const last = this.resumes.get(workerId);
+    let headAt = last?.headAt ?? now;
+    let rows: TaskRow[] = [];
+    if (last?.after && now - last.headAt < RESUME_FOR_MS)
+      rows = await tasks.claim(workerId, null, limit, this.leaseMs, last.after);
+    if (rows.length < limit) {
+      try {
+        rows.push(
+          ...(await tasks.claim(
+            workerId,
+            null,
+            limit - rows.length,
+            this.leaseMs,
+          )),
+        );
+        headAt = now;
+      } catch (error) {
+        // Rows already taken are this worker's: they are returned, the failure shows in the next claim.
+        if (rows.length === 0) throw error;
+      }
+    }
+    const end = rows.sort(claimOrder).at(-1);
+    this.resumes.set(workerId, {
+      after: end && rows.length === limit ? positionOf(end) : null,
+      headAt,
+    });
+    return rows;
   }
 
   async complete(records: readonly AttemptRecord[]): Promise<CompletionReport> {

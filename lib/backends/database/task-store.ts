@@ -54,6 +54,14 @@ const CANCEL_REQUESTED = 'cancel_requested_at IS NOT NULL';
 const opaque = (condition: string): string =>
   `CASE WHEN ${condition} THEN TRUE ELSE FALSE END`;
 
+/** A row's place in claim order: its priority, due time and enqueue order. */
+export interface ClaimPosition {
+  priority: number;
+  availableAt: number;
+  /** As the driver reads it: a BIGINT may exceed what a number holds exactly. */
+  seq: string;
+}
+
 /** What a heartbeat learns of the rows a worker holds. */
 export interface HeldRows {
   /** The ids it still holds in the given attempt. */
@@ -328,8 +336,10 @@ export class TaskStore {
     queues: readonly string[] | null,
     limit: number,
     leaseMs: number,
+    /** Only rows that come after this one in claim order. */
+    after?: ClaimPosition,
   ): Promise<TaskRow[]> {
-    const parts = this.claimParts(workerId, queues, limit, leaseMs);
+    const parts = this.claimParts(workerId, queues, limit, leaseMs, after);
     return this.sql.withRunner((runner) =>
       this.dialect.take(runner, this.sql.tables.tasks, parts),
     );
@@ -341,10 +351,11 @@ export class TaskStore {
     queues: readonly string[] | null,
     limit: number,
     leaseMs: number,
+    after?: ClaimPosition,
   ): TakeParts {
     const now = Date.now();
     return {
-      select: (sql) => this.selectReady(sql, queues, limit, now),
+      select: (sql) => this.selectReady(sql, queues, limit, now, after),
       set: (sql) =>
         `status = '${RUNNING}', worker_id = ${sql.p(workerId, 'text')}, attempts = attempts + 1, ` +
         `started_at = COALESCE(started_at, ${sql.p(now, 'bigint')}), last_attempted_at = ${sql.p(now, 'bigint')}, ` +
@@ -357,18 +368,31 @@ export class TaskStore {
    * The claim query's row selection: what the claim index serves. It holds
    * READY rows only, so deferred ones (SCHEDULED) are never walked; the
    * due-time condition still guards against a READY row written ahead of
-   * its time (by a host whose clock runs ahead).
+   * its time (by a host whose clock runs ahead). With `after`, the walk
+   * starts past that row.
    */
   selectReady(
     sql: SqlBuilder,
     queues: readonly string[] | null,
     limit: number,
     now: number,
+    after?: ClaimPosition,
   ): string {
     return (
       `SELECT seq FROM ${this.through(CLAIM_INDEX)} WHERE status = '${READY}' AND available_at <= ${sql.p(now, 'bigint')}` +
       (queues ? ` AND queue_name IN (${sql.list(queues, 'text')})` : '') +
+      (after ? ` AND ${this.comesAfter(sql, after)}` : '') +
       ` ORDER BY priority DESC, available_at, seq LIMIT ${sql.p(limit, 'integer')}`
+    );
+  }
+
+  /** Rows after `position` in claim order (priority first, then due time, then enqueue order), as ranges of the claim index. */
+  private comesAfter(sql: SqlBuilder, position: ClaimPosition): string {
+    const priority = () => sql.p(position.priority, 'integer');
+    const due = () => sql.p(position.availableAt, 'bigint');
+    return (
+      `(priority < ${priority()} OR (priority = ${priority()} AND ` +
+      `(available_at > ${due()} OR (available_at = ${due()} AND seq > ${sql.p(position.seq, 'bigint')}))))`
     );
   }
 

@@ -115,6 +115,14 @@ export abstract class Dialect {
     _id: string,
   ): Promise<void> {}
 
+  /**
+   * Whether the index entries of claimed rows linger until a background
+   * purge (InnoDB), so that a claim from the head of the READY rows walks
+   * every row claimed since the purge last ran: a worker's claims then
+   * resume after the last row of its previous one.
+   */
+  readonly claimedEntriesLinger: boolean = false;
+
   /** Whether UPDATE … RETURNING exists here. */
   readonly returningUpdates: boolean = true;
 

@@ -93,6 +93,8 @@ export class MysqlDialect extends Dialect {
     };
   }
 
+  override readonly claimedEntriesLinger = true;
+
   override readonly returningUpdates = false;
 
   /** MariaDB has INSERT … RETURNING (10.5+), MySQL 8 has not. */
