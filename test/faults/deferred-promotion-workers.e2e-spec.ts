@@ -161,14 +161,18 @@ describe.each(availableDatabases())(
     /**
      * A backlog of deferred rows, all due within a second, that a
      * promote-only worker starts on; resolves once the first of them was
-     * promoted, the pass under way.
+     * promoted, the pass under way. Each test's promoter has an id of its
+     * own: a killed one's id stays in use until its lease has lapsed.
      */
-    const promotionUnderWay = async (rows: number): Promise<WorkerProcess> => {
+    const promotionUnderWay = async (
+      rows: number,
+      workerId: string,
+    ): Promise<WorkerProcess> => {
       await queue
         .task(ProcessTasks, 'record')
         .using({ runAfter: new Date(Date.now() + 1000) })
         .enqueueMany(Array.from({ length: rows }, (_, i) => [i]));
-      const worker = await start('promoter', '--queue', 'elsewhere');
+      const worker = await start(workerId, '--queue', 'elsewhere');
       // Polled closely: on SQLite a whole pass takes a few tens of ms.
       const giveUpAt = Date.now() + 30_000;
       for (;;) {
@@ -204,7 +208,7 @@ describe.each(availableDatabases())(
      */
     it('leaves no row behind when a worker is killed in the middle of a promotion', async () => {
       const rows = 20 * PROMOTION_BATCH;
-      const promoter = await promotionUnderWay(rows);
+      const promoter = await promotionUnderWay(rows, 'killed-promoter');
       promoter.child.kill('SIGKILL');
       await promoter.exited;
       const left = await statusCounts();
@@ -230,7 +234,7 @@ describe.each(availableDatabases())(
      */
     it('promotes everything, and all but one batch during the pause, when a worker is paused in the middle of a promotion', async () => {
       const rows = 20 * PROMOTION_BATCH;
-      const promoter = await promotionUnderWay(rows);
+      const promoter = await promotionUnderWay(rows, 'paused-promoter');
       const pid = promoter.child.pid!;
       process.kill(pid, 'SIGSTOP');
       const stoppedAt = Date.now();
