@@ -1,12 +1,9 @@
 import { jest } from '@jest/globals';
 import type { DataSource } from 'typeorm';
-import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import type { PostgresDialect } from '../../lib/backends/database/dialects/postgres.dialect.js';
 import { SqlBuilder } from '../../lib/backends/database/sql-builder.js';
 import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import { TaskStore } from '../../lib/backends/database/task-store.js';
-import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
-import { tablesFor } from '../../lib/backends/database/task-tables.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
 import { planOf } from '../support/query-plans.js';
 import {
@@ -16,6 +13,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { taskStoreOf } from '../support/task-store.js';
 import { readyResult } from '../support/result-data.js';
 
 const ROWS = 3000;
@@ -32,10 +30,6 @@ function row(index: number, now: number): TaskResultData {
     enqueuedAt: new Date(now - index),
   });
 }
-
-/** The statements on the tasks table `table` of `ds`. */
-const storeOf = (ds: DataSource, table: string): TaskStore =>
-  new TaskStore(new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)));
 
 /** Reads the plan each database would use for the claim's row selection, with scans of the whole table discouraged. */
 async function claimPlan(
@@ -66,7 +60,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = storeOf(ds, table);
+      store = taskStoreOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -114,7 +108,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = storeOf(ds, table);
+      store = taskStoreOf(ds, table);
       await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       // A burst of enqueues the statistics know nothing of.
       const now = Date.now();
@@ -165,7 +159,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = storeOf(ds, table);
+      store = taskStoreOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -219,7 +213,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = storeOf(ds, table);
+      store = taskStoreOf(ds, table);
       if (db.name === 'postgres')
         await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       const now = Date.now();
@@ -375,7 +369,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = storeOf(ds, table);
+      store = taskStoreOf(ds, table);
       const now = Date.now();
       const stored = (
         count: number,

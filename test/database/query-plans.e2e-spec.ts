@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { ALL_QUEUES } from '../../lib/backends/backend-admin.js';
-import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import { ScheduleStore } from '../../lib/backends/database/schedule-store.js';
 import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
 import {
@@ -10,7 +9,6 @@ import {
 } from '../../lib/backends/database/status-counts.js';
 import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import { TaskStore } from '../../lib/backends/database/task-store.js';
-import { tablesFor } from '../../lib/backends/database/task-tables.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
 import {
   analyze,
@@ -25,6 +23,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { sqlConnectionOf, taskStoreOf } from '../support/task-store.js';
 import {
   planOf,
   recordStatements,
@@ -94,7 +93,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      sql = new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table));
+      sql = sqlConnectionOf(ds, table);
       store = new TaskStore(sql);
       const at = (offset: string) => `${start} + i * ${SECOND}${offset}`;
       const ready = 'i % 100 < 2';
@@ -326,7 +325,7 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      sql = new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table));
+      sql = sqlConnectionOf(ds, table);
       await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       // The statistics see an empty table; then 50,000 READY and 50,000 SUCCESSFUL rows arrive.
       await ds.query(`ANALYZE ${table}`);
@@ -402,9 +401,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = taskStoreOf(ds, table);
       await insertNumberedRows(
         ds,
         db.name,

@@ -1,12 +1,9 @@
 import type { DataSource } from 'typeorm';
-import { PostgresDialect } from '../../lib/backends/database/dialects/postgres.dialect.js';
 import {
   ResultStore,
   SEARCH_BOUND,
   encodeCursor,
 } from '../../lib/backends/database/result-store.js';
-import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
-import { tablesFor } from '../../lib/backends/database/task-tables.js';
 import type { ResultFilter } from '../../lib/index.js';
 import { TaskResultStatus } from '../../lib/index.js';
 import {
@@ -15,6 +12,7 @@ import {
   openTestDataSource,
   uniqueTableName,
 } from '../support/databases.js';
+import { sqlConnectionOf } from '../support/task-store.js';
 
 const ROWS = 1_000_000;
 const PAGE = 50;
@@ -61,9 +59,7 @@ function nodes(plan: PlanNode): PlanNode[] {
           `FROM generate_series(1, ${ROWS}) AS i, LATERAL (SELECT 1700000000000::bigint + i * 1000 AS t) AS times`,
       );
       await ds.query(`ANALYZE "${table}"`);
-      store = new ResultStore(
-        new SqlConnection(ds, ds, new PostgresDialect(), tablesFor(table)),
-      );
+      store = new ResultStore(sqlConnectionOf(ds, table));
     }, 300_000);
 
     afterAll(async () => {

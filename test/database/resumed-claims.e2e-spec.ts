@@ -2,15 +2,12 @@ import 'reflect-metadata';
 import { jest } from '@jest/globals';
 import type { TestingModule } from '@nestjs/testing';
 import type { DataSource } from 'typeorm';
-import { dialectFor } from '../../lib/backends/database/dialects/index.js';
 import { SqlBuilder } from '../../lib/backends/database/sql-builder.js';
-import { SqlConnection } from '../../lib/backends/database/sql-connection.js';
 import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import {
   TaskStore,
   type ClaimPosition,
 } from '../../lib/backends/database/task-store.js';
-import { tablesFor } from '../../lib/backends/database/task-tables.js';
 import type { ClaimedTask } from '../../lib/backends/worker-queue.js';
 import { TaskQueue } from '../../lib/index.js';
 import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
@@ -21,6 +18,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
+import { taskStoreOf } from '../support/task-store.js';
 import { planOf } from '../support/query-plans.js';
 import { readyResult } from '../support/result-data.js';
 import { bootTasksApp } from '../support/tasks-app.js';
@@ -51,9 +49,7 @@ describe.each(availableDatabases())(
 
     beforeAll(async () => {
       ds = await openTestDataSource(db, table);
-      store = new TaskStore(
-        new SqlConnection(ds, ds, dialectFor(ds), tablesFor(table)),
-      );
+      store = taskStoreOf(ds, table);
       const now = Date.now();
       // Three priorities, each with due times shared by several rows.
       const rows = Array.from({ length: 300 }, (_, i) =>
