@@ -2,6 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { dialectFor } from '../dialects/index.js';
 import type { IndexSpec } from '../task-columns.js';
 import { tablesFor } from '../task-tables.js';
+import { statementMigration } from './statement-migration.js';
 import { indexOf0_1 } from './released-schema-0.1.js';
 
 /** The indexes this migration narrows, as it leaves them (kept verbatim, like every shipped migration). */
@@ -36,17 +37,10 @@ export function partialTaskIndexesMigration(
         : dialect.replaceIndexSql(tables, narrowed, released);
     });
   };
-  return class PartialNestjsTaskIndexes1795996800000 implements MigrationInterface {
-    name = `PartialNestjsTaskIndexes${tableName ? `_${tableName}_` : ''}1795996800000`;
-
-    async up(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of replace(queryRunner, true))
-        await queryRunner.query(statement);
-    }
-
-    async down(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of replace(queryRunner, false))
-        await queryRunner.query(statement);
-    }
-  };
+  return statementMigration(
+    'PartialNestjsTaskIndexes',
+    1795996800000,
+    tableName,
+    replace,
+  );
 }

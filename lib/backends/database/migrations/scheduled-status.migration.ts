@@ -2,6 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { dialectFor } from '../dialects/index.js';
 import type { ColumnSpec, IndexSpec } from '../task-columns.js';
 import { tablesFor } from '../task-tables.js';
+import { statementMigration } from './statement-migration.js';
 
 // Kept verbatim, like every shipped migration: what this migration starts
 // from and leaves, whatever the current definitions become.
@@ -84,17 +85,10 @@ export function scheduledStatusMigration(
           ...holding(HELD_WHILE_READY),
         ];
   };
-  return class NestjsTaskScheduledStatus1796310000000 implements MigrationInterface {
-    name = `NestjsTaskScheduledStatus${tableName ? `_${tableName}_` : ''}1796310000000`;
-
-    async up(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statements(queryRunner, true))
-        await queryRunner.query(statement);
-    }
-
-    async down(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statements(queryRunner, false))
-        await queryRunner.query(statement);
-    }
-  };
+  return statementMigration(
+    'NestjsTaskScheduledStatus',
+    1796310000000,
+    tableName,
+    statements,
+  );
 }

@@ -2,6 +2,7 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 import { dialectFor } from '../dialects/index.js';
 import type { ColumnSpec, IndexSpec } from '../task-columns.js';
 import { tablesFor } from '../task-tables.js';
+import { statementMigration } from './statement-migration.js';
 
 // Kept verbatim, like every shipped migration: what this migration starts
 // from and leaves, whatever the current definitions become.
@@ -63,17 +64,10 @@ export function uniqueTaskKeysMigration(
             : []),
         ];
   };
-  return class UniqueNestjsTaskKeys1796000000000 implements MigrationInterface {
-    name = `UniqueNestjsTaskKeys${tableName ? `_${tableName}_` : ''}1796000000000`;
-
-    async up(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statements(queryRunner, true))
-        await queryRunner.query(statement);
-    }
-
-    async down(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statements(queryRunner, false))
-        await queryRunner.query(statement);
-    }
-  };
+  return statementMigration(
+    'UniqueNestjsTaskKeys',
+    1796000000000,
+    tableName,
+    statements,
+  );
 }
