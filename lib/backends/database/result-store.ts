@@ -7,7 +7,7 @@ import { TaskMessages } from '../../tasks.messages.js';
 import type { ResultFilter } from '../results-admin.js';
 import { SqlBuilder } from './sql-builder.js';
 import type { SqlConnection, TaskRow } from './sql-connection.js';
-import { KEY_HOLDING_STATUSES } from './task-columns.js';
+import { FINISHED_INDEX, KEY_HOLDING_STATUSES } from './task-columns.js';
 import { storedStatuses } from './stored-status.js';
 
 const { READY, FAILED, CANCELLED } = TaskResultStatus;
@@ -151,6 +151,9 @@ export class ResultStore {
     if (cursor && byFinish !== (cursor.finishedAt !== undefined))
       throw new TasksError(TaskMessages.badResultCursor(after ?? ''));
     const indexed: ResultFilter = { id: filter.id, status: filter.status };
+    // A finished status is read through the index of finished rows, as it holds it.
+    const finished = this.sql.dialect.readThrough(FINISHED_INDEX);
+    const status = byFinish ? finished.column('status') : 'status';
     const walk = (
       sql: SqlBuilder,
       columns: string,
@@ -158,9 +161,9 @@ export class ResultStore {
       filtered = false,
     ) => {
       const where = [
-        this.matching(sql, filtered ? filter : indexed),
-        // Implied by a finished status, spelled out for the partial index.
-        byFinish && 'finished_at IS NOT NULL',
+        this.matching(sql, filtered ? filter : indexed, status),
+        // Implied by a finished status, spelled out for the index.
+        byFinish && finished.rows,
         cursor && this.beyond(sql, cursor, '<'),
         until && this.beyond(sql, until, '>='),
       ].filter(Boolean);
@@ -191,9 +194,13 @@ export class ResultStore {
     const sql = new SqlBuilder(this.sql.dialect);
     const bucket = `finished_at - finished_at % ${sql.p(bucketMs, 'bigint')}`;
     const finished = [TaskResultStatus.SUCCESSFUL, FAILED, CANCELLED];
+    // Ranges of the index of finished rows, which holds their status so.
+    const status = this.sql.dialect
+      .readThrough(FINISHED_INDEX)
+      .column('status');
     const rows = await this.sql.read(
       `SELECT ${bucket} AS bucket, queue_name, status, COUNT(*) AS count FROM ${this.tasks} ` +
-        `WHERE status IN (${sql.list(finished, 'text')}) AND finished_at >= ${sql.p(since, 'bigint')} ` +
+        `WHERE ${status} IN (${sql.list(finished, 'text')}) AND finished_at >= ${sql.p(since, 'bigint')} ` +
         'GROUP BY 1, 2, 3',
       sql.params,
     );
@@ -280,19 +287,23 @@ export class ResultStore {
     }));
   }
 
-  /** The conditions of `filter` on the columns of `alias`, joined by AND (empty: every row). */
-  private matching(sql: SqlBuilder, filter: ResultFilter, alias = ''): string {
+  /** The conditions of `filter` on the columns of the tasks table (its status read as `status`), joined by AND (empty: every row). */
+  private matching(
+    sql: SqlBuilder,
+    filter: ResultFilter,
+    status = 'status',
+  ): string {
     const conditions: string[] = [];
     if (filter.id !== undefined)
-      conditions.push(`${alias}id = ${sql.p(filter.id, 'text')}`);
+      conditions.push(`id = ${sql.p(filter.id, 'text')}`);
     if (filter.status !== undefined)
       conditions.push(
-        `${alias}status IN (${sql.list(storedStatuses([filter.status]), 'text')})`,
+        `${status} IN (${sql.list(storedStatuses([filter.status]), 'text')})`,
       );
     if (filter.taskName !== undefined)
-      conditions.push(`${alias}task_name = ${sql.p(filter.taskName, 'text')}`);
+      conditions.push(`task_name = ${sql.p(filter.taskName, 'text')}`);
     if (filter.queue !== undefined)
-      conditions.push(`${alias}queue_name = ${sql.p(filter.queue, 'text')}`);
+      conditions.push(`queue_name = ${sql.p(filter.queue, 'text')}`);
     return conditions.join(' AND ');
   }
 }

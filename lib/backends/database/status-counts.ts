@@ -176,7 +176,7 @@ export class StatusCounts {
     const sql = new SqlBuilder(dialect);
     const text = stored
       .map((status) => {
-        const { index, where, order } = rowsOfStatus(status);
+        const { index, where, order } = rowsOfStatus(status, dialect);
         return (
           `SELECT '${status}' AS status, c.queue_name, COUNT(*) AS count FROM (` +
           `SELECT queue_name FROM ${this.tasks}${dialect.throughIndex(tables, index)} ` +
@@ -192,10 +192,12 @@ export class StatusCounts {
   estimateStatement(status: string, also?: Condition): Statement {
     const { dialect, tables } = this.sql;
     const sql = new SqlBuilder(dialect);
-    const { index } = rowsOfStatus(status);
+    const { index } = rowsOfStatus(status, dialect);
+    // The status as the index holds it: a range of the index, whose size the database estimates.
+    const held = dialect.readThrough(index).column('status');
     const text =
       `SELECT 1 FROM ${this.tasks}${dialect.throughIndex(tables, index)} ` +
-      `WHERE status = '${status}'${also ? ` AND ${also(sql)}` : ''}`;
+      `WHERE ${held} = '${status}'${also ? ` AND ${also(sql)}` : ''}`;
     return { text, params: sql.params };
   }
 }

@@ -1,4 +1,5 @@
 import { TaskResultStatus } from '../../task/task-result-status.js';
+import type { Dialect } from './dialects/dialect.js';
 import { SCHEDULED, TASK_INDEXES, type IndexSpec } from './task-columns.js';
 
 export { SCHEDULED };
@@ -75,9 +76,13 @@ export function storedStatus(
 /**
  * The rows of a stored status as the index that holds them reads them: the
  * condition that selects them there (a partial index serves only a query
- * that implies its condition), and the order of its entries.
+ * that implies its condition; a column standing in for one, a query on
+ * that column: see `Dialect.readThrough`), and the order of its entries.
  */
-export function rowsOfStatus(stored: string): {
+export function rowsOfStatus(
+  stored: string,
+  dialect: Dialect,
+): {
   index: IndexSpec;
   where: string;
   order: string;
@@ -85,11 +90,10 @@ export function rowsOfStatus(stored: string): {
   const suffix = STORED_STATUSES[stored]?.index;
   const index = TASK_INDEXES.find((spec) => spec.suffix === suffix);
   if (!index) throw new Error(`No index holds rows of status '${stored}'`);
-  const equal = `status = '${stored}'`;
+  const read = dialect.readThrough(index);
+  const equal = `${read.column('status')} = '${stored}'`;
   const where =
-    index.partial && index.partial !== equal
-      ? `${equal} AND ${index.partial}`
-      : equal;
+    read.rows && read.rows !== equal ? `${equal} AND ${read.rows}` : equal;
   const order = index.columns.filter((column) => column !== 'status');
   return { index, where, order: order.join(', ') };
 }

@@ -24,14 +24,22 @@ export interface ColumnSpec {
   /** Unique, by a constraint named `<table>_<column>`. */
   unique?: boolean;
   /**
-   * The suffix of a unique partial index that this column stands in for
-   * where the database has no partial indexes (MySQL/MariaDB), and only
-   * there: a column the database generates, holding the index's last column
-   * while the index's condition holds and NULL otherwise (NULLs never
-   * collide), indexed in that column's place. Never written: it is neither
-   * an insert column nor a property of the entity.
+   * The suffix of a partial index that this column stands in for where the
+   * database has no partial indexes (MySQL/MariaDB), and only there: a
+   * column the database generates, holding one of the index's columns
+   * while the index's condition holds and NULL otherwise, indexed in that
+   * column's place. For a unique index it holds the last column's bytes
+   * (NULLs never collide). For any other (see `leads`) it holds `status`
+   * and leads the index: the index keeps its rows' entries together, found
+   * by the stand-in's value, and a row's entry changes only when the row
+   * enters or leaves the index or another of its columns changes, so a
+   * claim or a completion leaves the entries of the indexes it does not
+   * concern as they were. Never written: it is neither an insert column
+   * nor a property of the entity.
    */
   standsInFor?: string;
+  /** Set on a column that stands in for an index that is not unique, which it leads. */
+  leads?: true;
 }
 
 /** The tasks table, column by column. */
@@ -68,6 +76,27 @@ export const TASK_COLUMNS = [
   },
   /** When the cancel of a RUNNING row was requested: its attempt ends CANCELLED, never retried. */
   { name: 'cancel_requested_at', type: 'bigint', nullable: true },
+  {
+    name: 'claim_status',
+    type: 'short',
+    nullable: true,
+    standsInFor: 'claim',
+    leads: true,
+  },
+  {
+    name: 'finished_status',
+    type: 'short',
+    nullable: true,
+    standsInFor: 'finished',
+    leads: true,
+  },
+  {
+    name: 'scheduled_status',
+    type: 'short',
+    nullable: true,
+    standsInFor: 'scheduled',
+    leads: true,
+  },
 ] as const satisfies readonly ColumnSpec[];
 
 /** The workers table. */
@@ -128,8 +157,9 @@ export const INSERT_COLUMNS: readonly ColumnSpec[] = TASK_COLUMNS.filter(
 /**
  * An index of a table (by default the tasks table), named
  * `<table>_<suffix>`; `partial` is honoured where the database has partial
- * indexes. A `unique` partial index is emulated elsewhere by a column that
- * stands in for it (see `ColumnSpec.standsInFor`).
+ * indexes. Elsewhere a partial index is led by a column that stands in for
+ * it (see `ColumnSpec.standsInFor`), or, without one, by `status` (the
+ * column of its condition).
  */
 export interface IndexSpec<Column extends string = TaskColumnName> {
   suffix: string;
@@ -171,6 +201,13 @@ export const UNIQUE_KEY_INDEX: IndexSpec = {
   unique: true,
 };
 
+/** The finished rows by status and finish time: what pruning, the finished results' lists and their counts walk. */
+export const FINISHED_INDEX: IndexSpec = {
+  suffix: 'finished',
+  columns: ['status', 'finished_at'],
+  partial: 'finished_at IS NOT NULL',
+};
+
 /** The deferred rows by due time: what promoting the due ones walks. */
 export const SCHEDULED_INDEX: IndexSpec = {
   suffix: 'scheduled',
@@ -194,11 +231,7 @@ export const TASK_INDEXES: readonly IndexSpec[] = [
     columns: ['lease_expires_at'],
     partial: `status = 'RUNNING'`,
   },
-  {
-    suffix: 'finished',
-    columns: ['status', 'finished_at'],
-    partial: 'finished_at IS NOT NULL',
-  },
+  FINISHED_INDEX,
   UNIQUE_KEY_INDEX,
   SCHEDULED_INDEX,
 ];

@@ -378,8 +378,9 @@ export class TaskStore {
     now: number,
     after?: ClaimPosition,
   ): string {
+    const { rows } = this.dialect.readThrough(CLAIM_INDEX);
     return (
-      `SELECT seq FROM ${this.through(CLAIM_INDEX)} WHERE status = '${READY}' AND available_at <= ${sql.p(now, 'bigint')}` +
+      `SELECT seq FROM ${this.through(CLAIM_INDEX)} WHERE ${rows} AND available_at <= ${sql.p(now, 'bigint')}` +
       (queues ? ` AND queue_name IN (${sql.list(queues, 'text')})` : '') +
       (after ? ` AND ${this.comesAfter(sql, after)}` : '') +
       ` ORDER BY priority DESC, available_at, seq LIMIT ${sql.p(limit, 'integer')}`
@@ -697,7 +698,7 @@ export class TaskStore {
     finishedBefore: number,
     batchSize: number,
   ): Promise<number> {
-    const { where, order, index } = rowsOfStatus(status);
+    const { where, order, index } = rowsOfStatus(status, this.dialect);
     const through = this.dialect.throughIndex(this.sql.tables, index);
     let total = 0;
     /** Where the next batch starts: at the last batch's finish time, or after it when nothing of it could be deleted. */
@@ -757,7 +758,8 @@ export class TaskStore {
    * first deferred row.
    */
   selectOldestDueReady(sql: SqlBuilder, now: number): string {
-    const ready = `FROM ${this.tasks} r WHERE r.status = '${READY}'`;
+    const ready = `FROM ${this.tasks} r WHERE r.${this.dialect.readThrough(CLAIM_INDEX).rows}`;
+    const deferred = `r.${this.dialect.readThrough(SCHEDULED_INDEX).rows}`;
     return (
       `WITH RECURSIVE levels (priority) AS (` +
       `SELECT (SELECT MAX(r.priority) ${ready}) ` +
@@ -766,7 +768,7 @@ export class TaskStore {
       `SELECT MIN(firsts.available_at) AS oldest FROM (` +
       `SELECT (SELECT MIN(r.available_at) ${ready} AND r.priority = levels.priority) AS available_at ` +
       `FROM levels WHERE levels.priority IS NOT NULL ` +
-      `UNION ALL SELECT (SELECT MIN(r.available_at) FROM ${this.tasks} r WHERE r.status = '${SCHEDULED}')) firsts ` +
+      `UNION ALL SELECT (SELECT MIN(r.available_at) FROM ${this.tasks} r WHERE ${deferred})) firsts ` +
       `WHERE firsts.available_at <= ${sql.p(now, 'bigint')}`
     );
   }
@@ -810,8 +812,9 @@ export class TaskStore {
 
   /** The promotion's row selection: a range of the scheduled index, from its start to `now`. */
   selectDueDeferred(sql: SqlBuilder, limit: number, now: number): string {
+    const { rows } = this.dialect.readThrough(SCHEDULED_INDEX);
     return (
-      `SELECT seq FROM ${this.through(SCHEDULED_INDEX)} WHERE status = '${SCHEDULED}' AND available_at <= ${sql.p(now, 'bigint')} ` +
+      `SELECT seq FROM ${this.through(SCHEDULED_INDEX)} WHERE ${rows} AND available_at <= ${sql.p(now, 'bigint')} ` +
       `ORDER BY available_at LIMIT ${sql.p(limit, 'integer')}`
     );
   }
@@ -830,6 +833,7 @@ export class TaskStore {
 
   /** The query of `nextDeferred`. */
   selectNextDeferred(): string {
-    return `SELECT available_at FROM ${this.through(SCHEDULED_INDEX)} WHERE status = '${SCHEDULED}' ORDER BY available_at LIMIT 1`;
+    const { rows } = this.dialect.readThrough(SCHEDULED_INDEX);
+    return `SELECT available_at FROM ${this.through(SCHEDULED_INDEX)} WHERE ${rows} ORDER BY available_at LIMIT 1`;
   }
 }

@@ -49,30 +49,38 @@ export function columnExists(style: DdlStyle, column: ColumnSpec): boolean {
   return !(column.standsInFor && style.partialIndexes);
 }
 
-/** The unique partial index a column stands in for, among `indexes`. */
+/** Whether `column` stands in for `index`: a partial one, unique unless the column leads it (see `ColumnSpec.leads`). */
+const standsFor = (column: ColumnSpec, index: IndexSpec<string>): boolean =>
+  column.standsInFor === index.suffix &&
+  Boolean(index.partial) &&
+  Boolean(index.unique) !== Boolean(column.leads);
+
+/** The partial index a column stands in for, among `indexes`. */
 function standInIndex(
   column: ColumnSpec,
   indexes: readonly IndexSpec<string>[],
 ): IndexSpec<string> {
-  const index = indexes.find(
-    (spec) => spec.suffix === column.standsInFor && spec.unique && spec.partial,
-  );
+  const index = indexes.find((spec) => standsFor(column, spec));
   if (!index)
     throw new Error(
-      `Column '${column.name}' stands in for '${column.standsInFor}', which is no unique partial index`,
+      `Column '${column.name}' stands in for '${column.standsInFor}', which is no partial index it can stand in for`,
     );
   return index;
 }
 
-/** The column that stands in for a unique partial index, among `columns`. */
-function standInColumn(
+/** The column that stands in for a partial index, among `columns`, if any. */
+export function standInColumn(
   index: IndexSpec<string>,
   columns: readonly ColumnSpec[],
-): ColumnSpec {
-  const column = columns.find((spec) => spec.standsInFor === index.suffix);
-  if (!column)
-    throw new Error(`No column stands in for the index '${index.suffix}'`);
-  return column;
+): ColumnSpec | undefined {
+  return columns.find((column) => standsFor(column, index));
+}
+
+/** The column of `index` that a column standing in for it holds: a unique index's last, any other's `status`. */
+export function heldColumn(index: IndexSpec<string>): string {
+  return index.unique
+    ? columnName(index.columns[index.columns.length - 1])
+    : 'status';
 }
 
 /** The bytes of a character term, which compare exactly (MySQL, MariaDB: the only databases that need them). */
@@ -91,17 +99,19 @@ function columnSql(
 ): string {
   const type = style.types[column.type];
   if (column.standsInFor) {
-    // The bytes of the index's last column while its condition holds, else
-    // NULL. Spelled alike by the databases that need it (MySQL, MariaDB);
-    // VIRTUAL: only its index stores it. Bytes, not characters: a binary
-    // string compares byte for byte, never padded, where every collation of
-    // a character column (even utf8mb4_bin, which pads) would make keys
-    // that differ in case, accents or trailing spaces one and the same.
+    // The column it holds while the index's condition holds, else NULL.
+    // Spelled alike by the databases that need it (MySQL, MariaDB);
+    // VIRTUAL: only its index stores it. A unique index's key in bytes, not
+    // characters: a binary string compares byte for byte, never padded,
+    // where every collation of a character column (even utf8mb4_bin, which
+    // pads) would make keys that differ in case, accents or trailing spaces
+    // one and the same.
     const index = standInIndex(column, indexes);
-    const held = style.quote(
-      columnName(index.columns[index.columns.length - 1]),
-    );
-    return `${style.quote(column.name)} ${bytesType(column)} GENERATED ALWAYS AS (CASE WHEN ${index.partial} THEN ${exactSql(held)} END) VIRTUAL`;
+    const held = style.quote(heldColumn(index));
+    const [spelled, value] = index.unique
+      ? [bytesType(column), exactSql(held)]
+      : [type, held];
+    return `${style.quote(column.name)} ${spelled} GENERATED ALWAYS AS (CASE WHEN ${index.partial} THEN ${value} END) VIRTUAL`;
   }
   const nullability =
     column.type === 'seq' ? '' : column.nullable ? ' NULL' : ' NOT NULL';
@@ -158,9 +168,10 @@ export function modifyColumnSql(
 
 /**
  * The columns of an index as this style indexes them: a partial index
- * without partial indexes leads with `status` (its condition's column), or,
- * when unique, takes the column standing in for it (among `columns`) in
- * place of its last one.
+ * without partial indexes leads with the column standing in for it (among
+ * `columns`, see `ColumnSpec.standsInFor`), or, without one, with `status`
+ * (its condition's column); a unique one takes its stand-in in place of
+ * its last column.
  */
 export function indexColumns(
   style: DdlStyle,
@@ -169,9 +180,32 @@ export function indexColumns(
 ): string[] {
   const names = [...index.columns];
   if (style.partialIndexes || !index.partial) return names;
-  if (index.unique)
-    return [...names.slice(0, -1), standInColumn(index, columns).name];
-  return names.includes('status') ? names : ['status', ...names];
+  const standIn = standInColumn(index, columns);
+  if (index.unique) {
+    if (!standIn)
+      throw new Error(`No column stands in for the index '${index.suffix}'`);
+    return [...names.slice(0, -1), standIn.name];
+  }
+  const lead = standIn?.name ?? 'status';
+  return [lead, ...names.filter((name) => name !== 'status')];
+}
+
+/** An index's name, kind and column list as CREATE INDEX and ALTER TABLE spell them: `UNIQUE INDEX name`, `(a, b DESC)`. */
+function indexParts(
+  style: DdlStyle,
+  table: string,
+  index: IndexSpec<string>,
+  columns: readonly ColumnSpec[],
+): { named: string; list: string } {
+  const q = style.quote;
+  const list = indexColumns(style, index, columns).map((column) =>
+    column.replace(/^(\w+)/, (name) => q(name)),
+  );
+  const unique = index.unique ? 'UNIQUE ' : '';
+  return {
+    named: `${unique}INDEX ${q(`${table}_${index.suffix}`)}`,
+    list: `(${list.join(', ')})`,
+  };
 }
 
 /** CREATE INDEX of one index of `table`, in one dialect's style; `columns` are the table's (for a stand-in). */
@@ -181,14 +215,49 @@ export function createIndexSql(
   index: IndexSpec<string>,
   columns: readonly ColumnSpec[],
 ): string {
-  const q = style.quote;
-  const list = indexColumns(style, index, columns).map((column) =>
-    column.replace(/^(\w+)/, (name) => q(name)),
-  );
+  const { named, list } = indexParts(style, table, index, columns);
   const where =
     style.partialIndexes && index.partial ? ` WHERE ${index.partial}` : '';
-  const unique = index.unique ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX ${q(`${table}_${index.suffix}`)} ON ${q(table)} (${list.join(', ')})${where}`;
+  return `CREATE ${named} ON ${style.quote(table)} ${list}${where}`;
+}
+
+/** What one ALTER TABLE changes (see `alterTableSql`). */
+export interface TableChanges {
+  addColumns?: readonly ColumnSpec[];
+  /** By suffix. */
+  dropIndexes?: readonly string[];
+  addIndexes?: readonly IndexSpec<string>[];
+  dropColumns?: readonly string[];
+}
+
+/**
+ * One ALTER TABLE making `changes`: columns added first, then indexes
+ * dropped and added, then columns dropped; an added column standing in for
+ * an index finds it among the added indexes, and an added index the column
+ * standing in for it among the added columns. In the syntax of the
+ * databases that have stand-in columns (MySQL, MariaDB), whose DDL is not
+ * transactional: one statement is done whole or not at all.
+ */
+export function alterTableSql(
+  style: DdlStyle,
+  table: string,
+  changes: TableChanges,
+): string {
+  const q = style.quote;
+  const added = changes.addColumns ?? [];
+  const indexes = changes.addIndexes ?? [];
+  const clauses = [
+    ...added.map((column) => `ADD COLUMN ${columnSql(style, column, indexes)}`),
+    ...(changes.dropIndexes ?? []).map(
+      (suffix) => `DROP INDEX ${q(`${table}_${suffix}`)}`,
+    ),
+    ...indexes.map((index) => {
+      const { named, list } = indexParts(style, table, index, added);
+      return `ADD ${named} ${list}`;
+    }),
+    ...(changes.dropColumns ?? []).map((name) => `DROP COLUMN ${q(name)}`),
+  ];
+  return `ALTER TABLE ${q(table)} ${clauses.join(', ')}`;
 }
 
 /** CREATE TABLE and CREATE INDEX statements for the tables of `schema` (or only those in `only`), in one dialect's style. */

@@ -6,19 +6,32 @@ import {
   CURRENT_SCHEMA,
   type ColumnSpec,
   type IndexSpec,
+  type TaskColumnName,
 } from '../task-columns.js';
 import {
   addColumnSql,
+  alterTableSql,
   columnExists,
   createIndexSql,
   createTableSql,
   createTablesSql,
+  heldColumn,
   indexColumns,
   modifyColumnSql,
+  standInColumn,
   type DdlStyle,
+  type TableChanges,
   type TaskSchema,
   type TaskTableKey,
 } from './ddl.js';
+
+/** How a query reads rows through an index (see `Dialect.readThrough`). */
+export interface IndexRead {
+  /** The condition that keeps a query to the index's rows ('' for every row). */
+  rows: string;
+  /** A column of the tasks table as the index holds it. */
+  column(name: TaskColumnName): string;
+}
 
 /** The parameter type a value of each column type is cast to. */
 const SQL_TYPE_OF: Record<ColumnSpec['type'], SqlType> = {
@@ -331,6 +344,30 @@ export abstract class Dialect {
   }
 
   /**
+   * How a query keeps to the rows of `index` (of the current schema) and
+   * reads its columns, so that the index serves it: by the index's
+   * condition and its columns; or, where a column stands in for the index
+   * (see `ColumnSpec.standsInFor`), by that column, read in place of the
+   * column it holds. A condition `status = '…'` becomes the stand-in's
+   * equality, which the index's entries lead with: a locking read then
+   * stops at the last of them, never locking the first entry past them.
+   */
+  readThrough(index: IndexSpec): IndexRead {
+    const standIn = this.ddl.partialIndexes
+      ? undefined
+      : standInColumn(index, CURRENT_SCHEMA.taskColumns);
+    if (!standIn) return { rows: index.partial ?? '', column: (name) => name };
+    const held = heldColumn(index);
+    const oneStatus = /^status = '\w+'$/.test(index.partial ?? '');
+    return {
+      rows: oneStatus
+        ? index.partial!.replace(/^status/, standIn.name)
+        : `${standIn.name} IS NOT NULL`,
+      column: (name) => (name === held ? standIn.name : name),
+    };
+  }
+
+  /**
    * Follows the tasks table in a FROM where a lookup must go through
    * `index` whatever the statistics say: empty where the planner finds it
    * by itself.
@@ -534,6 +571,11 @@ export abstract class Dialect {
     indexes: readonly IndexSpec[] = [],
   ): string {
     return modifyColumnSql(this.ddl, tables.tasks, column, indexes);
+  }
+
+  /** One ALTER TABLE of the tasks table making `changes` (MySQL/MariaDB: see `alterTableSql`). */
+  alterTaskTableSql(tables: TaskTables, changes: TableChanges): string {
+    return alterTableSql(this.ddl, tables.tasks, changes);
   }
 
   /** DDL adding a column to the tasks table; a column standing in for an index finds it among `indexes`. */

@@ -166,8 +166,8 @@ export class MysqlDialect extends Dialect {
    * A locking read (a claim, a promotion, a unique-key lookup) that scanned
    * the table or another index would lock (and wait for) rows of others,
    * and deadlock with them; a claim that sorted the due rows would cost
-   * what the backlog holds. Without partial indexes, the scheduled index
-   * (status first) serves a claim's conditions too, as a range then sorted.
+   * what the backlog holds. The optimizer could take another index that
+   * serves a read's conditions as a range then sorted.
    */
   override throughIndex(tables: TaskTables, index: IndexSpec): string {
     return ` FORCE INDEX (${this.quote(`${tables.tasks}_${index.suffix}`)})`;

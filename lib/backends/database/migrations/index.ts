@@ -6,6 +6,7 @@ import { uniqueTaskKeysMigration } from './unique-task-keys.migration.js';
 import { taskSchedulesMigration } from './task-schedules.migration.js';
 import { taskOutboxMigration } from './task-outbox.migration.js';
 import { scheduledStatusMigration } from './scheduled-status.migration.js';
+import { indexStandInsMigration } from './index-stand-ins.migration.js';
 
 /**
  * The migrations for a DatabaseBackend with a custom `tableName`, in order.
@@ -22,6 +23,7 @@ export function createTaskMigrations(
     taskSchedulesMigration(tableName),
     taskOutboxMigration(tableName),
     scheduledStatusMigration(tableName),
+    indexStandInsMigration(tableName),
   ];
 }
 
