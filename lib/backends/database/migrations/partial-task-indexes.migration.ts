@@ -1,5 +1,5 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { dialectFor } from '../dialects/index.js';
+import type { MigrationInterface } from 'typeorm';
+import type { Dialect } from '../dialects/dialect.js';
 import type { IndexSpec } from '../task-columns.js';
 import { tablesFor } from '../task-tables.js';
 import { statementMigration } from './statement-migration.js';
@@ -28,8 +28,7 @@ export function partialTaskIndexesMigration(
   tableName?: string,
 ): new () => MigrationInterface {
   const tables = tablesFor(tableName);
-  const replace = (queryRunner: QueryRunner, forward: boolean) => {
-    const dialect = dialectFor(queryRunner.connection);
+  const replace = (dialect: Dialect, forward: boolean) => {
     return NARROWED.flatMap((narrowed) => {
       const released = indexOf0_1(narrowed.suffix);
       return forward

@@ -1,8 +1,10 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
+import type { Dialect } from '../dialects/dialect.js';
+import { dialectFor } from '../dialects/index.js';
 
-/** A migration's statements for the database `queryRunner` is on: forward (`up`) or back (`down`). */
+/** A migration's statements in the dialect of the database it runs on: forward (`up`) or back (`down`). */
 export type MigrationStatements = (
-  queryRunner: QueryRunner,
+  dialect: Dialect,
   forward: boolean,
 ) => string[];
 
@@ -18,17 +20,20 @@ export function statementMigration(
   statements: MigrationStatements,
 ): new () => MigrationInterface {
   const name = `${title}${tableName ? `_${tableName}_` : ''}${timestamp}`;
+  const run = async (queryRunner: QueryRunner, forward: boolean) => {
+    const dialect = dialectFor(queryRunner.connection);
+    for (const statement of statements(dialect, forward))
+      await queryRunner.query(statement);
+  };
   return class implements MigrationInterface {
     name = name;
 
-    async up(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statements(queryRunner, true))
-        await queryRunner.query(statement);
+    up(queryRunner: QueryRunner): Promise<void> {
+      return run(queryRunner, true);
     }
 
-    async down(queryRunner: QueryRunner): Promise<void> {
-      for (const statement of statements(queryRunner, false))
-        await queryRunner.query(statement);
+    down(queryRunner: QueryRunner): Promise<void> {
+      return run(queryRunner, false);
     }
   };
 }

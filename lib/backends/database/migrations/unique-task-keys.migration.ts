@@ -1,5 +1,5 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { dialectFor } from '../dialects/index.js';
+import type { MigrationInterface } from 'typeorm';
+import type { Dialect } from '../dialects/dialect.js';
 import type { ColumnSpec, IndexSpec } from '../task-columns.js';
 import { tablesFor } from '../task-tables.js';
 import { statementMigration } from './statement-migration.js';
@@ -42,8 +42,7 @@ export function uniqueTaskKeysMigration(
   tableName?: string,
 ): new () => MigrationInterface {
   const tables = tablesFor(tableName);
-  const statements = (queryRunner: QueryRunner, forward: boolean) => {
-    const dialect = dialectFor(queryRunner.connection);
+  const statements = (dialect: Dialect, forward: boolean) => {
     // The generated column exists only where indexes cannot be partial.
     const held = dialect.hasColumn(HELD_UNIQUE_KEY);
     return forward
