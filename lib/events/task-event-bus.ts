@@ -9,6 +9,8 @@ interface Listener {
   handler: (event: { result: TaskResult<unknown>; error?: unknown }) => unknown;
 }
 
+const NOTHING_TO_DELIVER = Promise.resolve();
+
 /** Delivers task events to `@OnTaskEvent()` listeners; a throwing listener is logged and isolated. */
 @Injectable()
 export class TaskEventBus {
@@ -19,12 +21,25 @@ export class TaskEventBus {
     this.listeners.set(event, [...(this.listeners.get(event) ?? []), listener]);
   }
 
-  async emit(
+  /** Delivers an event to its listeners in turn; settled at once when it has none, as most events of a busy worker do. */
+  emit(
     event: TaskEventName,
     result: TaskResult<unknown>,
     error?: unknown,
   ): Promise<void> {
-    for (const listener of this.listeners.get(event) ?? []) {
+    const listeners = this.listeners.get(event);
+    return listeners
+      ? this.deliver(event, listeners, result, error)
+      : NOTHING_TO_DELIVER;
+  }
+
+  private async deliver(
+    event: TaskEventName,
+    listeners: readonly Listener[],
+    result: TaskResult<unknown>,
+    error: unknown,
+  ): Promise<void> {
+    for (const listener of listeners) {
       try {
         await listener.handler(
           error === undefined ? { result } : { result, error },

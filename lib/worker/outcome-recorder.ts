@@ -17,16 +17,26 @@ export interface Recorded {
   written: boolean;
 }
 
-/** A store's answer to `complete()`, in its richer form. */
-function reportOf(answer: string[] | CompletionReport): CompletionReport {
-  return Array.isArray(answer) ? { written: answer, cancelled: [] } : answer;
+/** A store's answer to `complete()`: the ids it wrote, and those of them it wrote CANCELLED. */
+interface StoreAnswer {
+  written: ReadonlySet<string>;
+  cancelled: ReadonlySet<string>;
+}
+
+function answerOf(answer: string[] | CompletionReport): StoreAnswer {
+  return Array.isArray(answer)
+    ? { written: new Set(answer), cancelled: new Set() }
+    : {
+        written: new Set(answer.written),
+        cancelled: new Set(answer.cancelled),
+      };
 }
 
 /** What became of `record` by the store's answer: written as it was, CANCELLED instead, or not at all. */
-function recordedBy(record: AttemptRecord, report: CompletionReport): Recorded {
+function recordedBy(record: AttemptRecord, answer: StoreAnswer): Recorded {
   const id = record.data.id;
-  if (!report.cancelled.includes(id))
-    return { stored: record, written: report.written.includes(id) };
+  if (!answer.cancelled.has(id))
+    return { stored: record, written: answer.written.has(id) };
   return { stored: { ...record, ...attemptCancelled(record) }, written: true };
 }
 
@@ -59,9 +69,9 @@ export class OutcomeRecorder {
   ): Promise<Recorded[]> {
     if (records.length > 1) {
       try {
-        const report = reportOf(await this.queue.complete(records));
+        const answer = answerOf(await this.queue.complete(records));
         this.outage.answered();
-        return records.map((record) => recordedBy(record, report));
+        return records.map((record) => recordedBy(record, answer));
       } catch {
         // Split: find out which outcome the store refuses, or retry each while it is unreachable.
       }
@@ -78,13 +88,13 @@ export class OutcomeRecorder {
    */
   private async writeAlone(record: AttemptRecord): Promise<Recorded> {
     const first = await this.writeUntilReachable(record);
-    if (first.ok) return recordedBy(record, first.report);
+    if (first.ok) return recordedBy(record, first.answer);
     let refusal = first.refusal;
     for (const keptErrors of [3, 0]) {
       const standIn = unstorable(record, refusal, keptErrors);
       const outcome = await this.writeUntilReachable(standIn);
       if (outcome.ok) {
-        const recorded = recordedBy(standIn, outcome.report);
+        const recorded = recordedBy(standIn, outcome.answer);
         if (recorded.written) {
           this.logger.error(
             TaskMessages.outcomeRefused(
@@ -107,13 +117,13 @@ export class OutcomeRecorder {
   private async writeUntilReachable(
     record: AttemptRecord,
   ): Promise<
-    { ok: true; report: CompletionReport } | { ok: false; refusal: unknown }
+    { ok: true; answer: StoreAnswer } | { ok: false; refusal: unknown }
   > {
     for (let failures = 0; ; failures++) {
       try {
-        const report = reportOf(await this.queue.complete([record]));
+        const answer = answerOf(await this.queue.complete([record]));
         this.outage.answered();
-        return { ok: true, report };
+        return { ok: true, answer };
       } catch (error) {
         if (this.queue.isRefusal(error)) return { ok: false, refusal: error };
         if (this.giveUp()) throw error;

@@ -625,12 +625,12 @@ export class BullMQWorkerQueue implements WorkerQueue {
         continue;
       }
       // Only the outcome: progress and metadata saved meanwhile stay.
+      const saved = held.data;
       const verdict: AttemptVerdict = {
-        data: {
-          ...data,
-          progress: held.data.progress,
-          metadata: held.data.metadata,
-        },
+        data:
+          data.progress === saved.progress && data.metadata === saved.metadata
+            ? data
+            : { ...data, progress: saved.progress, metadata: saved.metadata },
         retryAt,
       };
       held.ending = true;

@@ -30,8 +30,40 @@ export interface HeldJob {
   cancelledAt?: Date;
 }
 
-/** How many written attempts are remembered at least for retried writes (the oldest are forgotten first). */
+/** How many written attempts of a worker are remembered at least for retried writes (the oldest are forgotten first). */
 const REMEMBERED_WRITES = 10_000;
+
+/** An attempt written lately: which, whether it ended cancelled, and an earlier one of the same job. */
+interface WrittenAttempt {
+  attempt: number;
+  cancelled: boolean;
+  earlier: WrittenAttempt | undefined;
+}
+
+/**
+ * The attempts of one worker written lately, by job id. Two generations:
+ * once the newer holds REMEMBERED_WRITES jobs, it becomes the older and
+ * the older is forgotten.
+ */
+class WrittenLately {
+  private newer = new Map<string, WrittenAttempt>();
+  private older = new Map<string, WrittenAttempt>();
+
+  add(id: string, attempt: number, cancelled: boolean): void {
+    this.newer.set(id, { attempt, cancelled, earlier: this.newer.get(id) });
+    if (this.newer.size >= REMEMBERED_WRITES) {
+      this.older = this.newer;
+      this.newer = new Map();
+    }
+  }
+
+  find(id: string, attempt: number): { cancelled: boolean } | undefined {
+    for (const generation of [this.newer, this.older])
+      for (let at = generation.get(id); at; at = at.earlier)
+        if (at.attempt === attempt) return { cancelled: at.cancelled };
+    return undefined;
+  }
+}
 
 /** The answer of the move to finished of many for a job it left, its cancel requested. */
 const CANCEL_REQUESTED = 1;
@@ -80,14 +112,10 @@ function failure(data: TaskResultData): Error {
  * fenced by the lock) to where its status puts it.
  */
 export class HeldJobs {
-  private readonly held = new Map<string, HeldJob>();
-  /**
-   * Attempts written lately, by worker, id and attempt: whether each ended
-   * cancelled. Two generations: once the newer holds REMEMBERED_WRITES, it
-   * becomes the older and the older is forgotten.
-   */
-  private written = new Map<string, boolean>();
-  private writtenBefore = new Map<string, boolean>();
+  /** By worker, then by id (a job's id is the key as it is, without a key made for each lookup). */
+  private readonly held = new Map<string, Map<string, HeldJob>>();
+  /** Attempts written lately, by worker. */
+  private readonly written = new Map<string, WrittenLately>();
 
   constructor(private readonly store: BullMQStore) {}
 
@@ -97,7 +125,7 @@ export class HeldJobs {
   }
 
   get(workerId: string, id: string): HeldJob | undefined {
-    return this.held.get(`${workerId}\u0000${id}`);
+    return this.held.get(workerId)?.get(id);
   }
 
   /** The held job of this worker and attempt, or undefined. */
@@ -107,26 +135,24 @@ export class HeldJobs {
   }
 
   set(workerId: string, held: HeldJob): void {
-    this.held.set(`${workerId}\u0000${held.job.id}`, held);
+    let jobs = this.held.get(workerId);
+    if (!jobs) this.held.set(workerId, (jobs = new Map()));
+    jobs.set(String(held.job.id), held);
   }
 
   /** Stops holding `held` (and not a later claim of the same task by the worker). */
   release(workerId: string, held: HeldJob): void {
-    const key = `${workerId}\u0000${held.job.id}`;
-    if (this.held.get(key) === held) this.held.delete(key);
+    const jobs = this.held.get(workerId);
+    const id = String(held.job.id);
+    if (jobs?.get(id) === held) jobs.delete(id);
   }
 
   /** Remembers that `held`'s attempt was written (so that a retried write of it answers written), then releases it. */
   ended(workerId: string, held: HeldJob, cancelled: boolean): void {
     this.release(workerId, held);
-    this.written.set(
-      `${workerId}\u0000${held.job.id}\u0000${held.attempt}`,
-      cancelled,
-    );
-    if (this.written.size >= REMEMBERED_WRITES) {
-      this.writtenBefore = this.written;
-      this.written = new Map();
-    }
+    let written = this.written.get(workerId);
+    if (!written) this.written.set(workerId, (written = new WrittenLately()));
+    written.add(String(held.job.id), held.attempt, cancelled);
   }
 
   /** Whether this worker's attempt was written lately, and if it ended cancelled; undefined when not. */
@@ -135,15 +161,13 @@ export class HeldJobs {
     id: string,
     attempt: number,
   ): { cancelled: boolean } | undefined {
-    const key = `${workerId}\u0000${id}\u0000${attempt}`;
-    const cancelled = this.written.get(key) ?? this.writtenBefore.get(key);
-    return cancelled === undefined ? undefined : { cancelled };
+    return this.written.get(workerId)?.find(id, attempt);
   }
 
   /** Forgets every job of a worker (it stopped: what it still held is left to the stalled check). */
   forget(workerId: string): void {
-    for (const key of this.held.keys())
-      if (key.startsWith(`${workerId}\u0000`)) this.held.delete(key);
+    this.held.delete(workerId);
+    this.written.delete(workerId);
   }
 
   /** Writes a held job's data (and progress) while `token` holds its lock; false when it does not. */
@@ -306,16 +330,19 @@ export class HeldJobs {
     if (moveToFinished !== null) {
       const together: { at: number; backend: FinishArgs; args: FinishArgv }[] =
         [];
-      for (const [at, entry] of entries.entries()) {
-        if (entry.data.status === TaskResultStatus.READY) continue;
+      const backends = await this.finishArgsOf(
+        entries.map((entry) => entry.job.queueName),
+      );
+      entries.forEach((entry, at) => {
+        if (entry.data.status === TaskResultStatus.READY) return;
+        const backend = backends.get(entry.job.queueName)!;
         try {
-          const backend = (await this.store.worker(entry.job.queueName))
-            .backend as unknown as FinishArgs;
+          if (backend instanceof Error) throw backend;
           together.push({ at, backend, args: finishArgs(backend, entry) });
         } catch (error) {
           answers[at] = error as Error;
         }
-      }
+      });
       const client = await this.store.client();
       for (let from = 0; from < together.length; from += FINISH_CHUNK) {
         const chunk = together.slice(from, from + FINISH_CHUNK);
@@ -348,6 +375,24 @@ export class HeldJobs {
     }
     await Promise.all(writes);
     return answers;
+  }
+
+  /** The builder of the moves to finished of each of the queues `names`, once each, or the error opening it met. */
+  private async finishArgsOf(
+    names: readonly string[],
+  ): Promise<Map<string, FinishArgs | Error>> {
+    const backends = new Map<string, FinishArgs | Error>();
+    await Promise.all(
+      [...new Set(names)].map(async (name) => {
+        try {
+          const { backend } = await this.store.worker(name);
+          backends.set(name, backend as unknown as FinishArgs);
+        } catch (error) {
+          backends.set(name, error as Error);
+        }
+      }),
+    );
+    return backends;
   }
 
   /** The ids among `ids` whose cancel was requested in the hash `cancelsKey` (none without one). */

@@ -216,6 +216,12 @@ const STATUSES = new Set<string>(Object.values(TaskResultStatus));
 const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+const isString = (value: unknown) => typeof value === 'string';
+const isNumber = (value: unknown) => typeof value === 'number';
+const isNumberOrNull = (value: unknown) => value === null || isNumber(value);
+const isStringOrNull = (value: unknown) => value === null || isString(value);
+const isStatus = (value: unknown) => STATUSES.has(String(value));
+
 /** Reads a job back as a result's state; never throws, so one damaged job cannot stop a worker. */
 export function decodeJob(job: JobFields, state: string): DecodedJob {
   const stored = isObject(job.data) ? job.data : {};
@@ -233,12 +239,12 @@ export function decodeJob(job: JobFields, state: string): DecodedJob {
     else problems.push(`'${name}' is missing`);
     return fallback;
   };
-  const isString = (value: unknown) => typeof value === 'string';
-  const isNumber = (value: unknown) => typeof value === 'number';
-  const isTime = (value: unknown) => value === null || isNumber(value);
-  const time = (name: keyof StoredTask) => toDate(field(name, null, isTime));
-  const storedStatus = field<string>('status', TaskResultStatus.FAILED, (v) =>
-    STATUSES.has(String(v)),
+  const time = (name: keyof StoredTask) =>
+    toDate(field(name, null, isNumberOrNull));
+  const storedStatus = field<string>(
+    'status',
+    TaskResultStatus.FAILED,
+    isStatus,
   ) as TaskResultStatus;
   let data: TaskResultData = {
     id: String(job.id),
@@ -258,17 +264,9 @@ export function decodeJob(job: JobFields, state: string): DecodedJob {
     workerIds: field<string[]>('workerIds', [], Array.isArray),
     errors: field<TaskErrorRecord[]>('errors', [], Array.isArray),
     returnValue: null,
-    progress: field<number | null>(
-      'progress',
-      null,
-      (v) => v === null || isNumber(v),
-    ),
+    progress: field<number | null>('progress', null, isNumberOrNull),
     metadata: field<Record<string, unknown>>('metadata', {}, isObject),
-    uniqueKey: field<string | null>(
-      'uniqueKey',
-      null,
-      (v) => v === null || isString(v),
-    ),
+    uniqueKey: field<string | null>('uniqueKey', null, isStringOrNull),
   };
   const mark = readAttemptMark(job.attemptMark);
   if (
