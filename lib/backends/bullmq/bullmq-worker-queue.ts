@@ -427,20 +427,20 @@ export class BullMQWorkerQueue implements WorkerQueue {
           markHead,
         },
       );
+      const read = (hash: string[], id: string) => {
+        const [json] = raw2NextJobData([hash, id]) as [JobJson];
+        return Job.fromJSON(worker, json, id);
+      };
       const readable: TakenJob[] = [];
       let error: unknown;
       for (const { fields, id, cancelled } of taken) {
-        const read = (hash: string[]) => {
-          const [json] = raw2NextJobData([hash, id]) as [JobJson];
-          return Job.fromJSON(worker, json, id);
-        };
         let job: Job;
         try {
-          job = read(fields);
+          job = read(fields, id);
         } catch {
           try {
             // Fields that are not JSON: read as a damaged job's (see withReadableData).
-            job = read(withReadableData(fields));
+            job = read(withReadableData(fields), id);
           } catch (failure) {
             // Left active: the stalled check puts it back; its batch goes on.
             error ??= failure;

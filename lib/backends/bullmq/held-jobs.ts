@@ -353,19 +353,23 @@ export class HeldJobs {
             chunk.map(({ args }) => args),
             cancelsKey,
           ).then(
-            (results) =>
-              Promise.all(
-                results.map(async (result, k) => {
-                  const { at, backend } = chunk[k];
-                  const answer = answerOf(result, backend, entries[at].job);
-                  answers[at] =
-                    answer === false
-                      ? await this.endedAs(entries[at]).catch(
-                          (error: Error) => error,
-                        )
-                      : answer;
-                }),
-              ).then(() => undefined),
+            async (results) => {
+              const unheld: Promise<void>[] = [];
+              results.forEach((result, k) => {
+                const { at, backend } = chunk[k];
+                const answer = answerOf(result, backend, entries[at].job);
+                if (answer !== false) answers[at] = answer;
+                else
+                  unheld.push(
+                    this.endedAs(entries[at])
+                      .catch((error: Error) => error)
+                      .then((ended) => {
+                        answers[at] = ended;
+                      }),
+                  );
+              });
+              await Promise.all(unheld);
+            },
             (error: Error) => {
               for (const { at } of chunk) answers[at] = error;
             },
