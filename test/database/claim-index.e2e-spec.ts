@@ -6,14 +6,8 @@ import { encodeNewRow } from '../../lib/backends/database/task-row.js';
 import { TaskStore } from '../../lib/backends/database/task-store.js';
 import { TaskResultStatus, type TaskResultData } from '../../lib/index.js';
 import { planOf } from '../support/query-plans.js';
-import {
-  availableDatabases,
-  closeTestDataSource,
-  openTestDataSource,
-  uniqueTableName,
-  type TestDatabase,
-} from '../support/databases.js';
-import { taskStoreOf } from '../support/task-store.js';
+import { availableDatabases, type TestDatabase } from '../support/databases.js';
+import { suiteTaskTable } from '../support/task-store.js';
 import { readyResult } from '../support/result-data.js';
 
 const ROWS = 3000;
@@ -54,13 +48,13 @@ async function claimPlan(
 describe.each(availableDatabases())(
   'the claim index on $name',
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_index');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_index', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
@@ -69,8 +63,6 @@ describe.each(availableDatabases())(
         db.name === 'mariadb' ? `ANALYZE TABLE ${table}` : `ANALYZE ${table}`,
       );
     });
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('finds when the longest-waiting due READY row became due', async () => {
       const now = Date.now();
@@ -102,13 +94,13 @@ describe.each(availableDatabases())(
 describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
   'the claim on $name, before the table is analyzed',
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_unanalyzed');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_unanalyzed', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       // A burst of enqueues the statistics know nothing of.
       const now = Date.now();
@@ -116,8 +108,6 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
         Array.from({ length: 20_000 }, (_, i) => encodeNewRow(row(i, now))),
       );
     });
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('walks the claim index in order and sorts nothing', async () => {
       const dialect = store.sql.dialect as PostgresDialect;
@@ -153,21 +143,19 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
   'the oldest due READY row on $name',
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_oldest');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_oldest', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       const now = Date.now();
       await store.insert(
         Array.from({ length: ROWS }, (_, i) => encodeNewRow(row(i, now))),
       );
       await ds.query(`ANALYZE ${table}`);
     });
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('is looked up in the claim index, scanning neither the table nor the backlog', async () => {
       const sql = new SqlBuilder(store.sql.dialect);
@@ -207,13 +195,13 @@ const WHOLE_TABLE: Record<string, (table: string) => RegExp> = {
 describe.each(availableDatabases())(
   'the outcomes of a burst of claims on $name, with statistics from before it',
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_outcomes');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_outcomes', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       if (db.name === 'postgres')
         await ds.query(`ALTER TABLE ${table} SET (autovacuum_enabled = false)`);
       const now = Date.now();
@@ -229,8 +217,6 @@ describe.each(availableDatabases())(
         db.name === 'mariadb' ? `ANALYZE TABLE ${table}` : `ANALYZE ${table}`,
       );
     }, 60_000);
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('are matched to their rows by id, not by comparing every held row with every outcome', async () => {
       const claimed = await store.claim('w', null, 1000, 30_000);
@@ -363,13 +349,13 @@ async function sqliteIndexEntries(
 describe.each(availableDatabases())(
   'the claim and the promotion with 100,000 deferred higher-priority rows on $name',
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_deferred');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_deferred', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       const now = Date.now();
       const stored = (
         count: number,
@@ -397,8 +383,6 @@ describe.each(availableDatabases())(
         db.name === 'mariadb' ? `ANALYZE TABLE ${table}` : `ANALYZE ${table}`,
       );
     }, 120_000);
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('stores the deferred rows apart from the claimable ones', async () => {
       const counts: { status: string; count: number | string }[] =

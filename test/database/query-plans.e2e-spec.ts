@@ -23,7 +23,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
-import { sqlConnectionOf, taskStoreOf } from '../support/task-store.js';
+import { sqlConnectionOf, suiteTaskTable } from '../support/task-store.js';
 import {
   planOf,
   recordStatements,
@@ -395,13 +395,13 @@ describe.each(availableDatabases().filter((db) => db.name === 'postgres'))(
 describe.each(availableDatabases())(
   "a worker's batch statements on a small table on $name",
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_small');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_small', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       await insertNumberedRows(
         ds,
         db.name,
@@ -426,8 +426,6 @@ describe.each(availableDatabases())(
       );
       await analyze(ds, db.name, table);
     }, 120_000);
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('find the rows by their ids: heartbeat, release and completion', async () => {
       const claimed = (await store.claim('w-small', null, 200, 30_000)).map(

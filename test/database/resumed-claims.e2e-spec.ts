@@ -18,7 +18,7 @@ import {
   uniqueTableName,
   type TestDatabase,
 } from '../support/databases.js';
-import { taskStoreOf } from '../support/task-store.js';
+import { suiteTaskTable } from '../support/task-store.js';
 import { planOf } from '../support/query-plans.js';
 import { readyResult } from '../support/result-data.js';
 import { bootTasksApp } from '../support/tasks-app.js';
@@ -43,13 +43,13 @@ const positionOf = (row: Record<string, unknown>): ClaimPosition => ({
 describe.each(availableDatabases())(
   'a claim after a position on $name',
   (db: TestDatabase) => {
-    const table = uniqueTableName('t_after');
     let ds: DataSource;
     let store: TaskStore;
+    const table = suiteTaskTable(db, 't_after', (opened) => {
+      ({ ds, store } = opened);
+    });
 
     beforeAll(async () => {
-      ds = await openTestDataSource(db, table);
-      store = taskStoreOf(ds, table);
       const now = Date.now();
       // Three priorities, each with due times shared by several rows.
       const rows = Array.from({ length: 300 }, (_, i) =>
@@ -62,8 +62,6 @@ describe.each(availableDatabases())(
       );
       await store.insert(rows.map(encodeNewRow));
     }, 60_000);
-
-    afterAll(() => closeTestDataSource(db, ds, table));
 
     it('takes the rows after it in claim order', async () => {
       const first = await store.claim('w', null, 130, 30_000);
