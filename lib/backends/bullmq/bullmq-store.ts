@@ -18,7 +18,9 @@ import {
   loadBullMQScript,
   type BullMQModule,
 } from './bullmq-peer.js';
+import { addCommands, type JobToAdd } from './job-adds.js';
 import {
+  ADD_SCRIPTS,
   MOVE_TO_ACTIVE_KEYS,
   MOVE_TO_FINISHED_KEYS,
   RedisScripts,
@@ -37,6 +39,9 @@ interface ControlEvents extends QueueEventsListener {
 }
 /** A stalled job is put back however often: the task's attempts decide when it fails. */
 const UNLIMITED_STALLS = 1_000_000;
+
+/** How many jobs one call of `addJobs` adds at most (Redis serves other clients between calls). */
+const ADD_CHUNK = 250;
 
 /** How long an operation waits for Redis to (re)connect before it fails. */
 const CONNECT_WAIT_MS = 5000;
@@ -86,6 +91,17 @@ export class BullMQStore {
   readonly localCancelWatchers = new Set<(id: string) => void>();
   private module?: Promise<BullMQModule>;
   private readonly bullmqScripts = new Map<string, Promise<string | null>>();
+  /** What `addJobs` needs once: BullMQ, its add scripts (null where it has them elsewhere), the control queue's event stream. */
+  private adding?: Promise<{
+    bullmq: BullMQModule;
+    adds: string[] | null;
+    eventsKey: string;
+  }>;
+  /** The task queues' BullMQ Queues opened, with their clients. */
+  private readonly connectedQueues = new Map<
+    string,
+    { queue: Queue; client: RedisClient }
+  >();
   private readonly queues = new Map<string, Promise<Queue>>();
   private readonly workers = new Map<string, Promise<Worker>>();
   private readonly events = new Map<string, Promise<QueueEvents>>();
@@ -136,8 +152,20 @@ export class BullMQStore {
           prefix: this.settings.prefix,
         }),
     );
-    await this.online((await queue.backend.client) as RedisClient);
+    const client = (await queue.backend.client) as RedisClient;
+    await this.online(client);
+    if (!this.closed) this.connectedQueues.set(name, { queue, client });
     return queue;
+  }
+
+  /** A task queue's BullMQ Queue and its client, at once when its client is connected. */
+  private async connectedQueue(
+    name: string,
+  ): Promise<{ queue: Queue; client: RedisClient }> {
+    const connected = this.connectedQueues.get(name);
+    if (connected?.client.status === 'ready') return connected;
+    const queue = await this.queue(name);
+    return { queue, client: (await queue.backend.client) as RedisClient };
   }
 
   /** The BullMQ Worker this process claims jobs of a task queue through, connected. */
@@ -295,11 +323,107 @@ export class BullMQStore {
   }
 
   /**
+   * Adds jobs to a task queue; answers, for each, its id, or the id of the
+   * job that holds its deduplication id. Where the backend accepts any
+   * queue, the queue is listed (see `knownQueues`) before its jobs are
+   * added, and listed again with each later add (a flushed Redis loses
+   * the list). Many jobs go in one call, listing included, through
+   * BullMQ's own add scripts where the installed BullMQ allows (see
+   * `addCommands`), else through `Queue.add` and `Queue.addBulk`.
+   */
+  async addJobs(
+    queueName: string,
+    jobs: readonly JobToAdd[],
+  ): Promise<string[]> {
+    const { queue, client } = await this.connectedQueue(queueName);
+    const { bullmq, adds, eventsKey } = await this.addingSetup();
+    // One job goes as BullMQ adds it, its listing sent just before: Redis
+    // lists while the add is built, which one call would serialize.
+    const commands =
+      adds && jobs.length > 1 && (await addCommands(bullmq, queue, jobs));
+    if (!commands) return this.addEach(queue, client, jobs);
+    const listing = this.configuredQueues.length
+      ? null
+      : {
+          queuesKey: this.key('queues'),
+          eventsKey,
+          name: queueName,
+          event: QUEUE_ADDED,
+        };
+    if (listing) this.noteQueue(queueName);
+    const calls: Promise<(string | Error)[]>[] = [];
+    for (let from = 0; from < commands.length; from += ADD_CHUNK)
+      calls.push(
+        RedisScripts.addJobs(
+          client,
+          adds,
+          listing,
+          commands.slice(from, from + ADD_CHUNK),
+        ),
+      );
+    const answers = (await this.guard(client, Promise.all(calls))).flat();
+    if (listing) this.registered.add(queueName);
+    const failed = answers.find((answer) => answer instanceof Error);
+    if (failed) throw failed;
+    return answers as string[];
+  }
+
+  /** `addJobs` through BullMQ's `Queue.add` or `Queue.addBulk`, after the listing in a call of its own. */
+  private async addEach(
+    queue: Queue,
+    client: RedisClient,
+    jobs: readonly JobToAdd[],
+  ): Promise<string[]> {
+    // Listed before the first jobs; beside later ones, in the same round
+    // trip: a failure then is not the add's, the list had the queue.
+    const listed = this.hasRegistered(queue.name);
+    const registering = this.registerQueue(queue.name);
+    if (listed) registering.catch(() => undefined);
+    else await registering;
+    const adding =
+      jobs.length === 1
+        ? queue
+            .add(jobs[0].name, jobs[0].data, jobs[0].opts)
+            .then((job) => [job])
+        : queue.addBulk([...jobs]);
+    const added = await this.guard(client, adding);
+    return added.map((job) => String(job.id));
+  }
+
+  /** See `adding`; read again after a failure. */
+  private addingSetup(): Promise<{
+    bullmq: BullMQModule;
+    adds: string[] | null;
+    eventsKey: string;
+  }> {
+    if (!this.adding) {
+      const adding = Promise.all([
+        this.bullmq(),
+        Promise.all(
+          ADD_SCRIPTS.map(({ name, keys }) => this.bullmqScript(name, keys)),
+        ),
+        this.queue(CONTROL_QUEUE),
+      ]).then(([bullmq, sources, control]) => ({
+        bullmq,
+        adds: sources.every((source) => source !== null)
+          ? (sources as string[])
+          : null,
+        eventsKey: control.keys.events,
+      }));
+      adding.catch(() => {
+        if (this.adding === adding) this.adding = undefined;
+      });
+      this.adding = adding;
+    }
+    return this.adding;
+  }
+
+  /**
    * Adds a task queue to the list `knownQueues()` reads, where the backend
    * accepts any; the first time, announces it to the workers of every
    * process (see `onNewQueues`).
    */
-  async registerQueue(name: string): Promise<void> {
+  private async registerQueue(name: string): Promise<void> {
     if (this.configuredQueues.length) return;
     this.noteQueue(name);
     const client = await this.client();
@@ -317,7 +441,7 @@ export class BullMQStore {
   }
 
   /** Whether this process has added `name` to the list of queues (see `registerQueue`). */
-  hasRegistered(name: string): boolean {
+  private hasRegistered(name: string): boolean {
     return this.configuredQueues.length > 0 || this.registered.has(name);
   }
 
@@ -451,6 +575,7 @@ export class BullMQStore {
     this.events.clear();
     this.workers.clear();
     this.queues.clear();
+    this.connectedQueues.clear();
     await Promise.all(
       workers.map((opening) =>
         opening.then(

@@ -1,4 +1,3 @@
-import type { Job, JobsOptions } from 'bullmq';
 import { InvalidTaskBackendError } from '../../errors/invalid-task-backend.error.js';
 import { InvalidTaskError } from '../../errors/invalid-task.error.js';
 import { TaskResultDoesNotExistError } from '../../errors/task-result-does-not-exist.error.js';
@@ -36,7 +35,8 @@ import {
   WAITING_STATES,
   type JobFields,
 } from './job-codec.js';
-import { RedisScripts, type RedisClient } from './redis-scripts.js';
+import type { JobToAdd } from './job-adds.js';
+import { RedisScripts } from './redis-scripts.js';
 
 /**
  * BullMQ's priority of a task's: BullMQ runs lower numbers first and
@@ -128,45 +128,32 @@ export class BullMQBackend extends TaskBackend {
             { cause: error },
           );
     };
-    const queue = await this.store.queue(task.queueName).catch(fail);
-    // A queue is listed before its first jobs are added. Listed again
-    // beside later jobs, in the same round trip (a flushed Redis loses the
-    // list): a failure then is not the enqueue's, the list had the queue.
-    const listed = this.store.hasRegistered(task.queueName);
-    const registering = this.store.registerQueue(task.queueName);
-    if (listed) registering.catch(() => undefined);
-    else await registering.catch(fail);
     const now = Date.now();
-    const jobs = rows.map((data) => {
+    const jobs = rows.map((data): JobToAdd => {
       const availableAt =
         data.runAfter?.getTime() ?? data.enqueuedAt?.getTime() ?? now;
-      const opts: JobsOptions = {
-        jobId: data.id,
-        priority: bullmqPriority(data.priority),
-        delay: Math.max(0, availableAt - now),
-        attempts: 1,
-        backoff: undefined,
-        deduplication:
-          data.uniqueKey === null
-            ? undefined
-            : { id: `${data.taskName}:${data.uniqueKey}` },
+      return {
+        name: data.taskName,
+        data: encodeTask(data, availableAt),
+        opts: {
+          jobId: data.id,
+          priority: bullmqPriority(data.priority),
+          delay: Math.max(0, availableAt - now),
+          attempts: 1,
+          backoff: undefined,
+          deduplication:
+            data.uniqueKey === null
+              ? undefined
+              : { id: `${data.taskName}:${data.uniqueKey}` },
+        },
       };
-      return { name: data.taskName, data: encodeTask(data, availableAt), opts };
     });
-    const adding =
-      jobs.length === 1
-        ? queue
-            .add(jobs[0].name, jobs[0].data, jobs[0].opts)
-            .then((job) => [job])
-        : queue.addBulk(jobs);
-    const client = (await queue.backend.client) as RedisClient;
-    const added = (await this.store.guard(client, adding).catch(fail)) as Job[];
+    const added = await this.store.addJobs(task.queueName, jobs).catch(fail);
     const stored: TaskResult<any>[] = [];
     const results = rows.map(
       (data, index): TaskResult<any> | Promise<TaskResult<any>> => {
         // A unique task's key held by a waiting or running job: that job is the result.
-        if (added[index].id !== data.id)
-          return this.getResult(String(added[index].id));
+        if (added[index] !== data.id) return this.getResult(added[index]);
         const result = this.toResult(data);
         stored.push(result);
         return result;

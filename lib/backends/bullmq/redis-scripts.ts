@@ -53,18 +53,34 @@ return 1`,
 };
 
 /**
- * Adds a task queue to the backend's list of queues and, when it was not
- * there, announces it on the control queue's event stream (kept to about
- * MAX_ANNOUNCED entries). Returns 1 when added.
+ * Lua: adds the task queue `name` (a Lua expression) to the backend's
+ * list of queues (the hash `queues`) and, when it was not there,
+ * announces it as `event` on the control queue's event stream `events`
+ * (kept to about MAX_ANNOUNCED entries). `added` is then true.
+ */
+function registerQueueLua(
+  queues: string,
+  events: string,
+  name: string,
+  event: string,
+): string {
+  return `
+local added = redis.call('HSETNX', ${queues}, ${name}, 1) == 1
+if added then
+  redis.call('XADD', ${events}, 'MAXLEN', '~', ${MAX_ANNOUNCED}, '*', 'event', ${event}, 'queue', ${name})
+end`;
+}
+
+/**
+ * Adds a task queue to the list of queues (see registerQueueLua). Returns
+ * 1 when it was not there.
  * KEYS: queues hash, events stream. ARGV: queue name, event name.
  */
 const REGISTER_QUEUE: Script = {
   name: 'nestjsTasksRegisterQueue',
   keys: 2,
-  lua: `
-if redis.call('HSETNX', KEYS[1], ARGV[1], 1) == 0 then return 0 end
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ${MAX_ANNOUNCED}, '*', 'event', ARGV[2], 'queue', ARGV[1])
-return 1`,
+  lua: `${registerQueueLua('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'ARGV[2]')}
+return added and 1 or 0`,
 };
 
 /** The id of a stream's last entry, or '0-0' when it has none. KEYS: stream. */
@@ -381,6 +397,78 @@ return answers`,
   };
 }
 
+/** BullMQ's scripts that add one job, numbered in this order by addJobsScript, and how many keys each takes. */
+export const ADD_SCRIPTS = [
+  { name: 'addStandardJob', keys: 9 },
+  { name: 'addPrioritizedJob', keys: 9 },
+  { name: 'addDelayedJob', keys: 6 },
+] as const;
+
+/**
+ * Adds many jobs of one queue through BullMQ's own adds (the scripts as
+ * the installed BullMQ ships them, ADD_SCRIPTS, one run per job, each
+ * guarded so that one job's error does not stop the others), after
+ * listing the task queue (see registerQueueLua) unless ARGV[1] is empty.
+ * Answers, for each job, BullMQ's answer (the id of the job added, or of
+ * the job that holds its deduplication id; a negative code when it was
+ * not added) or { error text }.
+ * KEYS: queues hash, control events stream. ARGV: queue name ('' to
+ * leave the list), event name, how many templates, each template's
+ * script number (in ADD_SCRIPTS), its length and its keys and arguments,
+ * then each job's: its template's number, how many of its keys and
+ * arguments differ from the template's, each of them as its position and
+ * value. Jobs of one call share their keys and often their script: those
+ * travel once (as the moves of finishJobsScript).
+ */
+function addJobsScript(adds: readonly string[]): Script {
+  return {
+    name: 'nestjsTasksAddJobs',
+    keys: 2,
+    lua: `${ADD_SCRIPTS.map(
+      (script, index) => `
+local function ${script.name}(KEYS, ARGV)
+${adds[index]}
+end`,
+    ).join('')}
+local adds = { ${ADD_SCRIPTS.map((script) => script.name).join(', ')} }
+local keyCounts = { ${ADD_SCRIPTS.map((script) => script.keys).join(', ')} }
+if ARGV[1] ~= '' then
+${registerQueueLua('KEYS[1]', 'KEYS[2]', 'ARGV[1]', 'ARGV[2]')}
+end
+local templates = {}
+local function put(template, position, value)
+  if position <= template.keyCount then template.keys[position] = value
+  else template.args[position - template.keyCount] = value end
+end
+local at = 4
+for t = 1, tonumber(ARGV[3]) do
+  local number, length = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local template = { add = adds[number], keyCount = keyCounts[number], from = at + 1, keys = {}, args = {} }
+  for k = 1, length do put(template, k, ARGV[at + 1 + k]) end
+  templates[t] = template
+  at = at + 2 + length
+end
+local answers = {}
+while at <= #ARGV do
+  local template = templates[tonumber(ARGV[at])]
+  local differing = tonumber(ARGV[at + 1])
+  local from = at + 2
+  at = from + 2 * differing
+  for d = from, at - 1, 2 do put(template, tonumber(ARGV[d]), ARGV[d + 1]) end
+  local ok, answer = pcall(template.add, template.keys, template.args)
+  for d = from, at - 1, 2 do
+    local position = tonumber(ARGV[d])
+    put(template, position, ARGV[template.from + position])
+  end
+  if not ok then
+    answer = { type(answer) == 'table' and (answer.err or answer[1]) or tostring(answer) }
+  end
+  answers[#answers + 1] = answer
+end
+return answers`,
+  };
+}
+
 /** The keys of a BullMQ queue (by their names in `Queue.keys`) that its move to active takes, in its order. */
 export const MOVE_TO_ACTIVE_KEYS = [
   'wait',
@@ -419,10 +507,10 @@ export function run(
 }
 
 /** A script built around one of BullMQ's, built once per source. */
-function builtAround(
-  build: (source: string) => Script,
-): (source: string) => Script {
-  let last: { source: string; script: Script } | undefined;
+function builtAround<Source>(
+  build: (source: Source) => Script,
+): (source: Source) => Script {
+  let last: { source: Source; script: Script } | undefined;
   return (source) => {
     if (last?.source !== source) last = { source, script: build(source) };
     return last.script;
@@ -440,8 +528,26 @@ function sameArgument(
   return String(a) === String(b);
 }
 
+/**
+ * Appends to `args` how `values` differ from `template` (arguments of one
+ * script, of one length): how many positions differ, then each position
+ * (from 1) and its value.
+ */
+function pushDiffering(
+  args: (string | number | Buffer)[],
+  template: readonly (string | number | Buffer)[],
+  values: readonly (string | number | Buffer)[],
+): void {
+  const differing: (string | number | Buffer)[] = [];
+  values.forEach((value, k) => {
+    if (!sameArgument(value, template[k])) differing.push(k + 1, value);
+  });
+  args.push(differing.length / 2, ...differing);
+}
+
 const takeJobs = builtAround(takeJobsScript);
 const finishJobs = builtAround(finishJobsScript);
+const addJobs = builtAround(addJobsScript);
 
 export const RedisScripts = {
   /**
@@ -517,14 +623,7 @@ export const RedisScripts = {
       width,
       ...first,
     ];
-    for (const job of jobs) {
-      const differing: (string | number | Buffer)[] = [];
-      job.forEach((given, k) => {
-        const value = sent(given);
-        if (!sameArgument(value, first[k])) differing.push(k + 1, value);
-      });
-      args.push(differing.length / 2, ...differing);
-    }
+    for (const job of jobs) pushDiffering(args, first, job.map(sent));
     const answers = (await run(
       client,
       finishJobs(moveToFinished),
@@ -533,6 +632,71 @@ export const RedisScripts = {
     )) as (number | string)[];
     return answers.map((answer) =>
       typeof answer === 'number' ? answer : new Error(answer),
+    );
+  },
+
+  /**
+   * Adds many jobs of one queue in one call (see addJobsScript), `adds`
+   * being BullMQ's scripts (in ADD_SCRIPTS' order) and each job's command
+   * what BullMQ would send to add it (see `addCommands`); lists the queue
+   * first when `listing` is given. Answers, for each job, the id of the
+   * job added or of the one holding its deduplication id, else the
+   * error its add met.
+   */
+  async addJobs(
+    client: RedisClient,
+    adds: readonly string[],
+    listing: {
+      queuesKey: string;
+      eventsKey: string;
+      name: string;
+      event: string;
+    } | null,
+    commands: readonly {
+      script: string;
+      args: readonly (string | number | Buffer)[];
+    }[],
+  ): Promise<(string | Error)[]> {
+    if (commands.length === 0) return [];
+    const templates = new Map<
+      string,
+      { number: number; args: readonly (string | number | Buffer)[] }
+    >();
+    const header: (string | number | Buffer)[] = [];
+    const jobs: (string | number | Buffer)[] = [];
+    for (const { script, args } of commands) {
+      let template = templates.get(script);
+      if (!template) {
+        const add = ADD_SCRIPTS.findIndex(({ name }) => name === script);
+        if (add < 0)
+          throw new Error(
+            `BullMQ adds this job with its script ${script}, which a bulk add does not run`,
+          );
+        template = { number: templates.size + 1, args };
+        templates.set(script, template);
+        header.push(add + 1, args.length, ...args);
+      }
+      jobs.push(template.number);
+      pushDiffering(jobs, template.args, args);
+    }
+    const answers = (await run(
+      client,
+      addJobs(adds),
+      [listing?.queuesKey ?? '', listing?.eventsKey ?? ''],
+      [
+        listing?.name ?? '',
+        listing?.event ?? '',
+        templates.size,
+        ...header,
+        ...jobs,
+      ],
+    )) as (string | number | [string])[];
+    return answers.map((answer) =>
+      Array.isArray(answer)
+        ? new Error(answer[0])
+        : typeof answer === 'number'
+          ? new Error(`BullMQ did not add the job (its answer: ${answer})`)
+          : String(answer),
     );
   },
 
