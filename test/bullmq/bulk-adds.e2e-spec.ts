@@ -22,8 +22,39 @@ import {
   TEST_REDIS,
   uniqueRedisPrefix,
 } from '../support/redis.js';
-import { batchWorker } from '../support/tasks-app.js';
-import { bootBullMQApp } from './bullmq-test-app.js';
+import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
+import { BullMQBackend } from '../../lib/bullmq/index.js';
+import {
+  bootBullMQApp,
+  bullmqOptions,
+  bullmqStoreOf,
+} from './bullmq-test-app.js';
+
+/** A BullMQ telemetry that records the name of each span it starts, and traces nothing else. */
+function recordingTelemetry(spans: string[]) {
+  const context = {};
+  return {
+    tracer: {
+      startSpan: (name: string) => {
+        spans.push(name);
+        return {
+          setAttribute: () => undefined,
+          setAttributes: () => undefined,
+          addEvent: () => undefined,
+          setSpanOnContext: () => context,
+          recordException: () => undefined,
+          end: () => undefined,
+        };
+      },
+    },
+    contextManager: {
+      active: () => context,
+      with: <T>(_context: unknown, run: () => T) => run(),
+      getMetadata: () => '',
+      fromMetadata: () => context,
+    },
+  };
+}
 
 describeWithRedis('BullMQBackend bulk adds', () => {
   const prefix = uniqueRedisPrefix('bulk');
@@ -42,7 +73,7 @@ describeWithRedis('BullMQBackend bulk adds', () => {
     moduleRef = await bootBullMQApp({ prefix, providers: [ConformanceTasks] });
     queue = moduleRef.get(TaskQueue);
     tasks = moduleRef.get(ConformanceTasks);
-    store = (queue.backend() as unknown as { store: BullMQStore }).store;
+    store = bullmqStoreOf(queue);
     redis = new Redis(TEST_REDIS);
   });
 
@@ -148,5 +179,48 @@ describeWithRedis('BullMQBackend bulk adds', () => {
       expect((await queue.getResult(result.id)).status).toBe(
         TaskResultStatus.SUCCESSFUL,
       );
+  });
+
+  it('adds through Queue.add and Queue.addBulk, each traced, when the queues trace with BullMQ telemetry', async () => {
+    const spans: string[] = [];
+    const traced = await bootTasksApp({
+      backends: {
+        default: {
+          backend: BullMQBackend,
+          queues: [],
+          options: {
+            ...bullmqOptions({ prefix }),
+            queueOptions: { telemetry: recordingTelemetry(spans) },
+          },
+        },
+      },
+      providers: [ConformanceTasks],
+    });
+    const adding = jest.spyOn(RedisScripts, 'addJobs');
+    let calls: number;
+    try {
+      const tracedQueue = traced.get(TaskQueue);
+      const definition = tracedQueue
+        .task(ConformanceTasks, 'record')
+        .using({ queueName: 'traced' });
+      await definition.enqueue('one');
+      await definition.enqueueMany(labels(2));
+      // BullMQ names a span by its operation and queue (and job name).
+      expect(spans.filter((span) => / traced\b/.test(span))).toEqual([
+        `add traced.${definition.name}`,
+        'addBulk traced',
+      ]);
+      await batchWorker(traced, { queues: ['traced'] }).run();
+      expect([...traced.get(ConformanceTasks).executed].sort()).toEqual([
+        'b0',
+        'b1',
+        'one',
+      ]);
+    } finally {
+      calls = adding.mock.calls.length;
+      adding.mockRestore();
+      await traced.close();
+    }
+    expect(calls).toBe(0);
   });
 });

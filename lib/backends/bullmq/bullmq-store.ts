@@ -18,7 +18,7 @@ import {
   loadBullMQScript,
   type BullMQModule,
 } from './bullmq-peer.js';
-import { addCommands, type JobToAdd } from './job-adds.js';
+import { addCommands, addJob, type JobToAdd } from './job-adds.js';
 import {
   ADD_SCRIPTS,
   MOVE_TO_ACTIVE_KEYS,
@@ -97,7 +97,7 @@ export class BullMQStore {
     adds: string[] | null;
     eventsKey: string;
   }>;
-  /** The task queues' BullMQ Queues opened, with their clients. */
+  /** The BullMQ Queues opened (see `queue`), with their clients. */
   private readonly connectedQueues = new Map<
     string,
     { queue: Queue; client: RedisClient }
@@ -158,7 +158,7 @@ export class BullMQStore {
     return queue;
   }
 
-  /** A task queue's BullMQ Queue and its client, at once when its client is connected. */
+  /** The BullMQ Queue of a task queue or of the control queue, and its client: at once while that client is connected. */
   private async connectedQueue(
     name: string,
   ): Promise<{ queue: Queue; client: RedisClient }> {
@@ -210,9 +210,7 @@ export class BullMQStore {
 
   /** The Redis client of the control queue, for the backend's own keys and scripts. */
   async client(): Promise<RedisClient> {
-    const queue = await this.queue(CONTROL_QUEUE);
-    // queue() saw its client online.
-    return (await queue.backend.client) as RedisClient;
+    return (await this.connectedQueue(CONTROL_QUEUE)).client;
   }
 
   /**
@@ -327,9 +325,10 @@ export class BullMQStore {
    * job that holds its deduplication id. Where the backend accepts any
    * queue, the queue is listed (see `knownQueues`) before its jobs are
    * added, and listed again with each later add (a flushed Redis loses
-   * the list). Many jobs go in one call, listing included, through
-   * BullMQ's own add scripts where the installed BullMQ allows (see
-   * `addCommands`), else through `Queue.add` and `Queue.addBulk`.
+   * the list). One job goes as BullMQ adds it (see `addOne`); many go
+   * in one call per ADD_CHUNK, listing included, through BullMQ's own add
+   * scripts where the installed BullMQ allows (see `addCommands`), else
+   * through `Queue.addBulk` after the listing.
    */
   async addJobs(
     queueName: string,
@@ -337,11 +336,15 @@ export class BullMQStore {
   ): Promise<string[]> {
     const { queue, client } = await this.connectedQueue(queueName);
     const { bullmq, adds, eventsKey } = await this.addingSetup();
-    // One job goes as BullMQ adds it, its listing sent just before: Redis
-    // lists while the add is built, which one call would serialize.
-    const commands =
-      adds && jobs.length > 1 && (await addCommands(bullmq, queue, jobs));
-    if (!commands) return this.addEach(queue, client, jobs);
+    if (jobs.length === 1)
+      return [await this.addOne(bullmq, queue, client, jobs[0])];
+    const commands = adds && (await addCommands(bullmq, queue, jobs));
+    if (!commands) {
+      await this.registerQueue(queueName);
+      return (await this.guard(client, queue.addBulk([...jobs]))).map((job) =>
+        String(job.id),
+      );
+    }
     const listing = this.configuredQueues.length
       ? null
       : {
@@ -368,26 +371,25 @@ export class BullMQStore {
     return answers as string[];
   }
 
-  /** `addJobs` through BullMQ's `Queue.add` or `Queue.addBulk`, after the listing in a call of its own. */
-  private async addEach(
+  /**
+   * `addJobs` of one job, as BullMQ adds it. A queue this process has not
+   * listed yet is listed first; one it listed is listed again once the
+   * job's add is on its way: Redis adds while this lists, and a failure of
+   * that listing is not the add's, the list had the queue.
+   */
+  private async addOne(
+    bullmq: BullMQModule,
     queue: Queue,
     client: RedisClient,
-    jobs: readonly JobToAdd[],
-  ): Promise<string[]> {
-    // Listed before the first jobs; beside later ones, in the same round
-    // trip: a failure then is not the add's, the list had the queue.
+    job: JobToAdd,
+  ): Promise<string> {
     const listed = this.hasRegistered(queue.name);
-    const registering = this.registerQueue(queue.name);
-    if (listed) registering.catch(() => undefined);
-    else await registering;
+    if (!listed) await this.registerQueue(queue.name);
     const adding =
-      jobs.length === 1
-        ? queue
-            .add(jobs[0].name, jobs[0].data, jobs[0].opts)
-            .then((job) => [job])
-        : queue.addBulk([...jobs]);
-    const added = await this.guard(client, adding);
-    return added.map((job) => String(job.id));
+      addJob(bullmq, queue, client, job) ??
+      queue.add(job.name, job.data, job.opts).then((added) => String(added.id));
+    if (listed) this.registerQueue(queue.name).catch(() => undefined);
+    return this.guard(client, adding);
   }
 
   /** See `adding`; read again after a failure. */
@@ -426,13 +428,13 @@ export class BullMQStore {
   private async registerQueue(name: string): Promise<void> {
     if (this.configuredQueues.length) return;
     this.noteQueue(name);
-    const client = await this.client();
+    const control = await this.connectedQueue(CONTROL_QUEUE);
     await this.guard(
-      client,
+      control.client,
       RedisScripts.registerQueue(
-        client,
+        control.client,
         this.key('queues'),
-        (await this.queue(CONTROL_QUEUE)).keys.events,
+        control.queue.keys.events,
         name,
         QUEUE_ADDED,
       ),

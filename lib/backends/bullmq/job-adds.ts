@@ -1,5 +1,6 @@
 import type { JobJson, JobsOptions, Queue } from 'bullmq';
 import type { BullMQModule } from './bullmq-peer.js';
+import type { RedisClient } from './redis-scripts.js';
 
 /** A job to add, as `Queue.add` takes it; its id given. */
 export interface JobToAdd {
@@ -20,25 +21,72 @@ interface Validated {
 }
 
 /**
- * Each job as BullMQ's `Queue.addBulk` would add it (the queue's default
- * job options under the job's own, BullMQ's `Job` and its validation, its
+ * BullMQ's Redis backend of `queue`, through which jobs are added here as
+ * BullMQ's `Queue.add` and `Queue.addBulk` add them; null where this
+ * BullMQ adds jobs otherwise, or traces its adds (telemetry travels with
+ * each job): the backend then adds through `Queue.add` and `Queue.addBulk`.
+ */
+function redisBackendOf(
+  bullmq: BullMQModule,
+  queue: Queue,
+): InstanceType<BullMQModule['RedisQueueBackend']> | null {
+  const backend = queue.backend;
+  return backend instanceof bullmq.RedisQueueBackend &&
+    queue.opts.telemetry === undefined
+    ? backend
+    : null;
+}
+
+/** `job` as BullMQ stores it: its `Job` (the queue's default job options under the job's own), checked as BullMQ checks each job it adds. */
+function jobJson(bullmq: BullMQModule, queue: Queue, job: JobToAdd): JobJson {
+  const built = new bullmq.Job(
+    queue,
+    job.name,
+    job.data,
+    { ...queue.defaultJobOptions, ...job.opts },
+    job.opts.jobId,
+  );
+  const json = built.asJSON();
+  // Its size limit, its options.
+  (built as unknown as Validated).validateOptions(json);
+  return json;
+}
+
+/**
+ * Adds one job as `Queue.add` would, its command written to `client`
+ * before this returns; answers its id, or the id of the job that holds
+ * its deduplication id. Null where BullMQ adds otherwise (see
+ * redisBackendOf).
+ */
+export function addJob(
+  bullmq: BullMQModule,
+  queue: Queue,
+  client: RedisClient,
+  job: JobToAdd,
+): Promise<string> | null {
+  const backend = redisBackendOf(bullmq, queue);
+  return (
+    backend?.addJobToTransaction(
+      client as Parameters<typeof backend.addJobToTransaction>[0],
+      jobJson(bullmq, queue, job),
+      job.opts.jobId,
+    ) ?? null
+  );
+}
+
+/**
+ * Each job as BullMQ's `Queue.addBulk` would add it (see jobJson; its
  * choice of script by the options and that script's keys and arguments),
  * caught on its way to Redis instead of sent: the backend sends many of
- * them in one call. Null where this BullMQ adds jobs otherwise, or traces
- * its adds (telemetry travels with each job): the jobs are then added
- * through `Queue.addBulk`.
+ * them in one call. Null where BullMQ adds otherwise (see redisBackendOf).
  */
 export async function addCommands(
   bullmq: BullMQModule,
   queue: Queue,
   jobs: readonly JobToAdd[],
 ): Promise<AddCommand[] | null> {
-  const backend = queue.backend;
-  if (
-    !(backend instanceof bullmq.RedisQueueBackend) ||
-    queue.opts.telemetry !== undefined
-  )
-    return null;
+  const backend = redisBackendOf(bullmq, queue);
+  if (!backend) return null;
   const commands: AddCommand[] = [];
   const caught = {
     runCommand(name: string, args: (string | number | Buffer)[]) {
@@ -47,20 +95,14 @@ export async function addCommands(
       return Promise.resolve(0);
     },
   } as unknown as Parameters<typeof backend.addJobToTransaction>[0];
-  const defaults = queue.defaultJobOptions;
-  const adding = jobs.map((job) => {
-    const built = new bullmq.Job(
-      queue,
-      job.name,
-      job.data,
-      { ...defaults, ...job.opts },
-      job.opts.jobId,
-    );
-    const json = built.asJSON();
-    // As `Job.createBulk` checks each job (its size limit, its options).
-    (built as unknown as Validated).validateOptions(json);
-    return backend.addJobToTransaction(caught, json, job.opts.jobId);
-  });
-  await Promise.all(adding);
+  await Promise.all(
+    jobs.map((job) =>
+      backend.addJobToTransaction(
+        caught,
+        jobJson(bullmq, queue, job),
+        job.opts.jobId,
+      ),
+    ),
+  );
   return commands.length === jobs.length ? commands : null;
 }
