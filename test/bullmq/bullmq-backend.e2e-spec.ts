@@ -30,9 +30,12 @@ import {
 import { batchWorker, bootTasksApp } from '../support/tasks-app.js';
 import { waitFor } from '../support/wait.js';
 import { WorkerFactory } from '../../lib/worker/worker-factory.service.js';
-import { bootBullMQApp, bullmqOptions } from './bullmq-test-app.js';
+import {
+  bootBullMQApp,
+  bullmqOptions,
+  bullmqStoreOf,
+} from './bullmq-test-app.js';
 import { TaskMessages } from '../../lib/tasks.messages.js';
-import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
 
 @Injectable()
 class KeyedTasks {
@@ -173,8 +176,7 @@ describeWithRedis('BullMQBackend', () => {
     it('finds the longest-waiting due task at the head of any priority level, reading only the heads', async () => {
       const admin = queue.backend().admin()!;
       const record = queue.task(ConformanceTasks, 'record');
-      const store = (queue.backend() as unknown as { store: BullMQStore })
-        .store;
+      const store = bullmqStoreOf(queue);
       const client = await store.client();
       const now = Date.now();
       const at = (minutes: number) => new Date(now - minutes * 60_000);
@@ -200,8 +202,7 @@ describeWithRedis('BullMQBackend', () => {
     });
 
     it('counts cancelled jobs among the latest failed ones, estimating beyond them', async () => {
-      const store = (queue.backend() as unknown as { store: BullMQStore })
-        .store;
+      const store = bullmqStoreOf(queue);
       const client = await store.client();
       const cancelled = await queue
         .task(ConformanceTasks, 'record')

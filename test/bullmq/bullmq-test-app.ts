@@ -1,5 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import type { TestingModule } from '@nestjs/testing';
+import type { TaskQueue } from '../../lib/index.js';
+import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
 import { BullMQBackend } from '../../lib/bullmq/index.js';
 import { TEST_REDIS } from '../support/redis.js';
 import { bootTasksApp } from '../support/tasks-app.js';
@@ -40,4 +42,9 @@ export function bootBullMQApp(
     },
     providers: options.providers,
   });
+}
+
+/** The store behind the app's default BullMQBackend, for tests that reach its connections and scripts. */
+export function bullmqStoreOf(queue: TaskQueue): BullMQStore {
+  return (queue.backend() as unknown as { store: BullMQStore }).store;
 }

@@ -31,7 +31,7 @@ import {
   uniqueRedisPrefix,
 } from '../support/redis.js';
 import { batchWorker } from '../support/tasks-app.js';
-import { bootBullMQApp } from './bullmq-test-app.js';
+import { bootBullMQApp, bullmqStoreOf } from './bullmq-test-app.js';
 
 /** Makes the `call`-th next call of `object[name]` reject as a lost connection would; returns the restore. */
 function failCall<T extends object>(
@@ -127,7 +127,7 @@ describeWithRedis('BullMQBackend worker queue under faults', () => {
     queue = moduleRef.get(TaskQueue);
     tasks = moduleRef.get(ConformanceTasks);
     workers = queue.backend().workerQueue()!;
-    store = (queue.backend() as unknown as { store: BullMQStore }).store;
+    store = bullmqStoreOf(queue);
   });
 
   afterAll(async () => {

@@ -12,7 +12,7 @@ import { RedisScripts } from '../../lib/backends/bullmq/redis-scripts.js';
 import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
 import { deleteRedisPrefix, TEST_REDIS } from '../support/redis.js';
 import { waitFor } from '../support/wait.js';
-import { bootBullMQApp } from './bullmq-test-app.js';
+import { bootBullMQApp, bullmqStoreOf } from './bullmq-test-app.js';
 
 /** A BullMQBackend app whose worker queue a suite drives by hand, and a Redis client of the suite's own. */
 export interface WorkerQueueHarness {
@@ -45,7 +45,7 @@ export async function bootWorkerQueueHarness(
   const queue = moduleRef.get(TaskQueue);
   const redis = new Redis(TEST_REDIS);
   const workers = queue.backend().workerQueue()!;
-  const store = (queue.backend() as unknown as { store: BullMQStore }).store;
+  const store = bullmqStoreOf(queue);
   return {
     moduleRef,
     queue,
