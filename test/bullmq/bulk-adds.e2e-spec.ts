@@ -15,6 +15,7 @@ import {
 } from '../../lib/index.js';
 import type { BullMQStore } from '../../lib/backends/bullmq/bullmq-store.js';
 import { RedisScripts } from '../../lib/backends/bullmq/redis-scripts.js';
+import { newResultData } from '../../lib/task/task-result-data.js';
 import { ConformanceTasks } from '../fixtures/conformance.fixtures.js';
 import {
   deleteRedisPrefix,
@@ -125,6 +126,55 @@ describeWithRedis('BullMQBackend bulk adds', () => {
     }
     await batchWorker(moduleRef, { queues: ['later'] }).run();
     expect(tasks.executed).toEqual([]);
+  });
+
+  it('adds jobs of unlike scripts and priorities in one call, each with its own options (an outbox relay)', async () => {
+    const plain = record('unlike');
+    const urgent = plain.using({ priority: 5 });
+    const later = plain.using({ runAfter: new Date(Date.now() + 3_600_000) });
+    const rows = [
+      newResultData(plain, ['p1'], null),
+      newResultData(later, ['l1'], null),
+      newResultData(urgent, ['u1'], null),
+      newResultData(plain, ['p2 ✓ ü'], null),
+      newResultData(later, ['l2'], null),
+      newResultData(urgent, ['u2'], null),
+    ];
+    const adding = jest.spyOn(RedisScripts, 'addJobs');
+    let scripts: string[][];
+    try {
+      await queue.backend().relay(rows);
+    } finally {
+      scripts = adding.mock.calls.map(([, , , commands]) =>
+        commands.map((command) => command.script),
+      );
+      adding.mockRestore();
+    }
+    expect(scripts).toEqual([
+      [
+        'addPrioritizedJob',
+        'addDelayedJob',
+        'addPrioritizedJob',
+        'addPrioritizedJob',
+        'addDelayedJob',
+        'addPrioritizedJob',
+      ],
+    ]);
+    expect(
+      await (
+        await store.queue('unlike')
+      ).getJobCounts('delayed', 'prioritized'),
+    ).toEqual({ delayed: 2, prioritized: 4 });
+    for (const row of rows) {
+      const read = await queue.getResult(row.id);
+      expect([
+        read.args,
+        read.snapshot.priority,
+        read.snapshot.runAfter,
+      ]).toEqual([row.args, row.priority, row.runAfter]);
+    }
+    await batchWorker(moduleRef, { queues: ['unlike'], concurrency: 1 }).run();
+    expect(tasks.executed).toEqual(['u1', 'u2', 'p1', 'p2 ✓ ü']);
   });
 
   it('lists the queue again with later adds when the list was lost', async () => {
