@@ -216,7 +216,7 @@ describeWithRedis('BullMQBackend bulk adds', () => {
         InvalidTaskBackendError,
       );
       await expect(record('refused').enqueueMany(labels(2))).rejects.toThrow(
-        /WRONGTYPE/,
+        /WRONGTYPE.*\(0 of the 2 jobs were added\)/,
       );
     } finally {
       await redis.del(prioritized);

@@ -340,7 +340,11 @@ export class BullMQStore {
       return [await this.addOne(bullmq, queue, client, jobs[0])];
     const commands = adds && (await addCommands(bullmq, queue, jobs));
     if (!commands) {
-      await this.registerQueue(queueName);
+      // As `addOne`: listed first where this process has not listed it yet.
+      const listed = this.hasRegistered(queueName);
+      const registering = this.registerQueue(queueName);
+      if (listed) registering.catch(() => undefined);
+      else await registering;
       return (await this.guard(client, queue.addBulk([...jobs]))).map((job) =>
         String(job.id),
       );
@@ -366,8 +370,15 @@ export class BullMQStore {
       );
     const answers = (await this.guard(client, Promise.all(calls))).flat();
     if (listing) this.registered.add(queueName);
-    const failed = answers.find((answer) => answer instanceof Error);
-    if (failed) throw failed;
+    const failed = answers.findIndex((answer) => answer instanceof Error);
+    if (failed >= 0) {
+      const added = answers.filter((answer) => !(answer instanceof Error));
+      throw new Error(
+        `job ${jobs[failed].opts.jobId}: ${(answers[failed] as Error).message} ` +
+          `(${added.length} of the ${jobs.length} jobs were added)`,
+        { cause: answers[failed] },
+      );
+    }
     return answers as string[];
   }
 

@@ -95,14 +95,16 @@ export async function addCommands(
       return Promise.resolve(0);
     },
   } as unknown as Parameters<typeof backend.addJobToTransaction>[0];
-  await Promise.all(
-    jobs.map((job) =>
-      backend.addJobToTransaction(
-        caught,
-        jobJson(bullmq, queue, job),
-        job.opts.jobId,
+  const built = jobs.map((job) => jobJson(bullmq, queue, job));
+  try {
+    await Promise.all(
+      jobs.map((job, index) =>
+        backend.addJobToTransaction(caught, built[index], job.opts.jobId),
       ),
-    ),
-  );
+    );
+  } catch {
+    // This BullMQ's add asked the client for more than the command: it adds otherwise.
+    return null;
+  }
   return commands.length === jobs.length ? commands : null;
 }

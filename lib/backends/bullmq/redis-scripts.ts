@@ -463,6 +463,7 @@ while at <= #ARGV do
   if not ok then
     answer = { type(answer) == 'table' and (answer.err or answer[1]) or tostring(answer) }
   end
+  if answer == nil then answer = false end
   answers[#answers + 1] = answer
 end
 return answers`,
@@ -507,10 +508,10 @@ export function run(
 }
 
 /** A script built around one of BullMQ's, built once per source. */
-function builtAround<Source>(
-  build: (source: Source) => Script,
-): (source: Source) => Script {
-  let last: { source: Source; script: Script } | undefined;
+function builtAround(
+  build: (source: string) => Script,
+): (source: string) => Script {
+  let last: { source: string; script: Script } | undefined;
   return (source) => {
     if (last?.source !== source) last = { source, script: build(source) };
     return last.script;
@@ -547,7 +548,11 @@ function pushDiffering(
 
 const takeJobs = builtAround(takeJobsScript);
 const finishJobs = builtAround(finishJobsScript);
-const addJobs = builtAround(addJobsScript);
+/** BullMQ's add scripts, in ADD_SCRIPTS' order, joined for `addJobs`: one text per set of sources, whichever store holds them. */
+const SOURCES_SEPARATOR = '\0';
+const addJobs = builtAround((sources) =>
+  addJobsScript(sources.split(SOURCES_SEPARATOR)),
+);
 
 export const RedisScripts = {
   /**
@@ -681,7 +686,7 @@ export const RedisScripts = {
     }
     const answers = (await run(
       client,
-      addJobs(adds),
+      addJobs(adds.join(SOURCES_SEPARATOR)),
       [listing?.queuesKey ?? '', listing?.eventsKey ?? ''],
       [
         listing?.name ?? '',
@@ -690,11 +695,15 @@ export const RedisScripts = {
         ...header,
         ...jobs,
       ],
-    )) as (string | number | [string])[];
+    )) as (string | number | [string] | null)[];
+    if (answers.length !== commands.length)
+      throw new Error(
+        `Adding ${commands.length} jobs in one call answered for ${answers.length}`,
+      );
     return answers.map((answer) =>
       Array.isArray(answer)
         ? new Error(answer[0])
-        : typeof answer === 'number'
+        : typeof answer === 'number' || answer === null
           ? new Error(`BullMQ did not add the job (its answer: ${answer})`)
           : String(answer),
     );
